@@ -1,0 +1,13 @@
+// The `frost` subcommands. Each adds itself to the CLI11 app; main.cpp dispatches.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace frost::cli {
+
+void add_demo_command(CLI::App& app);  // frost demo: build, differentiate, compile and train a small graph
+void add_ops_command(CLI::App& app);   // frost ops: the op registry, one row per op
+
+}  // namespace frost::cli

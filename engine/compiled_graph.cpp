@@ -1,0 +1,230 @@
+#include "engine/compiled_graph.h"
+
+#include <cstring>
+#include <iomanip>
+#include <sstream>
+
+#include "engine/error.h"
+#include "engine/passes/passes.h"
+
+namespace frost {
+
+static constexpr unsigned char kGuardByte = 0xA5;
+
+std::unique_ptr<CompiledGraph> compile(const Graph& graph, const CompileOptions& options) {
+  return std::make_unique<CompiledGraph>(graph, options);
+}
+
+CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
+    : graph_(graph), backend_(get_backend(options.backend)) {
+  verify(graph_);
+
+  // Schedule: live nodes in graph order (a topological order). Views run no kernel: they share bytes.
+  std::vector<bool> live = live_nodes(graph_);
+  std::vector<NodeId> schedule;
+  for (NodeId n = 0; n < graph_.num_nodes(); ++n)
+    if (live[n]) schedule.push_back(n);
+
+  struct Chosen {
+    const Kernel* kernel = nullptr;
+    KernelPrep prep;
+  };
+  std::vector<Chosen> chosen(schedule.size());
+  std::vector<size_t> workspace_needs(schedule.size(), 0);
+  for (size_t i = 0; i < schedule.size(); ++i) {
+    const Node& node = graph_.node(schedule[i]);
+    if (op_registry().row(node.kind).view_of_input >= 0) continue;
+    const Kernel* k = backend_.find_kernel(graph_, node);
+    FROST_CHECK(k != nullptr, Unsupported,
+                "compile: backend '" << backend_.name() << "' has no kernel for op '" << op_name(node.kind)
+                                     << "' on " << dtype_name(kernel_dtype(graph_, node)) << " at "
+                                     << graph_.describe_node(schedule[i]));
+    chosen[i].kernel = k;
+    if (k->prepare != nullptr) chosen[i].prep = k->prepare(graph_, node);  // shapes are static: do it once
+    workspace_needs[i] = chosen[i].prep.workspace_bytes;
+  }
+
+  plan_ = plan_memory(graph_, schedule, workspace_needs, options.plan);
+  for (int a = 0; a < kNumArenas; ++a) arenas_[size_t(a)] = backend_.alloc(plan_.arena_bytes[size_t(a)]);
+
+  // Persistent state starts from its initial value (zeros when none).
+  for (ValueId v = 0; v < graph_.num_values(); ++v) {
+    const Value& value = graph_.value(v);
+    if (value.role == ValueRole::State && value.init) backend_.copy_from_host(address(v), value.init->raw(), value.init->bytes());
+  }
+  if (plan_.options.guard_bytes > 0) {
+    FROST_CHECK(backend_.is_host(), Unsupported, "guard bytes are checked on host backends only");
+    for (const ValueSlot& s : plan_.slots) {
+      if (!s.planned || s.alias_of != kNoId) continue;
+      char* base = static_cast<char*>(arenas_[size_t(s.arena)]);
+      backend_.memset(base + s.offset - plan_.options.guard_bytes, kGuardByte, plan_.options.guard_bytes);
+      backend_.memset(base + s.offset + s.bytes, kGuardByte, plan_.options.guard_bytes);
+    }
+  }
+
+  for (size_t i = 0; i < schedule.size(); ++i) {
+    if (chosen[i].kernel == nullptr) continue;  // a view
+    const Node& node = graph_.node(schedule[i]);
+    Step step{schedule[i], chosen[i].kernel, uint32_t(views_.size()), uint32_t(node.inputs.size()), 0,
+              uint32_t(node.outputs.size()), chosen[i].prep.state, chosen[i].prep.workspace_bytes};
+    for (ValueId v : node.inputs) views_.push_back(view_of(v));
+    step.out_begin = uint32_t(views_.size());
+    for (ValueId v : node.outputs) views_.push_back(view_of(v));
+    steps_.push_back(std::move(step));
+  }
+  input_bound_.assign(graph_.num_values(), false);
+}
+
+CompiledGraph::~CompiledGraph() {
+  for (void* a : arenas_)
+    if (a != nullptr) backend_.free(a);
+}
+
+void* CompiledGraph::address(ValueId v) const {
+  const ValueSlot& s = plan_.slots[v];
+  FROST_CHECK(s.planned, Internal, "value " << v << " has no memory slot");
+  return static_cast<char*>(arenas_[size_t(s.arena)]) + s.offset;
+}
+
+TensorView CompiledGraph::view_of(ValueId v) const {
+  const Value& value = graph_.value(v);
+  return TensorView{address(v), value.type.dtype, value.type.shape};
+}
+
+ValueId CompiledGraph::source_named(std::string_view name, ValueRole role) const {
+  ValueId v = graph_.find_source(name);
+  FROST_CHECK(v != kNoId && graph_.value(v).role == role, InvalidArgument,
+              "compiled graph has no " << (role == ValueRole::Input ? "input" : "state") << " named '" << name << "'");
+  return v;
+}
+
+ValueId CompiledGraph::output_named(std::string_view name) const {
+  for (const GraphOutput& o : graph_.outputs())
+    if (o.name == name) return o.value;
+  FROST_FAIL(InvalidArgument, "compiled graph has no output named '" << name << "'");
+}
+
+void CompiledGraph::set_input(std::string_view name, const HostTensor& data) {
+  ValueId v = source_named(name, ValueRole::Input);
+  const TensorType& t = graph_.value(v).type;
+  FROST_CHECK(data.dtype() == t.dtype && data.shape() == t.shape, InvalidArgument,
+              "input '" << name << "' is " << to_string(t) << ", got " << data.dtype() << data.shape());
+  backend_.copy_from_host(address(v), data.raw(), data.bytes());
+  input_bound_[v] = true;
+}
+
+void CompiledGraph::set_input(std::string_view name, const void* data, size_t bytes) {
+  ValueId v = source_named(name, ValueRole::Input);
+  FROST_CHECK(bytes == plan_.slots[v].bytes, InvalidArgument,
+              "input '" << name << "' is " << to_string(graph_.value(v).type) << " (" << plan_.slots[v].bytes
+                        << " bytes), got " << bytes << " bytes");
+  backend_.copy_from_host(address(v), data, bytes);
+  input_bound_[v] = true;
+}
+
+void CompiledGraph::run() {
+  for (ValueId v = 0; v < graph_.num_values(); ++v) {
+    if (graph_.value(v).role == ValueRole::Input && plan_.slots[v].planned && !input_bound_[v])
+      FROST_FAIL(InvalidArgument, "run: input '" << graph_.value(v).name << "' was never set");
+  }
+  void* workspace = arenas_[size_t(Arena::Workspace)];
+  for (const Step& s : steps_) {
+    KernelContext ctx{&graph_.nodes()[s.node], &views_[s.in_begin], int(s.num_in), &views_[s.out_begin],
+                      int(s.num_out),         workspace,           s.workspace_bytes, s.kernel_state.get()};
+    s.kernel->run(ctx);
+  }
+  backend_.synchronize();
+}
+
+TensorView CompiledGraph::output(std::string_view name) const {
+  FROST_CHECK(backend_.is_host(), Unsupported, "output(): backend '" << backend_.name() << "' is not host memory; use output_copy()");
+  return view_of(output_named(name));
+}
+
+TensorView CompiledGraph::state(std::string_view name) const {
+  FROST_CHECK(backend_.is_host(), Unsupported, "state(): backend '" << backend_.name() << "' is not host memory; use state_copy()");
+  return view_of(source_named(name, ValueRole::State));
+}
+
+HostTensor CompiledGraph::output_copy(std::string_view name) const {
+  ValueId v = output_named(name);
+  HostTensor t(graph_.value(v).type.dtype, graph_.value(v).type.shape);
+  backend_.copy_to_host(t.raw(), address(v), t.bytes());
+  return t;
+}
+
+HostTensor CompiledGraph::state_copy(std::string_view name) const {
+  ValueId v = source_named(name, ValueRole::State);
+  HostTensor t(graph_.value(v).type.dtype, graph_.value(v).type.shape);
+  backend_.copy_to_host(t.raw(), address(v), t.bytes());
+  return t;
+}
+
+void CompiledGraph::set_state(std::string_view name, const HostTensor& data) {
+  ValueId v = source_named(name, ValueRole::State);
+  const TensorType& t = graph_.value(v).type;
+  FROST_CHECK(data.dtype() == t.dtype && data.shape() == t.shape, InvalidArgument,
+              "state '" << name << "' is " << to_string(t) << ", got " << data.dtype() << data.shape());
+  backend_.copy_from_host(address(v), data.raw(), data.bytes());
+}
+
+void CompiledGraph::check_guards() const {
+  const size_t guard = plan_.options.guard_bytes;
+  if (guard == 0) return;
+  for (ValueId v = 0; v < plan_.slots.size(); ++v) {
+    const ValueSlot& s = plan_.slots[v];
+    if (!s.planned || s.alias_of != kNoId) continue;
+    const unsigned char* base = static_cast<const unsigned char*>(arenas_[size_t(s.arena)]) + s.offset;
+    for (size_t i = 0; i < guard; ++i) {
+      FROST_CHECK(base[-1 - std::ptrdiff_t(i)] == kGuardByte, Internal,
+                  "guard bytes before " << graph_.describe_value(v) << " were overwritten (" << i + 1 << " bytes before it)");
+      FROST_CHECK(base[s.bytes + i] == kGuardByte, Internal,
+                  "guard bytes after " << graph_.describe_value(v) << " were overwritten (" << i << " bytes past its end)");
+    }
+  }
+}
+
+std::vector<std::string> CompiledGraph::kernel_names() const {
+  std::vector<std::string> names;
+  for (const Step& s : steps_) names.emplace_back(s.kernel->name);
+  return names;
+}
+
+Cost CompiledGraph::total_cost() const {
+  Cost total;
+  for (const Step& s : steps_) {
+    const Node& node = graph_.node(s.node);
+    std::vector<TensorType> in, out;
+    for (ValueId v : node.inputs) in.push_back(graph_.value(v).type);
+    for (ValueId v : node.outputs) out.push_back(graph_.value(v).type);
+    Cost c = op_registry().row(node.kind).cost(in, out, node.attrs);
+    total.flops += c.flops;
+    total.bytes += c.bytes;
+  }
+  return total;
+}
+
+std::string CompiledGraph::report() const {
+  std::ostringstream os;
+  os << "compiled graph on backend '" << backend_.name() << "': " << steps_.size() << " steps\n";
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& s = steps_[i];
+    const Node& node = graph_.node(s.node);
+    os << "  " << std::setw(3) << i << "  " << std::left << std::setw(34)
+       << ((node.scope.empty() ? "" : node.scope + "/") + op_name(node.kind)) << std::setw(22) << s.kernel->name
+       << std::right;
+    for (size_t o = 0; o < node.outputs.size(); ++o) {
+      ValueId v = node.outputs[o];
+      const ValueSlot& slot = plan_.slots[v];
+      os << (o ? ", " : "-> ") << to_string(graph_.value(v).type) << " @" << arena_name(slot.arena) << "+" << slot.offset;
+    }
+    if (node.outputs.empty()) os << "-> (writes state '" << graph_.value(node.inputs[0]).name << "')";
+    os << "\n";
+  }
+  Cost c = total_cost();
+  os << "  total: " << c.flops / 1e6 << " MFLOP, " << c.bytes / 1e6 << " MB moved per run\n";
+  os << describe_plan(plan_);
+  return os.str();
+}
+
+}  // namespace frost

@@ -1,0 +1,90 @@
+// compile() turns a Graph into a flat list of kernel calls over pre-planned arenas; run() executes it with
+// no allocation and no graph work (DESIGN principle 1). Inputs and outputs are bound by name; persistent
+// state lives in the weights arena and is read and updated in place across runs.
+//
+//   auto cg = compile(graph, {.backend = "cpu"});   // verify -> dead-code elimination -> kernels -> plan
+//   cg->set_input("x", x_host);                      // copies into the IO arena
+//   cg->run();
+//   TensorView loss = cg->output("loss");            // valid until the next run
+//   std::cout << cg->report();                       // the steps and the memory plan
+//
+// A compiled graph's run() is not reentrant: one caller at a time, or one compiled graph per thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/graph.h"
+#include "engine/memory_plan.h"
+#include "engine/op_registry.h"
+#include "engine/storage.h"
+
+namespace frost {
+
+struct CompileOptions {
+  std::string backend = "cpu";
+  PlanOptions plan;
+};
+
+class CompiledGraph {
+ public:
+  CompiledGraph(const Graph& graph, const CompileOptions& options);
+  ~CompiledGraph();
+  CompiledGraph(const CompiledGraph&) = delete;
+  CompiledGraph& operator=(const CompiledGraph&) = delete;
+
+  // Copies host data into the named input; dtype and shape (or byte count) must match.
+  void set_input(std::string_view name, const HostTensor& data);
+  void set_input(std::string_view name, const void* data, size_t bytes);
+  // Executes every step. Throws if an input was never set.
+  void run();
+
+  // Host views into the arenas, valid until the next run (host backends).
+  TensorView output(std::string_view name) const;
+  TensorView state(std::string_view name) const;
+  // Copies, on any backend.
+  HostTensor output_copy(std::string_view name) const;
+  HostTensor state_copy(std::string_view name) const;
+  void set_state(std::string_view name, const HostTensor& data);
+
+  // With PlanOptions::guard_bytes: throws naming the value whose guard bytes a kernel overwrote.
+  void check_guards() const;
+
+  // The step list with kernels, output types, arena offsets and costs, then the memory plan.
+  std::string report() const;
+  const MemoryPlan& plan() const { return plan_; }
+  const Graph& graph() const { return graph_; }
+  Backend& backend() const { return backend_; }
+  size_t num_steps() const { return steps_.size(); }
+  // The kernel chosen for each step, in order ("reference.matmul", ...).
+  std::vector<std::string> kernel_names() const;
+  Cost total_cost() const;
+
+ private:
+  struct Step {
+    NodeId node;
+    const Kernel* kernel;
+    uint32_t in_begin, num_in, out_begin, num_out;  // ranges in views_
+    std::shared_ptr<void> kernel_state;
+    size_t workspace_bytes;
+  };
+  void* address(ValueId v) const;
+  TensorView view_of(ValueId v) const;
+  ValueId source_named(std::string_view name, ValueRole role) const;
+  ValueId output_named(std::string_view name) const;
+
+  Graph graph_;  // a copy: kernels read node attributes from it
+  Backend& backend_;
+  MemoryPlan plan_;
+  std::array<void*, kNumArenas> arenas_{};
+  std::vector<Step> steps_;
+  std::vector<TensorView> views_;  // step inputs and outputs, contiguous per step
+  std::vector<bool> input_bound_;  // per value; only inputs matter
+};
+
+std::unique_ptr<CompiledGraph> compile(const Graph& graph, const CompileOptions& options = {});
+
+}  // namespace frost

@@ -1,0 +1,51 @@
+#include "engine/kernel.h"
+
+#include "engine/error.h"
+
+namespace frost {
+
+const char* backend_kind_name(BackendKind kind) {
+  switch (kind) {
+    case BackendKind::Reference: return "reference";
+    case BackendKind::Cpu: return "cpu";
+    case BackendKind::Cuda: return "cuda";
+  }
+  return "?";
+}
+
+DType kernel_dtype(const Graph& graph, const Node& node) {
+  if (!node.inputs.empty()) return graph.value(node.inputs[0]).type.dtype;
+  FROST_CHECK(!node.outputs.empty(), Internal, "node of op '" << op_name(node.kind) << "' has no inputs and no outputs");
+  return graph.value(node.outputs[0]).type.dtype;
+}
+
+void KernelRegistry::add(OpKind kind, BackendKind backend, DType dtype, Kernel kernel) {
+  FROST_CHECK(kernel.name != nullptr && kernel.run != nullptr, Internal,
+              "kernel for op '" << op_name(kind) << "' registered without a name or run function");
+  entries_.push_back(std::make_unique<Entry>(Entry{kind, backend, dtype, kernel}));
+}
+
+const Kernel* KernelRegistry::find(OpKind kind, BackendKind backend, const Graph& graph, const Node& node) const {
+  DType dtype = kernel_dtype(graph, node);
+  for (const auto& e : entries_) {
+    if (e->kind == kind && e->backend == backend && e->dtype == dtype &&
+        (e->kernel.supports == nullptr || e->kernel.supports(graph, node)))
+      return &e->kernel;
+  }
+  if (backend == BackendKind::Cpu) return find(kind, BackendKind::Reference, graph, node);
+  return nullptr;
+}
+
+std::vector<std::pair<DType, const Kernel*>> KernelRegistry::list(OpKind kind, BackendKind backend) const {
+  std::vector<std::pair<DType, const Kernel*>> out;
+  for (const auto& e : entries_)
+    if (e->kind == kind && e->backend == backend) out.emplace_back(e->dtype, &e->kernel);
+  return out;
+}
+
+KernelRegistry& kernel_registry() {
+  static KernelRegistry registry;
+  return registry;
+}
+
+}  // namespace frost

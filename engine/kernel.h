@@ -1,0 +1,73 @@
+// Kernels: free functions registered per (op kind, backend, dtype) by ops/ (DESIGN principle 6). A compiled
+// graph picks one kernel per node at compile time; run() then calls `run` with pre-planned buffers.
+//
+//   kernel_registry().add(OpKind::Add, BackendKind::Reference, DType::F32, {"reference.add", &add_f32});
+//   const Kernel* k = kernel_registry().find(OpKind::Add, BackendKind::Cpu, graph, node);
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "engine/graph.h"
+
+namespace frost {
+
+enum class BackendKind : uint8_t {
+  Reference,  // plain reference kernels on the host: the oracle for every fast path
+  Cpu,        // own vectorised kernels (and oneDNN), falling back to reference kernels op by op
+  Cuda,       // cuDNN, cuBLASLt and hand-written CUDA kernels
+};
+const char* backend_kind_name(BackendKind kind);
+
+// What a kernel sees. Buffers are contiguous; `in`/`out` follow the node's inputs/outputs.
+struct KernelContext {
+  const Node* node = nullptr;
+  const TensorView* in = nullptr;
+  int num_in = 0;
+  const TensorView* out = nullptr;
+  int num_out = 0;
+  void* workspace = nullptr;  // from the plan's workspace arena; `workspace_bytes` as prepare asked
+  size_t workspace_bytes = 0;
+  void* state = nullptr;  // what prepare returned (a oneDNN primitive, say)
+};
+
+struct KernelPrep {
+  std::shared_ptr<void> state;
+  size_t workspace_bytes = 0;
+};
+
+struct Kernel {
+  const char* name = nullptr;  // "reference.matmul": shown in plans and errors
+  void (*run)(const KernelContext& ctx) = nullptr;
+  // Optional: whether this kernel handles this node (narrow fast kernels decline, the next one is tried).
+  bool (*supports)(const Graph& graph, const Node& node) = nullptr;
+  // Optional: called once at compile time, where shapes are static (primitive creation, workspace size).
+  KernelPrep (*prepare)(const Graph& graph, const Node& node) = nullptr;
+};
+
+// The dtype that selects a node's kernel: its first input's, or its first output's when it has no inputs.
+DType kernel_dtype(const Graph& graph, const Node& node);
+
+class KernelRegistry {
+ public:
+  void add(OpKind kind, BackendKind backend, DType dtype, Kernel kernel);
+  // The first kernel registered for (kind, backend, dtype) that supports the node; for Cpu, falls back to
+  // the Reference kernels. nullptr when none.
+  const Kernel* find(OpKind kind, BackendKind backend, const Graph& graph, const Node& node) const;
+  // Every kernel registered for (kind, backend), any dtype: for audits and `frost ops`.
+  std::vector<std::pair<DType, const Kernel*>> list(OpKind kind, BackendKind backend) const;
+
+ private:
+  struct Entry {
+    OpKind kind;
+    BackendKind backend;
+    DType dtype;
+    Kernel kernel;
+  };
+  std::vector<std::unique_ptr<Entry>> entries_;  // pointers stay valid as entries are added
+};
+
+KernelRegistry& kernel_registry();
+
+}  // namespace frost

@@ -1,0 +1,37 @@
+// Counter-based random numbers (Philox4x32-10, Salmon et al. 2011), DESIGN principle 10: the same seed
+// and counter give the same numbers on every platform and standard library, in any order and on any
+// thread — for parameter initialisation, test data, dropout masks and data order. Never std:: distributions.
+//
+//   Philox rng(/*seed=*/42);
+//   float u = rng.uniform(i);             // element i of the stream, in [0, 1)
+//   float z = rng.normal(i);              // standard normal (Box-Muller on two uniforms)
+//   fill_uniform(t, rng, -0.1f, 0.1f);    // every element of a host tensor
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "engine/storage.h"
+
+namespace frost {
+
+class Philox {
+ public:
+  explicit Philox(uint64_t seed, uint64_t stream = 0) : key_{uint32_t(seed), uint32_t(seed >> 32)}, stream_(stream) {}
+  // Four 32-bit words for this counter.
+  std::array<uint32_t, 4> block(uint64_t counter) const;
+  // Element i of the uniform [0, 1) stream (24-bit resolution, exact in f32).
+  float uniform(uint64_t i) const;
+  // Element i of the standard normal stream.
+  float normal(uint64_t i) const;
+
+ private:
+  std::array<uint32_t, 2> key_;
+  uint64_t stream_;
+};
+
+// Fills an f32 or f64 host tensor; element i takes stream element i.
+void fill_uniform(HostTensor& t, const Philox& rng, double lo, double hi);
+void fill_normal(HostTensor& t, const Philox& rng, double mean, double stddev);
+
+}  // namespace frost

@@ -1,0 +1,31 @@
+#include <mutex>
+
+#include "engine/kernel.h"
+#include "engine/op_registry.h"
+#include "ops/api.h"
+#include "ops/registration.h"
+
+namespace frost::ops {
+
+void register_all() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    OpRegistry& rows = op_registry();
+    register_source_rows(rows);
+    register_elementwise_rows(rows);
+    register_matmul_rows(rows);
+    register_softmax_rows(rows);
+    register_reduce_rows(rows);
+    register_layout_rows(rows);
+
+    KernelRegistry& kernels = kernel_registry();
+    register_reference_source_kernels(kernels);
+    register_reference_elementwise_kernels(kernels);
+    register_reference_matmul_kernels(kernels);
+    register_reference_softmax_kernels(kernels);
+    register_reference_reduce_kernels(kernels);
+    register_reference_layout_kernels(kernels);
+  });
+}
+
+}  // namespace frost::ops

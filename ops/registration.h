@@ -1,0 +1,26 @@
+// The explicit registration functions that ops::register_all() calls (DESIGN principle 6: no static
+// initialisers). One pair per family: rows (ops/defs/) and reference kernels (ops/cpu/).
+#pragma once
+
+namespace frost {
+class OpRegistry;
+class KernelRegistry;
+}  // namespace frost
+
+namespace frost::ops {
+
+void register_source_rows(OpRegistry& r);       // fill, assign
+void register_elementwise_rows(OpRegistry& r);  // add ... relu_grad
+void register_matmul_rows(OpRegistry& r);
+void register_softmax_rows(OpRegistry& r);
+void register_reduce_rows(OpRegistry& r);
+void register_layout_rows(OpRegistry& r);       // reshape, permute, contiguous, expand
+
+void register_reference_source_kernels(KernelRegistry& r);
+void register_reference_elementwise_kernels(KernelRegistry& r);
+void register_reference_matmul_kernels(KernelRegistry& r);
+void register_reference_softmax_kernels(KernelRegistry& r);
+void register_reference_reduce_kernels(KernelRegistry& r);
+void register_reference_layout_kernels(KernelRegistry& r);
+
+}  // namespace frost::ops
