@@ -19,7 +19,7 @@ const char* op_name(OpKind kind) {
 
 std::string to_string(const TensorType& t) { return std::string(dtype_name(t.dtype)) + to_string(t.shape); }
 
-const TensorType& Tensor::type() const {
+TensorType Tensor::type() const {
   FROST_CHECK(valid(), InvalidArgument, "use of an empty Tensor handle");
   return graph->value(id).type;
 }

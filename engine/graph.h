@@ -79,8 +79,9 @@ struct Tensor {
   ValueId id = kNoId;
 
   bool valid() const { return graph != nullptr && id != kNoId; }
-  const TensorType& type() const;
-  const Shape& shape() const { return type().shape; }
+  // By value: adding nodes grows the graph's vectors, so a reference could dangle mid-expression.
+  TensorType type() const;
+  Shape shape() const { return type().shape; }
   DType dtype() const { return type().dtype; }
   int rank() const { return shape().rank(); }
 };

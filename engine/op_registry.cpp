@@ -22,6 +22,12 @@ const OpRow& OpRegistry::row(OpKind kind) const {
   return rows_[i];
 }
 
+OpRow OpRegistry::replace_for_testing(const OpRow& row) {
+  OpRow old = this->row(row.kind);
+  rows_[size_t(row.kind)] = row;
+  return old;
+}
+
 OpRegistry& op_registry() {
   static OpRegistry registry;
   return registry;

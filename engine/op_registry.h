@@ -60,6 +60,9 @@ class OpRegistry {
   bool has(OpKind kind) const { return rows_[size_t(kind)].name != nullptr; }
   // Throws Internal naming the op when no row was registered (ops::register_all() not called).
   const OpRow& row(OpKind kind) const;
+  // Swaps in a different row and returns the old one. Only for tests that need a broken row (an op
+  // without a backward rule, say); not thread-safe against concurrent graph building.
+  OpRow replace_for_testing(const OpRow& row);
 
  private:
   std::array<OpRow, kNumOpKinds> rows_{};

@@ -18,6 +18,15 @@ HostBuffer::HostBuffer(size_t bytes) : bytes_(bytes) {
   data_.reset(p);
 }
 
+HostBuffer::HostBuffer(const HostBuffer& other) : HostBuffer(other.bytes_) {
+  if (bytes_) std::memcpy(data_.get(), other.data_.get(), bytes_);
+}
+
+HostBuffer& HostBuffer::operator=(const HostBuffer& other) {
+  if (this != &other) *this = HostBuffer(other);
+  return *this;
+}
+
 HostTensor::HostTensor(DType dtype, Shape shape)
     : dtype_(dtype), shape_(shape), buffer_(size_t(shape.numel()) * size_of(dtype)) {}
 

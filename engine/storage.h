@@ -18,11 +18,15 @@ namespace frost {
 
 inline constexpr size_t kBufferAlignment = 64;  // a cache line; enough for AVX-512 loads
 
-// Aligned, zero-filled host memory. Move-only.
+// Aligned, zero-filled host memory. Copies are deep.
 class HostBuffer {
  public:
   HostBuffer() = default;
   explicit HostBuffer(size_t bytes);
+  HostBuffer(const HostBuffer& other);
+  HostBuffer& operator=(const HostBuffer& other);
+  HostBuffer(HostBuffer&&) noexcept = default;
+  HostBuffer& operator=(HostBuffer&&) noexcept = default;
   void* data() { return data_.get(); }
   const void* data() const { return data_.get(); }
   size_t size() const { return bytes_; }

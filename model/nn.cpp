@@ -27,7 +27,7 @@ Tensor attention(Tensor q, Tensor k, Tensor v) {
 
 // Legend: B batch, L tokens, C channels, H heads, D = C / H head dim.
 Tensor self_attention(const SelfAttentionWeights& w, Tensor x) {
-  const Shape& s = x.shape();
+  const Shape s = x.shape();
   FROST_CHECK(s.rank() == 3 && w.heads > 0 && s[2] % w.heads == 0, InvalidArgument,
               "self_attention: x must be (B, L, C) with C divisible by " << w.heads << " heads, got " << s);
   const int64_t B = s[0], L = s[1], C = s[2], H = w.heads, D = C / H;

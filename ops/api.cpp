@@ -93,7 +93,7 @@ Tensor mean(Tensor x, std::vector<int64_t> axes, bool keepdim) {
 }
 
 Tensor sum_to(Tensor x, const Shape& shape) {
-  const Shape& from = x.shape();
+  const Shape from = x.shape();
   if (from == shape) return x;
   broadcast_shapes(shape, from);  // throws unless `shape` broadcasts to `from`
   FROST_CHECK(shape.rank() <= from.rank(), InvalidArgument, "sum_to: cannot reduce " << from << " to " << shape);

@@ -60,6 +60,7 @@ void backward_relu(BackwardContext& c) { c.set_grad_input(0, relu_grad(c.grad_ou
 void backward_relu_grad(BackwardContext& c) {
   // Linear in dy with the same mask; with respect to x the derivative is zero wherever it exists.
   if (c.needs_grad(0)) c.set_grad_input(0, relu_grad(c.grad_output(0), c.input(1)));
+  if (c.needs_grad(1)) c.set_grad_input(1, zeros_like(c.input(1)));
 }
 
 OpRow binary(OpKind kind, const char* name, BackwardFn backward) {

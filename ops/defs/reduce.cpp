@@ -38,13 +38,13 @@ Cost cost_reduce(std::span<const TensorType> in, std::span<const TensorType> out
 
 // The gradient of a reduction is the output gradient broadcast back over the reduced axes.
 Tensor broadcast_back(BackwardContext& c) {
-  const Shape& in = c.input(0).shape();
+  const Shape in = c.input(0).shape();
   Tensor g = reshape(c.grad_output(0), reduced_shape(in, c.attrs().axes, true).to_vector());
   return expand(g, in);
 }
 void backward_sum(BackwardContext& c) { c.set_grad_input(0, broadcast_back(c)); }
 void backward_mean(BackwardContext& c) {
-  const Shape& in = c.input(0).shape();
+  const Shape in = c.input(0).shape();
   double count = 1;
   for (int64_t a : c.attrs().axes) count *= double(in[int(a)]);
   c.set_grad_input(0, scale(broadcast_back(c), count > 0 ? 1.0 / count : 0.0));

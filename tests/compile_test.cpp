@@ -1,0 +1,144 @@
+// compile() and run(): persistent state across runs, inputs and outputs by name, views sharing bytes,
+// guard bytes, errors for unbound or mistyped inputs, the printed plan.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "engine/compiled_graph.h"
+#include "engine/error.h"
+#include "ops/api.h"
+#include "test_util.h"
+
+namespace frost {
+namespace {
+
+TEST(Compile, StatePersistsAndAssignUpdatesItInPlace) {
+  Graph g;
+  auto init = std::make_shared<HostTensor>(HostTensor::from_f32({1, 2}, {2}));
+  Tensor w = g.state("w", DType::F32, {2}, init);
+  Tensor x = g.input("x", DType::F32, {2});
+  g.output("y", w * x);    // reads the old w
+  assign(w, w * 2.0 + x);  // then updates it
+  auto cg = compile(g, {});
+  cg->set_input("x", HostTensor::from_f32({10, 20}, {2}));
+  for (int run = 0; run < 3; ++run) cg->run();
+  // w: [1,2] -> [12,24] -> [34,68] -> [78,156]; y of the third run read [34,68].
+  EXPECT_FLOAT_EQ(cg->state("w").as<float>()[0], 78);
+  EXPECT_FLOAT_EQ(cg->state("w").as<float>()[1], 156);
+  EXPECT_FLOAT_EQ(cg->output("y").as<float>()[0], 340);
+  HostTensor reset = HostTensor::from_f32({0, 1}, {2});
+  cg->set_state("w", reset);
+  EXPECT_TRUE(test::bit_identical(cg->state_copy("w"), reset));
+}
+
+TEST(Compile, InputsMustBeBoundWithTheirType) {
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {2, 3});
+  g.output("y", relu(x));
+  auto cg = compile(g, {});
+  EXPECT_THROW(cg->run(), Error);  // x never set
+  try {
+    cg->set_input("x", HostTensor(DType::F32, {3, 2}));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("input 'x' is f32[2, 3]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(cg->set_input("nope", HostTensor(DType::F32, {2, 3})), Error);
+  EXPECT_THROW(cg->output("nope"), Error);
+  std::vector<float> raw(6, -1.0f);
+  cg->set_input("x", raw.data(), raw.size() * sizeof(float));
+  cg->run();
+  EXPECT_EQ(cg->output("y").as<float>()[5], 0.0f);
+}
+
+TEST(Compile, UnknownBackendIsUnsupported) {
+  Graph g;
+  g.output("y", relu(g.input("x", DType::F32, {1})));
+  CompileOptions options;
+  options.backend = "tpu";
+  try {
+    compile(g, options);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("reference, cpu"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Compile, ViewsShareTheirBaseBytesAndRunNoKernel) {
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {2, 3});
+  Tensor e = exp(x);
+  Tensor r = reshape(e, {3, 2});
+  g.output("r", relu(r));
+  auto cg = compile(g, {});
+  EXPECT_EQ(cg->num_steps(), 2u);  // exp, relu: the reshape is free
+  const ValueSlot& base = cg->plan().slots[e.id];
+  const ValueSlot& view = cg->plan().slots[r.id];
+  EXPECT_EQ(view.alias_of, e.id);
+  EXPECT_EQ(view.offset, base.offset);
+  EXPECT_EQ(view.arena, base.arena);
+}
+
+TEST(Compile, DeadNodesAreNotScheduled) {
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {4});
+  exp(log(x));
+  g.output("y", relu(x));
+  EXPECT_EQ(compile(g, {})->num_steps(), 1u);
+}
+
+TEST(Compile, GuardBytesCatchOutOfBoundsWrites) {
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {3});
+  g.output("y", relu(x));
+  CompileOptions options;
+  options.plan.guard_bytes = 16;
+  auto cg = compile(g, options);
+  cg->set_input("x", HostTensor::from_f32({1, 2, 3}, {3}));
+  cg->run();
+  EXPECT_NO_THROW(cg->check_guards());
+  // Simulate a kernel writing one element past the end of y.
+  float* y = cg->output("y").as<float>();
+  y[3] = 42.0f;
+  try {
+    cg->check_guards();
+    FAIL() << "guard corruption went unnoticed";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("past its end"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Compile, ReportShowsStepsKernelsAndArenas) {
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {2, 3});
+  Tensor w = g.state("w", DType::F32, {3, 4});
+  {
+    auto s = g.scope("layer0");
+    g.output("y", relu(matmul(x, w)));
+  }
+  CompileOptions options;
+  options.backend = "reference";
+  auto cg = compile(g, options);
+  std::string report = cg->report();
+  for (const char* part : {"layer0/matmul", "reference.matmul", "f32[2, 4]", "arena weights: ", "arena io: ", "MFLOP"})
+    EXPECT_NE(report.find(part), std::string::npos) << part << " missing from:\n" << report;
+  EXPECT_DOUBLE_EQ(cg->total_cost().flops, 2.0 * 2 * 3 * 4 + 8);  // matmul + relu
+  EXPECT_EQ(cg->plan().arena_bytes[size_t(Arena::Weights)], 64u);  // 48 bytes, aligned to 64
+}
+
+TEST(Compile, OutputsCanBeInputsOrState) {
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {2});
+  Tensor w = g.state("w", DType::F32, {2}, std::make_shared<HostTensor>(HostTensor::from_f32({5, 6}, {2})));
+  g.output("x_again", x);
+  g.output("w_now", w);
+  auto cg = compile(g, {});
+  cg->set_input("x", HostTensor::from_f32({1, 2}, {2}));
+  cg->run();
+  EXPECT_EQ(cg->output("x_again").as<float>()[1], 2.0f);
+  EXPECT_EQ(cg->output("w_now").as<float>()[0], 5.0f);
+}
+
+}  // namespace
+}  // namespace frost

@@ -1,0 +1,107 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "engine/dtype.h"
+#include "engine/error.h"
+#include "engine/random.h"
+
+namespace frost {
+namespace {
+
+TEST(DType, NamesAndSizes) {
+  for (int i = 0; i < kNumDTypes; ++i) EXPECT_EQ(dtype_from_name(dtype_name(DType(i))), DType(i));
+  EXPECT_EQ(size_of(DType::BF16), 2u);
+  EXPECT_EQ(size_of(DType::F64), 8u);
+  EXPECT_EQ(size_of(DType::U8), 1u);
+  EXPECT_THROW(dtype_from_name("float99"), Error);
+}
+
+TEST(DType, F16KnownValues) {
+  EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
+  EXPECT_EQ(f32_to_f16(-2.0f), 0xc000);
+  EXPECT_EQ(f32_to_f16(65504.0f), 0x7bff);                     // largest finite
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);                     // ties to even: rounds up to Inf
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);        // smallest subnormal
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -26)), 0x0000);        // below half of it: zero
+  EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // halfway between 1 and next: to even
+  EXPECT_EQ(f32_to_f16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
+  EXPECT_EQ(f32_to_f16(INFINITY), 0x7c00);
+  EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(NAN))));
+  EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(f16_to_f32(0x8000), -0.0f);
+  EXPECT_TRUE(std::signbit(f16_to_f32(0x8000)));
+}
+
+TEST(DType, F16RoundTripsEveryNonNanValue) {
+  for (uint32_t h = 0; h < 0x10000; ++h) {
+    bool is_nan = (h & 0x7c00) == 0x7c00 && (h & 0x3ff) != 0;
+    if (is_nan) {
+      EXPECT_TRUE(std::isnan(f16_to_f32(uint16_t(h))));
+      continue;
+    }
+    ASSERT_EQ(f32_to_f16(f16_to_f32(uint16_t(h))), h) << std::hex << h;
+  }
+}
+
+TEST(DType, BF16KnownValuesAndRounding) {
+  EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
+  EXPECT_EQ(bf16_to_f32(0x3f80), 1.0f);
+  auto from_bits = [](uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  };
+  EXPECT_EQ(f32_to_bf16(from_bits(0x3f808000u)), 0x3f80);  // tie, even stays
+  EXPECT_EQ(f32_to_bf16(from_bits(0x3f818000u)), 0x3f82);  // tie, odd rounds up
+  EXPECT_EQ(f32_to_bf16(from_bits(0x3f808001u)), 0x3f81);  // above the tie
+  EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
+  EXPECT_EQ(f32_to_bf16(-INFINITY), 0xff80);
+}
+
+TEST(DType, ConvertBetweenTypes) {
+  const double src[] = {1.5, -2.25, 3.0};
+  float f[3];
+  convert(src, DType::F64, f, DType::F32, 3);
+  EXPECT_EQ(f[1], -2.25f);
+  int32_t i[3];
+  convert(src, DType::F64, i, DType::I32, 3);
+  EXPECT_EQ(i[0], 1);
+  EXPECT_EQ(i[1], -2);
+  const int64_t big[] = {(int64_t(1) << 53) + 1};
+  int64_t back[1];
+  convert(big, DType::I64, back, DType::I64, 1);
+  EXPECT_EQ(back[0], big[0]);
+}
+
+TEST(Random, PhiloxKnownAnswer) {
+  // Random123's known-answer vector for philox4x32_10 with counter 0 and key 0.
+  auto b = Philox(0, 0).block(0);
+  EXPECT_EQ(b[0], 0x6627e8d5u);
+  EXPECT_EQ(b[1], 0xe169c58du);
+  EXPECT_EQ(b[2], 0xbc57ac4cu);
+  EXPECT_EQ(b[3], 0x9b00dbd8u);
+}
+
+TEST(Random, UniformAndNormalAreInRangeAndSeeded) {
+  Philox a(7), b(7), c(8);
+  double sum = 0, sum_sq = 0;
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) {
+    float u = a.uniform(uint64_t(i));
+    ASSERT_GE(u, 0.0f);
+    ASSERT_LT(u, 1.0f);
+    EXPECT_EQ(u, b.uniform(uint64_t(i)));
+    double z = a.normal(uint64_t(i));
+    sum += z;
+    sum_sq += z * z;
+  }
+  EXPECT_NE(a.uniform(0), c.uniform(0));
+  EXPECT_NEAR(sum / n, 0.0, 0.03);
+  EXPECT_NEAR(sum_sq / n, 1.0, 0.05);
+}
+
+}  // namespace
+}  // namespace frost

@@ -1,0 +1,82 @@
+// Op consistency (DESIGN tests, 1): every row of tests/op_cases.cpp, on every backend in the build, against
+// (a) the f64 reference oracle and (b) the f32 reference kernel, with guard bytes around every buffer and
+// NaN/Inf parity. Runs the whole table; a failure names the case and backend.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "engine/backend.h"
+#include "op_cases.h"
+#include "ops/api.h"
+#include "test_util.h"
+
+namespace frost::test {
+namespace {
+
+class OpConsistency : public ::testing::TestWithParam<std::string> {};
+
+std::map<std::string, HostTensor> run_case(const OpCase& c, CaseGraph& cg, const std::string& backend) {
+  CompileOptions options;
+  options.backend = backend;
+  options.plan.guard_bytes = 64;
+  auto compiled = compile(cg.graph, options);
+  for (const auto& [name, data] : cg.inputs) compiled->set_input(name, data);
+  compiled->run();
+  compiled->check_guards();  // throws naming the value a kernel wrote past
+  std::map<std::string, HostTensor> out;
+  for (const GraphOutput& o : cg.graph.outputs()) out.emplace(o.name, compiled->output_copy(o.name));
+  for (const std::string& s : c.states) out.emplace("state:" + s, compiled->state_copy(s));
+  return out;
+}
+
+void check_case(const OpCase& c, bool nan_inf) {
+  CaseGraph f64 = build_case(c, DType::F64, nan_inf);
+  CaseGraph f32_ref = build_case(c, DType::F32, nan_inf);
+  auto oracle = run_case(c, f64, "reference");
+  auto reference = run_case(c, f32_ref, "reference");
+  ASSERT_FALSE(oracle.empty()) << c.name << " compares nothing";
+  for (const std::string& backend : available_backends()) {
+    CaseGraph f32 = build_case(c, DType::F32, nan_inf);
+    auto got = run_case(c, f32, backend);
+    for (const auto& [name, expected] : oracle) {
+      EXPECT_TRUE(close(got.at(name), expected.to(DType::F32), c.atol, c.rtol))
+          << c.name << " [" << name << "] on " << backend << " vs the f64 oracle" << (nan_inf ? " (NaN/Inf inputs)" : "");
+      // Against the f32 reference kernel: a fast kernel may sum in another order, so allow a few ulps.
+      EXPECT_TRUE(close(got.at(name), reference.at(name), c.atol, c.rtol))
+          << c.name << " [" << name << "] on " << backend << " vs the f32 reference kernel";
+    }
+  }
+}
+
+TEST_P(OpConsistency, MatchesReference) {
+  for (const OpCase& c : op_cases())
+    if (c.name == GetParam()) check_case(c, false);
+}
+
+TEST_P(OpConsistency, NanInfParity) {
+  for (const OpCase& c : op_cases())
+    if (c.name == GetParam() && !c.inputs.empty() && c.inputs[0].shape.numel() > 0) check_case(c, true);
+}
+
+std::vector<std::string> case_names() {
+  ops::register_all();
+  std::vector<std::string> names;
+  for (const OpCase& c : op_cases()) names.push_back(c.name);
+  return names;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllOps, OpConsistency, ::testing::ValuesIn(case_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           std::string n = info.param;
+                           for (char& ch : n)
+                             if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return n;
+                         });
+
+TEST(OpConsistencyTable, CaseNamesAreUnique) {
+  std::set<std::string> seen;
+  for (const OpCase& c : op_cases()) EXPECT_TRUE(seen.insert(c.name).second) << "duplicate case " << c.name;
+}
+
+}  // namespace
+}  // namespace frost::test
