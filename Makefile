@@ -1,0 +1,46 @@
+# The two set-up commands of the README, plus the sanitizer suite CI runs:
+#   make demo            install what is missing, build, run the demo
+#   make test            install what is missing, build, run the whole test suite
+#   make test-sanitize   the suite under AddressSanitizer + UndefinedBehaviorSanitizer (CUDA off)
+BUILD ?= build
+SANITIZE_BUILD ?= build-sanitize
+JOBS ?= $(shell nproc)
+CMAKE_ARGS ?=
+
+# ccache keys on paths relative to the checkout, so a fresh clone elsewhere reuses the cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
+.PHONY: all deps build test demo test-sanitize bench format clean
+
+all: build
+
+deps:
+	@scripts/install_deps.sh
+
+# Configuring every time is cheap (cached) and picks up changed CMAKE_ARGS.
+build: deps
+	@cmake -S . -B $(BUILD) -G Ninja $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure
+
+demo: build
+	$(BUILD)/frost demo
+
+test-sanitize: deps
+	@cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFROST_SANITIZE=ON -DFROST_CUDA=OFF \
+	  -DFROST_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(SANITIZE_BUILD) -j $(JOBS) --output-on-failure
+
+bench: build
+	$(BUILD)/bench/bench_kernels
+
+format:
+	clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu')
+
+clean:
+	rm -rf $(BUILD) $(SANITIZE_BUILD)
