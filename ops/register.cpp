@@ -25,6 +25,7 @@ void register_all() {
     register_reference_softmax_kernels(kernels);
     register_reference_reduce_kernels(kernels);
     register_reference_layout_kernels(kernels);
+    register_cpu_own_kernels(kernels);
   });
 }
 

@@ -23,4 +23,6 @@ void register_reference_softmax_kernels(KernelRegistry& r);
 void register_reference_reduce_kernels(KernelRegistry& r);
 void register_reference_layout_kernels(KernelRegistry& r);
 
+void register_cpu_own_kernels(KernelRegistry& r);  // ops/cpu/own/: the cpu backend's own kernels
+
 }  // namespace frost::ops

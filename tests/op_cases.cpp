@@ -72,9 +72,15 @@ std::vector<OpCase> make_cases() {
   c.push_back(mm("matmul/broadcast_batch", {2, 1, 3, 4}, {3, 4, 2}, false, false));
   c.push_back(mm("matmul/shared_weight", {2, 3, 4}, {4, 5}, false, false));
   c.push_back(mm("matmul/vectors", {1, 7}, {7, 1}, false, false));
-  OpCase big = mm("matmul/odd_sizes", {17, 33}, {33, 9}, false, false);
-  big.gradcheck = false;  // large for finite differences; the smaller rows cover the rule
-  c.push_back(big);
+  // Larger than the cpu kernel's tiles (8 rows, 128 inner, 512 columns) with ragged edges everywhere.
+  for (OpCase big : {mm("matmul/odd_sizes", {17, 33}, {33, 9}, false, false),
+                     mm("matmul/past_tiles", {2, 11, 133}, {133, 515}, false, false),
+                     mm("matmul/past_tiles_trans_a", {133, 11}, {133, 37}, true, false),
+                     mm("matmul/past_tiles_trans_b", {2, 11, 133}, {2, 37, 133}, false, true)}) {
+    big.gradcheck = false;  // large for finite differences; the smaller rows cover the rule
+    big.atol = 1e-4;        // sums of 133 products of values up to 2 in f32
+    c.push_back(big);
+  }
 
   // Softmax family, including extreme logits (stability) and one-element rows.
   c.push_back(unary("softmax/rows", OpKind::Softmax, {4, 7}, softmax));

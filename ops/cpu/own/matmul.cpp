@@ -1,0 +1,107 @@
+// The cpu backend's own f32 matmul: portable C++ (no -march flags), cache-blocked and parallel over row
+// tiles with a static OpenMP schedule, so every output element is computed by one thread in a fixed order
+// (bit-identical run to run, DESIGN principle 10). It is the fast path of builds without oneDNN (the GPU
+// machine's, say) and the first kernel the consistency suite checks against the reference.
+//
+// Legend: M rows of op(A), K inner, N columns of op(B); the batch dims broadcast as in the reference kernel.
+#include <omp.h>
+
+#include <algorithm>
+
+#include "engine/kernel.h"
+#include "ops/registration.h"
+
+namespace frost::ops {
+namespace {
+
+constexpr int64_t kRowTile = 8;    // rows of C per task: enough work per task, many tasks per core
+constexpr int64_t kInnerTile = 128;  // K rows of B kept hot in L1/L2 while a row tile sweeps them
+constexpr int64_t kColTile = 512;  // N columns: a kInnerTile x kColTile panel of B is 256 KiB
+
+// Element offset of matrix `batch_index` of an operand whose batch dims broadcast to `batch`.
+int64_t matrix_offset(int64_t batch_index, const Shape& operand, const Shape& batch) {
+  const int own_rank = operand.rank() - 2;
+  const int64_t matrix = operand[-1] * operand[-2];
+  int64_t offset = 0, stride = matrix;
+  for (int d = batch.rank() - 1; d >= 0; --d) {
+    const int64_t i = batch_index % batch[d];
+    batch_index /= batch[d];
+    const int od = d - (batch.rank() - own_rank);
+    if (od >= 0) {
+      if (operand[od] != 1) offset += i * stride;
+      stride *= operand[od];
+    }
+  }
+  return offset;
+}
+
+// C (M x N) = op(A) B with B not transposed: for each row, accumulate a[m,k] * B[k, :] into C[m, :]; the
+// inner loop runs along contiguous rows of B and C, which the compiler vectorises.
+void rows_times_b(const float* __restrict A, const float* __restrict B, float* __restrict C, int64_t m0, int64_t m1, int64_t M, int64_t K, int64_t N,
+                  bool ta) {
+  for (int64_t m = m0; m < m1; ++m) std::fill(C + m * N, C + (m + 1) * N, 0.0f);
+  for (int64_t n0 = 0; n0 < N; n0 += kColTile) {
+    const int64_t n1 = std::min(N, n0 + kColTile);
+    for (int64_t k0 = 0; k0 < K; k0 += kInnerTile) {
+      const int64_t k1 = std::min(K, k0 + kInnerTile);
+      for (int64_t m = m0; m < m1; ++m) {
+        float* c = C + m * N;
+        for (int64_t k = k0; k < k1; ++k) {
+          const float a = ta ? A[k * M + m] : A[m * K + k];
+          const float* b = B + k * N;
+          for (int64_t n = n0; n < n1; ++n) c[n] += a * b[n];
+        }
+      }
+    }
+  }
+}
+
+// C = op(A) B^T: each element is a dot product of a row of A (or a column, when transposed) and a row of B.
+// Eight partial sums give the CPU independent chains; their order is fixed, so results are deterministic.
+void rows_times_bt(const float* __restrict A, const float* __restrict B, float* __restrict C, int64_t m0, int64_t m1, int64_t M, int64_t K, int64_t N,
+                   bool ta) {
+  const int64_t a_m = ta ? 1 : K, a_k = ta ? M : 1;
+  for (int64_t m = m0; m < m1; ++m) {
+    const float* a = A + m * a_m;
+    for (int64_t n = 0; n < N; ++n) {
+      const float* b = B + n * K;
+      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t k = 0;
+      for (; k + 8 <= K; k += 8)
+        for (int j = 0; j < 8; ++j) part[j] += a[(k + j) * a_k] * b[k + j];
+      float tail = 0;
+      for (; k < K; ++k) tail += a[k * a_k] * b[k];
+      C[m * N + n] = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7])) + tail;
+    }
+  }
+}
+
+void matmul_f32(const KernelContext& ctx) {
+  const TensorView &a = ctx.in[0], &b = ctx.in[1], &out = ctx.out[0];
+  const bool ta = ctx.node->attrs.trans_a, tb = ctx.node->attrs.trans_b;
+  const int64_t M = out.shape[-2], N = out.shape[-1];
+  const int64_t K = ta ? a.shape[-2] : a.shape[-1];
+  const Shape batch(std::span<const int64_t>(out.shape.begin(), size_t(out.shape.rank() - 2)));
+  const int64_t batches = batch.numel(), row_tiles = (M + kRowTile - 1) / kRowTile;
+  const float* pa = a.as<const float>();
+  const float* pb = b.as<const float>();
+  float* pc = out.as<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t task = 0; task < batches * row_tiles; ++task) {
+    const int64_t bi = task / row_tiles;
+    const int64_t m0 = (task % row_tiles) * kRowTile, m1 = std::min(M, m0 + kRowTile);
+    const float* A = pa + matrix_offset(bi, a.shape, batch);
+    const float* B = pb + matrix_offset(bi, b.shape, batch);
+    float* C = pc + bi * M * N;
+    if (tb) rows_times_bt(A, B, C, m0, m1, M, K, N, ta);
+    else rows_times_b(A, B, C, m0, m1, M, K, N, ta);
+  }
+}
+
+}  // namespace
+
+void register_cpu_own_kernels(KernelRegistry& r) {
+  r.add(OpKind::MatMul, BackendKind::Cpu, DType::F32, {"cpu.matmul_blocked", matmul_f32});
+}
+
+}  // namespace frost::ops
