@@ -40,10 +40,10 @@ void BM_Softmax(benchmark::State& state, const std::string& backend) {
   run_graph(state, g, backend, {{"x", {rows, cols}}});
 }
 
-BENCHMARK_CAPTURE(BM_Matmul, reference, std::string("reference"))->Args({32, 768, 768})->Args({197, 768, 768})->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Matmul, cpu, std::string("cpu"))->Args({32, 768, 768})->Args({197, 768, 768})->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Softmax, reference, std::string("reference"))->Args({12 * 197, 197})->Unit(benchmark::kMillisecond);
-BENCHMARK_CAPTURE(BM_Softmax, cpu, std::string("cpu"))->Args({12 * 197, 197})->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(BM_Matmul, reference, std::string("reference"))->Args({32, 768, 768})->Args({197, 768, 768})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matmul, cpu, std::string("cpu"))->Args({32, 768, 768})->Args({197, 768, 768})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Softmax, reference, std::string("reference"))->Args({12 * 197, 197})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Softmax, cpu, std::string("cpu"))->Args({12 * 197, 197})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
