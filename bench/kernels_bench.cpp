@@ -22,7 +22,8 @@ void run_graph(benchmark::State& state, Graph& g, const std::string& backend,
     cg->set_input(inputs[i].first, t);
   }
   for (auto _ : state) cg->run();
-  state.counters["FLOP/s"] = benchmark::Counter(cg->total_cost().flops, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(cg->total_cost().flops, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Matmul at model shapes: M tokens x K -> N (M = 785 video tokens or 32 text tokens).
@@ -40,10 +41,24 @@ void BM_Softmax(benchmark::State& state, const std::string& backend) {
   run_graph(state, g, backend, {{"x", {rows, cols}}});
 }
 
-BENCHMARK_CAPTURE(BM_Matmul, reference, std::string("reference"))->Args({32, 768, 768})->Args({197, 768, 768})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Matmul, cpu, std::string("cpu"))->Args({32, 768, 768})->Args({197, 768, 768})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Softmax, reference, std::string("reference"))->Args({12 * 197, 197})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_Softmax, cpu, std::string("cpu"))->Args({12 * 197, 197})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matmul, reference, std::string("reference"))
+    ->Args({32, 768, 768})
+    ->Args({197, 768, 768})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matmul, cpu, std::string("cpu"))
+    ->Args({32, 768, 768})
+    ->Args({197, 768, 768})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Softmax, reference, std::string("reference"))
+    ->Args({12 * 197, 197})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_Softmax, cpu, std::string("cpu"))
+    ->Args({12 * 197, 197})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -39,15 +39,15 @@ void run_demo(const DemoOptions& opt) {
     return params.back();
   };
 
-  Tensor x = g.input("x", DType::F32, {B, L, C});       // (B, L, C)
+  Tensor x = g.input("x", DType::F32, {B, L, C});         // (B, L, C)
   Tensor target = g.input("target", DType::F32, {B, K});  // (B, K) one-hot
   Tensor h;                                               // (B, L, C)
   {
     auto s = g.scope("attn");
-    nn::SelfAttentionWeights w{param("attn.q.weight", {C, C}), param("attn.q.bias", {C}),
-                               param("attn.k.weight", {C, C}), param("attn.k.bias", {C}),
-                               param("attn.v.weight", {C, C}), param("attn.v.bias", {C}),
-                               param("attn.proj.weight", {C, C}), param("attn.proj.bias", {C}), int(H)};
+    nn::SelfAttentionWeights w{
+        param("attn.q.weight", {C, C}),    param("attn.q.bias", {C}),      param("attn.k.weight", {C, C}),
+        param("attn.k.bias", {C}),         param("attn.v.weight", {C, C}), param("attn.v.bias", {C}),
+        param("attn.proj.weight", {C, C}), param("attn.proj.bias", {C}),   int(H)};
     h = x + nn::self_attention(w, x);
   }
   Tensor logits;  // (B, K)
@@ -66,8 +66,8 @@ void run_demo(const DemoOptions& opt) {
     auto s = g.scope("sgd");
     nn::sgd(params, grads, opt.lr);
   }
-  std::printf("graph: %zu forward nodes, %zu backward nodes, %zu update nodes, %zu parameters\n", forward_nodes,
-              backward_nodes, g.num_nodes() - forward_nodes - backward_nodes, params.size());
+  std::printf("graph: %zu forward nodes, %zu backward nodes, %zu update nodes, %zu parameters\n",
+              forward_nodes, backward_nodes, g.num_nodes() - forward_nodes - backward_nodes, params.size());
 
   CompileOptions options;
   options.backend = opt.backend;

@@ -26,22 +26,25 @@ std::string dtypes_of(OpKind kind, BackendKind backend) {
 void run_ops() {
   ops::register_all();
   std::cout << std::left << std::setw(13) << "op" << std::setw(8) << "in/out" << std::setw(12) << "gradient"
-            << std::setw(10) << "memory" << std::setw(34) << "reference kernels" << "cpu kernels (own)\n";
+            << std::setw(10) << "memory" << std::setw(34) << "reference kernels"
+            << "cpu kernels (own)\n";
   for (int i = 0; i < kNumOpKinds; ++i) {
     const OpRow& row = op_registry().row(OpKind(i));
     std::string grad = !row.differentiable ? "none" : row.backward ? "backward" : "MISSING";
     std::string memory = row.view_of_input >= 0 ? "view" : row.inplace_input >= 0 ? "in-place" : "-";
     std::cout << std::setw(13) << row.name << std::setw(8)
-              << (std::to_string(row.num_inputs) + "/" + std::to_string(row.num_outputs)) << std::setw(12) << grad
-              << std::setw(10) << memory << std::setw(34) << dtypes_of(OpKind(i), BackendKind::Reference)
-              << dtypes_of(OpKind(i), BackendKind::Cpu) << "\n";
+              << (std::to_string(row.num_inputs) + "/" + std::to_string(row.num_outputs)) << std::setw(12)
+              << grad << std::setw(10) << memory << std::setw(34)
+              << dtypes_of(OpKind(i), BackendKind::Reference) << dtypes_of(OpKind(i), BackendKind::Cpu)
+              << "\n";
   }
 }
 
 }  // namespace
 
 void add_ops_command(CLI::App& app) {
-  CLI::App* cmd = app.add_subcommand("ops", "List the registered ops: arity, gradient rule, kernels per backend");
+  CLI::App* cmd =
+      app.add_subcommand("ops", "List the registered ops: arity, gradient rule, kernels per backend");
   cmd->callback(run_ops);
 }
 

@@ -14,8 +14,12 @@ BackwardContext::BackwardContext(Graph& graph, NodeId node, std::vector<ValueId>
       needs_grad_(std::move(needs_grad)),
       input_grads_(node_.inputs.size(), kNoId) {}
 
-Tensor BackwardContext::input(int i) { return Tensor{&graph_, node_.inputs.at(size_t(i))}; }
-Tensor BackwardContext::output(int i) { return Tensor{&graph_, node_.outputs.at(size_t(i))}; }
+Tensor BackwardContext::input(int i) {
+  return Tensor{&graph_, node_.inputs.at(size_t(i))};
+}
+Tensor BackwardContext::output(int i) {
+  return Tensor{&graph_, node_.outputs.at(size_t(i))};
+}
 Tensor BackwardContext::grad_output(int i) {
   ValueId g = output_grads_.at(size_t(i));
   return g == kNoId ? Tensor{} : Tensor{&graph_, g};
@@ -23,11 +27,13 @@ Tensor BackwardContext::grad_output(int i) {
 
 void BackwardContext::set_grad_input(int i, Tensor grad) {
   ValueId in = node_.inputs.at(size_t(i));
-  FROST_CHECK(grad.valid() && grad.graph == &graph_, Internal,
-              "backward rule of " << graph_.describe_node(node_id_) << " set an invalid gradient for input " << i);
+  FROST_CHECK(
+      grad.valid() && grad.graph == &graph_, Internal,
+      "backward rule of " << graph_.describe_node(node_id_) << " set an invalid gradient for input " << i);
   FROST_CHECK(grad.type() == graph_.value(in).type, Internal,
-              "backward rule of " << graph_.describe_node(node_id_) << " gave input " << i << " a gradient of type "
-                                  << to_string(grad.type()) << "; the input is " << to_string(graph_.value(in).type));
+              "backward rule of " << graph_.describe_node(node_id_) << " gave input " << i
+                                  << " a gradient of type " << to_string(grad.type()) << "; the input is "
+                                  << to_string(graph_.value(in).type));
   input_grads_[size_t(i)] = grad.id;
 }
 
@@ -41,7 +47,8 @@ std::vector<Tensor> gradients(Tensor loss, std::span<const Tensor> wrt) {
   // Forward sweep: which values depend on a parameter.
   std::vector<bool> depends(g.num_values(), false);
   for (const Tensor& w : wrt) {
-    FROST_CHECK(w.valid() && w.graph == &g, InvalidArgument, "gradients: a parameter is not a value of the loss's graph");
+    FROST_CHECK(w.valid() && w.graph == &g, InvalidArgument,
+                "gradients: a parameter is not a value of the loss's graph");
     depends[w.id] = true;
   }
   for (NodeId n = 0; n < num_forward_nodes; ++n) {

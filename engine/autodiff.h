@@ -26,7 +26,8 @@ class BackwardContext {
   int num_inputs() const { return int(node_.inputs.size()); }
   Tensor input(int i);
   Tensor output(int i);
-  // The gradient of the loss with respect to output i; an invalid Tensor when output i does not reach the loss.
+  // The gradient of the loss with respect to output i; an invalid Tensor when output i does not reach the
+  // loss.
   Tensor grad_output(int i);
   // Whether input i depends on a parameter (rules skip the others).
   bool needs_grad(int i) const { return needs_grad_.at(size_t(i)); }

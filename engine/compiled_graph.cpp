@@ -50,7 +50,8 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
   // Persistent state starts from its initial value (zeros when none).
   for (ValueId v = 0; v < graph_.num_values(); ++v) {
     const Value& value = graph_.value(v);
-    if (value.role == ValueRole::State && value.init) backend_.copy_from_host(address(v), value.init->raw(), value.init->bytes());
+    if (value.role == ValueRole::State && value.init)
+      backend_.copy_from_host(address(v), value.init->raw(), value.init->bytes());
   }
   if (plan_.options.guard_bytes > 0) {
     FROST_CHECK(backend_.is_host(), Unsupported, "guard bytes are checked on host backends only");
@@ -65,14 +66,22 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
   for (size_t i = 0; i < schedule.size(); ++i) {
     if (chosen[i].kernel == nullptr) continue;  // a view
     const Node& node = graph_.node(schedule[i]);
-    Step step{schedule[i], chosen[i].kernel, uint32_t(views_.size()), uint32_t(node.inputs.size()), 0,
-              uint32_t(node.outputs.size()), chosen[i].prep.state, chosen[i].prep.workspace_bytes};
+    Step step{schedule[i],
+              chosen[i].kernel,
+              uint32_t(views_.size()),
+              uint32_t(node.inputs.size()),
+              0,
+              uint32_t(node.outputs.size()),
+              chosen[i].prep.state,
+              chosen[i].prep.workspace_bytes};
     for (ValueId v : node.inputs) views_.push_back(view_of(v));
     step.out_begin = uint32_t(views_.size());
     for (ValueId v : node.outputs) views_.push_back(view_of(v));
     steps_.push_back(std::move(step));
   }
   input_bound_.assign(graph_.num_values(), false);
+  for (ValueId v = 0; v < graph_.num_values(); ++v)
+    if (graph_.value(v).role == ValueRole::Input && plan_.slots[v].planned) inputs_.push_back(v);
 }
 
 CompiledGraph::~CompiledGraph() {
@@ -94,7 +103,8 @@ TensorView CompiledGraph::view_of(ValueId v) const {
 ValueId CompiledGraph::source_named(std::string_view name, ValueRole role) const {
   ValueId v = graph_.find_source(name);
   FROST_CHECK(v != kNoId && graph_.value(v).role == role, InvalidArgument,
-              "compiled graph has no " << (role == ValueRole::Input ? "input" : "state") << " named '" << name << "'");
+              "compiled graph has no " << (role == ValueRole::Input ? "input" : "state") << " named '" << name
+                                       << "'");
   return v;
 }
 
@@ -123,26 +133,28 @@ void CompiledGraph::set_input(std::string_view name, const void* data, size_t by
 }
 
 void CompiledGraph::run() {
-  for (ValueId v = 0; v < graph_.num_values(); ++v) {
-    if (graph_.value(v).role == ValueRole::Input && plan_.slots[v].planned && !input_bound_[v])
+  for (ValueId v : inputs_) {
+    if (!input_bound_[v])
       FROST_FAIL(InvalidArgument, "run: input '" << graph_.value(v).name << "' was never set");
   }
   void* workspace = arenas_[size_t(Arena::Workspace)];
   for (const Step& s : steps_) {
-    KernelContext ctx{&graph_.nodes()[s.node], &views_[s.in_begin], int(s.num_in), &views_[s.out_begin],
-                      int(s.num_out),         workspace,           s.workspace_bytes, s.kernel_state.get()};
+    KernelContext ctx{&graph_.nodes()[s.node], &views_[s.in_begin], int(s.num_in),     &views_[s.out_begin],
+                      int(s.num_out),          workspace,           s.workspace_bytes, s.kernel_state.get()};
     s.kernel->run(ctx);
   }
   backend_.synchronize();
 }
 
 TensorView CompiledGraph::output(std::string_view name) const {
-  FROST_CHECK(backend_.is_host(), Unsupported, "output(): backend '" << backend_.name() << "' is not host memory; use output_copy()");
+  FROST_CHECK(backend_.is_host(), Unsupported,
+              "output(): backend '" << backend_.name() << "' is not host memory; use output_copy()");
   return view_of(output_named(name));
 }
 
 TensorView CompiledGraph::state(std::string_view name) const {
-  FROST_CHECK(backend_.is_host(), Unsupported, "state(): backend '" << backend_.name() << "' is not host memory; use state_copy()");
+  FROST_CHECK(backend_.is_host(), Unsupported,
+              "state(): backend '" << backend_.name() << "' is not host memory; use state_copy()");
   return view_of(source_named(name, ValueRole::State));
 }
 
@@ -177,9 +189,11 @@ void CompiledGraph::check_guards() const {
     const unsigned char* base = static_cast<const unsigned char*>(arenas_[size_t(s.arena)]) + s.offset;
     for (size_t i = 0; i < guard; ++i) {
       FROST_CHECK(base[-1 - std::ptrdiff_t(i)] == kGuardByte, Internal,
-                  "guard bytes before " << graph_.describe_value(v) << " were overwritten (" << i + 1 << " bytes before it)");
+                  "guard bytes before " << graph_.describe_value(v) << " were overwritten (" << i + 1
+                                        << " bytes before it)");
       FROST_CHECK(base[s.bytes + i] == kGuardByte, Internal,
-                  "guard bytes after " << graph_.describe_value(v) << " were overwritten (" << i << " bytes past its end)");
+                  "guard bytes after " << graph_.describe_value(v) << " were overwritten (" << i
+                                       << " bytes past its end)");
     }
   }
 }
@@ -211,12 +225,13 @@ std::string CompiledGraph::report() const {
     const Step& s = steps_[i];
     const Node& node = graph_.node(s.node);
     os << "  " << std::setw(3) << i << "  " << std::left << std::setw(34)
-       << ((node.scope.empty() ? "" : node.scope + "/") + op_name(node.kind)) << std::setw(22) << s.kernel->name
-       << std::right;
+       << ((node.scope.empty() ? "" : node.scope + "/") + op_name(node.kind)) << std::setw(22)
+       << s.kernel->name << std::right;
     for (size_t o = 0; o < node.outputs.size(); ++o) {
       ValueId v = node.outputs[o];
       const ValueSlot& slot = plan_.slots[v];
-      os << (o ? ", " : "-> ") << to_string(graph_.value(v).type) << " @" << arena_name(slot.arena) << "+" << slot.offset;
+      os << (o ? ", " : "-> ") << to_string(graph_.value(v).type) << " @" << arena_name(slot.arena) << "+"
+         << slot.offset;
     }
     if (node.outputs.empty()) os << "-> (writes state '" << graph_.value(node.inputs[0]).name << "')";
     os << "\n";

@@ -82,6 +82,7 @@ class CompiledGraph {
   std::array<void*, kNumArenas> arenas_{};
   std::vector<Step> steps_;
   std::vector<TensorView> views_;  // step inputs and outputs, contiguous per step
+  std::vector<ValueId> inputs_;    // the graph inputs this schedule reads
   std::vector<bool> input_bound_;  // per value; only inputs matter
 };
 

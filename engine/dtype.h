@@ -15,7 +15,7 @@ enum class DType : uint8_t { F32, F16, BF16, F64, I32, I64, U8 };
 inline constexpr int kNumDTypes = 7;
 
 size_t size_of(DType t);
-const char* dtype_name(DType t);  // "f32", "f16", "bf16", "f64", "i32", "i64", "u8"
+const char* dtype_name(DType t);               // "f32", "f16", "bf16", "f64", "i32", "i64", "u8"
 DType dtype_from_name(std::string_view name);  // throws InvalidArgument on an unknown name
 bool is_floating(DType t);
 std::ostream& operator<<(std::ostream& os, DType t);

@@ -4,10 +4,14 @@ namespace frost {
 
 const char* error_category_name(ErrorCategory category) {
   switch (category) {
-    case ErrorCategory::InvalidArgument: return "invalid argument";
-    case ErrorCategory::BadFile: return "bad file";
-    case ErrorCategory::Unsupported: return "unsupported";
-    case ErrorCategory::Internal: return "internal error";
+    case ErrorCategory::InvalidArgument:
+      return "invalid argument";
+    case ErrorCategory::BadFile:
+      return "bad file";
+    case ErrorCategory::Unsupported:
+      return "unsupported";
+    case ErrorCategory::Internal:
+      return "internal error";
   }
   return "unknown";
 }

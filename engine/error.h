@@ -37,14 +37,14 @@ class Error : public std::runtime_error {
 }  // namespace frost
 
 // Builds the message with operator<< so shapes and dtypes print naturally.
-#define FROST_FAIL(category, stream_expr)                                                              \
-  do {                                                                                                 \
-    std::ostringstream frost_fail_os_;                                                                 \
-    frost_fail_os_ << stream_expr;                                                                     \
+#define FROST_FAIL(category, stream_expr)                                                             \
+  do {                                                                                                \
+    std::ostringstream frost_fail_os_;                                                                \
+    frost_fail_os_ << stream_expr;                                                                    \
     ::frost::throw_error(::frost::ErrorCategory::category, frost_fail_os_.str(), __FILE__, __LINE__); \
   } while (0)
 
-#define FROST_CHECK(cond, category, stream_expr) \
-  do {                                           \
+#define FROST_CHECK(cond, category, stream_expr)    \
+  do {                                              \
     if (!(cond)) FROST_FAIL(category, stream_expr); \
   } while (0)

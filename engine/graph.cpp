@@ -17,7 +17,9 @@ const char* op_name(OpKind kind) {
   return i < std::size(kNames) ? kNames[i] : "?";
 }
 
-std::string to_string(const TensorType& t) { return std::string(dtype_name(t.dtype)) + to_string(t.shape); }
+std::string to_string(const TensorType& t) {
+  return std::string(dtype_name(t.dtype)) + to_string(t.shape);
+}
 
 TensorType Tensor::type() const {
   FROST_CHECK(valid(), InvalidArgument, "use of an empty Tensor handle");
@@ -32,17 +34,19 @@ ValueId Graph::add_value(TensorType type, ValueRole role, NodeId producer, uint3
 
 Tensor Graph::input(std::string name, DType dtype, Shape shape) {
   FROST_CHECK(!name.empty(), InvalidArgument, "graph input needs a name");
-  FROST_CHECK(find_source(name) == kNoId, InvalidArgument, "graph already has an input or state named '" << name << "'");
+  FROST_CHECK(find_source(name) == kNoId, InvalidArgument,
+              "graph already has an input or state named '" << name << "'");
   return Tensor{this, add_value({dtype, shape}, ValueRole::Input, kNoId, 0, std::move(name))};
 }
 
 Tensor Graph::state(std::string name, DType dtype, Shape shape, std::shared_ptr<const HostTensor> init) {
   FROST_CHECK(!name.empty(), InvalidArgument, "graph state needs a name");
-  FROST_CHECK(find_source(name) == kNoId, InvalidArgument, "graph already has an input or state named '" << name << "'");
+  FROST_CHECK(find_source(name) == kNoId, InvalidArgument,
+              "graph already has an input or state named '" << name << "'");
   if (init) {
     FROST_CHECK(init->dtype() == dtype && init->shape() == shape, InvalidArgument,
-                "state '" << name << "' is " << dtype << shape << " but its initial value is " << init->dtype()
-                          << init->shape());
+                "state '" << name << "' is " << dtype << shape << " but its initial value is "
+                          << init->dtype() << init->shape());
   }
   ValueId id = add_value({dtype, shape}, ValueRole::State, kNoId, 0, std::move(name));
   values_[id].init = std::move(init);
@@ -97,19 +101,24 @@ std::vector<ValueId> Graph::add_node(OpKind kind, std::vector<ValueId> inputs, A
   return nodes_.back().outputs;
 }
 
-Graph::ScopeGuard::ScopeGuard(Graph& g, std::string_view name) : graph_(g), previous_length_(g.scope_.size()) {
+Graph::ScopeGuard::ScopeGuard(Graph& g, std::string_view name)
+    : graph_(g), previous_length_(g.scope_.size()) {
   if (!g.scope_.empty()) g.scope_ += '/';
   g.scope_ += name;
 }
-Graph::ScopeGuard::~ScopeGuard() { graph_.scope_.resize(previous_length_); }
+Graph::ScopeGuard::~ScopeGuard() {
+  graph_.scope_.resize(previous_length_);
+}
 
 const Value& Graph::value(ValueId id) const {
-  FROST_CHECK(id < values_.size(), InvalidArgument, "value " << id << " does not exist (graph has " << values_.size() << ")");
+  FROST_CHECK(id < values_.size(), InvalidArgument,
+              "value " << id << " does not exist (graph has " << values_.size() << ")");
   return values_[id];
 }
 
 const Node& Graph::node(NodeId id) const {
-  FROST_CHECK(id < nodes_.size(), InvalidArgument, "node " << id << " does not exist (graph has " << nodes_.size() << ")");
+  FROST_CHECK(id < nodes_.size(), InvalidArgument,
+              "node " << id << " does not exist (graph has " << nodes_.size() << ")");
   return nodes_[id];
 }
 
@@ -144,7 +153,9 @@ std::string Graph::describe_value(ValueId id) const {
   os << "value " << id << " (";
   if (!v.name.empty()) os << v.name << ": ";
   os << to_string(v.type);
-  if (v.producer != kNoId) os << ", output " << v.output_index << " of " << op_name(nodes_[v.producer].kind) << " node " << v.producer;
+  if (v.producer != kNoId)
+    os << ", output " << v.output_index << " of " << op_name(nodes_[v.producer].kind) << " node "
+       << v.producer;
   os << ")";
   return os.str();
 }

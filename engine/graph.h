@@ -44,13 +44,13 @@ std::string to_string(const TensorType& t);  // "f32[2, 3]"
 
 // Attributes of a node. Which fields an op reads is documented in engine/op_list.h and its row.
 struct Attrs {
-  std::vector<int64_t> axes;   // sum/mean: reduced axes (normalised, sorted); permute: the permutation
-  Shape shape;                 // reshape/expand/fill: target shape
-  double scalar = 0.0;         // scale: factor; fill: value
-  DType dtype = DType::F32;    // fill: element type
-  bool keepdim = false;        // sum/mean
-  bool trans_a = false;        // matmul: use a's last two dims transposed
-  bool trans_b = false;        // matmul: use b's last two dims transposed
+  std::vector<int64_t> axes;  // sum/mean: reduced axes (normalised, sorted); permute: the permutation
+  Shape shape;                // reshape/expand/fill: target shape
+  double scalar = 0.0;        // scale: factor; fill: value
+  DType dtype = DType::F32;   // fill: element type
+  bool keepdim = false;       // sum/mean
+  bool trans_a = false;       // matmul: use a's last two dims transposed
+  bool trans_b = false;       // matmul: use b's last two dims transposed
   bool operator==(const Attrs& o) const = default;
 };
 

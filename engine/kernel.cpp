@@ -6,16 +6,20 @@ namespace frost {
 
 const char* backend_kind_name(BackendKind kind) {
   switch (kind) {
-    case BackendKind::Reference: return "reference";
-    case BackendKind::Cpu: return "cpu";
-    case BackendKind::Cuda: return "cuda";
+    case BackendKind::Reference:
+      return "reference";
+    case BackendKind::Cpu:
+      return "cpu";
+    case BackendKind::Cuda:
+      return "cuda";
   }
   return "?";
 }
 
 DType kernel_dtype(const Graph& graph, const Node& node) {
   if (!node.inputs.empty()) return graph.value(node.inputs[0]).type.dtype;
-  FROST_CHECK(!node.outputs.empty(), Internal, "node of op '" << op_name(node.kind) << "' has no inputs and no outputs");
+  FROST_CHECK(!node.outputs.empty(), Internal,
+              "node of op '" << op_name(node.kind) << "' has no inputs and no outputs");
   return graph.value(node.outputs[0]).type.dtype;
 }
 
@@ -25,7 +29,8 @@ void KernelRegistry::add(OpKind kind, BackendKind backend, DType dtype, Kernel k
   entries_.push_back(std::make_unique<Entry>(Entry{kind, backend, dtype, kernel}));
 }
 
-const Kernel* KernelRegistry::find(OpKind kind, BackendKind backend, const Graph& graph, const Node& node) const {
+const Kernel* KernelRegistry::find(OpKind kind, BackendKind backend, const Graph& graph,
+                                   const Node& node) const {
   DType dtype = kernel_dtype(graph, node);
   for (const auto& e : entries_) {
     if (e->kind == kind && e->backend == backend && e->dtype == dtype &&

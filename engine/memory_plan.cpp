@@ -11,22 +11,30 @@ namespace frost {
 
 const char* arena_name(Arena a) {
   switch (a) {
-    case Arena::Weights: return "weights";
-    case Arena::Gradients: return "gradients";
-    case Arena::IO: return "io";
-    case Arena::Activations: return "activations";
-    case Arena::Workspace: return "workspace";
+    case Arena::Weights:
+      return "weights";
+    case Arena::Gradients:
+      return "gradients";
+    case Arena::IO:
+      return "io";
+    case Arena::Activations:
+      return "activations";
+    case Arena::Workspace:
+      return "workspace";
   }
   return "?";
 }
 
-static size_t align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+static size_t align_up(size_t x, size_t a) {
+  return (x + a - 1) / a * a;
+}
 
 MemoryPlan plan_memory(const Graph& graph, const std::vector<NodeId>& schedule,
                        const std::vector<size_t>& workspace_needs, const PlanOptions& options) {
   FROST_CHECK(options.alignment > 0 && (options.alignment & (options.alignment - 1)) == 0, InvalidArgument,
               "plan_memory: alignment " << options.alignment << " is not a power of two");
-  FROST_CHECK(workspace_needs.size() == schedule.size(), Internal, "plan_memory: one workspace need per step");
+  FROST_CHECK(workspace_needs.size() == schedule.size(), Internal,
+              "plan_memory: one workspace need per step");
   MemoryPlan plan;
   plan.options = options;
   plan.slots.resize(graph.num_values());
@@ -56,21 +64,26 @@ MemoryPlan plan_memory(const Graph& graph, const std::vector<NodeId>& schedule,
     if (root[v] != v) {
       // A view shares its base's bytes (the base precedes it, so its slot is set).
       const ValueSlot& base = plan.slots[root[v]];
-      FROST_CHECK(base.planned, Internal, "plan_memory: view " << graph.describe_value(v) << " has an unplanned base");
+      FROST_CHECK(base.planned, Internal,
+                  "plan_memory: view " << graph.describe_value(v) << " has an unplanned base");
       slot.arena = base.arena;
       slot.offset = base.offset;
       slot.alias_of = root[v];
       continue;
     }
-    if (value.role == ValueRole::State) slot.arena = Arena::Weights;
-    else if (value.role == ValueRole::Input || is_output[v]) slot.arena = Arena::IO;
-    else slot.arena = Arena::Activations;
+    if (value.role == ValueRole::State)
+      slot.arena = Arena::Weights;
+    else if (value.role == ValueRole::Input || is_output[v])
+      slot.arena = Arena::IO;
+    else
+      slot.arena = Arena::Activations;
     size_t& c = cursor[size_t(slot.arena)];
     slot.offset = align_up(c + guard, options.alignment);
     c = slot.offset + slot.bytes + guard;
     plan.naive_bytes += slot.bytes;
   }
-  for (int a = 0; a < kNumArenas; ++a) plan.arena_bytes[size_t(a)] = align_up(cursor[size_t(a)], options.alignment);
+  for (int a = 0; a < kNumArenas; ++a)
+    plan.arena_bytes[size_t(a)] = align_up(cursor[size_t(a)], options.alignment);
   size_t workspace = 0;
   for (size_t w : workspace_needs) workspace = std::max(workspace, w);
   plan.arena_bytes[size_t(Arena::Workspace)] = align_up(workspace, options.alignment);

@@ -8,8 +8,9 @@ void OpRegistry::set(const OpRow& row) {
   size_t i = size_t(row.kind);
   FROST_CHECK(i < rows_.size(), Internal, "op row with kind " << i << " outside the op list");
   FROST_CHECK(rows_[i].name == nullptr, Internal, "op '" << op_name(row.kind) << "' registered twice");
-  FROST_CHECK(row.name != nullptr && std::string_view(row.name) == op_name(row.kind), Internal,
-              "op row for '" << op_name(row.kind) << "' carries the name '" << (row.name ? row.name : "") << "'");
+  FROST_CHECK(
+      row.name != nullptr && std::string_view(row.name) == op_name(row.kind), Internal,
+      "op row for '" << op_name(row.kind) << "' carries the name '" << (row.name ? row.name : "") << "'");
   FROST_CHECK(row.infer != nullptr && row.cost != nullptr, Internal,
               "op '" << row.name << "' row lacks its inference or cost function");
   rows_[i] = row;

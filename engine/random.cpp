@@ -10,7 +10,8 @@ std::array<uint32_t, 4> Philox::block(uint64_t counter) const {
   // Philox4x32 round constants (Random123).
   constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
   constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
-  std::array<uint32_t, 4> c = {uint32_t(counter), uint32_t(counter >> 32), uint32_t(stream_), uint32_t(stream_ >> 32)};
+  std::array<uint32_t, 4> c = {uint32_t(counter), uint32_t(counter >> 32), uint32_t(stream_),
+                               uint32_t(stream_ >> 32)};
   std::array<uint32_t, 2> k = key_;
   for (int round = 0; round < 10; ++round) {
     uint64_t p0 = uint64_t(kMul0) * c[0];
@@ -41,8 +42,10 @@ static void fill_with(HostTensor& t, F f) {
               "random fill needs an f32 or f64 tensor, got " << t.dtype());
   for (int64_t i = 0; i < t.numel(); ++i) {
     double v = f(uint64_t(i));
-    if (t.dtype() == DType::F32) t.data<float>()[i] = float(v);
-    else t.data<double>()[i] = v;
+    if (t.dtype() == DType::F32)
+      t.data<float>()[i] = float(v);
+    else
+      t.data<double>()[i] = v;
   }
 }
 

@@ -17,7 +17,8 @@ namespace frost {
 
 class Philox {
  public:
-  explicit Philox(uint64_t seed, uint64_t stream = 0) : key_{uint32_t(seed), uint32_t(seed >> 32)}, stream_(stream) {}
+  explicit Philox(uint64_t seed, uint64_t stream = 0)
+      : key_{uint32_t(seed), uint32_t(seed >> 32)}, stream_(stream) {}
   // Four 32-bit words for this counter.
   std::array<uint32_t, 4> block(uint64_t counter) const;
   // Element i of the uniform [0, 1) stream (24-bit resolution, exact in f32).

@@ -7,7 +7,8 @@
 
 namespace frost {
 
-Shape::Shape(std::initializer_list<int64_t> dims) : Shape(std::span<const int64_t>(dims.begin(), dims.size())) {}
+Shape::Shape(std::initializer_list<int64_t> dims)
+    : Shape(std::span<const int64_t>(dims.begin(), dims.size())) {}
 
 Shape::Shape(std::span<const int64_t> dims) {
   FROST_CHECK(dims.size() <= size_t(kMaxRank), InvalidArgument,
@@ -26,7 +27,8 @@ int64_t Shape::numel() const {
 
 int Shape::normalize_axis(int axis) const {
   int a = axis < 0 ? axis + rank_ : axis;
-  FROST_CHECK(a >= 0 && a < rank_, InvalidArgument, "axis " << axis << " is out of range for shape " << *this);
+  FROST_CHECK(a >= 0 && a < rank_, InvalidArgument,
+              "axis " << axis << " is out of range for shape " << *this);
   return a;
 }
 
@@ -52,7 +54,9 @@ std::string to_string(const Shape& s) {
   return out + "]";
 }
 
-std::ostream& operator<<(std::ostream& os, const Shape& s) { return os << to_string(s); }
+std::ostream& operator<<(std::ostream& os, const Shape& s) {
+  return os << to_string(s);
+}
 
 std::array<int64_t, kMaxRank> contiguous_strides(const Shape& s) {
   std::array<int64_t, kMaxRank> strides{};
@@ -79,7 +83,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b) {
 }
 
 std::array<int64_t, kMaxRank> broadcast_strides(const Shape& in, const Shape& out) {
-  FROST_CHECK(in.rank() <= out.rank(), Internal, "broadcast_strides: " << in << " has more dims than " << out);
+  FROST_CHECK(in.rank() <= out.rank(), Internal,
+              "broadcast_strides: " << in << " has more dims than " << out);
   auto in_strides = contiguous_strides(in);
   std::array<int64_t, kMaxRank> strides{};
   int offset = out.rank() - in.rank();

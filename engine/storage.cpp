@@ -7,7 +7,9 @@
 
 namespace frost {
 
-void HostBuffer::Free::operator()(void* p) const { std::free(p); }
+void HostBuffer::Free::operator()(void* p) const {
+  std::free(p);
+}
 
 HostBuffer::HostBuffer(size_t bytes) : bytes_(bytes) {
   if (bytes == 0) return;
@@ -39,7 +41,8 @@ HostTensor HostTensor::from_f32(const std::vector<float>& values, Shape shape, D
 }
 
 double HostTensor::at(int64_t i) const {
-  FROST_CHECK(i >= 0 && i < numel(), InvalidArgument, "HostTensor::at(" << i << ") out of range for " << shape_);
+  FROST_CHECK(i >= 0 && i < numel(), InvalidArgument,
+              "HostTensor::at(" << i << ") out of range for " << shape_);
   double v;
   convert(static_cast<const char*>(raw()) + i * size_of(dtype_), dtype_, &v, DType::F64, 1);
   return v;

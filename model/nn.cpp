@@ -31,13 +31,13 @@ Tensor self_attention(const SelfAttentionWeights& w, Tensor x) {
   FROST_CHECK(s.rank() == 3 && w.heads > 0 && s[2] % w.heads == 0, InvalidArgument,
               "self_attention: x must be (B, L, C) with C divisible by " << w.heads << " heads, got " << s);
   const int64_t B = s[0], L = s[1], C = s[2], H = w.heads, D = C / H;
-  auto split_heads = [&](Tensor t) {                    // (B, L, C)
+  auto split_heads = [&](Tensor t) {                         // (B, L, C)
     return permute(reshape(t, {B, L, H, D}), {0, 2, 1, 3});  // (B, H, L, D)
   };
   Tensor q = split_heads(linear(x, w.q_w, w.q_b));
   Tensor k = split_heads(linear(x, w.k_w, w.k_b));
   Tensor v = split_heads(linear(x, w.v_w, w.v_b));
-  Tensor o = permute(attention(q, k, v), {0, 2, 1, 3});  // (B, L, H, D)
+  Tensor o = permute(attention(q, k, v), {0, 2, 1, 3});      // (B, L, H, D)
   return linear(reshape(o, {B, L, C}), w.proj_w, w.proj_b);  // (B, L, C)
 }
 
@@ -51,7 +51,8 @@ void sgd(std::span<const Tensor> params, std::span<const Tensor> grads, double l
               "sgd: " << params.size() << " parameters but " << grads.size() << " gradients");
   for (size_t i = 0; i < params.size(); ++i) {
     FROST_CHECK(grads[i].valid(), InvalidArgument,
-                "sgd: parameter '" << params[i].graph->value(params[i].id).name << "' has no gradient (it does not reach the loss)");
+                "sgd: parameter '" << params[i].graph->value(params[i].id).name
+                                   << "' has no gradient (it does not reach the loss)");
     assign(params[i], params[i] - scale(grads[i], lr));
   }
 }

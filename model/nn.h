@@ -17,7 +17,8 @@
 namespace frost::nn {
 
 // A persistent parameter initialised from U(-bound, bound) with the given generator (seeded, portable).
-Tensor parameter(Graph& g, std::string name, Shape shape, const Philox& rng, double bound, DType dtype = DType::F32);
+Tensor parameter(Graph& g, std::string name, Shape shape, const Philox& rng, double bound,
+                 DType dtype = DType::F32);
 
 // x: (..., K), w: (K, N), b: (N) or none -> (..., N).
 Tensor linear(Tensor x, Tensor w, Tensor b = {});

@@ -13,8 +13,10 @@ Tensor make(OpKind kind, std::initializer_list<Tensor> inputs, Attrs attrs = {})
   Graph* g = nullptr;
   std::vector<ValueId> ids;
   for (const Tensor& t : inputs) {
-    FROST_CHECK(t.valid(), InvalidArgument, op_name(kind) << ": input " << ids.size() << " is an empty Tensor");
-    FROST_CHECK(g == nullptr || t.graph == g, InvalidArgument, op_name(kind) << ": inputs belong to different graphs");
+    FROST_CHECK(t.valid(), InvalidArgument,
+                op_name(kind) << ": input " << ids.size() << " is an empty Tensor");
+    FROST_CHECK(g == nullptr || t.graph == g, InvalidArgument,
+                op_name(kind) << ": inputs belong to different graphs");
     g = t.graph;
     ids.push_back(t.id);
   }
@@ -56,24 +58,48 @@ Tensor fill(Graph& g, Shape shape, DType dtype, double value) {
   a.scalar = value;
   return Tensor{&g, g.add_node(OpKind::Fill, {}, a)[0]};
 }
-Tensor zeros_like(Tensor x) { return fill(*x.graph, x.shape(), x.dtype(), 0.0); }
-Tensor ones_like(Tensor x) { return fill(*x.graph, x.shape(), x.dtype(), 1.0); }
-void assign(Tensor state, Tensor value) { make(OpKind::Assign, {state, value}); }
+Tensor zeros_like(Tensor x) {
+  return fill(*x.graph, x.shape(), x.dtype(), 0.0);
+}
+Tensor ones_like(Tensor x) {
+  return fill(*x.graph, x.shape(), x.dtype(), 1.0);
+}
+void assign(Tensor state, Tensor value) {
+  make(OpKind::Assign, {state, value});
+}
 
-Tensor add(Tensor a, Tensor b) { return make(OpKind::Add, {a, b}); }
-Tensor sub(Tensor a, Tensor b) { return make(OpKind::Sub, {a, b}); }
-Tensor mul(Tensor a, Tensor b) { return make(OpKind::Mul, {a, b}); }
-Tensor div(Tensor a, Tensor b) { return make(OpKind::Div, {a, b}); }
+Tensor add(Tensor a, Tensor b) {
+  return make(OpKind::Add, {a, b});
+}
+Tensor sub(Tensor a, Tensor b) {
+  return make(OpKind::Sub, {a, b});
+}
+Tensor mul(Tensor a, Tensor b) {
+  return make(OpKind::Mul, {a, b});
+}
+Tensor div(Tensor a, Tensor b) {
+  return make(OpKind::Div, {a, b});
+}
 Tensor scale(Tensor x, double factor) {
   Attrs a;
   a.scalar = factor;
   return make(OpKind::Scale, {x}, a);
 }
-Tensor neg(Tensor x) { return scale(x, -1.0); }
-Tensor exp(Tensor x) { return make(OpKind::Exp, {x}); }
-Tensor log(Tensor x) { return make(OpKind::Log, {x}); }
-Tensor relu(Tensor x) { return make(OpKind::Relu, {x}); }
-Tensor relu_grad(Tensor dy, Tensor x) { return make(OpKind::ReluGrad, {dy, x}); }
+Tensor neg(Tensor x) {
+  return scale(x, -1.0);
+}
+Tensor exp(Tensor x) {
+  return make(OpKind::Exp, {x});
+}
+Tensor log(Tensor x) {
+  return make(OpKind::Log, {x});
+}
+Tensor relu(Tensor x) {
+  return make(OpKind::Relu, {x});
+}
+Tensor relu_grad(Tensor dy, Tensor x) {
+  return make(OpKind::ReluGrad, {dy, x});
+}
 
 Tensor matmul(Tensor a, Tensor b, bool trans_a, bool trans_b) {
   Attrs at;
@@ -82,8 +108,12 @@ Tensor matmul(Tensor a, Tensor b, bool trans_a, bool trans_b) {
   return make(OpKind::MatMul, {a, b}, at);
 }
 
-Tensor softmax(Tensor x) { return make(OpKind::Softmax, {x}); }
-Tensor log_softmax(Tensor x) { return make(OpKind::LogSoftmax, {x}); }
+Tensor softmax(Tensor x) {
+  return make(OpKind::Softmax, {x});
+}
+Tensor log_softmax(Tensor x) {
+  return make(OpKind::LogSoftmax, {x});
+}
 
 Tensor sum(Tensor x, std::vector<int64_t> axes, bool keepdim) {
   return make(OpKind::Sum, {x}, reduce_attrs("sum", x, std::move(axes), keepdim));
@@ -96,7 +126,8 @@ Tensor sum_to(Tensor x, const Shape& shape) {
   const Shape from = x.shape();
   if (from == shape) return x;
   broadcast_shapes(shape, from);  // throws unless `shape` broadcasts to `from`
-  FROST_CHECK(shape.rank() <= from.rank(), InvalidArgument, "sum_to: cannot reduce " << from << " to " << shape);
+  FROST_CHECK(shape.rank() <= from.rank(), InvalidArgument,
+              "sum_to: cannot reduce " << from << " to " << shape);
   std::vector<int64_t> axes;
   int lead = from.rank() - shape.rank();
   for (int i = 0; i < from.rank(); ++i)
@@ -111,17 +142,19 @@ Tensor reshape(Tensor x, std::vector<int64_t> shape) {
   int64_t known = 1;
   for (size_t i = 0; i < shape.size(); ++i) {
     if (shape[i] == -1) {
-      FROST_CHECK(infer_at < 0, InvalidArgument, "reshape of " << x.shape() << ": more than one -1 in the target shape");
+      FROST_CHECK(infer_at < 0, InvalidArgument,
+                  "reshape of " << x.shape() << ": more than one -1 in the target shape");
       infer_at = int(i);
     } else {
-      FROST_CHECK(shape[i] >= 0, InvalidArgument, "reshape of " << x.shape() << ": negative dimension " << shape[i]);
+      FROST_CHECK(shape[i] >= 0, InvalidArgument,
+                  "reshape of " << x.shape() << ": negative dimension " << shape[i]);
       known *= shape[i];
     }
   }
   if (infer_at >= 0) {
     FROST_CHECK(known != 0 && x.shape().numel() % known == 0, InvalidArgument,
                 "reshape: cannot infer the -1 dimension to reshape " << x.shape() << " (" << x.shape().numel()
-                                                                      << " elements)");
+                                                                     << " elements)");
     shape[size_t(infer_at)] = x.shape().numel() / known;
   }
   Attrs a;
@@ -132,7 +165,8 @@ Tensor reshape(Tensor x, std::vector<int64_t> shape) {
 Tensor permute(Tensor x, std::vector<int64_t> perm) {
   FROST_CHECK(x.valid(), InvalidArgument, "permute: empty Tensor");
   for (int64_t& p : perm) {
-    FROST_CHECK(p >= -x.rank() && p < x.rank(), InvalidArgument, "permute: axis " << p << " out of range for " << x.shape());
+    FROST_CHECK(p >= -x.rank() && p < x.rank(), InvalidArgument,
+                "permute: axis " << p << " out of range for " << x.shape());
     if (p < 0) p += x.rank();
   }
   Attrs a;
@@ -149,7 +183,9 @@ Tensor transpose(Tensor x, int64_t dim0, int64_t dim1) {
   return permute(x, perm);
 }
 
-Tensor contiguous(Tensor x) { return make(OpKind::Contiguous, {x}); }
+Tensor contiguous(Tensor x) {
+  return make(OpKind::Contiguous, {x});
+}
 
 Tensor expand(Tensor x, Shape shape) {
   Attrs a;

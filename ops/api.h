@@ -32,13 +32,27 @@ Tensor log(Tensor x);
 Tensor relu(Tensor x);
 Tensor relu_grad(Tensor dy, Tensor x);  // dy where x > 0, else 0 (relu's backward)
 
-inline Tensor operator+(Tensor a, Tensor b) { return add(a, b); }
-inline Tensor operator-(Tensor a, Tensor b) { return sub(a, b); }
-inline Tensor operator*(Tensor a, Tensor b) { return mul(a, b); }
-inline Tensor operator/(Tensor a, Tensor b) { return div(a, b); }
-inline Tensor operator*(Tensor a, double s) { return scale(a, s); }
-inline Tensor operator*(double s, Tensor a) { return scale(a, s); }
-inline Tensor operator-(Tensor a) { return neg(a); }
+inline Tensor operator+(Tensor a, Tensor b) {
+  return add(a, b);
+}
+inline Tensor operator-(Tensor a, Tensor b) {
+  return sub(a, b);
+}
+inline Tensor operator*(Tensor a, Tensor b) {
+  return mul(a, b);
+}
+inline Tensor operator/(Tensor a, Tensor b) {
+  return div(a, b);
+}
+inline Tensor operator*(Tensor a, double s) {
+  return scale(a, s);
+}
+inline Tensor operator*(double s, Tensor a) {
+  return scale(a, s);
+}
+inline Tensor operator-(Tensor a) {
+  return neg(a);
+}
 
 // a: (..., M, K) or (..., K, M) with trans_a; b: (..., K, N) or (..., N, K) with trans_b; batch dims
 // broadcast. Both operands need rank >= 2. Result (..., M, N).

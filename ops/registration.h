@@ -14,7 +14,7 @@ void register_elementwise_rows(OpRegistry& r);  // add ... relu_grad
 void register_matmul_rows(OpRegistry& r);
 void register_softmax_rows(OpRegistry& r);
 void register_reduce_rows(OpRegistry& r);
-void register_layout_rows(OpRegistry& r);       // reshape, permute, contiguous, expand
+void register_layout_rows(OpRegistry& r);  // reshape, permute, contiguous, expand
 
 void register_reference_source_kernels(KernelRegistry& r);
 void register_reference_elementwise_kernels(KernelRegistry& r);

@@ -121,9 +121,10 @@ TEST(Compile, ReportShowsStepsKernelsAndArenas) {
   options.backend = "reference";
   auto cg = compile(g, options);
   std::string report = cg->report();
-  for (const char* part : {"layer0/matmul", "reference.matmul", "f32[2, 4]", "arena weights: ", "arena io: ", "MFLOP"})
+  for (const char* part :
+       {"layer0/matmul", "reference.matmul", "f32[2, 4]", "arena weights: ", "arena io: ", "MFLOP"})
     EXPECT_NE(report.find(part), std::string::npos) << part << " missing from:\n" << report;
-  EXPECT_DOUBLE_EQ(cg->total_cost().flops, 2.0 * 2 * 3 * 4 + 8);  // matmul + relu
+  EXPECT_DOUBLE_EQ(cg->total_cost().flops, 2.0 * 2 * 3 * 4 + 8);   // matmul + relu
   EXPECT_EQ(cg->plan().arena_bytes[size_t(Arena::Weights)], 64u);  // 48 bytes, aligned to 64
 }
 

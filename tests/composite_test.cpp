@@ -31,16 +31,16 @@ Model build_attention_mlp(Graph& g, DType dt, bool with_attention) {
     m.params.push_back(nn::parameter(g, name, shape, Philox(5, m.params.size() + 1), 0.7, dt));
     return m.params.back();
   };
-  Tensor x = g.input("x", dt, {B, L, C});       // (B, L, C)
+  Tensor x = g.input("x", dt, {B, L, C});         // (B, L, C)
   Tensor target = g.input("target", dt, {B, K});  // (B, K)
   Tensor h = x;
   if (with_attention) {
-    nn::SelfAttentionWeights w{param("q.w", {C, C}), param("q.b", {C}), param("k.w", {C, C}), param("k.b", {C}),
-                               param("v.w", {C, C}), param("v.b", {C}), param("o.w", {C, C}), param("o.b", {C}),
-                               int(H)};
+    nn::SelfAttentionWeights w{param("q.w", {C, C}), param("q.b", {C}),    param("k.w", {C, C}),
+                               param("k.b", {C}),    param("v.w", {C, C}), param("v.b", {C}),
+                               param("o.w", {C, C}), param("o.b", {C}),    int(H)};
     h = x + nn::self_attention(w, x);  // (B, L, C)
   }
-  Tensor pooled = mean(h, {1});                                                   // (B, C)
+  Tensor pooled = mean(h, {1});                                                           // (B, C)
   Tensor hidden = relu(nn::linear(pooled, param("fc1.w", {C, F}), param("fc1.b", {F})));  // (B, F)
   Tensor logits = nn::linear(hidden, param("fc2.w", {F, K}), param("fc2.b", {K}));        // (B, K)
   m.loss = nn::cross_entropy_one_hot(logits, target);
@@ -66,8 +66,12 @@ void check_gradients(bool with_attention) {
   }
 }
 
-TEST(Composite, MlpGradientsMatchFiniteDifferences) { check_gradients(false); }
-TEST(Composite, AttentionBlockGradientsMatchFiniteDifferences) { check_gradients(true); }
+TEST(Composite, MlpGradientsMatchFiniteDifferences) {
+  check_gradients(false);
+}
+TEST(Composite, AttentionBlockGradientsMatchFiniteDifferences) {
+  check_gradients(true);
+}
 
 std::unique_ptr<CompiledGraph> training_graph(const std::string& backend, double lr) {
   Graph g;
@@ -90,7 +94,8 @@ TEST(Composite, SgdStepsInsideTheGraphLowerTheLoss) {
       cg->run();
       losses.push_back(cg->output("loss").as<float>()[0]);
     }
-    EXPECT_LT(losses.back(), 0.5f * losses.front()) << backend << ": " << losses.front() << " -> " << losses.back();
+    EXPECT_LT(losses.back(), 0.5f * losses.front())
+        << backend << ": " << losses.front() << " -> " << losses.back();
     EXPECT_LT(losses[1], losses[0]) << backend;
   }
 }

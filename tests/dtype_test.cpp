@@ -22,10 +22,10 @@ TEST(DType, NamesAndSizes) {
 TEST(DType, F16KnownValues) {
   EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
   EXPECT_EQ(f32_to_f16(-2.0f), 0xc000);
-  EXPECT_EQ(f32_to_f16(65504.0f), 0x7bff);                     // largest finite
-  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);                     // ties to even: rounds up to Inf
-  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);        // smallest subnormal
-  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -26)), 0x0000);        // below half of it: zero
+  EXPECT_EQ(f32_to_f16(65504.0f), 0x7bff);                      // largest finite
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);                      // ties to even: rounds up to Inf
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);         // smallest subnormal
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -26)), 0x0000);         // below half of it: zero
   EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // halfway between 1 and next: to even
   EXPECT_EQ(f32_to_f16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);
   EXPECT_EQ(f32_to_f16(INFINITY), 0x7c00);

@@ -24,7 +24,8 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 void expect_contains(const std::string& message, std::initializer_list<const char*> parts) {
-  for (const char* p : parts) EXPECT_NE(message.find(p), std::string::npos) << "'" << p << "' missing from: " << message;
+  for (const char* p : parts)
+    EXPECT_NE(message.find(p), std::string::npos) << "'" << p << "' missing from: " << message;
 }
 
 TEST(Graph, InfersShapesAtBuildTime) {
@@ -86,8 +87,8 @@ TEST(Graph, LiveNodesDropDeadCodeButKeepSideEffects) {
   Graph g;
   Tensor x = g.input("x", DType::F32, {3});
   Tensor w = g.state("w", DType::F32, {3});
-  exp(x);                 // dead
-  assign(w, w + x);       // side effect: kept
+  exp(x);            // dead
+  assign(w, w + x);  // side effect: kept
   g.output("y", relu(x));
   std::vector<bool> live = live_nodes(g);
   ASSERT_EQ(live.size(), 4u);

@@ -23,11 +23,14 @@ OpCase unary(std::string name, OpKind kind, Shape shape, Tensor (*f)(Tensor), do
 }
 OpCase binary(std::string name, OpKind kind, Shape a, Shape b, Tensor (*f)(Tensor, Tensor), double lo_b = -2,
               double hi_b = 2) {
-  return {std::move(name), kind, {{a}, {b, lo_b, hi_b}}, [f](Graph&, DType, In in) -> Out { return {f(in[0], in[1])}; }};
+  return {std::move(name), kind, {{a}, {b, lo_b, hi_b}}, [f](Graph&, DType, In in) -> Out {
+            return {f(in[0], in[1])};
+          }};
 }
 OpCase mm(std::string name, Shape a, Shape b, bool ta, bool tb) {
-  return {std::move(name), OpKind::MatMul, {{a}, {b}},
-          [ta, tb](Graph&, DType, In in) -> Out { return {matmul(in[0], in[1], ta, tb)}; }};
+  return {std::move(name), OpKind::MatMul, {{a}, {b}}, [ta, tb](Graph&, DType, In in) -> Out {
+            return {matmul(in[0], in[1], ta, tb)};
+          }};
 }
 OpCase reduce(std::string name, OpKind kind, Shape shape, std::vector<int64_t> axes, bool keepdim) {
   return {std::move(name), kind, {{shape}}, [kind, axes, keepdim](Graph&, DType, In in) -> Out {
@@ -38,12 +41,35 @@ OpCase reduce(std::string name, OpKind kind, Shape shape, std::vector<int64_t> a
 std::vector<OpCase> make_cases() {
   std::vector<OpCase> c;
   // Sources and state.
-  c.push_back({"fill/matrix", OpKind::Fill, {}, [](Graph& g, DType dt, In) -> Out { return {fill(g, {2, 3}, dt, -1.25)}; }, 0, 0, false});
-  c.push_back({"fill/empty", OpKind::Fill, {}, [](Graph& g, DType dt, In) -> Out { return {fill(g, {0, 4}, dt, 7.0)}; }, 0, 0, false});
-  c.push_back({"assign/state", OpKind::Assign, {{{3, 5}}}, [](Graph& g, DType dt, In in) -> Out {
+  c.push_back({"fill/matrix",
+               OpKind::Fill,
+               {},
+               [](Graph& g, DType dt, In) -> Out {
+                 return {fill(g, {2, 3}, dt, -1.25)};
+               },
+               0,
+               0,
+               false});
+  c.push_back({"fill/empty",
+               OpKind::Fill,
+               {},
+               [](Graph& g, DType dt, In) -> Out {
+                 return {fill(g, {0, 4}, dt, 7.0)};
+               },
+               0,
+               0,
+               false});
+  c.push_back({"assign/state",
+               OpKind::Assign,
+               {{{3, 5}}},
+               [](Graph& g, DType dt, In in) -> Out {
                  assign(g.state("s", dt, {3, 5}), in[0]);
                  return {};
-               }, 0, 0, false, {"s"}});
+               },
+               0,
+               0,
+               false,
+               {"s"}});
 
   // Elementwise, with broadcasting and odd sizes.
   c.push_back(binary("add/same", OpKind::Add, {7, 13}, {7, 13}, add));
@@ -56,7 +82,9 @@ std::vector<OpCase> make_cases() {
   c.push_back(binary("mul/broadcast", OpKind::Mul, {5, 1}, {1, 6}, mul));
   c.push_back(binary("div/same", OpKind::Div, {3, 4}, {3, 4}, div, 0.5, 2.0));
   c.push_back(binary("div/broadcast", OpKind::Div, {2, 3}, {3}, div, 0.5, 2.0));
-  c.push_back({"scale/matrix", OpKind::Scale, {{{4, 5}}}, [](Graph&, DType, In in) -> Out { return {scale(in[0], -0.37)}; }});
+  c.push_back({"scale/matrix", OpKind::Scale, {{{4, 5}}}, [](Graph&, DType, In in) -> Out {
+                 return {scale(in[0], -0.37)};
+               }});
   c.push_back(unary("exp/matrix", OpKind::Exp, {3, 7}, exp, -3, 3));
   c.push_back(unary("log/matrix", OpKind::Log, {3, 7}, log, 0.1, 4));
   c.push_back(unary("relu/matrix", OpKind::Relu, {5, 9}, relu));
@@ -102,13 +130,27 @@ std::vector<OpCase> make_cases() {
   c.push_back(reduce("mean/all_keepdim", OpKind::Mean, {2, 3}, {}, true));
 
   // Layout.
-  c.push_back({"reshape/matrix", OpKind::Reshape, {{{2, 6}}}, [](Graph&, DType, In in) -> Out { return {reshape(in[0], {3, 4})}; }});
-  c.push_back({"reshape/infer", OpKind::Reshape, {{{2, 3, 4}}}, [](Graph&, DType, In in) -> Out { return {reshape(in[0], {-1, 4})}; }});
-  c.push_back({"permute/rank3", OpKind::Permute, {{{2, 3, 4}}}, [](Graph&, DType, In in) -> Out { return {permute(in[0], {2, 0, 1})}; }});
-  c.push_back({"permute/transpose", OpKind::Permute, {{{3, 5}}}, [](Graph&, DType, In in) -> Out { return {transpose(in[0], 0, 1)}; }});
-  c.push_back({"contiguous/matrix", OpKind::Contiguous, {{{3, 4}}}, [](Graph&, DType, In in) -> Out { return {contiguous(in[0])}; }});
-  c.push_back({"expand/column", OpKind::Expand, {{{3, 1}}}, [](Graph&, DType, In in) -> Out { return {expand(in[0], {2, 3, 4})}; }});
-  c.push_back({"expand/vector", OpKind::Expand, {{{4}}}, [](Graph&, DType, In in) -> Out { return {expand(in[0], {3, 4})}; }});
+  c.push_back({"reshape/matrix", OpKind::Reshape, {{{2, 6}}}, [](Graph&, DType, In in) -> Out {
+                 return {reshape(in[0], {3, 4})};
+               }});
+  c.push_back({"reshape/infer", OpKind::Reshape, {{{2, 3, 4}}}, [](Graph&, DType, In in) -> Out {
+                 return {reshape(in[0], {-1, 4})};
+               }});
+  c.push_back({"permute/rank3", OpKind::Permute, {{{2, 3, 4}}}, [](Graph&, DType, In in) -> Out {
+                 return {permute(in[0], {2, 0, 1})};
+               }});
+  c.push_back({"permute/transpose", OpKind::Permute, {{{3, 5}}}, [](Graph&, DType, In in) -> Out {
+                 return {transpose(in[0], 0, 1)};
+               }});
+  c.push_back({"contiguous/matrix", OpKind::Contiguous, {{{3, 4}}}, [](Graph&, DType, In in) -> Out {
+                 return {contiguous(in[0])};
+               }});
+  c.push_back({"expand/column", OpKind::Expand, {{{3, 1}}}, [](Graph&, DType, In in) -> Out {
+                 return {expand(in[0], {2, 3, 4})};
+               }});
+  c.push_back({"expand/vector", OpKind::Expand, {{{4}}}, [](Graph&, DType, In in) -> Out {
+                 return {expand(in[0], {3, 4})};
+               }});
   return c;
 }
 
@@ -129,9 +171,11 @@ CaseGraph build_case(const OpCase& c, DType dt, bool inject_nan_inf) {
     // Values are drawn in f64 and rounded to f32 first, so the f32 and f64 graphs see identical numbers.
     HostTensor data = uniform(DType::F32, spec.shape, stable_hash(c.name) + 17 * i, spec.lo, spec.hi);
     if (inject_nan_inf && i == 0) {
-      const double specials[] = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+      const double specials[] = {std::numeric_limits<double>::quiet_NaN(),
+                                 std::numeric_limits<double>::infinity(),
                                  -std::numeric_limits<double>::infinity()};
-      for (int64_t k = 0; k < data.numel() && k < 3; ++k) data.data<float>()[k * 2 % data.numel()] = float(specials[k]);
+      for (int64_t k = 0; k < data.numel() && k < 3; ++k)
+        data.data<float>()[k * 2 % data.numel()] = float(specials[k]);
     }
     cg.inputs.emplace(name, data.to(dt));
   }

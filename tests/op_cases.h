@@ -26,8 +26,8 @@ struct OpCase {
   // Builds the op on inputs named in0, in1, ... of dtype `dt`; returns the tensors to compare.
   std::function<std::vector<Tensor>(Graph& g, DType dt, const std::vector<Tensor>& in)> build;
   double atol = 1e-5, rtol = 1e-5;  // f32 result vs the f64 oracle
-  bool gradcheck = true;             // differentiable rows: check gradients by central differences
-  std::vector<std::string> states;   // persistent state to compare after one run (assign)
+  bool gradcheck = true;            // differentiable rows: check gradients by central differences
+  std::vector<std::string> states;  // persistent state to compare after one run (assign)
 };
 
 const std::vector<OpCase>& op_cases();

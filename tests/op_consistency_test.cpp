@@ -40,7 +40,8 @@ void check_case(const OpCase& c, bool nan_inf) {
     auto got = run_case(c, f32, backend);
     for (const auto& [name, expected] : oracle) {
       EXPECT_TRUE(close(got.at(name), expected.to(DType::F32), c.atol, c.rtol))
-          << c.name << " [" << name << "] on " << backend << " vs the f64 oracle" << (nan_inf ? " (NaN/Inf inputs)" : "");
+          << c.name << " [" << name << "] on " << backend << " vs the f64 oracle"
+          << (nan_inf ? " (NaN/Inf inputs)" : "");
       // Against the f32 reference kernel: a fast kernel may sum in another order, so allow a few ulps.
       EXPECT_TRUE(close(got.at(name), reference.at(name), c.atol, c.rtol))
           << c.name << " [" << name << "] on " << backend << " vs the f32 reference kernel";

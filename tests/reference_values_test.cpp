@@ -19,16 +19,19 @@ HostTensor run1(Graph& g, Tensor out, std::map<std::string, HostTensor> inputs) 
 void expect_values(const HostTensor& t, const std::vector<double>& want, double tol = 1e-6) {
   ASSERT_EQ(t.numel(), int64_t(want.size()));
   for (size_t i = 0; i < want.size(); ++i) {
-    if (std::isnan(want[i])) EXPECT_TRUE(std::isnan(t.at(int64_t(i)))) << "element " << i;
-    else EXPECT_NEAR(t.at(int64_t(i)), want[i], tol) << "element " << i;
+    if (std::isnan(want[i]))
+      EXPECT_TRUE(std::isnan(t.at(int64_t(i)))) << "element " << i;
+    else
+      EXPECT_NEAR(t.at(int64_t(i)), want[i], tol) << "element " << i;
   }
 }
 
 TEST(ReferenceValues, Matmul) {
   Graph g;
   Tensor a = g.input("a", DType::F32, {2, 3}), b = g.input("b", DType::F32, {3, 2});
-  auto out = run1(g, matmul(a, b), {{"a", HostTensor::from_f32({1, 2, 3, 4, 5, 6}, {2, 3})},
-                                    {"b", HostTensor::from_f32({7, 8, 9, 10, 11, 12}, {3, 2})}});
+  auto out = run1(g, matmul(a, b),
+                  {{"a", HostTensor::from_f32({1, 2, 3, 4, 5, 6}, {2, 3})},
+                   {"b", HostTensor::from_f32({7, 8, 9, 10, 11, 12}, {3, 2})}});
   expect_values(out, {58, 64, 139, 154});
 }
 
@@ -36,8 +39,9 @@ TEST(ReferenceValues, MatmulTransposedOperands) {
   Graph g;
   Tensor a = g.input("a", DType::F32, {3, 2}), b = g.input("b", DType::F32, {2, 3});
   // a^T = [[1,3,5],[2,4,6]], b^T = [[7,10],[8,11],[9,12]]: a^T b^T = [[76,103],[100,136]]
-  auto out = run1(g, matmul(a, b, true, true), {{"a", HostTensor::from_f32({1, 2, 3, 4, 5, 6}, {3, 2})},
-                                                {"b", HostTensor::from_f32({7, 8, 9, 10, 11, 12}, {2, 3})}});
+  auto out = run1(g, matmul(a, b, true, true),
+                  {{"a", HostTensor::from_f32({1, 2, 3, 4, 5, 6}, {3, 2})},
+                   {"b", HostTensor::from_f32({7, 8, 9, 10, 11, 12}, {2, 3})}});
   expect_values(out, {76, 103, 100, 136});
 }
 
@@ -46,7 +50,8 @@ TEST(ReferenceValues, SoftmaxAndLogSoftmax) {
   {
     Graph g;
     Tensor x = g.input("x", DType::F32, {1, 3});
-    expect_values(run1(g, softmax(x), {{"x", HostTensor::from_f32({1, 2, 3}, {1, 3})}}), {e1 / s, e2 / s, e3 / s});
+    expect_values(run1(g, softmax(x), {{"x", HostTensor::from_f32({1, 2, 3}, {1, 3})}}),
+                  {e1 / s, e2 / s, e3 / s});
   }
   {
     Graph g;
@@ -65,8 +70,9 @@ TEST(ReferenceValues, ReductionsAndBroadcast) {
   g.output("mean1", mean(x, {1}, true));
   g.output("bcast", x - y);
   g.output("perm", transpose(x, 0, 1));
-  auto out = run_once(g, "reference", {{"x", HostTensor::from_f32({1, 2, 3, 4, 5, 6}, {2, 3})},
-                                       {"y", HostTensor::from_f32({1, 1, 2}, {3})}});
+  auto out = run_once(
+      g, "reference",
+      {{"x", HostTensor::from_f32({1, 2, 3, 4, 5, 6}, {2, 3})}, {"y", HostTensor::from_f32({1, 1, 2}, {3})}});
   expect_values(out.at("sum0"), {5, 7, 9});
   EXPECT_EQ(out.at("mean1").shape(), (Shape{2, 1}));
   expect_values(out.at("mean1"), {2, 5});

@@ -30,8 +30,10 @@ Comparison compare(const HostTensor& actual, const HostTensor& expected, double 
   for (int64_t i = 0; i < expected.numel(); ++i) {
     double a = actual.at(i), b = expected.at(i);
     bool good;
-    if (std::isnan(a) || std::isnan(b)) good = std::isnan(a) && std::isnan(b);
-    else if (std::isinf(a) || std::isinf(b)) good = a == b;
+    if (std::isnan(a) || std::isnan(b))
+      good = std::isnan(a) && std::isnan(b);
+    else if (std::isinf(a) || std::isinf(b))
+      good = a == b;
     else {
       double err = std::fabs(a - b);
       c.max_abs_error = std::max(c.max_abs_error, err);
@@ -43,12 +45,15 @@ Comparison compare(const HostTensor& actual, const HostTensor& expected, double 
   c.ok = first_bad < 0;
   os << "max abs error " << c.max_abs_error << ", max abs error / max |expected| " << c.max_abs_error_over_max
      << " (atol " << atol << ", rtol " << rtol << ", " << expected.numel() << " elements)";
-  if (!c.ok) os << "; first mismatch at element " << first_bad << ": " << actual.at(first_bad) << " vs expected " << expected.at(first_bad);
+  if (!c.ok)
+    os << "; first mismatch at element " << first_bad << ": " << actual.at(first_bad) << " vs expected "
+       << expected.at(first_bad);
   c.detail = os.str();
   return c;
 }
 
-::testing::AssertionResult close(const HostTensor& actual, const HostTensor& expected, double atol, double rtol) {
+::testing::AssertionResult close(const HostTensor& actual, const HostTensor& expected, double atol,
+                                 double rtol) {
   Comparison c = compare(actual, expected, atol, rtol);
   if (c.ok) return ::testing::AssertionSuccess() << c.detail;
   return ::testing::AssertionFailure() << c.detail;
@@ -56,13 +61,16 @@ Comparison compare(const HostTensor& actual, const HostTensor& expected, double 
 
 ::testing::AssertionResult bit_identical(const HostTensor& a, const HostTensor& b) {
   if (a.dtype() != b.dtype() || a.shape() != b.shape())
-    return ::testing::AssertionFailure() << "types differ: " << a.dtype() << a.shape() << " vs " << b.dtype() << b.shape();
-  if (a.bytes() && std::memcmp(a.raw(), b.raw(), a.bytes()) != 0) return ::testing::AssertionFailure() << "bytes differ";
+    return ::testing::AssertionFailure()
+           << "types differ: " << a.dtype() << a.shape() << " vs " << b.dtype() << b.shape();
+  if (a.bytes() && std::memcmp(a.raw(), b.raw(), a.bytes()) != 0)
+    return ::testing::AssertionFailure() << "bytes differ";
   return ::testing::AssertionSuccess();
 }
 
 std::map<std::string, HostTensor> run_once(const Graph& graph, const std::string& backend,
-                                           const std::map<std::string, HostTensor>& inputs, size_t guard_bytes) {
+                                           const std::map<std::string, HostTensor>& inputs,
+                                           size_t guard_bytes) {
   CompileOptions options;
   options.backend = backend;
   options.plan.guard_bytes = guard_bytes;

@@ -25,7 +25,8 @@ struct Comparison {
 Comparison compare(const HostTensor& actual, const HostTensor& expected, double atol, double rtol);
 
 // gtest assertion form: EXPECT_TRUE(close(a, b, 1e-5, 1e-5)) prints the report on failure.
-::testing::AssertionResult close(const HostTensor& actual, const HostTensor& expected, double atol, double rtol);
+::testing::AssertionResult close(const HostTensor& actual, const HostTensor& expected, double atol,
+                                 double rtol);
 // Bitwise equality (determinism tests).
 ::testing::AssertionResult bit_identical(const HostTensor& a, const HostTensor& b);
 

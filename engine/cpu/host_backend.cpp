@@ -24,7 +24,8 @@ class HostBackend final : public Backend {
     if (bytes == 0) return nullptr;
     size_t rounded = (bytes + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
     void* p = std::aligned_alloc(kBufferAlignment, rounded);
-    FROST_CHECK(p != nullptr, InvalidArgument, name_ << " backend: out of memory allocating " << bytes << " bytes");
+    FROST_CHECK(p != nullptr, InvalidArgument,
+                name_ << " backend: out of memory allocating " << bytes << " bytes");
     std::memset(p, 0, rounded);
     return p;
   }
@@ -59,12 +60,14 @@ Backend& get_backend(std::string_view name) {
   for (const std::string& b : available_backends()) list += (list.empty() ? "" : ", ") + b;
   FROST_FAIL(Unsupported, "no backend named '" << name << "' in this build (available: " << list << ")"
 #ifdef FROST_HAVE_CUDA
-                                                << "; the CUDA runtime is built (" << cuda_describe_devices()
-                                                << ") but its backend arrives with the GPU issue"
+                                               << "; the CUDA runtime is built (" << cuda_describe_devices()
+                                               << ") but its backend arrives with the GPU issue"
 #endif
   );
 }
 
-std::vector<std::string> available_backends() { return {"reference", "cpu"}; }
+std::vector<std::string> available_backends() {
+  return {"reference", "cpu"};
+}
 
 }  // namespace frost

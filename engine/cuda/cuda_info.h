@@ -9,8 +9,8 @@
 
 namespace frost {
 
-int cuda_device_count();               // 0 when no driver or device is present
-std::string cuda_describe_devices();   // one line, always safe to call
-std::string cuda_runtime_version();    // "13.0"
+int cuda_device_count();              // 0 when no driver or device is present
+std::string cuda_describe_devices();  // one line, always safe to call
+std::string cuda_runtime_version();   // "13.0"
 
 }  // namespace frost

@@ -37,7 +37,9 @@ void verify(const Graph& graph) {
     const OpRow& row = op_registry().row(node.kind);
     std::vector<TensorType> in_types;
     for (ValueId v : node.inputs) {
-      FROST_CHECK(v < graph.num_values(), Internal, "verify: " << op_name(node.kind) << " node " << n << " reads value " << v << ", which does not exist");
+      FROST_CHECK(v < graph.num_values(), Internal,
+                  "verify: " << op_name(node.kind) << " node " << n << " reads value " << v
+                             << ", which does not exist");
       const Value& value = graph.value(v);
       FROST_CHECK(value.producer == kNoId || value.producer < n, Internal,
                   "verify: " << graph.describe_node(n) << " reads " << graph.describe_value(v)
@@ -46,11 +48,14 @@ void verify(const Graph& graph) {
       ValueId r = root[v];
       FROST_CHECK(assigned_at[r] == kNoId, InvalidArgument,
                   "verify: " << graph.describe_node(n) << " reads state '" << graph.value(r).name
-                             << "' after node " << assigned_at[r] << " assigned it; read it before the update");
+                             << "' after node " << assigned_at[r]
+                             << " assigned it; read it before the update");
       in_types.push_back(value.type);
     }
     std::vector<TensorType> expected = row.infer(InferContext{node.kind, in_types, node.attrs});
-    FROST_CHECK(expected.size() == node.outputs.size(), Internal, "verify: " << graph.describe_node(n) << " has " << node.outputs.size() << " outputs, inference gives " << expected.size());
+    FROST_CHECK(expected.size() == node.outputs.size(), Internal,
+                "verify: " << graph.describe_node(n) << " has " << node.outputs.size()
+                           << " outputs, inference gives " << expected.size());
     for (size_t i = 0; i < expected.size(); ++i) {
       const Value& out = graph.value(node.outputs[i]);
       FROST_CHECK(out.type == expected[i] && out.producer == n && out.output_index == i, Internal,
@@ -66,7 +71,8 @@ void verify(const Graph& graph) {
     }
   }
   for (const GraphOutput& o : graph.outputs()) {
-    FROST_CHECK(o.value < graph.num_values(), Internal, "verify: output '" << o.name << "' refers to no value");
+    FROST_CHECK(o.value < graph.num_values(), Internal,
+                "verify: output '" << o.name << "' refers to no value");
   }
 }
 

@@ -21,7 +21,8 @@ std::vector<TensorType> infer_relu_grad(const InferContext& ctx) {
   require_floating(ctx, 0);
   require_same_dtype(ctx);
   FROST_CHECK(ctx.inputs[0].shape == ctx.inputs[1].shape, InvalidArgument,
-              "the gradient " << ctx.inputs[0].shape << " and the input " << ctx.inputs[1].shape << " differ in shape");
+              "the gradient " << ctx.inputs[0].shape << " and the input " << ctx.inputs[1].shape
+                              << " differ in shape");
   return {ctx.inputs[0]};
 }
 
@@ -53,10 +54,18 @@ void backward_div(BackwardContext& c) {
   // d(a/b)/db = -a/b^2 = -(a/b)/b: reuse the forward output instead of squaring b.
   if (c.needs_grad(1)) c.set_grad_input(1, sum_to(neg(g * c.output(0) / b), b.shape()));
 }
-void backward_scale(BackwardContext& c) { c.set_grad_input(0, scale(c.grad_output(0), c.attrs().scalar)); }
-void backward_exp(BackwardContext& c) { c.set_grad_input(0, c.grad_output(0) * c.output(0)); }
-void backward_log(BackwardContext& c) { c.set_grad_input(0, c.grad_output(0) / c.input(0)); }
-void backward_relu(BackwardContext& c) { c.set_grad_input(0, relu_grad(c.grad_output(0), c.input(0))); }
+void backward_scale(BackwardContext& c) {
+  c.set_grad_input(0, scale(c.grad_output(0), c.attrs().scalar));
+}
+void backward_exp(BackwardContext& c) {
+  c.set_grad_input(0, c.grad_output(0) * c.output(0));
+}
+void backward_log(BackwardContext& c) {
+  c.set_grad_input(0, c.grad_output(0) / c.input(0));
+}
+void backward_relu(BackwardContext& c) {
+  c.set_grad_input(0, relu_grad(c.grad_output(0), c.input(0)));
+}
 void backward_relu_grad(BackwardContext& c) {
   // Linear in dy with the same mask; with respect to x the derivative is zero wherever it exists.
   if (c.needs_grad(0)) c.set_grad_input(0, relu_grad(c.grad_output(0), c.input(1)));
@@ -64,12 +73,24 @@ void backward_relu_grad(BackwardContext& c) {
 }
 
 OpRow binary(OpKind kind, const char* name, BackwardFn backward) {
-  return {.kind = kind, .name = name, .num_inputs = 2, .num_outputs = 1, .infer = infer_binary, .inplace_input = 0,
-          .backward = backward, .cost = cost_1flop};
+  return {.kind = kind,
+          .name = name,
+          .num_inputs = 2,
+          .num_outputs = 1,
+          .infer = infer_binary,
+          .inplace_input = 0,
+          .backward = backward,
+          .cost = cost_1flop};
 }
 OpRow unary(OpKind kind, const char* name, BackwardFn backward, CostFn cost) {
-  return {.kind = kind, .name = name, .num_inputs = 1, .num_outputs = 1, .infer = infer_unary, .inplace_input = 0,
-          .backward = backward, .cost = cost};
+  return {.kind = kind,
+          .name = name,
+          .num_inputs = 1,
+          .num_outputs = 1,
+          .infer = infer_unary,
+          .inplace_input = 0,
+          .backward = backward,
+          .cost = cost};
 }
 
 }  // namespace
@@ -83,8 +104,14 @@ void register_elementwise_rows(OpRegistry& r) {
   r.set(unary(OpKind::Exp, "exp", backward_exp, cost_transcendental));
   r.set(unary(OpKind::Log, "log", backward_log, cost_transcendental));
   r.set(unary(OpKind::Relu, "relu", backward_relu, cost_1flop));
-  r.set({.kind = OpKind::ReluGrad, .name = "relu_grad", .num_inputs = 2, .num_outputs = 1, .infer = infer_relu_grad,
-         .inplace_input = 0, .backward = backward_relu_grad, .cost = cost_1flop});
+  r.set({.kind = OpKind::ReluGrad,
+         .name = "relu_grad",
+         .num_inputs = 2,
+         .num_outputs = 1,
+         .infer = infer_relu_grad,
+         .inplace_input = 0,
+         .backward = backward_relu_grad,
+         .cost = cost_1flop});
 }
 
 }  // namespace frost::ops

@@ -50,7 +50,7 @@ void backward_matmul(BackwardContext& c) {
   Tensor g = c.grad_output(0), a = c.input(0), b = c.input(1);
   const bool ta = c.attrs().trans_a, tb = c.attrs().trans_b;
   if (c.needs_grad(0)) {
-    Tensor ga = ta ? matmul(b, g, tb, true)    // A^T = G op(B)^T  =>  A = op(B) G^T
+    Tensor ga = ta ? matmul(b, g, tb, true)     // A^T = G op(B)^T  =>  A = op(B) G^T
                    : matmul(g, b, false, !tb);  // A = G op(B)^T
     c.set_grad_input(0, sum_to(ga, a.shape()));
   }
@@ -64,8 +64,13 @@ void backward_matmul(BackwardContext& c) {
 }  // namespace
 
 void register_matmul_rows(OpRegistry& r) {
-  r.set({.kind = OpKind::MatMul, .name = "matmul", .num_inputs = 2, .num_outputs = 1, .infer = infer_matmul,
-         .backward = backward_matmul, .cost = cost_matmul});
+  r.set({.kind = OpKind::MatMul,
+         .name = "matmul",
+         .num_inputs = 2,
+         .num_outputs = 1,
+         .infer = infer_matmul,
+         .backward = backward_matmul,
+         .cost = cost_matmul});
 }
 
 }  // namespace frost::ops

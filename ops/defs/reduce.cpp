@@ -13,8 +13,10 @@ Shape reduced_shape(const Shape& in, const std::vector<int64_t>& axes, bool keep
   for (int i = 0; i < in.rank(); ++i) {
     bool reduced = next < axes.size() && axes[next] == i;
     if (reduced) ++next;
-    if (!reduced) out.push_back(in[i]);
-    else if (keepdim) out.push_back(1);
+    if (!reduced)
+      out.push_back(in[i]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }
@@ -42,7 +44,9 @@ Tensor broadcast_back(BackwardContext& c) {
   Tensor g = reshape(c.grad_output(0), reduced_shape(in, c.attrs().axes, true).to_vector());
   return expand(g, in);
 }
-void backward_sum(BackwardContext& c) { c.set_grad_input(0, broadcast_back(c)); }
+void backward_sum(BackwardContext& c) {
+  c.set_grad_input(0, broadcast_back(c));
+}
 void backward_mean(BackwardContext& c) {
   const Shape in = c.input(0).shape();
   double count = 1;
@@ -53,10 +57,20 @@ void backward_mean(BackwardContext& c) {
 }  // namespace
 
 void register_reduce_rows(OpRegistry& r) {
-  r.set({.kind = OpKind::Sum, .name = "sum", .num_inputs = 1, .num_outputs = 1, .infer = infer_reduce,
-         .backward = backward_sum, .cost = cost_reduce});
-  r.set({.kind = OpKind::Mean, .name = "mean", .num_inputs = 1, .num_outputs = 1, .infer = infer_reduce,
-         .backward = backward_mean, .cost = cost_reduce});
+  r.set({.kind = OpKind::Sum,
+         .name = "sum",
+         .num_inputs = 1,
+         .num_outputs = 1,
+         .infer = infer_reduce,
+         .backward = backward_sum,
+         .cost = cost_reduce});
+  r.set({.kind = OpKind::Mean,
+         .name = "mean",
+         .num_inputs = 1,
+         .num_outputs = 1,
+         .infer = infer_reduce,
+         .backward = backward_mean,
+         .cost = cost_reduce});
 }
 
 }  // namespace frost::ops

@@ -30,10 +30,22 @@ void backward_log_softmax(BackwardContext& c) {
 }  // namespace
 
 void register_softmax_rows(OpRegistry& r) {
-  r.set({.kind = OpKind::Softmax, .name = "softmax", .num_inputs = 1, .num_outputs = 1, .infer = infer_last_dim,
-         .inplace_input = 0, .backward = backward_softmax, .cost = cost_softmax});
-  r.set({.kind = OpKind::LogSoftmax, .name = "log_softmax", .num_inputs = 1, .num_outputs = 1,
-         .infer = infer_last_dim, .inplace_input = 0, .backward = backward_log_softmax, .cost = cost_softmax});
+  r.set({.kind = OpKind::Softmax,
+         .name = "softmax",
+         .num_inputs = 1,
+         .num_outputs = 1,
+         .infer = infer_last_dim,
+         .inplace_input = 0,
+         .backward = backward_softmax,
+         .cost = cost_softmax});
+  r.set({.kind = OpKind::LogSoftmax,
+         .name = "log_softmax",
+         .num_inputs = 1,
+         .num_outputs = 1,
+         .infer = infer_last_dim,
+         .inplace_input = 0,
+         .backward = backward_log_softmax,
+         .cost = cost_softmax});
 }
 
 }  // namespace frost::ops

@@ -6,15 +6,18 @@
 namespace frost::ops {
 namespace {
 
-std::vector<TensorType> infer_fill(const InferContext& ctx) { return {{ctx.attrs.dtype, ctx.attrs.shape}}; }
+std::vector<TensorType> infer_fill(const InferContext& ctx) {
+  return {{ctx.attrs.dtype, ctx.attrs.shape}};
+}
 Cost cost_fill(std::span<const TensorType> in, std::span<const TensorType> out, const Attrs&) {
   return streaming_cost(in, out, 0);
 }
 
 std::vector<TensorType> infer_assign(const InferContext& ctx) {
   // Whether input 0 is persistent state is checked by verify(): inference sees types only.
-  FROST_CHECK(ctx.inputs[0] == ctx.inputs[1], InvalidArgument,
-              "the value " << to_string(ctx.inputs[1]) << " does not match the state " << to_string(ctx.inputs[0]));
+  FROST_CHECK(
+      ctx.inputs[0] == ctx.inputs[1], InvalidArgument,
+      "the value " << to_string(ctx.inputs[1]) << " does not match the state " << to_string(ctx.inputs[0]));
   return {};
 }
 Cost cost_assign(std::span<const TensorType> in, std::span<const TensorType>, const Attrs&) {
@@ -24,11 +27,22 @@ Cost cost_assign(std::span<const TensorType> in, std::span<const TensorType>, co
 }  // namespace
 
 void register_source_rows(OpRegistry& r) {
-  r.set({.kind = OpKind::Fill, .name = "fill", .num_inputs = 0, .num_outputs = 1, .infer = infer_fill,
-         .differentiable = false, .cost = cost_fill});
+  r.set({.kind = OpKind::Fill,
+         .name = "fill",
+         .num_inputs = 0,
+         .num_outputs = 1,
+         .infer = infer_fill,
+         .differentiable = false,
+         .cost = cost_fill});
   // Not differentiable: it writes state for the next run; gradients flow through the value's producers.
-  r.set({.kind = OpKind::Assign, .name = "assign", .num_inputs = 2, .num_outputs = 0, .infer = infer_assign,
-         .differentiable = false, .side_effect = true, .cost = cost_assign});
+  r.set({.kind = OpKind::Assign,
+         .name = "assign",
+         .num_inputs = 2,
+         .num_outputs = 0,
+         .infer = infer_assign,
+         .differentiable = false,
+         .side_effect = true,
+         .cost = cost_assign});
 }
 
 }  // namespace frost::ops

@@ -14,9 +14,9 @@
 namespace frost::ops {
 namespace {
 
-constexpr int64_t kRowTile = 8;    // rows of C per task: enough work per task, many tasks per core
+constexpr int64_t kRowTile = 8;      // rows of C per task: enough work per task, many tasks per core
 constexpr int64_t kInnerTile = 128;  // K rows of B kept hot in L1/L2 while a row tile sweeps them
-constexpr int64_t kColTile = 512;  // N columns: a kInnerTile x kColTile panel of B is 256 KiB
+constexpr int64_t kColTile = 512;    // N columns: a kInnerTile x kColTile panel of B is 256 KiB
 
 // Element offset of matrix `batch_index` of an operand whose batch dims broadcast to `batch`.
 int64_t matrix_offset(int64_t batch_index, const Shape& operand, const Shape& batch) {
@@ -37,8 +37,8 @@ int64_t matrix_offset(int64_t batch_index, const Shape& operand, const Shape& ba
 
 // C (M x N) = op(A) B with B not transposed: for each row, accumulate a[m,k] * B[k, :] into C[m, :]; the
 // inner loop runs along contiguous rows of B and C, which the compiler vectorises.
-void rows_times_b(const float* __restrict A, const float* __restrict B, float* __restrict C, int64_t m0, int64_t m1, int64_t M, int64_t K, int64_t N,
-                  bool ta) {
+void rows_times_b(const float* __restrict A, const float* __restrict B, float* __restrict C, int64_t m0,
+                  int64_t m1, int64_t M, int64_t K, int64_t N, bool ta) {
   for (int64_t m = m0; m < m1; ++m) std::fill(C + m * N, C + (m + 1) * N, 0.0f);
   for (int64_t n0 = 0; n0 < N; n0 += kColTile) {
     const int64_t n1 = std::min(N, n0 + kColTile);
@@ -58,8 +58,8 @@ void rows_times_b(const float* __restrict A, const float* __restrict B, float* _
 
 // C = op(A) B^T: each element is a dot product of a row of A (or a column, when transposed) and a row of B.
 // Eight partial sums give the CPU independent chains; their order is fixed, so results are deterministic.
-void rows_times_bt(const float* __restrict A, const float* __restrict B, float* __restrict C, int64_t m0, int64_t m1, int64_t M, int64_t K, int64_t N,
-                   bool ta) {
+void rows_times_bt(const float* __restrict A, const float* __restrict B, float* __restrict C, int64_t m0,
+                   int64_t m1, int64_t M, int64_t K, int64_t N, bool ta) {
   const int64_t a_m = ta ? 1 : K, a_k = ta ? M : 1;
   for (int64_t m = m0; m < m1; ++m) {
     const float* a = A + m * a_m;
@@ -71,7 +71,8 @@ void rows_times_bt(const float* __restrict A, const float* __restrict B, float* 
         for (int j = 0; j < 8; ++j) part[j] += a[(k + j) * a_k] * b[k + j];
       float tail = 0;
       for (; k < K; ++k) tail += a[k * a_k] * b[k];
-      C[m * N + n] = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7])) + tail;
+      C[m * N + n] =
+          ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7])) + tail;
     }
   }
 }
@@ -93,8 +94,10 @@ void matmul_f32(const KernelContext& ctx) {
     const float* A = pa + matrix_offset(bi, a.shape, batch);
     const float* B = pb + matrix_offset(bi, b.shape, batch);
     float* C = pc + bi * M * N;
-    if (tb) rows_times_bt(A, B, C, m0, m1, M, K, N, ta);
-    else rows_times_b(A, B, C, m0, m1, M, K, N, ta);
+    if (tb)
+      rows_times_bt(A, B, C, m0, m1, M, K, N, ta);
+    else
+      rows_times_b(A, B, C, m0, m1, M, K, N, ta);
   }
 }
 

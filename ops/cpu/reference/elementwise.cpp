@@ -10,10 +10,30 @@ namespace frost::ops {
 namespace {
 using reference::for_each_offset2;
 
-struct AddOp { template <class T> static T apply(T a, T b) { return a + b; } };
-struct SubOp { template <class T> static T apply(T a, T b) { return a - b; } };
-struct MulOp { template <class T> static T apply(T a, T b) { return a * b; } };
-struct DivOp { template <class T> static T apply(T a, T b) { return a / b; } };
+struct AddOp {
+  template <class T>
+  static T apply(T a, T b) {
+    return a + b;
+  }
+};
+struct SubOp {
+  template <class T>
+  static T apply(T a, T b) {
+    return a - b;
+  }
+};
+struct MulOp {
+  template <class T>
+  static T apply(T a, T b) {
+    return a * b;
+  }
+};
+struct DivOp {
+  template <class T>
+  static T apply(T a, T b) {
+    return a / b;
+  }
+};
 
 template <class T, class Op>
 void binary_kernel(const KernelContext& ctx) {

@@ -31,7 +31,8 @@ void expand_kernel(const KernelContext& ctx) {
   const TensorView &in = ctx.in[0], &out = ctx.out[0];
   const E* x = in.as<const E>();
   E* y = out.as<E>();
-  for_each_offset(out.shape, broadcast_strides(in.shape, out.shape), [&](int64_t i, int64_t off) { y[i] = x[off]; });
+  for_each_offset(out.shape, broadcast_strides(in.shape, out.shape),
+                  [&](int64_t i, int64_t off) { y[i] = x[off]; });
 }
 
 void copy_kernel(const KernelContext& ctx) {
@@ -46,10 +47,18 @@ void register_reference_layout_kernels(KernelRegistry& r) {
     void (*permute)(const KernelContext&) = nullptr;
     void (*expand)(const KernelContext&) = nullptr;
     switch (size_of(dt)) {
-      case 1: permute = permute_kernel<1>, expand = expand_kernel<1>; break;
-      case 2: permute = permute_kernel<2>, expand = expand_kernel<2>; break;
-      case 4: permute = permute_kernel<4>, expand = expand_kernel<4>; break;
-      case 8: permute = permute_kernel<8>, expand = expand_kernel<8>; break;
+      case 1:
+        permute = permute_kernel<1>, expand = expand_kernel<1>;
+        break;
+      case 2:
+        permute = permute_kernel<2>, expand = expand_kernel<2>;
+        break;
+      case 4:
+        permute = permute_kernel<4>, expand = expand_kernel<4>;
+        break;
+      case 8:
+        permute = permute_kernel<8>, expand = expand_kernel<8>;
+        break;
     }
     r.add(OpKind::Permute, BackendKind::Reference, dt, {"reference.permute", permute});
     r.add(OpKind::Expand, BackendKind::Reference, dt, {"reference.expand", expand});

@@ -60,12 +60,20 @@ void for_each_offset2(const Shape& shape, const Strides& sa, const Strides& sb, 
 template <int Bytes>
 struct Bits;
 template <>
-struct Bits<1> { using type = uint8_t; };
+struct Bits<1> {
+  using type = uint8_t;
+};
 template <>
-struct Bits<2> { using type = uint16_t; };
+struct Bits<2> {
+  using type = uint16_t;
+};
 template <>
-struct Bits<4> { using type = uint32_t; };
+struct Bits<4> {
+  using type = uint32_t;
+};
 template <>
-struct Bits<8> { using type = uint64_t; };
+struct Bits<8> {
+  using type = uint64_t;
+};
 
 }  // namespace frost::ops::reference

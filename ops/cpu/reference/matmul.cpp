@@ -39,7 +39,8 @@ void matmul_kernel(const KernelContext& ctx) {
                      for (int64_t m = 0; m < M; ++m) {
                        for (int64_t n = 0; n < N; ++n) {
                          double acc = 0.0;
-                         for (int64_t k = 0; k < K; ++k) acc += double(A[m * a_m + k * a_k]) * double(B[k * b_k + n * b_n]);
+                         for (int64_t k = 0; k < K; ++k)
+                           acc += double(A[m * a_m + k * a_k]) * double(B[k * b_k + n * b_n]);
                          C[m * N + n] = T(acc);
                        }
                      }

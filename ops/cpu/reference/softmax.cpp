@@ -41,10 +41,14 @@ void softmax_kernel(const KernelContext& ctx) {
 }  // namespace
 
 void register_reference_softmax_kernels(KernelRegistry& r) {
-  r.add(OpKind::Softmax, BackendKind::Reference, DType::F32, {"reference.softmax", softmax_kernel<float, false>});
-  r.add(OpKind::Softmax, BackendKind::Reference, DType::F64, {"reference.softmax", softmax_kernel<double, false>});
-  r.add(OpKind::LogSoftmax, BackendKind::Reference, DType::F32, {"reference.log_softmax", softmax_kernel<float, true>});
-  r.add(OpKind::LogSoftmax, BackendKind::Reference, DType::F64, {"reference.log_softmax", softmax_kernel<double, true>});
+  r.add(OpKind::Softmax, BackendKind::Reference, DType::F32,
+        {"reference.softmax", softmax_kernel<float, false>});
+  r.add(OpKind::Softmax, BackendKind::Reference, DType::F64,
+        {"reference.softmax", softmax_kernel<double, false>});
+  r.add(OpKind::LogSoftmax, BackendKind::Reference, DType::F32,
+        {"reference.log_softmax", softmax_kernel<float, true>});
+  r.add(OpKind::LogSoftmax, BackendKind::Reference, DType::F64,
+        {"reference.log_softmax", softmax_kernel<double, true>});
 }
 
 }  // namespace frost::ops
