@@ -30,7 +30,7 @@ void run_ops() {
             << "cpu kernels (own)\n";
   for (int i = 0; i < kNumOpKinds; ++i) {
     const OpRow& row = op_registry().row(OpKind(i));
-    std::string grad = !row.differentiable ? "none" : row.backward ? "backward" : "MISSING";
+    std::string grad = grad_name(row.grad);
     std::string memory = row.view_of_input >= 0 ? "view" : row.inplace_input >= 0 ? "in-place" : "-";
     std::cout << std::setw(13) << row.name << std::setw(8)
               << (std::to_string(row.num_inputs) + "/" + std::to_string(row.num_outputs)) << std::setw(12)

@@ -56,7 +56,7 @@ std::vector<Tensor> gradients(Tensor loss, std::span<const Tensor> wrt) {
     bool any = false;
     for (ValueId v : node.inputs) any = any || depends[v];
     if (!any) continue;
-    if (!op_registry().row(node.kind).differentiable) continue;  // gradient stops here by definition
+    if (op_registry().row(node.kind).grad == Grad::None) continue;  // gradient stops here by definition
     for (ValueId v : node.outputs) depends[v] = true;
   }
 
@@ -86,10 +86,11 @@ std::vector<Tensor> gradients(Tensor loss, std::span<const Tensor> wrt) {
     }
     if (!any_out || !any_in) continue;
     const OpRow& row = op_registry().row(node.kind);
-    if (!row.differentiable) continue;
-    FROST_CHECK(row.backward != nullptr, Unsupported,
-                "autodiff: op '" << row.name << "' has no backward rule, but " << g.describe_node(n)
-                                 << " lies between a parameter and the loss");
+    if (row.grad == Grad::None) continue;
+    FROST_CHECK(row.grad == Grad::Rule && row.backward != nullptr, Unsupported,
+                "autodiff: op '" << row.name << "' has no backward rule"
+                                 << (row.grad == Grad::Unsupported ? " (it is a backward helper: second derivatives are not supported)" : "")
+                                 << ", but " << g.describe_node(n) << " lies between a parameter and the loss");
     BackwardContext ctx(g, n, std::move(out_grads), std::move(needs));
     row.backward(ctx);
     for (size_t i = 0; i < node.inputs.size(); ++i) {

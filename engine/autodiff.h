@@ -1,6 +1,6 @@
 // Autodiff as a graph transform (DESIGN principle 2): appends the backward nodes of a scalar loss to the
 // same graph, so forward and backward are one static graph with one memory plan. Fan-in is accumulated
-// with add nodes. A differentiable op on a path from a parameter to the loss that has no backward rule is
+// with add nodes. An op on a path from a parameter to the loss that has no backward rule is
 // an error naming the op and node — never a silent zero gradient.
 //
 //   Tensor loss = ...;                                   // numel 1, floating point

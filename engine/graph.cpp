@@ -82,8 +82,12 @@ std::vector<ValueId> Graph::add_node(OpKind kind, std::vector<ValueId> inputs, A
     os << ")";
     return os.str();
   };
-  FROST_CHECK(int(inputs.size()) == row.num_inputs, InvalidArgument,
-              describe() << ": expects " << row.num_inputs << " inputs, got " << inputs.size());
+  if (row.num_inputs == kVariadic) {
+    FROST_CHECK(!inputs.empty(), InvalidArgument, describe() << ": expects at least one input");
+  } else {
+    FROST_CHECK(int(inputs.size()) == row.num_inputs, InvalidArgument,
+                describe() << ": expects " << row.num_inputs << " inputs, got " << inputs.size());
+  }
   std::vector<TensorType> out_types;
   try {
     out_types = row.infer(InferContext{kind, in_types, attrs});

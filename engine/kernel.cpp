@@ -17,10 +17,10 @@ const char* backend_kind_name(BackendKind kind) {
 }
 
 DType kernel_dtype(const Graph& graph, const Node& node) {
-  if (!node.inputs.empty()) return graph.value(node.inputs[0]).type.dtype;
-  FROST_CHECK(!node.outputs.empty(), Internal,
+  if (!node.outputs.empty()) return graph.value(node.outputs[0]).type.dtype;
+  FROST_CHECK(!node.inputs.empty(), Internal,
               "node of op '" << op_name(node.kind) << "' has no inputs and no outputs");
-  return graph.value(node.outputs[0]).type.dtype;
+  return graph.value(node.inputs[0]).type.dtype;
 }
 
 void KernelRegistry::add(OpKind kind, BackendKind backend, DType dtype, Kernel kernel) {

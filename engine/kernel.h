@@ -23,6 +23,7 @@ const char* backend_kind_name(BackendKind kind);
 // What a kernel sees. Buffers are contiguous; `in`/`out` follow the node's inputs/outputs.
 struct KernelContext {
   const Node* node = nullptr;
+  NodeId node_id = kNoId;  // for error messages (an index out of range at run time, say)
   const TensorView* in = nullptr;
   int num_in = 0;
   const TensorView* out = nullptr;
@@ -46,7 +47,8 @@ struct Kernel {
   KernelPrep (*prepare)(const Graph& graph, const Node& node) = nullptr;
 };
 
-// The dtype that selects a node's kernel: its first input's, or its first output's when it has no inputs.
+// The dtype that selects a node's kernel: its first output's, or its first input's when it has no outputs
+// (assign). Kernels whose inputs have other dtypes (cast, gather's indices) dispatch on those themselves.
 DType kernel_dtype(const Graph& graph, const Node& node);
 
 class KernelRegistry {

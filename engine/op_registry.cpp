@@ -13,6 +13,8 @@ void OpRegistry::set(const OpRow& row) {
       "op row for '" << op_name(row.kind) << "' carries the name '" << (row.name ? row.name : "") << "'");
   FROST_CHECK(row.infer != nullptr && row.cost != nullptr, Internal,
               "op '" << row.name << "' row lacks its inference or cost function");
+  FROST_CHECK((row.grad == Grad::Rule) == (row.backward != nullptr), Internal,
+              "op '" << row.name << "': a backward rule exactly when grad is Grad::Rule");
   rows_[i] = row;
 }
 
@@ -21,6 +23,15 @@ const OpRow& OpRegistry::row(OpKind kind) const {
   FROST_CHECK(i < rows_.size() && rows_[i].name != nullptr, Internal,
               "op '" << op_name(kind) << "' has no registry row: call frost::ops::register_all() first");
   return rows_[i];
+}
+
+const char* grad_name(Grad g) {
+  switch (g) {
+    case Grad::Rule: return "backward";
+    case Grad::None: return "none";
+    case Grad::Unsupported: return "unsupported";
+  }
+  return "?";
 }
 
 OpRow OpRegistry::replace_for_testing(const OpRow& row) {

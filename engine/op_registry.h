@@ -35,10 +35,22 @@ using BackwardFn = void (*)(BackwardContext& ctx);
 using CostFn = Cost (*)(std::span<const TensorType> inputs, std::span<const TensorType> outputs,
                         const Attrs& attrs);
 
+// How gradients treat an op.
+enum class Grad : uint8_t {
+  Rule,  // gradients flow through it; its `backward` appends the input gradients
+  None,  // no gradient by nature: constants, state writes, integer results; autodiff stops here
+  // Backward helpers (layer_norm_backward, ...): second derivatives are not implemented, so autodiff
+  // reaching one is an error naming it — never a silent zero gradient.
+  Unsupported,
+};
+const char* grad_name(Grad g);  // "backward", "none", "unsupported"
+
+inline constexpr int kVariadic = -1;  // OpRow::num_inputs of ops taking any number (>= 1) of inputs
+
 struct OpRow {
   OpKind kind{};
   const char* name = nullptr;
-  int num_inputs = 0;  // exact count
+  int num_inputs = 0;  // exact count, or kVariadic
   int num_outputs = 1;
   InferFn infer = nullptr;
   // Output 0 may be written over this input's buffer when the input dies at this node and the types match
@@ -46,10 +58,8 @@ struct OpRow {
   int inplace_input = -1;
   // Output 0 is a view of this input: same bytes, new shape (reshape); -1 when not a view.
   int view_of_input = -1;
-  // Whether gradients flow through this op. A differentiable op must have a backward rule; autodiff stops
-  // at non-differentiable ones only where they are not on a path from a parameter to the loss.
-  bool differentiable = true;
-  BackwardFn backward = nullptr;
+  Grad grad = Grad::Rule;
+  BackwardFn backward = nullptr;  // required when grad == Grad::Rule
   bool side_effect = false;  // kept without consumers (assign): dead-code elimination never removes it
   CostFn cost = nullptr;
 };

@@ -8,7 +8,7 @@
 namespace frost {
 namespace {
 
-Tensor make(OpKind kind, std::initializer_list<Tensor> inputs, Attrs attrs = {}) {
+std::vector<Tensor> make_all(OpKind kind, const std::vector<Tensor>& inputs, Attrs attrs = {}) {
   ops::register_all();
   Graph* g = nullptr;
   std::vector<ValueId> ids;
@@ -20,8 +20,22 @@ Tensor make(OpKind kind, std::initializer_list<Tensor> inputs, Attrs attrs = {})
     g = t.graph;
     ids.push_back(t.id);
   }
+  FROST_CHECK(g != nullptr, InvalidArgument, op_name(kind) << ": no inputs");
   std::vector<ValueId> outs = g->add_node(kind, std::move(ids), std::move(attrs));
-  return Tensor{g, outs.empty() ? kNoId : outs[0]};
+  std::vector<Tensor> result;
+  for (ValueId v : outs) result.push_back(Tensor{g, v});
+  return result;
+}
+
+Tensor make(OpKind kind, std::initializer_list<Tensor> inputs, Attrs attrs = {}) {
+  std::vector<Tensor> outs = make_all(kind, std::vector<Tensor>(inputs), std::move(attrs));
+  return outs.empty() ? Tensor{} : outs[0];
+}
+
+int64_t normalize_axis(const char* op, const Shape& shape, int64_t axis) {
+  FROST_CHECK(axis >= -shape.rank() && axis < shape.rank(), InvalidArgument,
+              op << ": axis " << axis << " is out of range for shape " << shape);
+  return axis < 0 ? axis + shape.rank() : axis;
 }
 
 // Normalises negative axes and sorts; empty means every axis. Throws naming the op and shape.
@@ -85,20 +99,35 @@ Tensor scale(Tensor x, double factor) {
   a.scalar = factor;
   return make(OpKind::Scale, {x}, a);
 }
-Tensor neg(Tensor x) {
-  return scale(x, -1.0);
+Tensor where(Tensor cond, Tensor a, Tensor b) { return make(OpKind::Where, {cond, a, b}); }
+Tensor masked_fill(Tensor x, Tensor mask, double value) {
+  FROST_CHECK(x.valid(), InvalidArgument, "masked_fill: empty Tensor");
+  return where(mask, fill(*x.graph, {}, x.dtype(), value), x);
 }
-Tensor exp(Tensor x) {
-  return make(OpKind::Exp, {x});
+Tensor neg(Tensor x) { return make(OpKind::Neg, {x}); }
+Tensor exp(Tensor x) { return make(OpKind::Exp, {x}); }
+Tensor log(Tensor x) { return make(OpKind::Log, {x}); }
+Tensor sqrt(Tensor x) { return make(OpKind::Sqrt, {x}); }
+Tensor rsqrt(Tensor x) { return make(OpKind::Rsqrt, {x}); }
+Tensor tanh(Tensor x) { return make(OpKind::Tanh, {x}); }
+Tensor relu(Tensor x) { return make(OpKind::Relu, {x}); }
+Tensor relu_grad(Tensor dy, Tensor x) { return make(OpKind::ReluGrad, {dy, x}); }
+Tensor gelu(Tensor x) { return make(OpKind::Gelu, {x}); }
+Tensor gelu_tanh(Tensor x) { return make(OpKind::GeluTanh, {x}); }
+Tensor gelu_backward(Tensor dy, Tensor x) { return make(OpKind::GeluBackward, {dy, x}); }
+Tensor gelu_tanh_backward(Tensor dy, Tensor x) { return make(OpKind::GeluTanhBackward, {dy, x}); }
+Tensor cast(Tensor x, DType dtype) {
+  Attrs a;
+  a.dtype = dtype;
+  return make(OpKind::Cast, {x}, a);
 }
-Tensor log(Tensor x) {
-  return make(OpKind::Log, {x});
-}
-Tensor relu(Tensor x) {
-  return make(OpKind::Relu, {x});
-}
-Tensor relu_grad(Tensor dy, Tensor x) {
-  return make(OpKind::ReluGrad, {dy, x});
+Tensor dropout(Tensor x, double p, uint64_t seed, Tensor offset, bool training) {
+  FROST_CHECK(p >= 0.0 && p <= 1.0, InvalidArgument, "dropout: probability " << p << " is outside [0, 1]");
+  if (!training || p == 0.0) return x;
+  Attrs a;
+  a.scalar = p;
+  a.seed = seed;
+  return make(OpKind::Dropout, {x, offset}, a);
 }
 
 Tensor matmul(Tensor a, Tensor b, bool trans_a, bool trans_b) {
@@ -115,11 +144,44 @@ Tensor log_softmax(Tensor x) {
   return make(OpKind::LogSoftmax, {x});
 }
 
+LayerNormResult layer_norm(Tensor x, Tensor weight, Tensor bias, double eps) {
+  Attrs a;
+  a.scalar = eps;
+  std::vector<Tensor> o = make_all(OpKind::LayerNorm, {x, weight, bias}, a);
+  return {o[0], o[1], o[2]};
+}
+std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd) {
+  return make_all(OpKind::LayerNormBackward, {dy, x, weight, mean, rstd});
+}
+Tensor l2_normalize(Tensor x, double eps) {
+  Attrs a;
+  a.scalar = eps;
+  return make(OpKind::L2Normalize, {x}, a);
+}
+Tensor l2_normalize_backward(Tensor dy, Tensor x, double eps) {
+  Attrs a;
+  a.scalar = eps;
+  return make(OpKind::L2NormalizeBackward, {dy, x}, a);
+}
+Tensor softmax_cross_entropy(Tensor logits, Tensor target) {
+  return make(OpKind::SoftmaxCrossEntropy, {logits, target});
+}
+Tensor softmax_cross_entropy_backward(Tensor dloss, Tensor logits, Tensor target) {
+  return make(OpKind::SoftmaxCrossEntropyBackward, {dloss, logits, target});
+}
+
 Tensor sum(Tensor x, std::vector<int64_t> axes, bool keepdim) {
   return make(OpKind::Sum, {x}, reduce_attrs("sum", x, std::move(axes), keepdim));
 }
 Tensor mean(Tensor x, std::vector<int64_t> axes, bool keepdim) {
   return make(OpKind::Mean, {x}, reduce_attrs("mean", x, std::move(axes), keepdim));
+}
+
+Tensor max(Tensor x, std::vector<int64_t> axes, bool keepdim) {
+  return make(OpKind::Max, {x}, reduce_attrs("max", x, std::move(axes), keepdim));
+}
+Tensor max_backward(Tensor dy, Tensor x, Tensor y, std::vector<int64_t> axes, bool keepdim) {
+  return make(OpKind::MaxBackward, {dy, x, y}, reduce_attrs("max_backward", x, std::move(axes), keepdim));
 }
 
 Tensor sum_to(Tensor x, const Shape& shape) {
@@ -191,6 +253,75 @@ Tensor expand(Tensor x, Shape shape) {
   Attrs a;
   a.shape = shape;
   return make(OpKind::Expand, {x}, a);
+}
+
+Tensor slice(Tensor x, int64_t axis, int64_t start, int64_t stop, int64_t step) {
+  FROST_CHECK(x.valid(), InvalidArgument, "slice: empty Tensor");
+  FROST_CHECK(step >= 1, InvalidArgument, "slice: step " << step << " must be at least 1");
+  Attrs a;
+  a.axis = normalize_axis("slice", x.shape(), axis);
+  const int64_t n = x.shape()[int(a.axis)];
+  // Python's clamping: negative indices count from the end, then clamp to [0, n].
+  auto clamp = [n](int64_t i) { return std::clamp(i < 0 ? i + n : i, int64_t(0), n); };
+  a.start = clamp(start);
+  a.stop = std::max(a.start, clamp(stop));
+  a.step = step;
+  return make(OpKind::Slice, {x}, a);
+}
+Tensor slice_backward(Tensor dy, const Shape& input_shape, int64_t axis, int64_t start, int64_t step) {
+  Attrs a;
+  a.shape = input_shape;
+  a.axis = axis;
+  a.start = start;
+  a.step = step;
+  return make(OpKind::SliceBackward, {dy}, a);
+}
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis) {
+  FROST_CHECK(!xs.empty() && xs[0].valid(), InvalidArgument, "concat: no inputs");
+  Attrs a;
+  a.axis = normalize_axis("concat", xs[0].shape(), axis);
+  return make_all(OpKind::Concat, xs, a)[0];
+}
+Tensor repeat(Tensor x, std::vector<int64_t> repeats) {
+  Attrs a;
+  a.shape = Shape::from_vector(repeats);
+  return make(OpKind::Repeat, {x}, a);
+}
+Tensor repeat_interleave(Tensor x, int64_t count, int64_t axis) {
+  FROST_CHECK(x.valid(), InvalidArgument, "repeat_interleave: empty Tensor");
+  FROST_CHECK(count >= 0, InvalidArgument, "repeat_interleave: negative count " << count);
+  Attrs a;
+  a.axis = normalize_axis("repeat_interleave", x.shape(), axis);
+  a.count = count;
+  return make(OpKind::RepeatInterleave, {x}, a);
+}
+Tensor diagonal(Tensor x) { return make(OpKind::Diagonal, {x}); }
+Tensor diag_embed(Tensor diag, const Shape& shape) {
+  Attrs a;
+  a.shape = shape;
+  return make(OpKind::DiagEmbed, {diag}, a);
+}
+Tensor gather_rows(Tensor table, Tensor indices) { return make(OpKind::GatherRows, {table, indices}); }
+Tensor scatter_add_rows(Tensor src, Tensor indices, const Shape& table_shape) {
+  Attrs a;
+  a.shape = table_shape;
+  return make(OpKind::ScatterAddRows, {src, indices}, a);
+}
+
+// Legend: B batch, C channels, H x W image, P patch size, D embedding width, Y = H / P, X = W / P.
+Tensor conv2d_patch(Tensor x, Tensor weight, Tensor bias) {
+  FROST_CHECK(x.valid() && weight.valid() && bias.valid(), InvalidArgument, "conv2d_patch: empty Tensor");
+  const Shape xs = x.shape(), ws = weight.shape();
+  FROST_CHECK(xs.rank() == 4 && ws.rank() == 4 && ws[2] == ws[3] && ws[1] == xs[1], InvalidArgument,
+              "conv2d_patch: needs x (B, C, H, W) and a square weight (D, C, P, P), got " << xs << " and " << ws);
+  const int64_t B = xs[0], C = xs[1], H = xs[2], W = xs[3], D = ws[0], P = ws[2];
+  FROST_CHECK(P > 0 && H % P == 0 && W % P == 0, InvalidArgument,
+              "conv2d_patch: image " << H << "x" << W << " is not a whole number of " << P << "x" << P << " patches");
+  const int64_t Y = H / P, X = W / P;
+  Tensor patches = permute(reshape(x, {B, C, Y, P, X, P}), {0, 2, 4, 1, 3, 5});  // (B, Y, X, C, P, P)
+  Tensor rows = reshape(patches, {B * Y * X, C * P * P});                       // (B*Y*X, C*P*P)
+  Tensor out = matmul(rows, reshape(weight, {D, C * P * P}), false, true) + bias;  // (B*Y*X, D)
+  return permute(reshape(out, {B, Y, X, D}), {0, 3, 1, 2});                    // (B, D, Y, X)
 }
 
 }  // namespace frost

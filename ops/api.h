@@ -25,12 +25,26 @@ Tensor add(Tensor a, Tensor b);
 Tensor sub(Tensor a, Tensor b);
 Tensor mul(Tensor a, Tensor b);
 Tensor div(Tensor a, Tensor b);
+Tensor where(Tensor cond, Tensor a, Tensor b);  // cond: u8 (non-zero = take a); all three broadcast
+Tensor masked_fill(Tensor x, Tensor mask, double value);  // helper: where(mask, value, x)
 Tensor scale(Tensor x, double factor);
-Tensor neg(Tensor x);  // helper: scale(x, -1)
+Tensor neg(Tensor x);
 Tensor exp(Tensor x);
 Tensor log(Tensor x);
+Tensor sqrt(Tensor x);
+Tensor rsqrt(Tensor x);
+Tensor tanh(Tensor x);
 Tensor relu(Tensor x);
 Tensor relu_grad(Tensor dy, Tensor x);  // dy where x > 0, else 0 (relu's backward)
+Tensor gelu(Tensor x);                  // x * Phi(x) with the exact erf (PyTorch's default, BERT's)
+Tensor gelu_tanh(Tensor x);             // the tanh approximation (PyTorch approximate='tanh')
+Tensor gelu_backward(Tensor dy, Tensor x);
+Tensor gelu_tanh_backward(Tensor dy, Tensor x);
+Tensor cast(Tensor x, DType dtype);  // between f32, f16, bf16 and f64 (round to nearest even)
+// Inverted dropout with a counter-based mask: element i is kept when Philox(seed, offset).uniform(i) >= p,
+// and scaled by 1 / (1 - p). `offset` is an i64 scalar value (an input the caller advances per step), so
+// the mask changes across steps yet is reproducible. With training == false it returns x (no node).
+Tensor dropout(Tensor x, double p, uint64_t seed, Tensor offset, bool training = true);
 
 inline Tensor operator+(Tensor a, Tensor b) {
   return add(a, b);
@@ -61,10 +75,25 @@ Tensor matmul(Tensor a, Tensor b, bool trans_a = false, bool trans_b = false);
 // Over the last dimension.
 Tensor softmax(Tensor x);
 Tensor log_softmax(Tensor x);
+struct LayerNormResult {
+  Tensor y, mean, rstd;  // y like x; mean and rstd have x's shape without the last dim
+};
+// One op with three outputs (mean and rstd are saved for the backward). Model code uses nn::layer_norm,
+// which emits the primitive decomposition the fusion pass matches (DESIGN, canonical sequences).
+LayerNormResult layer_norm(Tensor x, Tensor weight, Tensor bias, double eps);
+std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd);  // dx, dw, db
+// x / max(||x||_2, eps) over the last dimension (torch.nn.functional.normalize).
+Tensor l2_normalize(Tensor x, double eps = 1e-12);
+Tensor l2_normalize_backward(Tensor dy, Tensor x, double eps);
+// Per row: logsumexp(logits[n]) - logits[n, target[n]]. logits (N, K), target (N) i32/i64 -> (N).
+Tensor softmax_cross_entropy(Tensor logits, Tensor target);
+Tensor softmax_cross_entropy_backward(Tensor dloss, Tensor logits, Tensor target);
 
 // Reductions over `axes` (negative allowed; empty = all axes).
 Tensor sum(Tensor x, std::vector<int64_t> axes = {}, bool keepdim = false);
 Tensor mean(Tensor x, std::vector<int64_t> axes = {}, bool keepdim = false);
+Tensor max(Tensor x, std::vector<int64_t> axes = {}, bool keepdim = false);  // NaN wins, as torch.amax
+Tensor max_backward(Tensor dy, Tensor x, Tensor y, std::vector<int64_t> axes, bool keepdim);
 // Helper: sums a broadcast result back down to `shape` (the backward of broadcasting).
 Tensor sum_to(Tensor x, const Shape& shape);
 
@@ -74,6 +103,22 @@ Tensor permute(Tensor x, std::vector<int64_t> perm);
 Tensor transpose(Tensor x, int64_t dim0, int64_t dim1);  // helper: permute swapping two dims
 Tensor contiguous(Tensor x);
 Tensor expand(Tensor x, Shape shape);  // broadcast to `shape`
+// x[..., start:stop:step, ...] on `axis`, with Python's clamping of start and stop; step >= 1.
+Tensor slice(Tensor x, int64_t axis, int64_t start, int64_t stop, int64_t step = 1);
+Tensor slice_backward(Tensor dy, const Shape& input_shape, int64_t axis, int64_t start, int64_t step);
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
+Tensor repeat(Tensor x, std::vector<int64_t> repeats);           // torch.Tensor.repeat (tiling)
+Tensor repeat_interleave(Tensor x, int64_t count, int64_t axis);  // torch.repeat_interleave
+Tensor diagonal(Tensor x);                                        // of the last two dims
+Tensor diag_embed(Tensor diag, const Shape& shape);               // zeros of `shape`, diagonal set
+// Embedding lookup: rows of table (V, ...) at integer indices (any shape) -> indices.shape + (...).
+// An index outside [0, V) is an error at run time naming the op and the index.
+Tensor gather_rows(Tensor table, Tensor indices);
+Tensor scatter_add_rows(Tensor src, Tensor indices, const Shape& table_shape);  // gather's backward
+
+// Patch embedding: conv2d with stride = kernel size, lowered to reshape + permute + matmul.
+// x (B, C, H, W), weight (D, C, P, P), bias (D) -> (B, D, H / P, W / P), as torch.nn.Conv2d.
+Tensor conv2d_patch(Tensor x, Tensor weight, Tensor bias);
 
 namespace ops {
 // Registers every op row and kernel (idempotent, thread-safe). The op functions above call it, so model

@@ -17,6 +17,8 @@ void register_all() {
     register_softmax_rows(rows);
     register_reduce_rows(rows);
     register_layout_rows(rows);
+    register_indexing_rows(rows);
+    register_normalization_rows(rows);
 
     KernelRegistry& kernels = kernel_registry();
     register_reference_source_kernels(kernels);
@@ -25,6 +27,8 @@ void register_all() {
     register_reference_softmax_kernels(kernels);
     register_reference_reduce_kernels(kernels);
     register_reference_layout_kernels(kernels);
+    register_reference_indexing_kernels(kernels);
+    register_reference_normalization_kernels(kernels);
     register_cpu_own_kernels(kernels);
   });
 }

@@ -10,11 +10,13 @@ class KernelRegistry;
 namespace frost::ops {
 
 void register_source_rows(OpRegistry& r);       // fill, assign
-void register_elementwise_rows(OpRegistry& r);  // add ... relu_grad
+void register_elementwise_rows(OpRegistry& r);  // add ... where, unary math, gelu, cast, dropout
 void register_matmul_rows(OpRegistry& r);
 void register_softmax_rows(OpRegistry& r);
-void register_reduce_rows(OpRegistry& r);
-void register_layout_rows(OpRegistry& r);  // reshape, permute, contiguous, expand
+void register_reduce_rows(OpRegistry& r);  // sum, mean, max
+void register_layout_rows(OpRegistry& r);         // reshape, permute, contiguous, expand, slice, concat, repeat
+void register_indexing_rows(OpRegistry& r);       // diagonal, diag_embed, gather_rows, scatter_add_rows
+void register_normalization_rows(OpRegistry& r);  // layer_norm, l2_normalize, softmax_cross_entropy
 
 void register_reference_source_kernels(KernelRegistry& r);
 void register_reference_elementwise_kernels(KernelRegistry& r);
@@ -22,6 +24,8 @@ void register_reference_matmul_kernels(KernelRegistry& r);
 void register_reference_softmax_kernels(KernelRegistry& r);
 void register_reference_reduce_kernels(KernelRegistry& r);
 void register_reference_layout_kernels(KernelRegistry& r);
+void register_reference_indexing_kernels(KernelRegistry& r);
+void register_reference_normalization_kernels(KernelRegistry& r);
 
 void register_cpu_own_kernels(KernelRegistry& r);  // ops/cpu/own/: the cpu backend's own kernels
 

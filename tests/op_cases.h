@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@ namespace frost::test {
 struct InputSpec {
   Shape shape;
   double lo = -2.0, hi = 2.0;  // uniform range of the generated values
+  // Set for inputs that are not of the case's dtype (indices, masks, offsets): integers drawn from
+  // [lo, hi), never parameters of the gradient check, never given NaN/Inf.
+  std::optional<DType> fixed = std::nullopt;
 };
 
 struct OpCase {

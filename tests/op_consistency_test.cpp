@@ -56,7 +56,8 @@ TEST_P(OpConsistency, MatchesReference) {
 
 TEST_P(OpConsistency, NanInfParity) {
   for (const OpCase& c : op_cases())
-    if (c.name == GetParam() && !c.inputs.empty() && c.inputs[0].shape.numel() > 0) check_case(c, true);
+    if (c.name == GetParam() && !c.inputs.empty() && !c.inputs[0].fixed && c.inputs[0].shape.numel() > 0)
+      check_case(c, true);
 }
 
 std::vector<std::string> case_names() {

@@ -32,7 +32,7 @@ void register_source_rows(OpRegistry& r) {
          .num_inputs = 0,
          .num_outputs = 1,
          .infer = infer_fill,
-         .differentiable = false,
+         .grad = Grad::None,
          .cost = cost_fill});
   // Not differentiable: it writes state for the next run; gradients flow through the value's producers.
   r.set({.kind = OpKind::Assign,
@@ -40,7 +40,7 @@ void register_source_rows(OpRegistry& r) {
          .num_inputs = 2,
          .num_outputs = 0,
          .infer = infer_assign,
-         .differentiable = false,
+         .grad = Grad::None,
          .side_effect = true,
          .cost = cost_assign});
 }

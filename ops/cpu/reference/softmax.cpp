@@ -11,9 +11,9 @@ namespace {
 template <class T>
 double row_max(const T* x, int64_t n) {
   double m = -INFINITY;
-  for (int64_t j = 0; j < n; ++j) {
+  for (int64_t j = 0; j < n && !std::isnan(m); ++j) {
     double v = double(x[j]);
-    if (!(v <= m)) m = v;  // takes NaN, so a NaN anywhere makes the row NaN
+    if (std::isnan(v) || v > m) m = v;  // a NaN, once taken, is kept: the row becomes NaN
   }
   return m;
 }
