@@ -39,6 +39,8 @@
   /* normalisation over the last dimension */                                                   \
   X(Softmax, "softmax")                                                                         \
   X(LogSoftmax, "log_softmax")                                                                  \
+  X(SoftmaxBackward, "softmax_backward")        /* (dy, y) -> y * (dy - sum(dy * y)) */        \
+  X(LogSoftmaxBackward, "log_softmax_backward") /* (dy, y) -> dy - exp(y) * sum(dy) */          \
   X(LayerNorm, "layer_norm") /* (x, w, b) -> (y, mean, rstd); eps = attrs.scalar */             \
   X(LayerNormBackward, "layer_norm_backward") /* (dy, x, w, mean, rstd) -> (dx, dw, db) */      \
   X(L2Normalize, "l2_normalize") /* x / max(||x||, eps) over the last dim; eps = attrs.scalar */ \

@@ -143,6 +143,8 @@ Tensor softmax(Tensor x) {
 Tensor log_softmax(Tensor x) {
   return make(OpKind::LogSoftmax, {x});
 }
+Tensor softmax_backward(Tensor dy, Tensor y) { return make(OpKind::SoftmaxBackward, {dy, y}); }
+Tensor log_softmax_backward(Tensor dy, Tensor y) { return make(OpKind::LogSoftmaxBackward, {dy, y}); }
 
 LayerNormResult layer_norm(Tensor x, Tensor weight, Tensor bias, double eps) {
   Attrs a;

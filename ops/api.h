@@ -75,6 +75,8 @@ Tensor matmul(Tensor a, Tensor b, bool trans_a = false, bool trans_b = false);
 // Over the last dimension.
 Tensor softmax(Tensor x);
 Tensor log_softmax(Tensor x);
+Tensor softmax_backward(Tensor dy, Tensor y);      // y = softmax(x): dx = y * (dy - sum(dy * y))
+Tensor log_softmax_backward(Tensor dy, Tensor y);  // y = log_softmax(x): dx = dy - exp(y) * sum(dy)
 struct LayerNormResult {
   Tensor y, mean, rstd;  // y like x; mean and rstd have x's shape without the last dim
 };

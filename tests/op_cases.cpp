@@ -100,6 +100,11 @@ void add_full_op_set_cases(std::vector<OpCase>& c) {
                {{{5}}, {{5, 4}, -3, 3}, index({5}, 4)},
                [](Graph&, DType, In in) -> Out { return {softmax_cross_entropy_backward(in[0], in[1], in[2])}; }});
 
+  c.push_back({"softmax_backward/rows", OpKind::SoftmaxBackward, {{{4, 7}}, {{4, 7}}},
+               [](Graph&, DType, In in) -> Out { return {softmax_backward(in[0], softmax(in[1]))}; }});
+  c.push_back({"log_softmax_backward/rows", OpKind::LogSoftmaxBackward, {{{4, 7}}, {{4, 7}}},
+               [](Graph&, DType, In in) -> Out { return {log_softmax_backward(in[0], log_softmax(in[1]))}; }});
+
   // Max and its backward.
   c.push_back({"max/middle", OpKind::Max, {{{3, 4, 5}}}, [](Graph&, DType, In in) -> Out { return {max(in[0], {1})}; }});
   c.push_back({"max/all_keepdim", OpKind::Max, {{{3, 4}}},

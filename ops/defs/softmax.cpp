@@ -1,4 +1,5 @@
-// Rows for softmax and log-softmax over the last dimension.
+// Rows for softmax and log-softmax over the last dimension, and their backward ops (one pass each, and
+// what oneDNN's softmax backward computes).
 #include "engine/autodiff.h"
 #include "ops/api.h"
 #include "ops/defs/common.h"
@@ -16,15 +17,16 @@ Cost cost_softmax(std::span<const TensorType> in, std::span<const TensorType> ou
   return streaming_cost(in, out, 14);  // max, sub, exp (~10), sum, divide per element: a rough figure
 }
 
-// y = softmax(x):  dx = y * (g - sum(g * y, -1))
-void backward_softmax(BackwardContext& c) {
-  Tensor g = c.grad_output(0), y = c.output(0);
-  c.set_grad_input(0, y * (g - sum(g * y, {-1}, true)));
+std::vector<TensorType> infer_backward(const InferContext& ctx) {
+  require_floating(ctx, 0);
+  require_same_dtype(ctx);
+  FROST_CHECK(ctx.inputs[0].shape == ctx.inputs[1].shape, InvalidArgument, "dy and y differ in shape");
+  return {ctx.inputs[0]};
 }
-// y = log_softmax(x):  dx = g - exp(y) * sum(g, -1)
+
+void backward_softmax(BackwardContext& c) { c.set_grad_input(0, softmax_backward(c.grad_output(0), c.output(0))); }
 void backward_log_softmax(BackwardContext& c) {
-  Tensor g = c.grad_output(0), y = c.output(0);
-  c.set_grad_input(0, g - exp(y) * sum(g, {-1}, true));
+  c.set_grad_input(0, log_softmax_backward(c.grad_output(0), c.output(0)));
 }
 
 }  // namespace
@@ -46,6 +48,10 @@ void register_softmax_rows(OpRegistry& r) {
          .inplace_input = 0,
          .backward = backward_log_softmax,
          .cost = cost_softmax});
+  r.set({.kind = OpKind::SoftmaxBackward, .name = "softmax_backward", .num_inputs = 2, .num_outputs = 1,
+         .infer = infer_backward, .inplace_input = 0, .grad = Grad::Unsupported, .cost = cost_softmax});
+  r.set({.kind = OpKind::LogSoftmaxBackward, .name = "log_softmax_backward", .num_inputs = 2, .num_outputs = 1,
+         .infer = infer_backward, .inplace_input = 0, .grad = Grad::Unsupported, .cost = cost_softmax});
 }
 
 }  // namespace frost::ops

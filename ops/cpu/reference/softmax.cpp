@@ -38,9 +38,34 @@ void softmax_kernel(const KernelContext& ctx) {
   }
 }
 
+// dx = y * (dy - sum(dy * y))   or, for log-softmax,   dx = dy - exp(y) * sum(dy)
+template <class T, bool Log>
+void softmax_backward_kernel(const KernelContext& ctx) {
+  const TensorView &dyv = ctx.in[0], &yv = ctx.in[1];
+  const int64_t n = yv.shape.rank() ? yv.shape[-1] : 1;
+  const int64_t rows = n ? yv.shape.numel() / n : 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* dy = dyv.as<const T>() + r * n;
+    const T* y = yv.as<const T>() + r * n;
+    T* dx = ctx.out[0].as<T>() + r * n;
+    double s = 0.0;
+    for (int64_t j = 0; j < n; ++j) s += Log ? double(dy[j]) : double(dy[j]) * double(y[j]);
+    for (int64_t j = 0; j < n; ++j)
+      dx[j] = Log ? T(double(dy[j]) - std::exp(double(y[j])) * s) : T(double(y[j]) * (double(dy[j]) - s));
+  }
+}
+
 }  // namespace
 
 void register_reference_softmax_kernels(KernelRegistry& r) {
+  r.add(OpKind::SoftmaxBackward, BackendKind::Reference, DType::F32,
+        {"reference.softmax_backward", softmax_backward_kernel<float, false>});
+  r.add(OpKind::SoftmaxBackward, BackendKind::Reference, DType::F64,
+        {"reference.softmax_backward", softmax_backward_kernel<double, false>});
+  r.add(OpKind::LogSoftmaxBackward, BackendKind::Reference, DType::F32,
+        {"reference.log_softmax_backward", softmax_backward_kernel<float, true>});
+  r.add(OpKind::LogSoftmaxBackward, BackendKind::Reference, DType::F64,
+        {"reference.log_softmax_backward", softmax_backward_kernel<double, true>});
   r.add(OpKind::Softmax, BackendKind::Reference, DType::F32,
         {"reference.softmax", softmax_kernel<float, false>});
   r.add(OpKind::Softmax, BackendKind::Reference, DType::F64,
