@@ -28,7 +28,9 @@ class Backend {
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void memset(void* dst, int byte, size_t bytes) = 0;
   // The kernel this backend runs for the node; nullptr when it has none.
-  virtual const Kernel* find_kernel(const Graph& graph, const Node& node) const = 0;
+  // Kernels named with a prefix in `disabled` are skipped (KernelRegistry::find).
+  virtual const Kernel* find_kernel(const Graph& graph, const Node& node,
+                                    const std::vector<std::string>& disabled) const = 0;
   // Waits for all queued work (a no-op on the host).
   virtual void synchronize() = 0;
 };

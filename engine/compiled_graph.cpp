@@ -1,5 +1,6 @@
 #include "engine/compiled_graph.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <iomanip>
 #include <sstream>
@@ -18,6 +19,16 @@ std::unique_ptr<CompiledGraph> compile(const Graph& graph, const CompileOptions&
 CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
     : graph_(graph), backend_(get_backend(options.backend)) {
   verify(graph_);
+  std::vector<std::string> disabled = options.disabled_kernels;
+  if (const char* env = std::getenv("FROST_DISABLE_KERNELS")) {
+    std::string list = env;
+    for (size_t start = 0; start <= list.size();) {
+      size_t end = list.find(',', start);
+      if (end == std::string::npos) end = list.size();
+      if (end > start) disabled.push_back(list.substr(start, end - start));
+      start = end + 1;
+    }
+  }
 
   // Schedule: live nodes in graph order (a topological order). Views run no kernel: they share bytes.
   std::vector<bool> live = live_nodes(graph_);
@@ -34,7 +45,7 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
   for (size_t i = 0; i < schedule.size(); ++i) {
     const Node& node = graph_.node(schedule[i]);
     if (op_registry().row(node.kind).view_of_input >= 0) continue;
-    const Kernel* k = backend_.find_kernel(graph_, node);
+    const Kernel* k = backend_.find_kernel(graph_, node, disabled);
     FROST_CHECK(k != nullptr, Unsupported,
                 "compile: backend '" << backend_.name() << "' has no kernel for op '" << op_name(node.kind)
                                      << "' on " << dtype_name(kernel_dtype(graph_, node)) << " at "

@@ -27,6 +27,9 @@ namespace frost {
 struct CompileOptions {
   std::string backend = "cpu";
   PlanOptions plan;
+  // Kernel-name prefixes not to use ("onednn.", "cpu."): the next kernel for the op is taken, down to the
+  // reference kernel. The environment variable FROST_DISABLE_KERNELS (comma-separated) adds to it.
+  std::vector<std::string> disabled_kernels;
 };
 
 class CompiledGraph {

@@ -1,5 +1,7 @@
 #include "engine/kernel.h"
 
+#include <string_view>
+
 #include "engine/error.h"
 
 namespace frost {
@@ -29,15 +31,18 @@ void KernelRegistry::add(OpKind kind, BackendKind backend, DType dtype, Kernel k
   entries_.push_back(std::make_unique<Entry>(Entry{kind, backend, dtype, kernel}));
 }
 
-const Kernel* KernelRegistry::find(OpKind kind, BackendKind backend, const Graph& graph,
-                                   const Node& node) const {
-  DType dtype = kernel_dtype(graph, node);
+const Kernel* KernelRegistry::find(OpKind kind, BackendKind backend, const Graph& graph, const Node& node,
+                                   const std::vector<std::string>& disabled) const {
+  const DType dtype = kernel_dtype(graph, node);
+  auto allowed = [&](const Kernel& k) {
+    for (const std::string& prefix : disabled)
+      if (std::string_view(k.name).starts_with(prefix)) return false;
+    return k.supports == nullptr || k.supports(graph, node);
+  };
   for (const auto& e : entries_) {
-    if (e->kind == kind && e->backend == backend && e->dtype == dtype &&
-        (e->kernel.supports == nullptr || e->kernel.supports(graph, node)))
-      return &e->kernel;
+    if (e->kind == kind && e->backend == backend && e->dtype == dtype && allowed(e->kernel)) return &e->kernel;
   }
-  if (backend == BackendKind::Cpu) return find(kind, BackendKind::Reference, graph, node);
+  if (backend == BackendKind::Cpu) return find(kind, BackendKind::Reference, graph, node, disabled);
   return nullptr;
 }
 

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "engine/graph.h"
@@ -56,7 +57,10 @@ class KernelRegistry {
   void add(OpKind kind, BackendKind backend, DType dtype, Kernel kernel);
   // The first kernel registered for (kind, backend, dtype) that supports the node; for Cpu, falls back to
   // the Reference kernels. nullptr when none.
-  const Kernel* find(OpKind kind, BackendKind backend, const Graph& graph, const Node& node) const;
+  // Kernels whose name starts with one of `disabled` ("onednn.") are skipped: for bisecting a kernel
+  // family and for testing every kernel path of a backend.
+  const Kernel* find(OpKind kind, BackendKind backend, const Graph& graph, const Node& node,
+                     const std::vector<std::string>& disabled = {}) const;
   // Every kernel registered for (kind, backend), any dtype: for audits and `frost ops`.
   std::vector<std::pair<DType, const Kernel*>> list(OpKind kind, BackendKind backend) const;
 

@@ -152,8 +152,10 @@ LayerNormResult layer_norm(Tensor x, Tensor weight, Tensor bias, double eps) {
   std::vector<Tensor> o = make_all(OpKind::LayerNorm, {x, weight, bias}, a);
   return {o[0], o[1], o[2]};
 }
-std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd) {
-  return make_all(OpKind::LayerNormBackward, {dy, x, weight, mean, rstd});
+std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd, double eps) {
+  Attrs a;
+  a.scalar = eps;
+  return make_all(OpKind::LayerNormBackward, {dy, x, weight, mean, rstd}, a);
 }
 Tensor l2_normalize(Tensor x, double eps) {
   Attrs a;

@@ -83,7 +83,8 @@ struct LayerNormResult {
 // One op with three outputs (mean and rstd are saved for the backward). Model code uses nn::layer_norm,
 // which emits the primitive decomposition the fusion pass matches (DESIGN, canonical sequences).
 LayerNormResult layer_norm(Tensor x, Tensor weight, Tensor bias, double eps);
-std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd);  // dx, dw, db
+// -> dx, dw, db. `eps` is the forward's (kernels that keep the variance rather than rstd need it).
+std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd, double eps);
 // x / max(||x||_2, eps) over the last dimension (torch.nn.functional.normalize).
 Tensor l2_normalize(Tensor x, double eps = 1e-12);
 Tensor l2_normalize_backward(Tensor dy, Tensor x, double eps);

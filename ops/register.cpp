@@ -29,6 +29,11 @@ void register_all() {
     register_reference_layout_kernels(kernels);
     register_reference_indexing_kernels(kernels);
     register_reference_normalization_kernels(kernels);
+    // Registration order is preference order within a backend: oneDNN first, then our own kernels; the
+    // reference kernels are the fallback of the cpu backend (KernelRegistry::find).
+#ifdef FROST_HAVE_ONEDNN
+    register_onednn_kernels(kernels);
+#endif
     register_cpu_own_kernels(kernels);
   });
 }

@@ -27,6 +27,7 @@ void register_reference_layout_kernels(KernelRegistry& r);
 void register_reference_indexing_kernels(KernelRegistry& r);
 void register_reference_normalization_kernels(KernelRegistry& r);
 
-void register_cpu_own_kernels(KernelRegistry& r);  // ops/cpu/own/: the cpu backend's own kernels
+void register_cpu_own_kernels(KernelRegistry& r);
+void register_onednn_kernels(KernelRegistry& r);  // ops/cpu/onednn.cpp, in builds with FROST_ONEDNN  // ops/cpu/own/: the cpu backend's own kernels
 
 }  // namespace frost::ops

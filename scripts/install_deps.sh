@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev              # GoogleTest: the test suites
   libbenchmark-dev                       # Google Benchmark: bench/
   libcli11-dev                           # CLI11: the `frost` command's argument parsing
+  libdnnl-dev ocl-icd-opencl-dev         # oneDNN 2.6 (its CMake config needs the OpenCL headers)
 )
 
 missing=()

@@ -15,9 +15,7 @@ namespace {
 
 class OpConsistency : public ::testing::TestWithParam<std::string> {};
 
-std::map<std::string, HostTensor> run_case(const OpCase& c, CaseGraph& cg, const std::string& backend) {
-  CompileOptions options;
-  options.backend = backend;
+std::map<std::string, HostTensor> run_case(const OpCase& c, CaseGraph& cg, CompileOptions options) {
   options.plan.guard_bytes = 64;
   auto compiled = compile(cg.graph, options);
   for (const auto& [name, data] : cg.inputs) compiled->set_input(name, data);
@@ -32,12 +30,15 @@ std::map<std::string, HostTensor> run_case(const OpCase& c, CaseGraph& cg, const
 void check_case(const OpCase& c, bool nan_inf) {
   CaseGraph f64 = build_case(c, DType::F64, nan_inf);
   CaseGraph f32_ref = build_case(c, DType::F32, nan_inf);
-  auto oracle = run_case(c, f64, "reference");
-  auto reference = run_case(c, f32_ref, "reference");
+  CompileOptions reference_options;
+  reference_options.backend = "reference";
+  auto oracle = run_case(c, f64, reference_options);
+  auto reference = run_case(c, f32_ref, reference_options);
   ASSERT_FALSE(oracle.empty()) << c.name << " compares nothing";
-  for (const std::string& backend : available_backends()) {
+  for (const KernelPath& path : kernel_paths()) {
+    const std::string& backend = path.label;
     CaseGraph f32 = build_case(c, DType::F32, nan_inf);
-    auto got = run_case(c, f32, backend);
+    auto got = run_case(c, f32, path.options);
     for (const auto& [name, expected] : oracle) {
       EXPECT_TRUE(close(got.at(name), expected.to(DType::F32), c.atol, c.rtol))
           << c.name << " [" << name << "] on " << backend << " vs the f64 oracle"

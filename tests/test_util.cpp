@@ -3,6 +3,10 @@
 #include <cmath>
 #include <cstring>
 #include <sstream>
+#include <string_view>
+
+#include "engine/kernel.h"
+#include "ops/api.h"
 
 namespace frost::test {
 
@@ -66,6 +70,29 @@ Comparison compare(const HostTensor& actual, const HostTensor& expected, double 
   if (a.bytes() && std::memcmp(a.raw(), b.raw(), a.bytes()) != 0)
     return ::testing::AssertionFailure() << "bytes differ";
   return ::testing::AssertionSuccess();
+}
+
+std::vector<KernelPath> kernel_paths() {
+  ops::register_all();
+  std::vector<KernelPath> paths;
+  for (const std::string& backend : available_backends()) {
+    CompileOptions options;
+    options.backend = backend;
+    paths.push_back({backend, options});
+  }
+  // A family is worth its own path when some op has a kernel of it on the cpu backend.
+  for (const char* family : {"onednn."}) {
+    bool present = false;
+    for (int k = 0; k < kNumOpKinds && !present; ++k)
+      for (const auto& entry : kernel_registry().list(OpKind(k), BackendKind::Cpu))
+        present = present || std::string_view(entry.second->name).starts_with(family);
+    if (!present) continue;
+    CompileOptions options;
+    options.backend = "cpu";
+    options.disabled_kernels = {family};
+    paths.push_back({std::string("cpu without ") + family, options});
+  }
+  return paths;
 }
 
 std::map<std::string, HostTensor> run_once(const Graph& graph, const std::string& backend,

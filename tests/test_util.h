@@ -30,6 +30,14 @@ Comparison compare(const HostTensor& actual, const HostTensor& expected, double 
 // Bitwise equality (determinism tests).
 ::testing::AssertionResult bit_identical(const HostTensor& a, const HostTensor& b);
 
+// Every kernel path of the build: each backend, and the cpu backend once more for each kernel family
+// it prefers (oneDNN) switched off, so the kernels underneath (own, reference) are tested too.
+struct KernelPath {
+  std::string label;  // "reference", "cpu", "cpu without onednn."
+  CompileOptions options;
+};
+std::vector<KernelPath> kernel_paths();
+
 // Compiles `graph` on `backend`, binds `inputs`, runs once; returns every output by name.
 std::map<std::string, HostTensor> run_once(const Graph& graph, const std::string& backend,
                                            const std::map<std::string, HostTensor>& inputs,

@@ -39,8 +39,9 @@ class HostBackend final : public Backend {
   void memset(void* dst, int byte, size_t bytes) override {
     if (bytes) std::memset(dst, byte, bytes);
   }
-  const Kernel* find_kernel(const Graph& graph, const Node& node) const override {
-    return kernel_registry().find(node.kind, kind_, graph, node);
+  const Kernel* find_kernel(const Graph& graph, const Node& node,
+                            const std::vector<std::string>& disabled) const override {
+    return kernel_registry().find(node.kind, kind_, graph, node, disabled);
   }
   void synchronize() override {}
 

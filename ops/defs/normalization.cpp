@@ -81,7 +81,8 @@ void backward_layer_norm(BackwardContext& c) {
   FROST_CHECK(!c.grad_output(1).valid() && !c.grad_output(2).valid(), Unsupported,
               "autodiff: layer_norm's mean and rstd outputs are saved statistics; gradients through them are "
               "not supported (node " << c.node_id() << ")");
-  std::vector<Tensor> g = layer_norm_backward(c.grad_output(0), c.input(0), c.input(1), c.output(1), c.output(2));
+  std::vector<Tensor> g =
+      layer_norm_backward(c.grad_output(0), c.input(0), c.input(1), c.output(1), c.output(2), c.attrs().scalar);
   for (int i = 0; i < 3; ++i)
     if (c.needs_grad(i)) c.set_grad_input(i, g[size_t(i)]);
 }

@@ -1,6 +1,6 @@
 // Reference kernels for the elementwise ops, on f32 and f64 (cast: every float pair). Plain loops with the
 // math in double where it matters: the oracle for fast kernels. NaN propagates as in PyTorch
-// (relu(NaN) = NaN; relu_grad passes NaN in x through).
+// (relu(NaN) = NaN; relu_grad(dy, NaN) = dy, as threshold_backward).
 #include <cmath>
 
 #include "engine/error.h"
@@ -98,8 +98,8 @@ void relu_grad_kernel(const KernelContext& ctx) {
   const T* x = ctx.in[1].as<const T>();
   T* dx = ctx.out[0].as<T>();
   const int64_t n = ctx.out[0].shape.numel();
-  // Where x is NaN the forward output was NaN; propagate it into the gradient as PyTorch does.
-  for (int64_t i = 0; i < n; ++i) dx[i] = std::isnan(x[i]) ? x[i] : (x[i] > T(0) ? dy[i] : T(0));
+  // PyTorch's threshold_backward: x <= 0 ? 0 : dy, so a NaN x passes dy through.
+  for (int64_t i = 0; i < n; ++i) dx[i] = x[i] <= T(0) ? T(0) : dy[i];
 }
 
 void cast_kernel(const KernelContext& ctx) {

@@ -1,0 +1,424 @@
+// The oneDNN adapter: every oneDNN call in frost lives in this file (issue 3), so moving from the v2.6 API
+// (Debian 12's libdnnl-dev) to v3 touches nothing else. It registers cpu-backend kernels for matmul,
+// softmax / log-softmax (forward and backward), layer norm (forward and backward) and eltwise ops
+// (forward; gelu backward), all f32. Where oneDNN's NaN/Inf results differ from PyTorch's, a fix-up pass
+// after the primitive restores PyTorch's (DESIGN principle 10); the consistency suite checks it.
+//
+// Primitives are created when the graph is compiled (Kernel::prepare: shapes are static), never in run().
+// Each prepared kernel holds its primitive, one dnnl::memory per argument created without a data handle,
+// and the C-API argument array; run() only points the memories at the planned buffers and executes, so it
+// allocates nothing. Scratchpads are user-provided (scratchpad_mode::user) from the plan's workspace.
+// oneDNN runs on OpenMP, the same (libgomp) pool as frost's own kernels (DESIGN principle 7).
+#include <cmath>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/kernel.h"
+#include "ops/cpu/onednn.h"
+#include "ops/registration.h"
+
+// Wraps a oneDNN C-API call made while running: a failure is an internal error with file and line.
+#define FROST_DNNL_CHECK(call)                                                                          \
+  do {                                                                                                  \
+    dnnl_status_t frost_dnnl_status_ = (call);                                                          \
+    FROST_CHECK(frost_dnnl_status_ == dnnl_success, Internal, "oneDNN call " #call " failed with status " \
+                                                                  << int(frost_dnnl_status_));          \
+  } while (0)
+
+namespace frost::ops {
+namespace {
+
+using dnnl::memory;
+using Dims = memory::dims;
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// Where an argument's buffer comes from at run time.
+enum class Slot : uint8_t { In, Out, Workspace };
+struct Binding {
+  int arg;  // DNNL_ARG_*
+  Slot slot;
+  int index;         // input or output index
+  size_t offset = 0;  // into the workspace
+};
+
+struct Prepared {
+  dnnl::primitive primitive;
+  dnnl::stream stream;
+  std::vector<Binding> bindings;
+  std::vector<memory> memories;         // one per binding, data handle set at run
+  std::vector<dnnl_exec_arg_t> args;    // the C-API argument array, filled at prepare
+  float eps = 0;                        // layer norm: to turn variance into rstd and back
+};
+
+struct PrepareBuilder {
+  Prepared p;
+  size_t workspace = 0;
+  void bind(int arg, const memory::desc& md, Slot slot, int index, size_t offset = 0) {
+    p.bindings.push_back({arg, slot, index, offset});
+    p.memories.emplace_back(md, cpu_engine(), static_cast<void*>(nullptr));  // DNNL_MEMORY_NONE: no buffer
+  }
+  // Scratchpad first in the workspace; kernel extras (layer norm's variance) after it.
+  template <class Primitive, class PrimitiveDesc>
+  void finish(const PrimitiveDesc& pd) {
+    const memory::desc scratch = pd.scratchpad_desc();
+    if (scratch.get_size() > 0) bind(DNNL_ARG_SCRATCHPAD, scratch, Slot::Workspace, 0, 0);
+    p.primitive = Primitive(pd);
+    p.stream = dnnl::stream(cpu_engine());
+    for (size_t i = 0; i < p.bindings.size(); ++i) p.args.push_back({p.bindings[i].arg, p.memories[i].get()});
+  }
+  KernelPrep done(size_t extra_workspace = 0) {
+    KernelPrep prep;
+    prep.workspace_bytes = workspace + extra_workspace;
+    prep.state = std::make_shared<Prepared>(std::move(p));
+    return prep;
+  }
+};
+
+dnnl::primitive_attr user_scratchpad() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+Dims dims_of(const Shape& s) { return Dims(s.begin(), s.end()); }
+memory::desc plain_desc(const Shape& s) {
+  Dims strides(size_t(s.rank()));
+  auto c = contiguous_strides(s);
+  for (int d = 0; d < s.rank(); ++d) strides[size_t(d)] = c[size_t(d)];
+  return memory::desc(dims_of(s), memory::data_type::f32, strides);
+}
+
+thread_local bool t_executing = false;
+
+void execute(const KernelContext& ctx) {
+  Prepared& p = *static_cast<Prepared*>(ctx.state);
+  for (size_t i = 0; i < p.bindings.size(); ++i) {
+    const Binding& b = p.bindings[i];
+    void* ptr = b.slot == Slot::In    ? ctx.in[b.index].data
+                : b.slot == Slot::Out ? ctx.out[b.index].data
+                                      : static_cast<char*>(ctx.workspace) + b.offset;
+    FROST_DNNL_CHECK(dnnl_memory_set_data_handle(p.memories[i].get(), ptr));
+  }
+  t_executing = true;
+  const dnnl_status_t status = dnnl_primitive_execute(p.primitive.get(), p.stream.get(), int(p.args.size()), p.args.data());
+  const dnnl_status_t waited = status == dnnl_success ? dnnl_stream_wait(p.stream.get()) : status;
+  t_executing = false;
+  FROST_DNNL_CHECK(status);
+  FROST_DNNL_CHECK(waited);
+}
+
+// Every buffer non-empty and f32 (oneDNN 2.6 declines zero-volume tensors on some primitives).
+bool all_f32_nonempty(const Graph& g, const Node& n) {
+  for (ValueId v : n.inputs)
+    if (g.value(v).type.dtype != DType::F32 || g.value(v).type.shape.numel() == 0) return false;
+  for (ValueId v : n.outputs)
+    if (g.value(v).type.dtype != DType::F32 || g.value(v).type.shape.numel() == 0) return false;
+  return true;
+}
+const Shape& shape_of(const Graph& g, ValueId v) { return g.value(v).type.shape; }
+
+// oneDNN reports unsupported configurations by throwing dnnl::error while building a primitive
+// descriptor; frost names the node in its error.
+template <class F>
+KernelPrep prepare_or_fail(const Graph& g, const Node& n, F&& build) {
+  try {
+    return build();
+  } catch (const dnnl::error& e) {
+    FROST_FAIL(Unsupported, "oneDNN cannot build " << op_name(n.kind) << " for node with inputs "
+                                                    << to_string(g.value(n.inputs[0]).type) << ": " << e.what());
+  }
+}
+
+// ---- matmul --------------------------------------------------------------------------------------------
+// op(A) as (..., M, K) read through strides: a transposed operand is the stored matrix with its last two
+// strides swapped. Batch dims are padded with leading 1s to the output's rank; oneDNN broadcasts them.
+memory::desc matmul_operand(const Shape& stored, bool transposed, int rank) {
+  auto c = contiguous_strides(stored);
+  Dims dims(size_t(rank), 1), strides(size_t(rank), 0);
+  const int lead = rank - stored.rank();
+  for (int d = 0; d < rank; ++d) {
+    const int sd = d - lead;
+    dims[size_t(d)] = sd >= 0 ? stored[sd] : 1;
+    strides[size_t(d)] = sd >= 0 ? c[size_t(sd)] : stored.numel();
+  }
+  if (transposed) {
+    std::swap(dims[size_t(rank - 1)], dims[size_t(rank - 2)]);
+    std::swap(strides[size_t(rank - 1)], strides[size_t(rank - 2)]);
+  }
+  return memory::desc(dims, memory::data_type::f32, strides);
+}
+
+KernelPrep prepare_matmul(const Graph& g, const Node& n) {
+  return prepare_or_fail(g, n, [&] {
+    const Shape& out = shape_of(g, n.outputs[0]);
+    const memory::desc a = matmul_operand(shape_of(g, n.inputs[0]), n.attrs.trans_a, out.rank());
+    const memory::desc b = matmul_operand(shape_of(g, n.inputs[1]), n.attrs.trans_b, out.rank());
+    const memory::desc c = plain_desc(out);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), user_scratchpad(), cpu_engine());
+    PrepareBuilder pb;
+    pb.bind(DNNL_ARG_SRC, a, Slot::In, 0);
+    pb.bind(DNNL_ARG_WEIGHTS, b, Slot::In, 1);
+    pb.bind(DNNL_ARG_DST, c, Slot::Out, 0);
+    pb.workspace = pd.scratchpad_desc().get_size();
+    pb.finish<dnnl::matmul>(pd);
+    return pb.done();
+  });
+}
+
+// ---- softmax -------------------------------------------------------------------------------------------
+dnnl::softmax_v2_forward::primitive_desc softmax_forward_pd(const memory::desc& md, int axis, bool log) {
+  const auto alg = log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
+  return {dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_training, alg, md, md, axis), user_scratchpad(),
+          cpu_engine()};
+}
+
+template <bool Log>
+KernelPrep prepare_softmax(const Graph& g, const Node& n) {
+  return prepare_or_fail(g, n, [&] {
+    const Shape& s = shape_of(g, n.inputs[0]);
+    const memory::desc md = plain_desc(s);
+    auto pd = softmax_forward_pd(md, s.rank() - 1, Log);
+    PrepareBuilder pb;
+    pb.bind(DNNL_ARG_SRC, md, Slot::In, 0);
+    pb.bind(DNNL_ARG_DST, md, Slot::Out, 0);
+    pb.workspace = pd.scratchpad_desc().get_size();
+    pb.finish<dnnl::softmax_v2_forward>(pd);
+    return pb.done();
+  });
+}
+
+// (dy, y) -> dx
+template <bool Log>
+KernelPrep prepare_softmax_backward(const Graph& g, const Node& n) {
+  return prepare_or_fail(g, n, [&] {
+    const Shape& s = shape_of(g, n.inputs[1]);
+    const memory::desc md = plain_desc(s);
+    const int axis = s.rank() - 1;
+    const auto alg = Log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
+    dnnl::softmax_v2_backward::primitive_desc pd(dnnl::softmax_v2_backward::desc(alg, md, md, md, axis),
+                                                 user_scratchpad(), cpu_engine(), softmax_forward_pd(md, axis, Log));
+    PrepareBuilder pb;
+    pb.bind(DNNL_ARG_DIFF_DST, md, Slot::In, 0);
+    pb.bind(DNNL_ARG_DST, md, Slot::In, 1);
+    pb.bind(DNNL_ARG_DIFF_SRC, md, Slot::Out, 0);
+    pb.workspace = pd.scratchpad_desc().get_size();
+    pb.finish<dnnl::softmax_v2_backward>(pd);
+    return pb.done();
+  });
+}
+
+// oneDNN's softmax does not turn a row holding NaN or +Inf into NaN as PyTorch (and frost's reference)
+// does, so the rows that need it are fixed after executing: NaN when any element is NaN or +Inf, or when
+// every element is -Inf.
+void run_softmax(const KernelContext& ctx) {
+  execute(ctx);
+  const TensorView &in = ctx.in[0], &out = ctx.out[0];
+  const int64_t n = in.shape[-1], rows = in.shape.numel() / n;
+  const float* x = in.as<const float>();
+  float* y = out.as<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r) {
+    bool poisoned = false, all_minus_inf = true;
+    for (int64_t j = 0; j < n; ++j) {
+      const float v = x[r * n + j];
+      poisoned = poisoned || std::isnan(v) || v == INFINITY;
+      all_minus_inf = all_minus_inf && v == -INFINITY;
+    }
+    if (poisoned || all_minus_inf)
+      for (int64_t j = 0; j < n; ++j) y[r * n + j] = NAN;
+  }
+}
+
+// ---- layer norm ----------------------------------------------------------------------------------------
+// oneDNN keeps the variance; frost's op exports rstd = 1 / sqrt(var + eps) (the form fused kernels and
+// cuDNN save). The forward converts in place after executing; the backward rebuilds the variance,
+// var = 1 / rstd^2 - eps, in the workspace after the scratchpad.
+dnnl::normalization_flags scale_and_shift() {
+  return dnnl::normalization_flags::use_scale | dnnl::normalization_flags::use_shift;
+}
+
+bool layer_norm_supported(const Graph& g, const Node& n) {
+  return all_f32_nonempty(g, n) && shape_of(g, n.inputs[n.kind == OpKind::LayerNorm ? 0 : 1]).rank() >= 2;
+}
+
+dnnl::layer_normalization_forward::primitive_desc layer_norm_forward_pd(const Shape& x, float eps) {
+  const Shape stat(std::span<const int64_t>(x.begin(), size_t(x.rank() - 1)));
+  return {dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_training, plain_desc(x), plain_desc(stat),
+                                                  eps, scale_and_shift()),
+          user_scratchpad(), cpu_engine()};
+}
+
+KernelPrep prepare_layer_norm(const Graph& g, const Node& n) {
+  return prepare_or_fail(g, n, [&] {
+    const Shape& x = shape_of(g, n.inputs[0]);
+    const float eps = float(n.attrs.scalar);
+    auto pd = layer_norm_forward_pd(x, eps);
+    const Shape stat(std::span<const int64_t>(x.begin(), size_t(x.rank() - 1)));
+    PrepareBuilder pb;
+    pb.bind(DNNL_ARG_SRC, plain_desc(x), Slot::In, 0);
+    pb.bind(DNNL_ARG_SCALE, plain_desc(shape_of(g, n.inputs[1])), Slot::In, 1);
+    pb.bind(DNNL_ARG_SHIFT, plain_desc(shape_of(g, n.inputs[2])), Slot::In, 2);
+    pb.bind(DNNL_ARG_DST, plain_desc(x), Slot::Out, 0);
+    pb.bind(DNNL_ARG_MEAN, plain_desc(stat), Slot::Out, 1);
+    pb.bind(DNNL_ARG_VARIANCE, plain_desc(stat), Slot::Out, 2);  // variance now, rstd after run_layer_norm
+    pb.workspace = pd.scratchpad_desc().get_size();
+    pb.p.eps = eps;
+    pb.finish<dnnl::layer_normalization_forward>(pd);
+    return pb.done();
+  });
+}
+
+void run_layer_norm(const KernelContext& ctx) {
+  execute(ctx);
+  const float eps = static_cast<Prepared*>(ctx.state)->eps;
+  float* stat = ctx.out[2].as<float>();
+  const int64_t rows = ctx.out[2].shape.numel();
+  for (int64_t r = 0; r < rows; ++r) stat[r] = float(1.0 / std::sqrt(double(stat[r]) + double(eps)));
+}
+
+size_t align64(size_t x) { return (x + 63) / 64 * 64; }
+
+// (dy, x, w, mean, rstd) -> (dx, dw, db)
+KernelPrep prepare_layer_norm_backward(const Graph& g, const Node& n) {
+  return prepare_or_fail(g, n, [&] {
+    const Shape& x = shape_of(g, n.inputs[1]);
+    const float eps = float(n.attrs.scalar);  // the forward's eps, carried by the backward node
+    const Shape stat(std::span<const int64_t>(x.begin(), size_t(x.rank() - 1)));
+    const memory::desc xd = plain_desc(x), sd = plain_desc(stat), wd = plain_desc(shape_of(g, n.inputs[2]));
+    dnnl::layer_normalization_backward::primitive_desc pd(
+        dnnl::layer_normalization_backward::desc(dnnl::prop_kind::backward, xd, xd, sd, eps, scale_and_shift()),
+        user_scratchpad(), cpu_engine(), layer_norm_forward_pd(x, eps));
+    PrepareBuilder pb;
+    const size_t variance_at = align64(pd.scratchpad_desc().get_size());
+    pb.bind(DNNL_ARG_DIFF_DST, xd, Slot::In, 0);
+    pb.bind(DNNL_ARG_SRC, xd, Slot::In, 1);
+    pb.bind(DNNL_ARG_SCALE, wd, Slot::In, 2);
+    // oneDNN 2.6 insists on a shift argument in the backward too, though no result depends on it (the
+    // forward's bias is not an input of this op): the weight stands in, read-only.
+    pb.bind(DNNL_ARG_SHIFT, wd, Slot::In, 2);
+    pb.bind(DNNL_ARG_MEAN, sd, Slot::In, 3);
+    pb.bind(DNNL_ARG_VARIANCE, sd, Slot::Workspace, 0, variance_at);
+    pb.bind(DNNL_ARG_DIFF_SRC, xd, Slot::Out, 0);
+    pb.bind(DNNL_ARG_DIFF_SCALE, wd, Slot::Out, 1);
+    pb.bind(DNNL_ARG_DIFF_SHIFT, wd, Slot::Out, 2);
+    pb.workspace = variance_at + size_t(stat.numel()) * sizeof(float);
+    pb.p.eps = eps;
+    pb.finish<dnnl::layer_normalization_backward>(pd);
+    return pb.done();
+  });
+}
+
+void run_layer_norm_backward(const KernelContext& ctx) {
+  Prepared& p = *static_cast<Prepared*>(ctx.state);
+  const float* rstd = ctx.in[4].as<const float>();
+  float* variance = nullptr;
+  for (const Binding& b : p.bindings)
+    if (b.arg == DNNL_ARG_VARIANCE) variance = reinterpret_cast<float*>(static_cast<char*>(ctx.workspace) + b.offset);
+  const int64_t rows = ctx.in[4].shape.numel();
+  for (int64_t r = 0; r < rows; ++r) variance[r] = float(1.0 / (double(rstd[r]) * double(rstd[r])) - double(p.eps));
+  execute(ctx);
+}
+
+// ---- eltwise -------------------------------------------------------------------------------------------
+struct EltwiseSpec {
+  dnnl::algorithm algorithm;
+  float alpha, beta;
+};
+
+EltwiseSpec eltwise_spec(const Node& n) {
+  using A = dnnl::algorithm;
+  switch (n.kind) {
+    case OpKind::Relu: return {A::eltwise_relu, 0.f, 0.f};
+    case OpKind::Gelu:
+    case OpKind::GeluBackward: return {A::eltwise_gelu_erf, 0.f, 0.f};
+    case OpKind::GeluTanh:
+    case OpKind::GeluTanhBackward: return {A::eltwise_gelu_tanh, 0.f, 0.f};
+    case OpKind::Tanh: return {A::eltwise_tanh, 0.f, 0.f};
+    case OpKind::Exp: return {A::eltwise_exp, 0.f, 0.f};
+    case OpKind::Log: return {A::eltwise_log, 0.f, 0.f};
+    case OpKind::Sqrt: return {A::eltwise_sqrt, 0.f, 0.f};
+    case OpKind::Neg: return {A::eltwise_linear, -1.f, 0.f};   // alpha * x + beta
+    case OpKind::Scale: return {A::eltwise_linear, float(n.attrs.scalar), 0.f};
+    default: FROST_FAIL(Internal, "no oneDNN eltwise for op '" << op_name(n.kind) << "'");
+  }
+}
+
+dnnl::eltwise_forward::primitive_desc eltwise_forward_pd(const memory::desc& md, const EltwiseSpec& e) {
+  return {dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, e.algorithm, md, e.alpha, e.beta),
+          user_scratchpad(), cpu_engine()};
+}
+
+KernelPrep prepare_eltwise(const Graph& g, const Node& n) {
+  return prepare_or_fail(g, n, [&] {
+    const memory::desc md = plain_desc(shape_of(g, n.inputs[0]));
+    auto pd = eltwise_forward_pd(md, eltwise_spec(n));
+    PrepareBuilder pb;
+    pb.bind(DNNL_ARG_SRC, md, Slot::In, 0);
+    pb.bind(DNNL_ARG_DST, md, Slot::Out, 0);
+    pb.workspace = pd.scratchpad_desc().get_size();
+    pb.finish<dnnl::eltwise_forward>(pd);
+    return pb.done();
+  });
+}
+
+// oneDNN's relu and exp map NaN to 0 and +Inf; PyTorch (and frost) keep NaN. Restore it after executing.
+void run_eltwise(const KernelContext& ctx) {
+  execute(ctx);
+  const float* x = ctx.in[0].as<const float>();
+  float* y = ctx.out[0].as<float>();
+  const int64_t n = ctx.in[0].shape.numel();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    if (std::isnan(x[i])) y[i] = x[i];
+}
+
+// (dy, x) -> dx, from the source values
+KernelPrep prepare_eltwise_backward(const Graph& g, const Node& n) {
+  return prepare_or_fail(g, n, [&] {
+    const memory::desc md = plain_desc(shape_of(g, n.inputs[1]));
+    const EltwiseSpec e = eltwise_spec(n);
+    dnnl::eltwise_backward::primitive_desc pd(dnnl::eltwise_backward::desc(e.algorithm, md, md, e.alpha, e.beta),
+                                              user_scratchpad(), cpu_engine(), eltwise_forward_pd(md, e));
+    PrepareBuilder pb;
+    pb.bind(DNNL_ARG_DIFF_DST, md, Slot::In, 0);
+    pb.bind(DNNL_ARG_SRC, md, Slot::In, 1);
+    pb.bind(DNNL_ARG_DIFF_SRC, md, Slot::Out, 0);
+    pb.workspace = pd.scratchpad_desc().get_size();
+    pb.finish<dnnl::eltwise_backward>(pd);
+    return pb.done();
+  });
+}
+
+}  // namespace
+
+bool onednn_executing() { return t_executing; }
+
+void register_onednn_kernels(KernelRegistry& r) {
+  auto add = [&r](OpKind kind, const char* name, void (*run)(const KernelContext&),
+                  KernelPrep (*prepare)(const Graph&, const Node&), bool (*supports)(const Graph&, const Node&)) {
+    r.add(kind, BackendKind::Cpu, DType::F32, {name, run, supports, prepare});
+  };
+  add(OpKind::MatMul, "onednn.matmul", execute, prepare_matmul, all_f32_nonempty);
+  add(OpKind::Softmax, "onednn.softmax", run_softmax, prepare_softmax<false>, all_f32_nonempty);
+  add(OpKind::LogSoftmax, "onednn.log_softmax", run_softmax, prepare_softmax<true>, all_f32_nonempty);
+  add(OpKind::SoftmaxBackward, "onednn.softmax_backward", execute, prepare_softmax_backward<false>, all_f32_nonempty);
+  add(OpKind::LogSoftmaxBackward, "onednn.log_softmax_backward", execute, prepare_softmax_backward<true>,
+      all_f32_nonempty);
+  add(OpKind::LayerNorm, "onednn.layer_norm", run_layer_norm, prepare_layer_norm, layer_norm_supported);
+  add(OpKind::LayerNormBackward, "onednn.layer_norm_backward", run_layer_norm_backward, prepare_layer_norm_backward,
+      layer_norm_supported);
+  // Not rsqrt: oneDNN's pow gives 0 for negative inputs where 1 / sqrt gives NaN.
+  for (OpKind k : {OpKind::Relu, OpKind::Gelu, OpKind::GeluTanh, OpKind::Tanh, OpKind::Exp, OpKind::Log, OpKind::Sqrt,
+                   OpKind::Neg, OpKind::Scale})
+    add(k, "onednn.eltwise", run_eltwise, prepare_eltwise, all_f32_nonempty);
+  for (OpKind k : {OpKind::GeluBackward, OpKind::GeluTanhBackward})
+    add(k, "onednn.eltwise_backward", execute, prepare_eltwise_backward, all_f32_nonempty);
+}
+
+}  // namespace frost::ops
