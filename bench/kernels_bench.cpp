@@ -1,6 +1,13 @@
-// Kernel benchmarks: each op's kernel on the "reference" and "cpu" backends side by side (DESIGN style:
-// the naive reference stands beside the optimized one). Run: build/bench/bench_kernels
-// Reports time per run and, for matmul, FLOP/s from the op's cost row.
+// Kernel benchmarks: each op on each kernel path side by side — the reference kernel (the oracle), our
+// own cpu kernels ("own": the cpu backend with oneDNN switched off) and oneDNN ("onednn": the cpu
+// backend as shipped). DESIGN style: the naive reference stands beside the optimized ones.
+//
+//   build/bench/bench_kernels --benchmark_filter=Matmul --benchmark_repetitions=3
+//
+// Matmul reports GFLOP/s from the op's cost row; compare it with ../shared/tools/fma_peak.c run in the
+// same session. Shapes are the dual encoder's: M = 785 video tokens (1 + 4 frames x 196 patches) or 32
+// text tokens; (K, N) = (768, 768) attention projections, (768, 2304) fused qkv, (768, 3072) and
+// (3072, 768) the MLP.
 #include <benchmark/benchmark.h>
 
 #include "engine/compiled_graph.h"
@@ -11,54 +18,80 @@ namespace {
 
 using namespace frost;
 
-void run_graph(benchmark::State& state, Graph& g, const std::string& backend,
-               const std::vector<std::pair<std::string, Shape>>& inputs) {
+CompileOptions path_options(const std::string& path) {
   CompileOptions options;
-  options.backend = backend;
-  auto cg = compile(g, options);
+  options.backend = path == "reference" ? "reference" : "cpu";
+  if (path == "own") options.disabled_kernels = {"onednn."};
+  return options;
+}
+
+void run_graph(benchmark::State& state, Graph& g, const std::string& path,
+               const std::vector<std::pair<std::string, Shape>>& inputs) {
+  auto cg = compile(g, path_options(path));
   for (size_t i = 0; i < inputs.size(); ++i) {
     HostTensor t(DType::F32, inputs[i].second);
     fill_uniform(t, Philox(i + 1), -1.0, 1.0);
     cg->set_input(inputs[i].first, t);
   }
   for (auto _ : state) cg->run();
-  state.counters["FLOP/s"] =
-      benchmark::Counter(cg->total_cost().flops, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] = benchmark::Counter(cg->total_cost().flops, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(cg->kernel_names().front());
 }
 
-// Matmul at model shapes: M tokens x K -> N (M = 785 video tokens or 32 text tokens).
-void BM_Matmul(benchmark::State& state, const std::string& backend) {
+void BM_Matmul(benchmark::State& state, const std::string& path) {
   const int64_t M = state.range(0), K = state.range(1), N = state.range(2);
   Graph g;
   g.output("c", matmul(g.input("a", DType::F32, {M, K}), g.input("b", DType::F32, {K, N})));
-  run_graph(state, g, backend, {{"a", {M, K}}, {"b", {K, N}}});
+  run_graph(state, g, path, {{"a", {M, K}}, {"b", {K, N}}});
 }
 
-void BM_Softmax(benchmark::State& state, const std::string& backend) {
+// Attention scores as the model computes them: (B*H, L, D) x (B*H, L, D)^T.
+void BM_MatmulScores(benchmark::State& state, const std::string& path) {
+  const int64_t BH = state.range(0), L = state.range(1), D = 64;
+  Graph g;
+  g.output("s", matmul(g.input("q", DType::F32, {BH, L, D}), g.input("k", DType::F32, {BH, L, D}), false, true));
+  run_graph(state, g, path, {{"q", {BH, L, D}}, {"k", {BH, L, D}}});
+}
+
+void BM_Softmax(benchmark::State& state, const std::string& path) {
   const int64_t rows = state.range(0), cols = state.range(1);
   Graph g;
   g.output("y", softmax(g.input("x", DType::F32, {rows, cols})));
-  run_graph(state, g, backend, {{"x", {rows, cols}}});
+  run_graph(state, g, path, {{"x", {rows, cols}}});
 }
 
-BENCHMARK_CAPTURE(BM_Matmul, reference, std::string("reference"))
-    ->Args({32, 768, 768})
-    ->Args({197, 768, 768})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK_CAPTURE(BM_Matmul, cpu, std::string("cpu"))
-    ->Args({32, 768, 768})
-    ->Args({197, 768, 768})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK_CAPTURE(BM_Softmax, reference, std::string("reference"))
-    ->Args({12 * 197, 197})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
-BENCHMARK_CAPTURE(BM_Softmax, cpu, std::string("cpu"))
-    ->Args({12 * 197, 197})
-    ->Unit(benchmark::kMillisecond)
-    ->UseRealTime();
+void BM_LayerNorm(benchmark::State& state, const std::string& path) {
+  const int64_t rows = state.range(0), C = 768;
+  Graph g;
+  g.output("y", layer_norm(g.input("x", DType::F32, {rows, C}), g.input("w", DType::F32, {C}),
+                           g.input("b", DType::F32, {C}), 1e-6)
+                    .y);
+  run_graph(state, g, path, {{"x", {rows, C}}, {"w", {C}}, {"b", {C}}});
+}
+
+void BM_Gelu(benchmark::State& state, const std::string& path) {
+  const int64_t n = state.range(0);
+  Graph g;
+  g.output("y", gelu(g.input("x", DType::F32, {n})));
+  run_graph(state, g, path, {{"x", {n}}});
+}
+
+void model_shapes(benchmark::internal::Benchmark* b) {
+  for (int64_t M : {785, 32})
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 768}, {768, 2304}, {768, 3072}, {3072, 768}}) b->Args({M, K, N});
+}
+
+#define FROST_BENCH_PATHS(fn, ...)                                                                   \
+  BENCHMARK_CAPTURE(fn, onednn, std::string("onednn"))->__VA_ARGS__->Unit(benchmark::kMillisecond)->UseRealTime(); \
+  BENCHMARK_CAPTURE(fn, own, std::string("own"))->__VA_ARGS__->Unit(benchmark::kMillisecond)->UseRealTime()
+
+FROST_BENCH_PATHS(BM_Matmul, Apply(model_shapes));
+BENCHMARK_CAPTURE(BM_Matmul, reference, std::string("reference"))->Args({32, 768, 768})->Unit(benchmark::kMillisecond)->UseRealTime();
+FROST_BENCH_PATHS(BM_MatmulScores, Args({12, 197}));
+FROST_BENCH_PATHS(BM_Softmax, Args({12 * 197, 197}));
+BENCHMARK_CAPTURE(BM_Softmax, reference, std::string("reference"))->Args({12 * 197, 197})->Unit(benchmark::kMillisecond)->UseRealTime();
+FROST_BENCH_PATHS(BM_LayerNorm, Args({785}));
+FROST_BENCH_PATHS(BM_Gelu, Args({785 * 3072}));
 
 }  // namespace
 
