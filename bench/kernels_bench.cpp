@@ -34,7 +34,8 @@ void run_graph(benchmark::State& state, Graph& g, const std::string& path,
     cg->set_input(inputs[i].first, t);
   }
   for (auto _ : state) cg->run();
-  state.counters["FLOP/s"] = benchmark::Counter(cg->total_cost().flops, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(cg->total_cost().flops, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(cg->kernel_names().front());
 }
 
@@ -49,7 +50,8 @@ void BM_Matmul(benchmark::State& state, const std::string& path) {
 void BM_MatmulScores(benchmark::State& state, const std::string& path) {
   const int64_t BH = state.range(0), L = state.range(1), D = 64;
   Graph g;
-  g.output("s", matmul(g.input("q", DType::F32, {BH, L, D}), g.input("k", DType::F32, {BH, L, D}), false, true));
+  g.output("s",
+           matmul(g.input("q", DType::F32, {BH, L, D}), g.input("k", DType::F32, {BH, L, D}), false, true));
   run_graph(state, g, path, {{"q", {BH, L, D}}, {"k", {BH, L, D}}});
 }
 
@@ -78,18 +80,27 @@ void BM_Gelu(benchmark::State& state, const std::string& path) {
 
 void model_shapes(benchmark::internal::Benchmark* b) {
   for (int64_t M : {785, 32})
-    for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 768}, {768, 2304}, {768, 3072}, {3072, 768}}) b->Args({M, K, N});
+    for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 768}, {768, 2304}, {768, 3072}, {3072, 768}})
+      b->Args({M, K, N});
 }
 
-#define FROST_BENCH_PATHS(fn, ...)                                                                   \
-  BENCHMARK_CAPTURE(fn, onednn, std::string("onednn"))->__VA_ARGS__->Unit(benchmark::kMillisecond)->UseRealTime(); \
+#define FROST_BENCH_PATHS(fn, ...)                     \
+  BENCHMARK_CAPTURE(fn, onednn, std::string("onednn")) \
+      ->__VA_ARGS__->Unit(benchmark::kMillisecond)     \
+      ->UseRealTime();                                 \
   BENCHMARK_CAPTURE(fn, own, std::string("own"))->__VA_ARGS__->Unit(benchmark::kMillisecond)->UseRealTime()
 
 FROST_BENCH_PATHS(BM_Matmul, Apply(model_shapes));
-BENCHMARK_CAPTURE(BM_Matmul, reference, std::string("reference"))->Args({32, 768, 768})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Matmul, reference, std::string("reference"))
+    ->Args({32, 768, 768})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 FROST_BENCH_PATHS(BM_MatmulScores, Args({12, 197}));
 FROST_BENCH_PATHS(BM_Softmax, Args({12 * 197, 197}));
-BENCHMARK_CAPTURE(BM_Softmax, reference, std::string("reference"))->Args({12 * 197, 197})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_Softmax, reference, std::string("reference"))
+    ->Args({12 * 197, 197})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 FROST_BENCH_PATHS(BM_LayerNorm, Args({785}));
 FROST_BENCH_PATHS(BM_Gelu, Args({785 * 3072}));
 

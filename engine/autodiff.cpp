@@ -89,8 +89,11 @@ std::vector<Tensor> gradients(Tensor loss, std::span<const Tensor> wrt) {
     if (row.grad == Grad::None) continue;
     FROST_CHECK(row.grad == Grad::Rule && row.backward != nullptr, Unsupported,
                 "autodiff: op '" << row.name << "' has no backward rule"
-                                 << (row.grad == Grad::Unsupported ? " (it is a backward helper: second derivatives are not supported)" : "")
-                                 << ", but " << g.describe_node(n) << " lies between a parameter and the loss");
+                                 << (row.grad == Grad::Unsupported
+                                         ? " (it is a backward helper: second derivatives are not supported)"
+                                         : "")
+                                 << ", but " << g.describe_node(n)
+                                 << " lies between a parameter and the loss");
     BackwardContext ctx(g, n, std::move(out_grads), std::move(needs));
     row.backward(ctx);
     for (size_t i = 0; i < node.inputs.size(); ++i) {

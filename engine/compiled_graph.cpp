@@ -150,8 +150,8 @@ void CompiledGraph::run() {
   }
   void* workspace = arenas_[size_t(Arena::Workspace)];
   for (const Step& s : steps_) {
-    KernelContext ctx{&graph_.nodes()[s.node], s.node,        &views_[s.in_begin], int(s.num_in),
-                      &views_[s.out_begin],      int(s.num_out), workspace,           s.workspace_bytes,
+    KernelContext ctx{&graph_.nodes()[s.node], s.node,         &views_[s.in_begin], int(s.num_in),
+                      &views_[s.out_begin],    int(s.num_out), workspace,           s.workspace_bytes,
                       s.kernel_state.get()};
     s.kernel->run(ctx);
   }

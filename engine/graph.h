@@ -51,7 +51,7 @@ struct Attrs {
   bool keepdim = false;       // sum/mean
   bool trans_a = false;       // matmul: use a's last two dims transposed
   bool trans_b = false;       // matmul: use b's last two dims transposed
-  int64_t axis = 0;                       // slice, concat, repeat_interleave: the axis (normalised)
+  int64_t axis = 0;           // slice, concat, repeat_interleave: the axis (normalised)
   int64_t start = 0, stop = 0, step = 1;  // slice: [start, stop) by step (normalised and clamped)
   int64_t count = 0;                      // repeat_interleave: repeats of each element
   uint64_t seed = 0;                      // dropout: its Philox stream (attrs.scalar is the drop probability)

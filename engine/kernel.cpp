@@ -40,7 +40,8 @@ const Kernel* KernelRegistry::find(OpKind kind, BackendKind backend, const Graph
     return k.supports == nullptr || k.supports(graph, node);
   };
   for (const auto& e : entries_) {
-    if (e->kind == kind && e->backend == backend && e->dtype == dtype && allowed(e->kernel)) return &e->kernel;
+    if (e->kind == kind && e->backend == backend && e->dtype == dtype && allowed(e->kernel))
+      return &e->kernel;
   }
   if (backend == BackendKind::Cpu) return find(kind, BackendKind::Reference, graph, node, disabled);
   return nullptr;

@@ -27,9 +27,12 @@ const OpRow& OpRegistry::row(OpKind kind) const {
 
 const char* grad_name(Grad g) {
   switch (g) {
-    case Grad::Rule: return "backward";
-    case Grad::None: return "none";
-    case Grad::Unsupported: return "unsupported";
+    case Grad::Rule:
+      return "backward";
+    case Grad::None:
+      return "none";
+    case Grad::Unsupported:
+      return "unsupported";
   }
   return "?";
 }

@@ -60,7 +60,7 @@ struct OpRow {
   int view_of_input = -1;
   Grad grad = Grad::Rule;
   BackwardFn backward = nullptr;  // required when grad == Grad::Rule
-  bool side_effect = false;  // kept without consumers (assign): dead-code elimination never removes it
+  bool side_effect = false;       // kept without consumers (assign): dead-code elimination never removes it
   CostFn cost = nullptr;
 };
 

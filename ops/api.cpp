@@ -99,23 +99,49 @@ Tensor scale(Tensor x, double factor) {
   a.scalar = factor;
   return make(OpKind::Scale, {x}, a);
 }
-Tensor where(Tensor cond, Tensor a, Tensor b) { return make(OpKind::Where, {cond, a, b}); }
+Tensor where(Tensor cond, Tensor a, Tensor b) {
+  return make(OpKind::Where, {cond, a, b});
+}
 Tensor masked_fill(Tensor x, Tensor mask, double value) {
   FROST_CHECK(x.valid(), InvalidArgument, "masked_fill: empty Tensor");
   return where(mask, fill(*x.graph, {}, x.dtype(), value), x);
 }
-Tensor neg(Tensor x) { return make(OpKind::Neg, {x}); }
-Tensor exp(Tensor x) { return make(OpKind::Exp, {x}); }
-Tensor log(Tensor x) { return make(OpKind::Log, {x}); }
-Tensor sqrt(Tensor x) { return make(OpKind::Sqrt, {x}); }
-Tensor rsqrt(Tensor x) { return make(OpKind::Rsqrt, {x}); }
-Tensor tanh(Tensor x) { return make(OpKind::Tanh, {x}); }
-Tensor relu(Tensor x) { return make(OpKind::Relu, {x}); }
-Tensor relu_grad(Tensor dy, Tensor x) { return make(OpKind::ReluGrad, {dy, x}); }
-Tensor gelu(Tensor x) { return make(OpKind::Gelu, {x}); }
-Tensor gelu_tanh(Tensor x) { return make(OpKind::GeluTanh, {x}); }
-Tensor gelu_backward(Tensor dy, Tensor x) { return make(OpKind::GeluBackward, {dy, x}); }
-Tensor gelu_tanh_backward(Tensor dy, Tensor x) { return make(OpKind::GeluTanhBackward, {dy, x}); }
+Tensor neg(Tensor x) {
+  return make(OpKind::Neg, {x});
+}
+Tensor exp(Tensor x) {
+  return make(OpKind::Exp, {x});
+}
+Tensor log(Tensor x) {
+  return make(OpKind::Log, {x});
+}
+Tensor sqrt(Tensor x) {
+  return make(OpKind::Sqrt, {x});
+}
+Tensor rsqrt(Tensor x) {
+  return make(OpKind::Rsqrt, {x});
+}
+Tensor tanh(Tensor x) {
+  return make(OpKind::Tanh, {x});
+}
+Tensor relu(Tensor x) {
+  return make(OpKind::Relu, {x});
+}
+Tensor relu_grad(Tensor dy, Tensor x) {
+  return make(OpKind::ReluGrad, {dy, x});
+}
+Tensor gelu(Tensor x) {
+  return make(OpKind::Gelu, {x});
+}
+Tensor gelu_tanh(Tensor x) {
+  return make(OpKind::GeluTanh, {x});
+}
+Tensor gelu_backward(Tensor dy, Tensor x) {
+  return make(OpKind::GeluBackward, {dy, x});
+}
+Tensor gelu_tanh_backward(Tensor dy, Tensor x) {
+  return make(OpKind::GeluTanhBackward, {dy, x});
+}
 Tensor cast(Tensor x, DType dtype) {
   Attrs a;
   a.dtype = dtype;
@@ -143,8 +169,12 @@ Tensor softmax(Tensor x) {
 Tensor log_softmax(Tensor x) {
   return make(OpKind::LogSoftmax, {x});
 }
-Tensor softmax_backward(Tensor dy, Tensor y) { return make(OpKind::SoftmaxBackward, {dy, y}); }
-Tensor log_softmax_backward(Tensor dy, Tensor y) { return make(OpKind::LogSoftmaxBackward, {dy, y}); }
+Tensor softmax_backward(Tensor dy, Tensor y) {
+  return make(OpKind::SoftmaxBackward, {dy, y});
+}
+Tensor log_softmax_backward(Tensor dy, Tensor y) {
+  return make(OpKind::LogSoftmaxBackward, {dy, y});
+}
 
 LayerNormResult layer_norm(Tensor x, Tensor weight, Tensor bias, double eps) {
   Attrs a;
@@ -152,7 +182,8 @@ LayerNormResult layer_norm(Tensor x, Tensor weight, Tensor bias, double eps) {
   std::vector<Tensor> o = make_all(OpKind::LayerNorm, {x, weight, bias}, a);
   return {o[0], o[1], o[2]};
 }
-std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd, double eps) {
+std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd,
+                                        double eps) {
   Attrs a;
   a.scalar = eps;
   return make_all(OpKind::LayerNormBackward, {dy, x, weight, mean, rstd}, a);
@@ -299,13 +330,17 @@ Tensor repeat_interleave(Tensor x, int64_t count, int64_t axis) {
   a.count = count;
   return make(OpKind::RepeatInterleave, {x}, a);
 }
-Tensor diagonal(Tensor x) { return make(OpKind::Diagonal, {x}); }
+Tensor diagonal(Tensor x) {
+  return make(OpKind::Diagonal, {x});
+}
 Tensor diag_embed(Tensor diag, const Shape& shape) {
   Attrs a;
   a.shape = shape;
   return make(OpKind::DiagEmbed, {diag}, a);
 }
-Tensor gather_rows(Tensor table, Tensor indices) { return make(OpKind::GatherRows, {table, indices}); }
+Tensor gather_rows(Tensor table, Tensor indices) {
+  return make(OpKind::GatherRows, {table, indices});
+}
 Tensor scatter_add_rows(Tensor src, Tensor indices, const Shape& table_shape) {
   Attrs a;
   a.shape = table_shape;
@@ -316,16 +351,18 @@ Tensor scatter_add_rows(Tensor src, Tensor indices, const Shape& table_shape) {
 Tensor conv2d_patch(Tensor x, Tensor weight, Tensor bias) {
   FROST_CHECK(x.valid() && weight.valid() && bias.valid(), InvalidArgument, "conv2d_patch: empty Tensor");
   const Shape xs = x.shape(), ws = weight.shape();
-  FROST_CHECK(xs.rank() == 4 && ws.rank() == 4 && ws[2] == ws[3] && ws[1] == xs[1], InvalidArgument,
-              "conv2d_patch: needs x (B, C, H, W) and a square weight (D, C, P, P), got " << xs << " and " << ws);
+  FROST_CHECK(
+      xs.rank() == 4 && ws.rank() == 4 && ws[2] == ws[3] && ws[1] == xs[1], InvalidArgument,
+      "conv2d_patch: needs x (B, C, H, W) and a square weight (D, C, P, P), got " << xs << " and " << ws);
   const int64_t B = xs[0], C = xs[1], H = xs[2], W = xs[3], D = ws[0], P = ws[2];
-  FROST_CHECK(P > 0 && H % P == 0 && W % P == 0, InvalidArgument,
-              "conv2d_patch: image " << H << "x" << W << " is not a whole number of " << P << "x" << P << " patches");
+  FROST_CHECK(
+      P > 0 && H % P == 0 && W % P == 0, InvalidArgument,
+      "conv2d_patch: image " << H << "x" << W << " is not a whole number of " << P << "x" << P << " patches");
   const int64_t Y = H / P, X = W / P;
-  Tensor patches = permute(reshape(x, {B, C, Y, P, X, P}), {0, 2, 4, 1, 3, 5});  // (B, Y, X, C, P, P)
-  Tensor rows = reshape(patches, {B * Y * X, C * P * P});                       // (B*Y*X, C*P*P)
+  Tensor patches = permute(reshape(x, {B, C, Y, P, X, P}), {0, 2, 4, 1, 3, 5});    // (B, Y, X, C, P, P)
+  Tensor rows = reshape(patches, {B * Y * X, C * P * P});                          // (B*Y*X, C*P*P)
   Tensor out = matmul(rows, reshape(weight, {D, C * P * P}), false, true) + bias;  // (B*Y*X, D)
-  return permute(reshape(out, {B, Y, X, D}), {0, 3, 1, 2});                    // (B, D, Y, X)
+  return permute(reshape(out, {B, Y, X, D}), {0, 3, 1, 2});                        // (B, D, Y, X)
 }
 
 }  // namespace frost

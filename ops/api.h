@@ -25,7 +25,7 @@ Tensor add(Tensor a, Tensor b);
 Tensor sub(Tensor a, Tensor b);
 Tensor mul(Tensor a, Tensor b);
 Tensor div(Tensor a, Tensor b);
-Tensor where(Tensor cond, Tensor a, Tensor b);  // cond: u8 (non-zero = take a); all three broadcast
+Tensor where(Tensor cond, Tensor a, Tensor b);            // cond: u8 (non-zero = take a); all three broadcast
 Tensor masked_fill(Tensor x, Tensor mask, double value);  // helper: where(mask, value, x)
 Tensor scale(Tensor x, double factor);
 Tensor neg(Tensor x);
@@ -84,7 +84,8 @@ struct LayerNormResult {
 // which emits the primitive decomposition the fusion pass matches (DESIGN, canonical sequences).
 LayerNormResult layer_norm(Tensor x, Tensor weight, Tensor bias, double eps);
 // -> dx, dw, db. `eps` is the forward's (kernels that keep the variance rather than rstd need it).
-std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd, double eps);
+std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd,
+                                        double eps);
 // x / max(||x||_2, eps) over the last dimension (torch.nn.functional.normalize).
 Tensor l2_normalize(Tensor x, double eps = 1e-12);
 Tensor l2_normalize_backward(Tensor dy, Tensor x, double eps);
@@ -110,7 +111,7 @@ Tensor expand(Tensor x, Shape shape);  // broadcast to `shape`
 Tensor slice(Tensor x, int64_t axis, int64_t start, int64_t stop, int64_t step = 1);
 Tensor slice_backward(Tensor dy, const Shape& input_shape, int64_t axis, int64_t start, int64_t step);
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
-Tensor repeat(Tensor x, std::vector<int64_t> repeats);           // torch.Tensor.repeat (tiling)
+Tensor repeat(Tensor x, std::vector<int64_t> repeats);            // torch.Tensor.repeat (tiling)
 Tensor repeat_interleave(Tensor x, int64_t count, int64_t axis);  // torch.repeat_interleave
 Tensor diagonal(Tensor x);                                        // of the last two dims
 Tensor diag_embed(Tensor diag, const Shape& shape);               // zeros of `shape`, diagonal set

@@ -12,13 +12,17 @@
 namespace frost::test {
 namespace {
 
-HostTensor f32(std::vector<float> v, Shape s) { return HostTensor::from_f32(v, s); }
+HostTensor f32(std::vector<float> v, Shape s) {
+  return HostTensor::from_f32(v, s);
+}
 
 void expect_values(const HostTensor& t, const std::vector<double>& want, double tol = 1e-6) {
   ASSERT_EQ(t.numel(), int64_t(want.size()));
   for (size_t i = 0; i < want.size(); ++i) {
-    if (std::isinf(want[i])) EXPECT_EQ(t.at(int64_t(i)), want[i]) << "element " << i;
-    else EXPECT_NEAR(t.at(int64_t(i)), want[i], tol) << "element " << i;
+    if (std::isinf(want[i]))
+      EXPECT_EQ(t.at(int64_t(i)), want[i]) << "element " << i;
+    else
+      EXPECT_NEAR(t.at(int64_t(i)), want[i], tol) << "element " << i;
   }
 }
 
@@ -41,9 +45,10 @@ TEST(FullOpValues, LayerNormRow) {
   g.output("y", r.y);
   g.output("mean", r.mean);
   g.output("rstd", r.rstd);
-  auto out = run_once(g, "reference", {{"x", f32({1, 2, 3, 4}, {1, 4}).to(DType::F64)},
-                                       {"w", f32({1, 1, 2, 2}, {4}).to(DType::F64)},
-                                       {"b", f32({0, 0, 0, 1}, {4}).to(DType::F64)}});
+  auto out = run_once(g, "reference",
+                      {{"x", f32({1, 2, 3, 4}, {1, 4}).to(DType::F64)},
+                       {"w", f32({1, 1, 2, 2}, {4}).to(DType::F64)},
+                       {"b", f32({0, 0, 0, 1}, {4}).to(DType::F64)}});
   const double s = 1.0 / std::sqrt(1.25);  // variance of 1..4 is 1.25 (biased)
   expect_values(out.at("mean"), {2.5});
   expect_values(out.at("rstd"), {s});
@@ -76,9 +81,9 @@ TEST(FullOpValues, MaxBackwardSharesTheGradientAmongTies) {
 TEST(FullOpValues, LayoutFollowsPyTorch) {
   Graph g;
   Tensor x = g.input("x", DType::F32, {2, 2});
-  g.output("repeat", repeat(x, {1, 2}));                // [[a b a b], [c d c d]]
-  g.output("interleave", repeat_interleave(x, 2, 1));   // [[a a b b], [c c d d]]
-  g.output("slice", slice(x, 1, -1, 10));               // [[b], [d]]
+  g.output("repeat", repeat(x, {1, 2}));               // [[a b a b], [c d c d]]
+  g.output("interleave", repeat_interleave(x, 2, 1));  // [[a a b b], [c c d d]]
+  g.output("slice", slice(x, 1, -1, 10));              // [[b], [d]]
   g.output("concat", concat({x, x}, 0));
   g.output("diag", diagonal(x));
   auto out = run_once(g, "reference", {{"x", f32({1, 2, 3, 4}, {2, 2})}});
@@ -141,13 +146,15 @@ TEST(FullOpValues, OutOfRangeIndicesAreErrorsNamingTheIndex) {
     run_once(g, "reference", {{"table", HostTensor(DType::F32, {3, 2})}, {"idx", bad}});
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("gather_rows (node 0): index 3 at position 1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("gather_rows (node 0): index 3 at position 1"), std::string::npos)
+        << e.what();
   }
 }
 
 TEST(FullOpValues, ConvPatchMatchesADirectConvolution) {
   // x (1, 2, 4, 4), weight (3, 2, 2, 2): out[d, y, x] = b[d] + sum_{c,i,j} w[d,c,i,j] * x[c, 2y+i, 2x+j].
-  HostTensor x = uniform(DType::F64, {1, 2, 4, 4}, 5), w = uniform(DType::F64, {3, 2, 2, 2}, 6), b = uniform(DType::F64, {3}, 7);
+  HostTensor x = uniform(DType::F64, {1, 2, 4, 4}, 5), w = uniform(DType::F64, {3, 2, 2, 2}, 6),
+             b = uniform(DType::F64, {3}, 7);
   Graph g;
   g.output("y", conv2d_patch(g.input("x", DType::F64, {1, 2, 4, 4}), g.input("w", DType::F64, {3, 2, 2, 2}),
                              g.input("b", DType::F64, {3})));
@@ -159,7 +166,8 @@ TEST(FullOpValues, ConvPatchMatchesADirectConvolution) {
         double acc = b.at(d);
         for (int c = 0; c < 2; ++c)
           for (int i = 0; i < 2; ++i)
-            for (int j = 0; j < 2; ++j) acc += w.at(((d * 2 + c) * 2 + i) * 2 + j) * x.at((c * 4 + 2 * oy + i) * 4 + 2 * ox + j);
+            for (int j = 0; j < 2; ++j)
+              acc += w.at(((d * 2 + c) * 2 + i) * 2 + j) * x.at((c * 4 + 2 * oy + i) * 4 + 2 * ox + j);
         EXPECT_NEAR(y.at((d * 2 + oy) * 2 + ox), acc, 1e-12);
       }
 }

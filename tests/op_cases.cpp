@@ -39,16 +39,23 @@ OpCase reduce(std::string name, OpKind kind, Shape shape, std::vector<int64_t> a
           }};
 }
 
-InputSpec index(Shape shape, int64_t hi, DType dt = DType::I64) { return {shape, 0.0, double(hi), dt}; }
-InputSpec mask(Shape shape) { return {shape, 0.0, 2.0, DType::U8}; }
+InputSpec index(Shape shape, int64_t hi, DType dt = DType::I64) {
+  return {shape, 0.0, double(hi), dt};
+}
+InputSpec mask(Shape shape) {
+  return {shape, 0.0, 2.0, DType::U8};
+}
 
 // The ops of the full op set (issue 3).
 void add_full_op_set_cases(std::vector<OpCase>& c) {
   // Elementwise.
-  c.push_back({"where/broadcast", OpKind::Where, {mask({3, 1}), {{3, 4}}, {{4}}},
-               [](Graph&, DType, In in) -> Out { return {where(in[0], in[1], in[2])}; }});
-  c.push_back({"where/masked_fill", OpKind::Where, {{{2, 5}}, mask({2, 5})},
-               [](Graph&, DType, In in) -> Out { return {masked_fill(in[0], in[1], -1e4)}; }});
+  c.push_back(
+      {"where/broadcast", OpKind::Where, {mask({3, 1}), {{3, 4}}, {{4}}}, [](Graph&, DType, In in) -> Out {
+         return {where(in[0], in[1], in[2])};
+       }});
+  c.push_back({"where/masked_fill", OpKind::Where, {{{2, 5}}, mask({2, 5})}, [](Graph&, DType, In in) -> Out {
+                 return {masked_fill(in[0], in[1], -1e4)};
+               }});
   c.push_back(unary("neg/matrix", OpKind::Neg, {3, 4}, neg));
   c.push_back(unary("sqrt/matrix", OpKind::Sqrt, {3, 5}, sqrt, 0.2, 3));
   c.push_back(unary("rsqrt/matrix", OpKind::Rsqrt, {3, 5}, rsqrt, 0.2, 3));
@@ -56,95 +63,156 @@ void add_full_op_set_cases(std::vector<OpCase>& c) {
   c.push_back(unary("gelu/matrix", OpKind::Gelu, {4, 6}, gelu, -4, 4));
   c.push_back(unary("gelu_tanh/matrix", OpKind::GeluTanh, {4, 6}, gelu_tanh, -4, 4));
   c.push_back(binary("gelu_backward/matrix", OpKind::GeluBackward, {4, 6}, {4, 6}, gelu_backward, -4, 4));
-  c.push_back(binary("gelu_tanh_backward/matrix", OpKind::GeluTanhBackward, {4, 6}, {4, 6}, gelu_tanh_backward, -4, 4));
-  c.push_back({"cast/same", OpKind::Cast, {{{3, 4}}}, [](Graph&, DType dt, In in) -> Out { return {cast(in[0], dt)}; }});
+  c.push_back(binary("gelu_tanh_backward/matrix", OpKind::GeluTanhBackward, {4, 6}, {4, 6},
+                     gelu_tanh_backward, -4, 4));
+  c.push_back({"cast/same", OpKind::Cast, {{{3, 4}}}, [](Graph&, DType dt, In in) -> Out {
+                 return {cast(in[0], dt)};
+               }});
   for (DType to : {DType::F16, DType::BF16, DType::F64, DType::F32}) {
-    OpCase k{std::string("cast/to_") + dtype_name(to), OpKind::Cast, {{{5, 7}, -70000, 70000}},
+    OpCase k{std::string("cast/to_") + dtype_name(to),
+             OpKind::Cast,
+             {{{5, 7}, -70000, 70000}},
              [to](Graph&, DType, In in) -> Out { return {cast(in[0], to)}; }};
     k.atol = k.rtol = 0;  // both graphs round the same f32-representable values once
     k.gradcheck = false;  // finite differences through a rounding cast measure the rounding
     c.push_back(k);
   }
-  c.push_back({"dropout/train", OpKind::Dropout, {{{4, 50}}, index({}, 4, DType::I64)},
+  c.push_back({"dropout/train",
+               OpKind::Dropout,
+               {{{4, 50}}, index({}, 4, DType::I64)},
                [](Graph&, DType, In in) -> Out { return {dropout(in[0], 0.3, 11, in[1])}; }});
-  c.push_back({"dropout/all", OpKind::Dropout, {{{3, 5}}, index({1}, 9, DType::I64)},
+  c.push_back({"dropout/all",
+               OpKind::Dropout,
+               {{{3, 5}}, index({1}, 9, DType::I64)},
                [](Graph&, DType, In in) -> Out { return {dropout(in[0], 1.0, 2, in[1])}; }});
 
   // Patch embedding (conv2d, stride = kernel), lowered to layout ops and a matmul.
-  c.push_back({"conv2d_patch/two_by_two", OpKind::MatMul, {{{2, 3, 8, 8}}, {{5, 3, 4, 4}}, {{5}}},
+  c.push_back({"conv2d_patch/two_by_two",
+               OpKind::MatMul,
+               {{{2, 3, 8, 8}}, {{5, 3, 4, 4}}, {{5}}},
                [](Graph&, DType, In in) -> Out { return {conv2d_patch(in[0], in[1], in[2])}; }});
 
   // Normalisations and the loss.
-  OpCase ln{"layer_norm/outputs", OpKind::LayerNorm, {{{3, 7}}, {{7}}, {{7}}}, [](Graph&, DType, In in) -> Out {
-              LayerNormResult r = layer_norm(in[0], in[1], in[2], 1e-5);
-              return {r.y, r.mean, r.rstd};
-            }};
+  OpCase ln{
+      "layer_norm/outputs", OpKind::LayerNorm, {{{3, 7}}, {{7}}, {{7}}}, [](Graph&, DType, In in) -> Out {
+        LayerNormResult r = layer_norm(in[0], in[1], in[2], 1e-5);
+        return {r.y, r.mean, r.rstd};
+      }};
   ln.gradcheck = false;  // mean and rstd are saved statistics: gradients flow through y only
   c.push_back(ln);
-  c.push_back({"layer_norm/y", OpKind::LayerNorm, {{{2, 3, 6}}, {{6}}, {{6}}},
-               [](Graph&, DType, In in) -> Out { return {layer_norm(in[0], in[1], in[2], 1e-6).y}; }});
-  c.push_back({"layer_norm_backward/rows", OpKind::LayerNormBackward,
+  c.push_back(
+      {"layer_norm/y", OpKind::LayerNorm, {{{2, 3, 6}}, {{6}}, {{6}}}, [](Graph&, DType, In in) -> Out {
+         return {layer_norm(in[0], in[1], in[2], 1e-6).y};
+       }});
+  c.push_back({"layer_norm_backward/rows",
+               OpKind::LayerNormBackward,
                {{{3, 7}}, {{3, 7}}, {{7}}, {{3}}, {{3}, 0.5, 2.0}},
-               [](Graph&, DType, In in) -> Out { return layer_norm_backward(in[0], in[1], in[2], in[3], in[4], 1e-5); }});
-  c.push_back({"l2_normalize/rows", OpKind::L2Normalize, {{{4, 6}}},
-               [](Graph&, DType, In in) -> Out { return {l2_normalize(in[0], 1e-12)}; }});
-  c.push_back({"l2_normalize/clamped", OpKind::L2Normalize, {{{3, 6}, -0.1, 0.1}},
-               [](Graph&, DType, In in) -> Out { return {l2_normalize(in[0], 1.0)}; }});  // every norm < eps
-  c.push_back({"l2_normalize_backward/rows", OpKind::L2NormalizeBackward, {{{4, 6}}, {{4, 6}}},
+               [](Graph&, DType, In in) -> Out {
+                 return layer_norm_backward(in[0], in[1], in[2], in[3], in[4], 1e-5);
+               }});
+  c.push_back({"l2_normalize/rows", OpKind::L2Normalize, {{{4, 6}}}, [](Graph&, DType, In in) -> Out {
+                 return {l2_normalize(in[0], 1e-12)};
+               }});
+  c.push_back(
+      {"l2_normalize/clamped", OpKind::L2Normalize, {{{3, 6}, -0.1, 0.1}}, [](Graph&, DType, In in) -> Out {
+         return {l2_normalize(in[0], 1.0)};
+       }});  // every norm < eps
+  c.push_back({"l2_normalize_backward/rows",
+               OpKind::L2NormalizeBackward,
+               {{{4, 6}}, {{4, 6}}},
                [](Graph&, DType, In in) -> Out { return {l2_normalize_backward(in[0], in[1], 1e-12)}; }});
-  c.push_back({"softmax_cross_entropy/i64", OpKind::SoftmaxCrossEntropy, {{{5, 4}, -3, 3}, index({5}, 4)},
+  c.push_back({"softmax_cross_entropy/i64",
+               OpKind::SoftmaxCrossEntropy,
+               {{{5, 4}, -3, 3}, index({5}, 4)},
                [](Graph&, DType, In in) -> Out { return {softmax_cross_entropy(in[0], in[1])}; }});
-  c.push_back({"softmax_cross_entropy/i32", OpKind::SoftmaxCrossEntropy, {{{3, 6}, -3, 3}, index({3}, 6, DType::I32)},
+  c.push_back({"softmax_cross_entropy/i32",
+               OpKind::SoftmaxCrossEntropy,
+               {{{3, 6}, -3, 3}, index({3}, 6, DType::I32)},
                [](Graph&, DType, In in) -> Out { return {softmax_cross_entropy(in[0], in[1])}; }});
-  c.push_back({"softmax_cross_entropy_backward/rows", OpKind::SoftmaxCrossEntropyBackward,
-               {{{5}}, {{5, 4}, -3, 3}, index({5}, 4)},
-               [](Graph&, DType, In in) -> Out { return {softmax_cross_entropy_backward(in[0], in[1], in[2])}; }});
+  c.push_back(
+      {"softmax_cross_entropy_backward/rows",
+       OpKind::SoftmaxCrossEntropyBackward,
+       {{{5}}, {{5, 4}, -3, 3}, index({5}, 4)},
+       [](Graph&, DType, In in) -> Out { return {softmax_cross_entropy_backward(in[0], in[1], in[2])}; }});
 
-  c.push_back({"softmax_backward/rows", OpKind::SoftmaxBackward, {{{4, 7}}, {{4, 7}}},
+  c.push_back({"softmax_backward/rows",
+               OpKind::SoftmaxBackward,
+               {{{4, 7}}, {{4, 7}}},
                [](Graph&, DType, In in) -> Out { return {softmax_backward(in[0], softmax(in[1]))}; }});
-  c.push_back({"log_softmax_backward/rows", OpKind::LogSoftmaxBackward, {{{4, 7}}, {{4, 7}}},
-               [](Graph&, DType, In in) -> Out { return {log_softmax_backward(in[0], log_softmax(in[1]))}; }});
+  c.push_back(
+      {"log_softmax_backward/rows",
+       OpKind::LogSoftmaxBackward,
+       {{{4, 7}}, {{4, 7}}},
+       [](Graph&, DType, In in) -> Out { return {log_softmax_backward(in[0], log_softmax(in[1]))}; }});
 
   // Max and its backward.
-  c.push_back({"max/middle", OpKind::Max, {{{3, 4, 5}}}, [](Graph&, DType, In in) -> Out { return {max(in[0], {1})}; }});
-  c.push_back({"max/all_keepdim", OpKind::Max, {{{3, 4}}},
-               [](Graph&, DType, In in) -> Out { return {max(in[0], {}, true)}; }});
-  c.push_back({"max_backward/middle", OpKind::MaxBackward, {{{3, 5}}, {{3, 4, 5}}},
-               [](Graph&, DType, In in) -> Out { return {max_backward(in[0], in[1], max(in[1], {1}), {1}, false)}; }});
+  c.push_back({"max/middle", OpKind::Max, {{{3, 4, 5}}}, [](Graph&, DType, In in) -> Out {
+                 return {max(in[0], {1})};
+               }});
+  c.push_back({"max/all_keepdim", OpKind::Max, {{{3, 4}}}, [](Graph&, DType, In in) -> Out {
+                 return {max(in[0], {}, true)};
+               }});
+  c.push_back(
+      {"max_backward/middle", OpKind::MaxBackward, {{{3, 5}}, {{3, 4, 5}}}, [](Graph&, DType, In in) -> Out {
+         return {max_backward(in[0], in[1], max(in[1], {1}), {1}, false)};
+       }});
 
   // Layout.
-  c.push_back({"slice/step", OpKind::Slice, {{{5, 7}}},
-               [](Graph&, DType, In in) -> Out { return {slice(in[0], 1, 1, 6, 2)}; }});
-  c.push_back({"slice/clamped", OpKind::Slice, {{{5, 3}}},
-               [](Graph&, DType, In in) -> Out { return {slice(in[0], 0, -3, 100)}; }});
-  c.push_back({"slice/empty", OpKind::Slice, {{{4, 3}}},
-               [](Graph&, DType, In in) -> Out { return {slice(in[0], 0, 3, 2)}; }});
-  c.push_back({"slice_backward/step", OpKind::SliceBackward, {{{5, 3}}},
-               [](Graph&, DType, In in) -> Out { return {slice_backward(in[0], {5, 7}, 1, 1, 2)}; }});
-  c.push_back({"concat/middle", OpKind::Concat, {{{2, 3}}, {{2, 1}}, {{2, 4}}},
-               [](Graph&, DType, In in) -> Out { return {concat({in[0], in[1], in[2]}, 1)}; }});
-  c.push_back({"concat/leading", OpKind::Concat, {{{1, 2, 3}}, {{3, 2, 3}}},
-               [](Graph&, DType, In in) -> Out { return {concat({in[0], in[1]}, 0)}; }});
-  c.push_back({"repeat/tile_new_dim", OpKind::Repeat, {{{2, 3}}},
-               [](Graph&, DType, In in) -> Out { return {repeat(in[0], {2, 1, 3})}; }});
-  c.push_back({"repeat/frames", OpKind::Repeat, {{{1, 4, 3}}},
-               [](Graph&, DType, In in) -> Out { return {repeat(in[0], {1, 3, 1})}; }});
-  c.push_back({"repeat_interleave/middle", OpKind::RepeatInterleave, {{{2, 3, 2}}},
-               [](Graph&, DType, In in) -> Out { return {repeat_interleave(in[0], 3, 1)}; }});
-  c.push_back({"diagonal/square", OpKind::Diagonal, {{{2, 4, 4}}},
-               [](Graph&, DType, In in) -> Out { return {diagonal(in[0])}; }});
-  c.push_back({"diagonal/rectangular", OpKind::Diagonal, {{{3, 5}}},
-               [](Graph&, DType, In in) -> Out { return {diagonal(in[0])}; }});
-  c.push_back({"diag_embed/square", OpKind::DiagEmbed, {{{2, 4}}},
-               [](Graph&, DType, In in) -> Out { return {diag_embed(in[0], {2, 4, 4})}; }});
-  c.push_back({"diag_embed/rectangular", OpKind::DiagEmbed, {{{3}}},
-               [](Graph&, DType, In in) -> Out { return {diag_embed(in[0], {3, 5})}; }});
-  c.push_back({"gather_rows/i64", OpKind::GatherRows, {{{6, 4}}, index({2, 3}, 6)},
+  c.push_back({"slice/step", OpKind::Slice, {{{5, 7}}}, [](Graph&, DType, In in) -> Out {
+                 return {slice(in[0], 1, 1, 6, 2)};
+               }});
+  c.push_back({"slice/clamped", OpKind::Slice, {{{5, 3}}}, [](Graph&, DType, In in) -> Out {
+                 return {slice(in[0], 0, -3, 100)};
+               }});
+  c.push_back({"slice/empty", OpKind::Slice, {{{4, 3}}}, [](Graph&, DType, In in) -> Out {
+                 return {slice(in[0], 0, 3, 2)};
+               }});
+  c.push_back({"slice_backward/step", OpKind::SliceBackward, {{{5, 3}}}, [](Graph&, DType, In in) -> Out {
+                 return {slice_backward(in[0], {5, 7}, 1, 1, 2)};
+               }});
+  c.push_back(
+      {"concat/middle", OpKind::Concat, {{{2, 3}}, {{2, 1}}, {{2, 4}}}, [](Graph&, DType, In in) -> Out {
+         return {concat({in[0], in[1], in[2]}, 1)};
+       }});
+  c.push_back({"concat/leading", OpKind::Concat, {{{1, 2, 3}}, {{3, 2, 3}}}, [](Graph&, DType, In in) -> Out {
+                 return {concat({in[0], in[1]}, 0)};
+               }});
+  c.push_back({"repeat/tile_new_dim", OpKind::Repeat, {{{2, 3}}}, [](Graph&, DType, In in) -> Out {
+                 return {repeat(in[0], {2, 1, 3})};
+               }});
+  c.push_back({"repeat/frames", OpKind::Repeat, {{{1, 4, 3}}}, [](Graph&, DType, In in) -> Out {
+                 return {repeat(in[0], {1, 3, 1})};
+               }});
+  c.push_back(
+      {"repeat_interleave/middle", OpKind::RepeatInterleave, {{{2, 3, 2}}}, [](Graph&, DType, In in) -> Out {
+         return {repeat_interleave(in[0], 3, 1)};
+       }});
+  c.push_back({"diagonal/square", OpKind::Diagonal, {{{2, 4, 4}}}, [](Graph&, DType, In in) -> Out {
+                 return {diagonal(in[0])};
+               }});
+  c.push_back({"diagonal/rectangular", OpKind::Diagonal, {{{3, 5}}}, [](Graph&, DType, In in) -> Out {
+                 return {diagonal(in[0])};
+               }});
+  c.push_back({"diag_embed/square", OpKind::DiagEmbed, {{{2, 4}}}, [](Graph&, DType, In in) -> Out {
+                 return {diag_embed(in[0], {2, 4, 4})};
+               }});
+  c.push_back({"diag_embed/rectangular", OpKind::DiagEmbed, {{{3}}}, [](Graph&, DType, In in) -> Out {
+                 return {diag_embed(in[0], {3, 5})};
+               }});
+  c.push_back(
+      {"gather_rows/i64", OpKind::GatherRows, {{{6, 4}}, index({2, 3}, 6)}, [](Graph&, DType, In in) -> Out {
+         return {gather_rows(in[0], in[1])};
+       }});
+  c.push_back({"gather_rows/i32_rank3_table",
+               OpKind::GatherRows,
+               {{{5, 2, 3}}, index({4}, 5, DType::I32)},
                [](Graph&, DType, In in) -> Out { return {gather_rows(in[0], in[1])}; }});
-  c.push_back({"gather_rows/i32_rank3_table", OpKind::GatherRows, {{{5, 2, 3}}, index({4}, 5, DType::I32)},
-               [](Graph&, DType, In in) -> Out { return {gather_rows(in[0], in[1])}; }});
-  c.push_back({"scatter_add_rows/repeats", OpKind::ScatterAddRows, {{{2, 3, 4}}, index({2, 3}, 3)},
-               [](Graph&, DType, In in) -> Out { return {scatter_add_rows(in[0], in[1], {6, 4})}; }});
+  c.push_back({"scatter_add_rows/repeats",
+               OpKind::ScatterAddRows,
+               {{{2, 3, 4}}, index({2, 3}, 3)},
+               [](Graph&, DType, In in) -> Out {
+                 return {scatter_add_rows(in[0], in[1], {6, 4})};
+               }});
 }
 
 std::vector<OpCase> make_cases() {
@@ -291,9 +359,11 @@ CaseGraph build_case(const OpCase& c, DType dt, bool inject_nan_inf) {
     HostTensor data = uniform(DType::F32, spec.shape, seed, spec.lo, spec.hi);
     if (inject_nan_inf && !injected) {  // the first floating input gets NaN, +Inf and -Inf
       injected = true;
-      const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+      const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                                std::numeric_limits<float>::infinity(),
                                 -std::numeric_limits<float>::infinity()};
-      for (int64_t k = 0; k < data.numel() && k < 3; ++k) data.data<float>()[k * 2 % data.numel()] = specials[k];
+      for (int64_t k = 0; k < data.numel() && k < 3; ++k)
+        data.data<float>()[k * 2 % data.numel()] = specials[k];
     }
     cg.inputs.emplace(name, data.to(dt));
   }

@@ -1,6 +1,6 @@
 // Registry audit: every op kind in engine/op_list.h has a registry row, a reference kernel, rows in the op
-// test table, and — when gradients flow through it (Grad::Rule) — a backward rule and a gradient-checked row. A new op cannot land
-// half-done.
+// test table, and — when gradients flow through it (Grad::Rule) — a backward rule and a gradient-checked row.
+// A new op cannot land half-done.
 #include <gtest/gtest.h>
 
 #include <set>

@@ -20,11 +20,11 @@
 #include "ops/registration.h"
 
 // Wraps a oneDNN C-API call made while running: a failure is an internal error with file and line.
-#define FROST_DNNL_CHECK(call)                                                                          \
-  do {                                                                                                  \
-    dnnl_status_t frost_dnnl_status_ = (call);                                                          \
-    FROST_CHECK(frost_dnnl_status_ == dnnl_success, Internal, "oneDNN call " #call " failed with status " \
-                                                                  << int(frost_dnnl_status_));          \
+#define FROST_DNNL_CHECK(call)                                                           \
+  do {                                                                                   \
+    dnnl_status_t frost_dnnl_status_ = (call);                                           \
+    FROST_CHECK(frost_dnnl_status_ == dnnl_success, Internal,                            \
+                "oneDNN call " #call " failed with status " << int(frost_dnnl_status_)); \
   } while (0)
 
 namespace frost::ops {
@@ -43,7 +43,7 @@ enum class Slot : uint8_t { In, Out, Workspace };
 struct Binding {
   int arg;  // DNNL_ARG_*
   Slot slot;
-  int index;         // input or output index
+  int index;          // input or output index
   size_t offset = 0;  // into the workspace
 };
 
@@ -51,9 +51,9 @@ struct Prepared {
   dnnl::primitive primitive;
   dnnl::stream stream;
   std::vector<Binding> bindings;
-  std::vector<memory> memories;         // one per binding, data handle set at run
-  std::vector<dnnl_exec_arg_t> args;    // the C-API argument array, filled at prepare
-  float eps = 0;                        // layer norm: to turn variance into rstd and back
+  std::vector<memory> memories;       // one per binding, data handle set at run
+  std::vector<dnnl_exec_arg_t> args;  // the C-API argument array, filled at prepare
+  float eps = 0;                      // layer norm: to turn variance into rstd and back
 };
 
 struct PrepareBuilder {
@@ -86,7 +86,9 @@ dnnl::primitive_attr user_scratchpad() {
   return attr;
 }
 
-Dims dims_of(const Shape& s) { return Dims(s.begin(), s.end()); }
+Dims dims_of(const Shape& s) {
+  return Dims(s.begin(), s.end());
+}
 memory::desc plain_desc(const Shape& s) {
   Dims strides(size_t(s.rank()));
   auto c = contiguous_strides(s);
@@ -106,7 +108,8 @@ void execute(const KernelContext& ctx) {
     FROST_DNNL_CHECK(dnnl_memory_set_data_handle(p.memories[i].get(), ptr));
   }
   t_executing = true;
-  const dnnl_status_t status = dnnl_primitive_execute(p.primitive.get(), p.stream.get(), int(p.args.size()), p.args.data());
+  const dnnl_status_t status =
+      dnnl_primitive_execute(p.primitive.get(), p.stream.get(), int(p.args.size()), p.args.data());
   const dnnl_status_t waited = status == dnnl_success ? dnnl_stream_wait(p.stream.get()) : status;
   t_executing = false;
   FROST_DNNL_CHECK(status);
@@ -121,7 +124,9 @@ bool all_f32_nonempty(const Graph& g, const Node& n) {
     if (g.value(v).type.dtype != DType::F32 || g.value(v).type.shape.numel() == 0) return false;
   return true;
 }
-const Shape& shape_of(const Graph& g, ValueId v) { return g.value(v).type.shape; }
+const Shape& shape_of(const Graph& g, ValueId v) {
+  return g.value(v).type.shape;
+}
 
 // oneDNN reports unsupported configurations by throwing dnnl::error while building a primitive
 // descriptor; frost names the node in its error.
@@ -131,7 +136,8 @@ KernelPrep prepare_or_fail(const Graph& g, const Node& n, F&& build) {
     return build();
   } catch (const dnnl::error& e) {
     FROST_FAIL(Unsupported, "oneDNN cannot build " << op_name(n.kind) << " for node with inputs "
-                                                    << to_string(g.value(n.inputs[0]).type) << ": " << e.what());
+                                                   << to_string(g.value(n.inputs[0]).type) << ": "
+                                                   << e.what());
   }
 }
 
@@ -174,8 +180,8 @@ KernelPrep prepare_matmul(const Graph& g, const Node& n) {
 // ---- softmax -------------------------------------------------------------------------------------------
 dnnl::softmax_v2_forward::primitive_desc softmax_forward_pd(const memory::desc& md, int axis, bool log) {
   const auto alg = log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
-  return {dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_training, alg, md, md, axis), user_scratchpad(),
-          cpu_engine()};
+  return {dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_training, alg, md, md, axis),
+          user_scratchpad(), cpu_engine()};
 }
 
 template <bool Log>
@@ -202,7 +208,8 @@ KernelPrep prepare_softmax_backward(const Graph& g, const Node& n) {
     const int axis = s.rank() - 1;
     const auto alg = Log ? dnnl::algorithm::softmax_log : dnnl::algorithm::softmax_accurate;
     dnnl::softmax_v2_backward::primitive_desc pd(dnnl::softmax_v2_backward::desc(alg, md, md, md, axis),
-                                                 user_scratchpad(), cpu_engine(), softmax_forward_pd(md, axis, Log));
+                                                 user_scratchpad(), cpu_engine(),
+                                                 softmax_forward_pd(md, axis, Log));
     PrepareBuilder pb;
     pb.bind(DNNL_ARG_DIFF_DST, md, Slot::In, 0);
     pb.bind(DNNL_ARG_DST, md, Slot::In, 1);
@@ -249,8 +256,8 @@ bool layer_norm_supported(const Graph& g, const Node& n) {
 
 dnnl::layer_normalization_forward::primitive_desc layer_norm_forward_pd(const Shape& x, float eps) {
   const Shape stat(std::span<const int64_t>(x.begin(), size_t(x.rank() - 1)));
-  return {dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_training, plain_desc(x), plain_desc(stat),
-                                                  eps, scale_and_shift()),
+  return {dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_training, plain_desc(x),
+                                                  plain_desc(stat), eps, scale_and_shift()),
           user_scratchpad(), cpu_engine()};
 }
 
@@ -282,7 +289,9 @@ void run_layer_norm(const KernelContext& ctx) {
   for (int64_t r = 0; r < rows; ++r) stat[r] = float(1.0 / std::sqrt(double(stat[r]) + double(eps)));
 }
 
-size_t align64(size_t x) { return (x + 63) / 64 * 64; }
+size_t align64(size_t x) {
+  return (x + 63) / 64 * 64;
+}
 
 // (dy, x, w, mean, rstd) -> (dx, dw, db)
 KernelPrep prepare_layer_norm_backward(const Graph& g, const Node& n) {
@@ -292,7 +301,8 @@ KernelPrep prepare_layer_norm_backward(const Graph& g, const Node& n) {
     const Shape stat(std::span<const int64_t>(x.begin(), size_t(x.rank() - 1)));
     const memory::desc xd = plain_desc(x), sd = plain_desc(stat), wd = plain_desc(shape_of(g, n.inputs[2]));
     dnnl::layer_normalization_backward::primitive_desc pd(
-        dnnl::layer_normalization_backward::desc(dnnl::prop_kind::backward, xd, xd, sd, eps, scale_and_shift()),
+        dnnl::layer_normalization_backward::desc(dnnl::prop_kind::backward, xd, xd, sd, eps,
+                                                 scale_and_shift()),
         user_scratchpad(), cpu_engine(), layer_norm_forward_pd(x, eps));
     PrepareBuilder pb;
     const size_t variance_at = align64(pd.scratchpad_desc().get_size());
@@ -319,9 +329,11 @@ void run_layer_norm_backward(const KernelContext& ctx) {
   const float* rstd = ctx.in[4].as<const float>();
   float* variance = nullptr;
   for (const Binding& b : p.bindings)
-    if (b.arg == DNNL_ARG_VARIANCE) variance = reinterpret_cast<float*>(static_cast<char*>(ctx.workspace) + b.offset);
+    if (b.arg == DNNL_ARG_VARIANCE)
+      variance = reinterpret_cast<float*>(static_cast<char*>(ctx.workspace) + b.offset);
   const int64_t rows = ctx.in[4].shape.numel();
-  for (int64_t r = 0; r < rows; ++r) variance[r] = float(1.0 / (double(rstd[r]) * double(rstd[r])) - double(p.eps));
+  for (int64_t r = 0; r < rows; ++r)
+    variance[r] = float(1.0 / (double(rstd[r]) * double(rstd[r])) - double(p.eps));
   execute(ctx);
 }
 
@@ -334,18 +346,28 @@ struct EltwiseSpec {
 EltwiseSpec eltwise_spec(const Node& n) {
   using A = dnnl::algorithm;
   switch (n.kind) {
-    case OpKind::Relu: return {A::eltwise_relu, 0.f, 0.f};
+    case OpKind::Relu:
+      return {A::eltwise_relu, 0.f, 0.f};
     case OpKind::Gelu:
-    case OpKind::GeluBackward: return {A::eltwise_gelu_erf, 0.f, 0.f};
+    case OpKind::GeluBackward:
+      return {A::eltwise_gelu_erf, 0.f, 0.f};
     case OpKind::GeluTanh:
-    case OpKind::GeluTanhBackward: return {A::eltwise_gelu_tanh, 0.f, 0.f};
-    case OpKind::Tanh: return {A::eltwise_tanh, 0.f, 0.f};
-    case OpKind::Exp: return {A::eltwise_exp, 0.f, 0.f};
-    case OpKind::Log: return {A::eltwise_log, 0.f, 0.f};
-    case OpKind::Sqrt: return {A::eltwise_sqrt, 0.f, 0.f};
-    case OpKind::Neg: return {A::eltwise_linear, -1.f, 0.f};   // alpha * x + beta
-    case OpKind::Scale: return {A::eltwise_linear, float(n.attrs.scalar), 0.f};
-    default: FROST_FAIL(Internal, "no oneDNN eltwise for op '" << op_name(n.kind) << "'");
+    case OpKind::GeluTanhBackward:
+      return {A::eltwise_gelu_tanh, 0.f, 0.f};
+    case OpKind::Tanh:
+      return {A::eltwise_tanh, 0.f, 0.f};
+    case OpKind::Exp:
+      return {A::eltwise_exp, 0.f, 0.f};
+    case OpKind::Log:
+      return {A::eltwise_log, 0.f, 0.f};
+    case OpKind::Sqrt:
+      return {A::eltwise_sqrt, 0.f, 0.f};
+    case OpKind::Neg:
+      return {A::eltwise_linear, -1.f, 0.f};  // alpha * x + beta
+    case OpKind::Scale:
+      return {A::eltwise_linear, float(n.attrs.scalar), 0.f};
+    default:
+      FROST_FAIL(Internal, "no oneDNN eltwise for op '" << op_name(n.kind) << "'");
   }
 }
 
@@ -383,8 +405,9 @@ KernelPrep prepare_eltwise_backward(const Graph& g, const Node& n) {
   return prepare_or_fail(g, n, [&] {
     const memory::desc md = plain_desc(shape_of(g, n.inputs[1]));
     const EltwiseSpec e = eltwise_spec(n);
-    dnnl::eltwise_backward::primitive_desc pd(dnnl::eltwise_backward::desc(e.algorithm, md, md, e.alpha, e.beta),
-                                              user_scratchpad(), cpu_engine(), eltwise_forward_pd(md, e));
+    dnnl::eltwise_backward::primitive_desc pd(
+        dnnl::eltwise_backward::desc(e.algorithm, md, md, e.alpha, e.beta), user_scratchpad(), cpu_engine(),
+        eltwise_forward_pd(md, e));
     PrepareBuilder pb;
     pb.bind(DNNL_ARG_DIFF_DST, md, Slot::In, 0);
     pb.bind(DNNL_ARG_SRC, md, Slot::In, 1);
@@ -397,25 +420,29 @@ KernelPrep prepare_eltwise_backward(const Graph& g, const Node& n) {
 
 }  // namespace
 
-bool onednn_executing() { return t_executing; }
+bool onednn_executing() {
+  return t_executing;
+}
 
 void register_onednn_kernels(KernelRegistry& r) {
   auto add = [&r](OpKind kind, const char* name, void (*run)(const KernelContext&),
-                  KernelPrep (*prepare)(const Graph&, const Node&), bool (*supports)(const Graph&, const Node&)) {
+                  KernelPrep (*prepare)(const Graph&, const Node&),
+                  bool (*supports)(const Graph&, const Node&)) {
     r.add(kind, BackendKind::Cpu, DType::F32, {name, run, supports, prepare});
   };
   add(OpKind::MatMul, "onednn.matmul", execute, prepare_matmul, all_f32_nonempty);
   add(OpKind::Softmax, "onednn.softmax", run_softmax, prepare_softmax<false>, all_f32_nonempty);
   add(OpKind::LogSoftmax, "onednn.log_softmax", run_softmax, prepare_softmax<true>, all_f32_nonempty);
-  add(OpKind::SoftmaxBackward, "onednn.softmax_backward", execute, prepare_softmax_backward<false>, all_f32_nonempty);
+  add(OpKind::SoftmaxBackward, "onednn.softmax_backward", execute, prepare_softmax_backward<false>,
+      all_f32_nonempty);
   add(OpKind::LogSoftmaxBackward, "onednn.log_softmax_backward", execute, prepare_softmax_backward<true>,
       all_f32_nonempty);
   add(OpKind::LayerNorm, "onednn.layer_norm", run_layer_norm, prepare_layer_norm, layer_norm_supported);
-  add(OpKind::LayerNormBackward, "onednn.layer_norm_backward", run_layer_norm_backward, prepare_layer_norm_backward,
-      layer_norm_supported);
+  add(OpKind::LayerNormBackward, "onednn.layer_norm_backward", run_layer_norm_backward,
+      prepare_layer_norm_backward, layer_norm_supported);
   // Not rsqrt: oneDNN's pow gives 0 for negative inputs where 1 / sqrt gives NaN.
-  for (OpKind k : {OpKind::Relu, OpKind::Gelu, OpKind::GeluTanh, OpKind::Tanh, OpKind::Exp, OpKind::Log, OpKind::Sqrt,
-                   OpKind::Neg, OpKind::Scale})
+  for (OpKind k : {OpKind::Relu, OpKind::Gelu, OpKind::GeluTanh, OpKind::Tanh, OpKind::Exp, OpKind::Log,
+                   OpKind::Sqrt, OpKind::Neg, OpKind::Scale})
     add(k, "onednn.eltwise", run_eltwise, prepare_eltwise, all_f32_nonempty);
   for (OpKind k : {OpKind::GeluBackward, OpKind::GeluTanhBackward})
     add(k, "onednn.eltwise_backward", execute, prepare_eltwise_backward, all_f32_nonempty);

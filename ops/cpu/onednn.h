@@ -11,7 +11,9 @@ namespace frost::ops {
 // avoid; the no-allocation test uses this to tell those allocations from frost's own (docs/decisions.md).
 bool onednn_executing();
 #else
-inline bool onednn_executing() { return false; }
+inline bool onednn_executing() {
+  return false;
+}
 #endif
 
 }  // namespace frost::ops

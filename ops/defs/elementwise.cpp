@@ -19,18 +19,23 @@ std::vector<TensorType> infer_unary(const InferContext& ctx) {
   return {ctx.inputs[0]};
 }
 std::vector<TensorType> infer_where(const InferContext& ctx) {
-  FROST_CHECK(ctx.inputs[0].dtype == DType::U8, InvalidArgument, "the condition is " << ctx.inputs[0].dtype << ", expected u8");
+  FROST_CHECK(ctx.inputs[0].dtype == DType::U8, InvalidArgument,
+              "the condition is " << ctx.inputs[0].dtype << ", expected u8");
   FROST_CHECK(ctx.inputs[1].dtype == ctx.inputs[2].dtype, InvalidArgument,
               "the branches differ in dtype: " << ctx.inputs[1].dtype << " vs " << ctx.inputs[2].dtype);
   InferContext values{ctx.kind, ctx.inputs.subspan(1), ctx.attrs};
   require_floating(values, 0);
-  Shape out = broadcast_shapes(broadcast_shapes(ctx.inputs[0].shape, ctx.inputs[1].shape), ctx.inputs[2].shape);
+  Shape out =
+      broadcast_shapes(broadcast_shapes(ctx.inputs[0].shape, ctx.inputs[1].shape), ctx.inputs[2].shape);
   return {{ctx.inputs[1].dtype, out}};
 }
 std::vector<TensorType> infer_cast(const InferContext& ctx) {
-  auto castable = [](DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F64; };
-  FROST_CHECK(castable(ctx.inputs[0].dtype) && castable(ctx.attrs.dtype), InvalidArgument,
-              "cast from " << ctx.inputs[0].dtype << " to " << ctx.attrs.dtype << ": only f32, f16, bf16 and f64");
+  auto castable = [](DType t) {
+    return t == DType::F32 || t == DType::F16 || t == DType::BF16 || t == DType::F64;
+  };
+  FROST_CHECK(
+      castable(ctx.inputs[0].dtype) && castable(ctx.attrs.dtype), InvalidArgument,
+      "cast from " << ctx.inputs[0].dtype << " to " << ctx.attrs.dtype << ": only f32, f16, bf16 and f64");
   return {{ctx.attrs.dtype, ctx.inputs[0].shape}};
 }
 std::vector<TensorType> infer_dropout(const InferContext& ctx) {
@@ -87,8 +92,12 @@ void backward_where(BackwardContext& c) {
   if (c.needs_grad(1)) c.set_grad_input(1, sum_to(where(cond, g, zero), c.input(1).shape()));
   if (c.needs_grad(2)) c.set_grad_input(2, sum_to(where(cond, zero, g), c.input(2).shape()));
 }
-void backward_neg(BackwardContext& c) { c.set_grad_input(0, neg(c.grad_output(0))); }
-void backward_sqrt(BackwardContext& c) { c.set_grad_input(0, scale(c.grad_output(0) / c.output(0), 0.5)); }
+void backward_neg(BackwardContext& c) {
+  c.set_grad_input(0, neg(c.grad_output(0)));
+}
+void backward_sqrt(BackwardContext& c) {
+  c.set_grad_input(0, scale(c.grad_output(0) / c.output(0), 0.5));
+}
 // y = x^(-1/2): dy/dx = -y^3 / 2
 void backward_rsqrt(BackwardContext& c) {
   Tensor y = c.output(0);
@@ -98,11 +107,15 @@ void backward_tanh(BackwardContext& c) {
   Tensor g = c.grad_output(0), y = c.output(0);
   c.set_grad_input(0, g - g * y * y);
 }
-void backward_gelu(BackwardContext& c) { c.set_grad_input(0, gelu_backward(c.grad_output(0), c.input(0))); }
+void backward_gelu(BackwardContext& c) {
+  c.set_grad_input(0, gelu_backward(c.grad_output(0), c.input(0)));
+}
 void backward_gelu_tanh(BackwardContext& c) {
   c.set_grad_input(0, gelu_tanh_backward(c.grad_output(0), c.input(0)));
 }
-void backward_cast(BackwardContext& c) { c.set_grad_input(0, cast(c.grad_output(0), c.input(0).dtype())); }
+void backward_cast(BackwardContext& c) {
+  c.set_grad_input(0, cast(c.grad_output(0), c.input(0).dtype()));
+}
 // The mask depends only on (seed, offset, element index): the backward applies the same one to dy.
 void backward_dropout(BackwardContext& c) {
   c.set_grad_input(0, dropout(c.grad_output(0), c.attrs().scalar, c.attrs().seed, c.input(1)));
@@ -161,8 +174,13 @@ void register_elementwise_rows(OpRegistry& r) {
   r.set(binary(OpKind::Sub, "sub", backward_sub));
   r.set(binary(OpKind::Mul, "mul", backward_mul));
   r.set(binary(OpKind::Div, "div", backward_div));
-  r.set({.kind = OpKind::Where, .name = "where", .num_inputs = 3, .num_outputs = 1, .infer = infer_where,
-         .backward = backward_where, .cost = cost_1flop});
+  r.set({.kind = OpKind::Where,
+         .name = "where",
+         .num_inputs = 3,
+         .num_outputs = 1,
+         .infer = infer_where,
+         .backward = backward_where,
+         .cost = cost_1flop});
   r.set(unary(OpKind::Scale, "scale", backward_scale, cost_1flop));
   r.set(unary(OpKind::Neg, "neg", backward_neg, cost_1flop));
   r.set(unary(OpKind::Sqrt, "sqrt", backward_sqrt, cost_transcendental));
@@ -172,10 +190,21 @@ void register_elementwise_rows(OpRegistry& r) {
   r.set(unary(OpKind::GeluTanh, "gelu_tanh", backward_gelu_tanh, cost_transcendental));
   r.set(backward_helper(OpKind::GeluBackward, "gelu_backward", cost_transcendental));
   r.set(backward_helper(OpKind::GeluTanhBackward, "gelu_tanh_backward", cost_transcendental));
-  r.set({.kind = OpKind::Cast, .name = "cast", .num_inputs = 1, .num_outputs = 1, .infer = infer_cast,
-         .backward = backward_cast, .cost = cost_1flop});
-  r.set({.kind = OpKind::Dropout, .name = "dropout", .num_inputs = 2, .num_outputs = 1, .infer = infer_dropout,
-         .inplace_input = 0, .backward = backward_dropout, .cost = cost_transcendental});
+  r.set({.kind = OpKind::Cast,
+         .name = "cast",
+         .num_inputs = 1,
+         .num_outputs = 1,
+         .infer = infer_cast,
+         .backward = backward_cast,
+         .cost = cost_1flop});
+  r.set({.kind = OpKind::Dropout,
+         .name = "dropout",
+         .num_inputs = 2,
+         .num_outputs = 1,
+         .infer = infer_dropout,
+         .inplace_input = 0,
+         .backward = backward_dropout,
+         .cost = cost_transcendental});
   r.set(unary(OpKind::Exp, "exp", backward_exp, cost_transcendental));
   r.set(unary(OpKind::Log, "log", backward_log, cost_transcendental));
   r.set(unary(OpKind::Relu, "relu", backward_relu, cost_1flop));

@@ -46,12 +46,15 @@ std::vector<TensorType> infer_expand(const InferContext& ctx) {
   return {{ctx.inputs[0].dtype, to}};
 }
 
-int64_t slice_length(int64_t start, int64_t stop, int64_t step) { return stop > start ? (stop - start + step - 1) / step : 0; }
+int64_t slice_length(int64_t start, int64_t stop, int64_t step) {
+  return stop > start ? (stop - start + step - 1) / step : 0;
+}
 
 std::vector<TensorType> infer_slice(const InferContext& ctx) {
   const Shape& in = ctx.inputs[0].shape;
   const Attrs& a = ctx.attrs;
-  FROST_CHECK(a.axis >= 0 && a.axis < in.rank(), InvalidArgument, "axis " << a.axis << " is out of range for " << in);
+  FROST_CHECK(a.axis >= 0 && a.axis < in.rank(), InvalidArgument,
+              "axis " << a.axis << " is out of range for " << in);
   const int64_t n = in[int(a.axis)];
   FROST_CHECK(a.step >= 1 && 0 <= a.start && a.start <= a.stop && a.stop <= n, InvalidArgument,
               "slice [" << a.start << ":" << a.stop << ":" << a.step << "] is not within 0.." << n);
@@ -71,7 +74,8 @@ std::vector<TensorType> infer_slice_backward(const InferContext& ctx) {
       FROST_CHECK(dy[d] == 0 || a.start + (dy[d] - 1) * a.step < full[d], InvalidArgument,
                   dy[d] << " elements from " << a.start << " by " << a.step << " overrun " << full[d]);
     } else {
-      FROST_CHECK(dy[d] == full[d], InvalidArgument, "dy " << dy << " differs from " << full << " off the axis");
+      FROST_CHECK(dy[d] == full[d], InvalidArgument,
+                  "dy " << dy << " differs from " << full << " off the axis");
     }
   }
   return {{ctx.inputs[0].dtype, full}};
@@ -80,7 +84,8 @@ std::vector<TensorType> infer_slice_backward(const InferContext& ctx) {
 std::vector<TensorType> infer_concat(const InferContext& ctx) {
   const TensorType& first = ctx.inputs[0];
   const int64_t axis = ctx.attrs.axis;
-  FROST_CHECK(axis >= 0 && axis < first.shape.rank(), InvalidArgument, "axis " << axis << " is out of range for " << first.shape);
+  FROST_CHECK(axis >= 0 && axis < first.shape.rank(), InvalidArgument,
+              "axis " << axis << " is out of range for " << first.shape);
   Shape out = first.shape;
   out[int(axis)] = 0;
   for (size_t i = 0; i < ctx.inputs.size(); ++i) {
@@ -88,8 +93,9 @@ std::vector<TensorType> infer_concat(const InferContext& ctx) {
     FROST_CHECK(t.dtype == first.dtype && t.shape.rank() == first.shape.rank(), InvalidArgument,
                 "input " << i << " is " << to_string(t) << ", input 0 is " << to_string(first));
     for (int d = 0; d < t.shape.rank(); ++d) {
-      FROST_CHECK(d == axis || t.shape[d] == first.shape[d], InvalidArgument,
-                  "input " << i << " " << t.shape << " differs from input 0 " << first.shape << " off axis " << axis);
+      FROST_CHECK(
+          d == axis || t.shape[d] == first.shape[d], InvalidArgument,
+          "input " << i << " " << t.shape << " differs from input 0 " << first.shape << " off axis " << axis);
     }
     out[int(axis)] += t.shape[int(axis)];
   }
@@ -170,8 +176,8 @@ void backward_repeat(BackwardContext& c) {
     split.push_back(dim);
   }
   FROST_CHECK(split.size() <= size_t(kMaxRank), Unsupported,
-              "repeat backward: input " << in << " repeated by " << reps << " needs rank " << split.size() << " > "
-                                        << kMaxRank);
+              "repeat backward: input " << in << " repeated by " << reps << " needs rank " << split.size()
+                                        << " > " << kMaxRank);
   Tensor g = reshape(c.grad_output(0), split);
   if (!summed.empty()) g = sum(g, summed);
   c.set_grad_input(0, reshape(g, in.to_vector()));
@@ -210,16 +216,41 @@ void register_layout_rows(OpRegistry& r) {
          .infer = infer_identity,
          .backward = backward_identity,
          .cost = cost_move});
-  r.set({.kind = OpKind::Slice, .name = "slice", .num_inputs = 1, .num_outputs = 1, .infer = infer_slice,
-         .backward = backward_slice, .cost = cost_move});
-  r.set({.kind = OpKind::SliceBackward, .name = "slice_backward", .num_inputs = 1, .num_outputs = 1,
-         .infer = infer_slice_backward, .backward = backward_slice_backward, .cost = cost_move});
-  r.set({.kind = OpKind::Concat, .name = "concat", .num_inputs = kVariadic, .num_outputs = 1, .infer = infer_concat,
-         .backward = backward_concat, .cost = cost_move});
-  r.set({.kind = OpKind::Repeat, .name = "repeat", .num_inputs = 1, .num_outputs = 1, .infer = infer_repeat,
-         .backward = backward_repeat, .cost = cost_move});
-  r.set({.kind = OpKind::RepeatInterleave, .name = "repeat_interleave", .num_inputs = 1, .num_outputs = 1,
-         .infer = infer_repeat_interleave, .backward = backward_repeat_interleave, .cost = cost_move});
+  r.set({.kind = OpKind::Slice,
+         .name = "slice",
+         .num_inputs = 1,
+         .num_outputs = 1,
+         .infer = infer_slice,
+         .backward = backward_slice,
+         .cost = cost_move});
+  r.set({.kind = OpKind::SliceBackward,
+         .name = "slice_backward",
+         .num_inputs = 1,
+         .num_outputs = 1,
+         .infer = infer_slice_backward,
+         .backward = backward_slice_backward,
+         .cost = cost_move});
+  r.set({.kind = OpKind::Concat,
+         .name = "concat",
+         .num_inputs = kVariadic,
+         .num_outputs = 1,
+         .infer = infer_concat,
+         .backward = backward_concat,
+         .cost = cost_move});
+  r.set({.kind = OpKind::Repeat,
+         .name = "repeat",
+         .num_inputs = 1,
+         .num_outputs = 1,
+         .infer = infer_repeat,
+         .backward = backward_repeat,
+         .cost = cost_move});
+  r.set({.kind = OpKind::RepeatInterleave,
+         .name = "repeat_interleave",
+         .num_inputs = 1,
+         .num_outputs = 1,
+         .infer = infer_repeat_interleave,
+         .backward = backward_repeat_interleave,
+         .cost = cost_move});
   r.set({.kind = OpKind::Expand,
          .name = "expand",
          .num_inputs = 1,

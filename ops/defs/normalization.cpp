@@ -8,7 +8,9 @@
 namespace frost::ops {
 namespace {
 
-Shape without_last(const Shape& s) { return Shape(std::span<const int64_t>(s.begin(), size_t(s.rank() - 1))); }
+Shape without_last(const Shape& s) {
+  return Shape(std::span<const int64_t>(s.begin(), size_t(s.rank() - 1)));
+}
 
 // (x (..., C), weight (C), bias (C)) -> (y (..., C), mean (...), rstd (...))
 std::vector<TensorType> infer_layer_norm(const InferContext& ctx) {
@@ -65,7 +67,8 @@ std::vector<TensorType> infer_softmax_cross_entropy(const InferContext& ctx) {
 // (dloss (N), logits (N, K), targets (N)) -> dlogits (N, K)
 std::vector<TensorType> infer_softmax_cross_entropy_backward(const InferContext& ctx) {
   require_floating(ctx, 0);
-  FROST_CHECK(ctx.inputs[0].dtype == ctx.inputs[1].dtype, InvalidArgument, "dloss and logits differ in dtype");
+  FROST_CHECK(ctx.inputs[0].dtype == ctx.inputs[1].dtype, InvalidArgument,
+              "dloss and logits differ in dtype");
   require_targets(ctx, ctx.inputs[1].shape, 2);
   FROST_CHECK(ctx.inputs[0].shape == ctx.inputs[2].shape, InvalidArgument, "dloss must be (N)");
   return {ctx.inputs[1]};
@@ -80,9 +83,10 @@ Cost cost_norm(std::span<const TensorType> in, std::span<const TensorType> out, 
 void backward_layer_norm(BackwardContext& c) {
   FROST_CHECK(!c.grad_output(1).valid() && !c.grad_output(2).valid(), Unsupported,
               "autodiff: layer_norm's mean and rstd outputs are saved statistics; gradients through them are "
-              "not supported (node " << c.node_id() << ")");
-  std::vector<Tensor> g =
-      layer_norm_backward(c.grad_output(0), c.input(0), c.input(1), c.output(1), c.output(2), c.attrs().scalar);
+              "not supported (node "
+                  << c.node_id() << ")");
+  std::vector<Tensor> g = layer_norm_backward(c.grad_output(0), c.input(0), c.input(1), c.output(1),
+                                              c.output(2), c.attrs().scalar);
   for (int i = 0; i < 3; ++i)
     if (c.needs_grad(i)) c.set_grad_input(i, g[size_t(i)]);
 }
@@ -90,24 +94,54 @@ void backward_l2_normalize(BackwardContext& c) {
   c.set_grad_input(0, l2_normalize_backward(c.grad_output(0), c.input(0), c.attrs().scalar));
 }
 void backward_softmax_cross_entropy(BackwardContext& c) {
-  if (c.needs_grad(0)) c.set_grad_input(0, softmax_cross_entropy_backward(c.grad_output(0), c.input(0), c.input(1)));
+  if (c.needs_grad(0))
+    c.set_grad_input(0, softmax_cross_entropy_backward(c.grad_output(0), c.input(0), c.input(1)));
 }
 
 }  // namespace
 
 void register_normalization_rows(OpRegistry& r) {
-  r.set({.kind = OpKind::LayerNorm, .name = "layer_norm", .num_inputs = 3, .num_outputs = 3,
-         .infer = infer_layer_norm, .backward = backward_layer_norm, .cost = cost_norm});
-  r.set({.kind = OpKind::LayerNormBackward, .name = "layer_norm_backward", .num_inputs = 5, .num_outputs = 3,
-         .infer = infer_layer_norm_backward, .grad = Grad::Unsupported, .cost = cost_norm});
-  r.set({.kind = OpKind::L2Normalize, .name = "l2_normalize", .num_inputs = 1, .num_outputs = 1,
-         .infer = infer_same_as_input0, .backward = backward_l2_normalize, .cost = cost_norm});
-  r.set({.kind = OpKind::L2NormalizeBackward, .name = "l2_normalize_backward", .num_inputs = 2, .num_outputs = 1,
-         .infer = infer_l2_normalize_backward, .grad = Grad::Unsupported, .cost = cost_norm});
-  r.set({.kind = OpKind::SoftmaxCrossEntropy, .name = "softmax_cross_entropy", .num_inputs = 2, .num_outputs = 1,
-         .infer = infer_softmax_cross_entropy, .backward = backward_softmax_cross_entropy, .cost = cost_norm});
-  r.set({.kind = OpKind::SoftmaxCrossEntropyBackward, .name = "softmax_cross_entropy_backward", .num_inputs = 3,
-         .num_outputs = 1, .infer = infer_softmax_cross_entropy_backward, .grad = Grad::Unsupported,
+  r.set({.kind = OpKind::LayerNorm,
+         .name = "layer_norm",
+         .num_inputs = 3,
+         .num_outputs = 3,
+         .infer = infer_layer_norm,
+         .backward = backward_layer_norm,
+         .cost = cost_norm});
+  r.set({.kind = OpKind::LayerNormBackward,
+         .name = "layer_norm_backward",
+         .num_inputs = 5,
+         .num_outputs = 3,
+         .infer = infer_layer_norm_backward,
+         .grad = Grad::Unsupported,
+         .cost = cost_norm});
+  r.set({.kind = OpKind::L2Normalize,
+         .name = "l2_normalize",
+         .num_inputs = 1,
+         .num_outputs = 1,
+         .infer = infer_same_as_input0,
+         .backward = backward_l2_normalize,
+         .cost = cost_norm});
+  r.set({.kind = OpKind::L2NormalizeBackward,
+         .name = "l2_normalize_backward",
+         .num_inputs = 2,
+         .num_outputs = 1,
+         .infer = infer_l2_normalize_backward,
+         .grad = Grad::Unsupported,
+         .cost = cost_norm});
+  r.set({.kind = OpKind::SoftmaxCrossEntropy,
+         .name = "softmax_cross_entropy",
+         .num_inputs = 2,
+         .num_outputs = 1,
+         .infer = infer_softmax_cross_entropy,
+         .backward = backward_softmax_cross_entropy,
+         .cost = cost_norm});
+  r.set({.kind = OpKind::SoftmaxCrossEntropyBackward,
+         .name = "softmax_cross_entropy_backward",
+         .num_inputs = 3,
+         .num_outputs = 1,
+         .infer = infer_softmax_cross_entropy_backward,
+         .grad = Grad::Unsupported,
          .cost = cost_norm});
 }
 

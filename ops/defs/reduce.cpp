@@ -49,12 +49,14 @@ std::vector<TensorType> infer_max_backward(const InferContext& ctx) {
   require_same_dtype(ctx);
   const Shape reduced = reduced_shape(ctx.inputs[1].shape, ctx.attrs.axes, ctx.attrs.keepdim);
   FROST_CHECK(ctx.inputs[0].shape == reduced && ctx.inputs[2].shape == reduced, InvalidArgument,
-              "dy " << ctx.inputs[0].shape << " and y " << ctx.inputs[2].shape << " must be the reduced shape " << reduced);
+              "dy " << ctx.inputs[0].shape << " and y " << ctx.inputs[2].shape
+                    << " must be the reduced shape " << reduced);
   return {ctx.inputs[1]};
 }
 
 void backward_max(BackwardContext& c) {
-  c.set_grad_input(0, max_backward(c.grad_output(0), c.input(0), c.output(0), c.attrs().axes, c.attrs().keepdim));
+  c.set_grad_input(
+      0, max_backward(c.grad_output(0), c.input(0), c.output(0), c.attrs().axes, c.attrs().keepdim));
 }
 void backward_sum(BackwardContext& c) {
   c.set_grad_input(0, broadcast_back(c));
@@ -76,10 +78,20 @@ void register_reduce_rows(OpRegistry& r) {
          .infer = infer_reduce,
          .backward = backward_sum,
          .cost = cost_reduce});
-  r.set({.kind = OpKind::Max, .name = "max", .num_inputs = 1, .num_outputs = 1, .infer = infer_reduce,
-         .backward = backward_max, .cost = cost_reduce});
-  r.set({.kind = OpKind::MaxBackward, .name = "max_backward", .num_inputs = 3, .num_outputs = 1,
-         .infer = infer_max_backward, .grad = Grad::Unsupported, .cost = cost_reduce});
+  r.set({.kind = OpKind::Max,
+         .name = "max",
+         .num_inputs = 1,
+         .num_outputs = 1,
+         .infer = infer_reduce,
+         .backward = backward_max,
+         .cost = cost_reduce});
+  r.set({.kind = OpKind::MaxBackward,
+         .name = "max_backward",
+         .num_inputs = 3,
+         .num_outputs = 1,
+         .infer = infer_max_backward,
+         .grad = Grad::Unsupported,
+         .cost = cost_reduce});
   r.set({.kind = OpKind::Mean,
          .name = "mean",
          .num_inputs = 1,

@@ -24,7 +24,9 @@ std::vector<TensorType> infer_backward(const InferContext& ctx) {
   return {ctx.inputs[0]};
 }
 
-void backward_softmax(BackwardContext& c) { c.set_grad_input(0, softmax_backward(c.grad_output(0), c.output(0))); }
+void backward_softmax(BackwardContext& c) {
+  c.set_grad_input(0, softmax_backward(c.grad_output(0), c.output(0)));
+}
 void backward_log_softmax(BackwardContext& c) {
   c.set_grad_input(0, log_softmax_backward(c.grad_output(0), c.output(0)));
 }
@@ -48,10 +50,22 @@ void register_softmax_rows(OpRegistry& r) {
          .inplace_input = 0,
          .backward = backward_log_softmax,
          .cost = cost_softmax});
-  r.set({.kind = OpKind::SoftmaxBackward, .name = "softmax_backward", .num_inputs = 2, .num_outputs = 1,
-         .infer = infer_backward, .inplace_input = 0, .grad = Grad::Unsupported, .cost = cost_softmax});
-  r.set({.kind = OpKind::LogSoftmaxBackward, .name = "log_softmax_backward", .num_inputs = 2, .num_outputs = 1,
-         .infer = infer_backward, .inplace_input = 0, .grad = Grad::Unsupported, .cost = cost_softmax});
+  r.set({.kind = OpKind::SoftmaxBackward,
+         .name = "softmax_backward",
+         .num_inputs = 2,
+         .num_outputs = 1,
+         .infer = infer_backward,
+         .inplace_input = 0,
+         .grad = Grad::Unsupported,
+         .cost = cost_softmax});
+  r.set({.kind = OpKind::LogSoftmaxBackward,
+         .name = "log_softmax_backward",
+         .num_inputs = 2,
+         .num_outputs = 1,
+         .infer = infer_backward,
+         .inplace_input = 0,
+         .grad = Grad::Unsupported,
+         .cost = cost_softmax});
 }
 
 }  // namespace frost::ops

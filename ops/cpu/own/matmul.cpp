@@ -37,8 +37,12 @@ int64_t matrix_offset(int64_t batch_index, const Shape& operand, const Shape& ba
 
 // C (M x N) = op(A) B with B not transposed: for each row, accumulate a[m,k] * B[k, :] into C[m, :]; the
 // inner loop runs along contiguous rows of B and C, which the compiler vectorises.
-void rows_times_b(const float* __restrict A, const float* __restrict B, float* __restrict C, int64_t m0,
-                  int64_t m1, int64_t M, int64_t K, int64_t N, bool ta) {
+// Compiled twice, x86-64-v3 (AVX2 + FMA, chosen by CPU features, not model: "arch=haswell" would leave AMD
+// CPUs on the baseline) and baseline x86-64; the loader picks one at start-up (GCC target_clones: the
+// run-time dispatch of DESIGN principle 10, no -march flag).
+#define FROST_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+FROST_CPU_CLONES void rows_times_b(const float* __restrict A, const float* __restrict B, float* __restrict C,
+                                   int64_t m0, int64_t m1, int64_t M, int64_t K, int64_t N, bool ta) {
   for (int64_t m = m0; m < m1; ++m) std::fill(C + m * N, C + (m + 1) * N, 0.0f);
   for (int64_t n0 = 0; n0 < N; n0 += kColTile) {
     const int64_t n1 = std::min(N, n0 + kColTile);
@@ -56,27 +60,9 @@ void rows_times_b(const float* __restrict A, const float* __restrict B, float* _
   }
 }
 
-// C = op(A) B^T: each element is a dot product of a row of A (or a column, when transposed) and a row of B.
-// Eight partial sums give the CPU independent chains; their order is fixed, so results are deterministic.
-void rows_times_bt(const float* __restrict A, const float* __restrict B, float* __restrict C, int64_t m0,
-                   int64_t m1, int64_t M, int64_t K, int64_t N, bool ta) {
-  const int64_t a_m = ta ? 1 : K, a_k = ta ? M : 1;
-  for (int64_t m = m0; m < m1; ++m) {
-    const float* a = A + m * a_m;
-    for (int64_t n = 0; n < N; ++n) {
-      const float* b = B + n * K;
-      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t k = 0;
-      for (; k + 8 <= K; k += 8)
-        for (int j = 0; j < 8; ++j) part[j] += a[(k + j) * a_k] * b[k + j];
-      float tail = 0;
-      for (; k < K; ++k) tail += a[k * a_k] * b[k];
-      C[m * N + n] =
-          ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7])) + tail;
-    }
-  }
-}
-
+// With B transposed (q k^T; weights stored (out, in)), each batch's B^T is first written out (K x N) into
+// the plan's workspace, sized at compile time by prepare_matmul, so every case runs the one vectorised
+// loop above.
 void matmul_f32(const KernelContext& ctx) {
   const TensorView &a = ctx.in[0], &b = ctx.in[1], &out = ctx.out[0];
   const bool ta = ctx.node->attrs.trans_a, tb = ctx.node->attrs.trans_b;
@@ -87,24 +73,48 @@ void matmul_f32(const KernelContext& ctx) {
   const float* pa = a.as<const float>();
   const float* pb = b.as<const float>();
   float* pc = out.as<float>();
+  if (!tb) {
 #pragma omp parallel for schedule(static)
-  for (int64_t task = 0; task < batches * row_tiles; ++task) {
-    const int64_t bi = task / row_tiles;
-    const int64_t m0 = (task % row_tiles) * kRowTile, m1 = std::min(M, m0 + kRowTile);
-    const float* A = pa + matrix_offset(bi, a.shape, batch);
-    const float* B = pb + matrix_offset(bi, b.shape, batch);
-    float* C = pc + bi * M * N;
-    if (tb)
-      rows_times_bt(A, B, C, m0, m1, M, K, N, ta);
-    else
-      rows_times_b(A, B, C, m0, m1, M, K, N, ta);
+    for (int64_t task = 0; task < batches * row_tiles; ++task) {
+      const int64_t bi = task / row_tiles;
+      const int64_t m0 = (task % row_tiles) * kRowTile, m1 = std::min(M, m0 + kRowTile);
+      rows_times_b(pa + matrix_offset(bi, a.shape, batch), pb + matrix_offset(bi, b.shape, batch),
+                   pc + bi * M * N, m0, m1, M, K, N, ta);
+    }
+    return;
   }
+  float* bt = static_cast<float*>(ctx.workspace);  // (K, N)
+  for (int64_t bi = 0; bi < batches; ++bi) {
+    const float* B = pb + matrix_offset(bi, b.shape, batch);  // (N, K)
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t n = 0; n < N; ++n) bt[k * N + n] = B[n * K + k];
+#pragma omp for schedule(static)
+      for (int64_t tile = 0; tile < row_tiles; ++tile) {
+        const int64_t m0 = tile * kRowTile, m1 = std::min(M, m0 + kRowTile);
+        rows_times_b(pa + matrix_offset(bi, a.shape, batch), bt, pc + bi * M * N, m0, m1, M, K, N, ta);
+      }
+    }
+  }
+}
+
+// Shapes are static: the transposed-B scratch (one batch's K x N) is part of the plan's workspace.
+KernelPrep prepare_matmul(const Graph& g, const Node& n) {
+  KernelPrep prep;
+  if (n.attrs.trans_b) {
+    const Shape& b = g.value(n.inputs[1]).type.shape;
+    prep.workspace_bytes = size_t(b[-1] * b[-2]) * sizeof(float);
+  }
+  return prep;
 }
 
 }  // namespace
 
 void register_cpu_own_kernels(KernelRegistry& r) {
-  r.add(OpKind::MatMul, BackendKind::Cpu, DType::F32, {"cpu.matmul_blocked", matmul_f32});
+  r.add(OpKind::MatMul, BackendKind::Cpu, DType::F32,
+        {"cpu.matmul_blocked", matmul_f32, nullptr, prepare_matmul});
 }
 
 }  // namespace frost::ops

@@ -14,10 +14,30 @@ namespace {
 using reference::for_each_offset2;
 using reference::for_each_offsets;
 
-struct AddOp { template <class T> static T apply(T a, T b) { return a + b; } };
-struct SubOp { template <class T> static T apply(T a, T b) { return a - b; } };
-struct MulOp { template <class T> static T apply(T a, T b) { return a * b; } };
-struct DivOp { template <class T> static T apply(T a, T b) { return a / b; } };
+struct AddOp {
+  template <class T>
+  static T apply(T a, T b) {
+    return a + b;
+  }
+};
+struct SubOp {
+  template <class T>
+  static T apply(T a, T b) {
+    return a - b;
+  }
+};
+struct MulOp {
+  template <class T>
+  static T apply(T a, T b) {
+    return a * b;
+  }
+};
+struct DivOp {
+  template <class T>
+  static T apply(T a, T b) {
+    return a / b;
+  }
+};
 
 template <class T, class Op>
 void binary_kernel(const KernelContext& ctx) {
@@ -36,10 +56,11 @@ void where_kernel(const KernelContext& ctx) {
   const T* pa = a.as<const T>();
   const T* pb = b.as<const T>();
   T* po = out.as<T>();
-  for_each_offsets<3>(out.shape,
-                      {broadcast_strides(c.shape, out.shape), broadcast_strides(a.shape, out.shape),
-                       broadcast_strides(b.shape, out.shape)},
-                      [&](int64_t i, const std::array<int64_t, 3>& o) { po[i] = pc[o[0]] ? pa[o[1]] : pb[o[2]]; });
+  for_each_offsets<3>(
+      out.shape,
+      {broadcast_strides(c.shape, out.shape), broadcast_strides(a.shape, out.shape),
+       broadcast_strides(b.shape, out.shape)},
+      [&](int64_t i, const std::array<int64_t, 3>& o) { po[i] = pc[o[0]] ? pa[o[1]] : pb[o[2]]; });
 }
 
 // y[i] = F(x[i]) computed in double.
@@ -60,21 +81,39 @@ void derivative_kernel(const KernelContext& ctx) {
   for (int64_t i = 0; i < n; ++i) dx[i] = T(double(dy[i]) * DF(double(x[i])));
 }
 
-constexpr double kSqrt1_2 = 0.70710678118654752440;         // 1 / sqrt(2)
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;      // 1 / sqrt(2 pi)
-constexpr double kSqrt2OverPi = 0.79788456080286535588;     // sqrt(2 / pi)
+constexpr double kSqrt1_2 = 0.70710678118654752440;      // 1 / sqrt(2)
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1 / sqrt(2 pi)
+constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2 / pi)
 constexpr double kGeluCubic = 0.044715;
 
-double neg_f(double x) { return -x; }
-double exp_f(double x) { return std::exp(x); }
-double log_f(double x) { return std::log(x); }
-double sqrt_f(double x) { return std::sqrt(x); }
-double rsqrt_f(double x) { return 1.0 / std::sqrt(x); }
-double tanh_f(double x) { return std::tanh(x); }
-double relu_f(double x) { return x < 0 ? 0.0 : x; }  // NaN < 0 is false: NaN passes through
+double neg_f(double x) {
+  return -x;
+}
+double exp_f(double x) {
+  return std::exp(x);
+}
+double log_f(double x) {
+  return std::log(x);
+}
+double sqrt_f(double x) {
+  return std::sqrt(x);
+}
+double rsqrt_f(double x) {
+  return 1.0 / std::sqrt(x);
+}
+double tanh_f(double x) {
+  return std::tanh(x);
+}
+double relu_f(double x) {
+  return x < 0 ? 0.0 : x;
+}  // NaN < 0 is false: NaN passes through
 // x * Phi(x) = x / 2 * (1 + erf(x / sqrt 2))
-double gelu_f(double x) { return 0.5 * x * (1.0 + std::erf(x * kSqrt1_2)); }
-double gelu_df(double x) { return 0.5 * (1.0 + std::erf(x * kSqrt1_2)) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x); }
+double gelu_f(double x) {
+  return 0.5 * x * (1.0 + std::erf(x * kSqrt1_2));
+}
+double gelu_df(double x) {
+  return 0.5 * (1.0 + std::erf(x * kSqrt1_2)) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x);
+}
 double gelu_tanh_f(double x) {
   return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + kGeluCubic * x * x * x)));
 }
@@ -103,7 +142,8 @@ void relu_grad_kernel(const KernelContext& ctx) {
 }
 
 void cast_kernel(const KernelContext& ctx) {
-  convert(ctx.in[0].data, ctx.in[0].dtype, ctx.out[0].data, ctx.out[0].dtype, size_t(ctx.out[0].shape.numel()));
+  convert(ctx.in[0].data, ctx.in[0].dtype, ctx.out[0].data, ctx.out[0].dtype,
+          size_t(ctx.out[0].shape.numel()));
 }
 
 template <class T>

@@ -31,7 +31,8 @@ struct DiagEmbed {
   static void run(const KernelContext& ctx) {
     using E = typename Bits<Bytes>::type;
     const Shape& out = ctx.out[0].shape;
-    const int64_t N = out[-2], M = out[-1], K = std::min(N, M), batch = N * M != 0 ? out.numel() / (N * M) : 0;
+    const int64_t N = out[-2], M = out[-1], K = std::min(N, M),
+                  batch = N * M != 0 ? out.numel() / (N * M) : 0;
     std::memset(ctx.out[0].data, 0, ctx.out[0].bytes());
     const E* d = ctx.in[0].as<const E>();
     E* y = ctx.out[0].as<E>();
@@ -41,14 +42,15 @@ struct DiagEmbed {
 };
 
 int64_t index_at(const TensorView& indices, int64_t j) {
-  return indices.dtype == DType::I64 ? indices.as<const int64_t>()[j] : int64_t(indices.as<const int32_t>()[j]);
+  return indices.dtype == DType::I64 ? indices.as<const int64_t>()[j]
+                                     : int64_t(indices.as<const int32_t>()[j]);
 }
 
 int64_t checked_row(const KernelContext& ctx, const TensorView& indices, int64_t j, int64_t rows) {
   const int64_t row = index_at(indices, j);
   FROST_CHECK(row >= 0 && row < rows, InvalidArgument,
-              op_name(ctx.node->kind) << " (node " << ctx.node_id << "): index " << row << " at position " << j
-                                      << " is outside the table's " << rows << " rows");
+              op_name(ctx.node->kind) << " (node " << ctx.node_id << "): index " << row << " at position "
+                                      << j << " is outside the table's " << rows << " rows");
   return row;
 }
 
@@ -87,8 +89,10 @@ void register_reference_indexing_kernels(KernelRegistry& r) {
   for_each_dtype_by_size<DiagEmbed>([&](DType dt, void (*fn)(const KernelContext&)) {
     r.add(OpKind::DiagEmbed, BackendKind::Reference, dt, {"reference.diag_embed", fn});
   });
-  r.add(OpKind::GatherRows, BackendKind::Reference, DType::F32, {"reference.gather_rows", gather_rows_kernel<float>});
-  r.add(OpKind::GatherRows, BackendKind::Reference, DType::F64, {"reference.gather_rows", gather_rows_kernel<double>});
+  r.add(OpKind::GatherRows, BackendKind::Reference, DType::F32,
+        {"reference.gather_rows", gather_rows_kernel<float>});
+  r.add(OpKind::GatherRows, BackendKind::Reference, DType::F64,
+        {"reference.gather_rows", gather_rows_kernel<double>});
   r.add(OpKind::ScatterAddRows, BackendKind::Reference, DType::F32,
         {"reference.scatter_add_rows", scatter_add_rows_kernel<float>});
   r.add(OpKind::ScatterAddRows, BackendKind::Reference, DType::F64,

@@ -12,7 +12,9 @@
 namespace frost::ops {
 namespace {
 
-int64_t last_dim(const Shape& s) { return s.rank() ? s[-1] : 1; }
+int64_t last_dim(const Shape& s) {
+  return s.rank() ? s[-1] : 1;
+}
 
 // y = (x - mean) * rstd * w + b, rstd = 1 / sqrt(biased variance + eps); mean and rstd are saved.
 template <class T>
@@ -92,7 +94,8 @@ void l2_normalize_kernel(const KernelContext& ctx) {
   }
 }
 
-// Where ||x|| >= eps (clamp_min passes the gradient): dx = (dy - y * sum(dy * y)) / ||x||; else dx = dy / eps.
+// Where ||x|| >= eps (clamp_min passes the gradient): dx = (dy - y * sum(dy * y)) / ||x||; else dx = dy /
+// eps.
 template <class T>
 void l2_normalize_backward_kernel(const KernelContext& ctx) {
   const int64_t C = last_dim(ctx.in[1].shape), R = C ? ctx.in[1].shape.numel() / C : 0;
@@ -113,7 +116,8 @@ void l2_normalize_backward_kernel(const KernelContext& ctx) {
 }
 
 int64_t target_at(const KernelContext& ctx, const TensorView& targets, int64_t n, int64_t classes) {
-  const int64_t t = targets.dtype == DType::I64 ? targets.as<const int64_t>()[n] : targets.as<const int32_t>()[n];
+  const int64_t t =
+      targets.dtype == DType::I64 ? targets.as<const int64_t>()[n] : targets.as<const int32_t>()[n];
   FROST_CHECK(t >= 0 && t < classes, InvalidArgument,
               op_name(ctx.node->kind) << " (node " << ctx.node_id << "): target " << t << " of row " << n
                                       << " is outside the " << classes << " classes");

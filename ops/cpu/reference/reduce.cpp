@@ -47,8 +47,10 @@ void reduce_kernel(const KernelContext& ctx) {
     double acc = R == Reduce::Max ? -INFINITY : 0.0;
     for_each_offset(s.reduced, s.reduced_strides, [&](int64_t, int64_t off) {
       const double v = double(x[base + off]);
-      if (R != Reduce::Max) acc += v;
-      else if (std::isnan(v) || v > acc) acc = std::isnan(acc) ? acc : v;  // NaN wins, as torch.amax
+      if (R != Reduce::Max)
+        acc += v;
+      else if (std::isnan(v) || v > acc)
+        acc = std::isnan(acc) ? acc : v;  // NaN wins, as torch.amax
     });
     y[i] = T(R == Reduce::Mean ? acc / count : acc);  // mean over zero elements is NaN, as in PyTorch
   });
@@ -64,7 +66,8 @@ void max_backward_kernel(const KernelContext& ctx) {
   for_each_offset(s.kept, s.kept_strides, [&](int64_t i, int64_t base) {
     const T top = y.as<const T>()[i];
     int64_t ties = 0;
-    for_each_offset(s.reduced, s.reduced_strides, [&](int64_t, int64_t off) { ties += px[base + off] == top; });
+    for_each_offset(s.reduced, s.reduced_strides,
+                    [&](int64_t, int64_t off) { ties += px[base + off] == top; });
     const T share = ties ? T(double(dy.as<const T>()[i]) / double(ties)) : T(0);
     for_each_offset(s.reduced, s.reduced_strides,
                     [&](int64_t, int64_t off) { pdx[base + off] = px[base + off] == top ? share : T(0); });
