@@ -166,6 +166,7 @@ void store_from_double(void* dst, DType t, size_t i, double v) {
 }  // namespace
 
 void convert(const void* src, DType src_type, void* dst, DType dst_type, size_t n) {
+  if (n == 0) return;  // empty tensors may have null data
   if (src_type == dst_type) {
     std::memmove(dst, src, n * size_of(src_type));
     return;
