@@ -35,6 +35,9 @@ void register_all() {
     register_onednn_kernels(kernels);
 #endif
     register_cpu_own_kernels(kernels);
+    register_cpu_own_elementwise_kernels(kernels);
+    register_cpu_own_reduce_kernels(kernels);
+    register_cpu_own_layout_kernels(kernels);
   });
 }
 

@@ -27,7 +27,11 @@ void register_reference_layout_kernels(KernelRegistry& r);
 void register_reference_indexing_kernels(KernelRegistry& r);
 void register_reference_normalization_kernels(KernelRegistry& r);
 
-void register_cpu_own_kernels(KernelRegistry& r);
-void register_onednn_kernels(KernelRegistry& r);  // ops/cpu/onednn.cpp, in builds with FROST_ONEDNN  // ops/cpu/own/: the cpu backend's own kernels
+// ops/cpu/own/: the cpu backend's own kernels
+void register_cpu_own_kernels(KernelRegistry& r);  // matmul
+void register_cpu_own_elementwise_kernels(KernelRegistry& r);
+void register_cpu_own_reduce_kernels(KernelRegistry& r);
+void register_cpu_own_layout_kernels(KernelRegistry& r);
+void register_onednn_kernels(KernelRegistry& r);  // ops/cpu/onednn.cpp, in builds with FROST_ONEDNN
 
 }  // namespace frost::ops

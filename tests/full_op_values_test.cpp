@@ -174,3 +174,47 @@ TEST(FullOpValues, ConvPatchMatchesADirectConvolution) {
 
 }  // namespace
 }  // namespace frost::test
+
+namespace frost::test {
+namespace {
+
+// Which kernel the cpu backend picks for the shapes its own kernels claim (and for one they decline), so a
+// `supports` rule that silently stops matching is caught.
+TEST(CpuKernelChoice, OwnKernelsTakeTheirShapesAndDeclineOthers) {
+  auto kernel_for = [](auto build) {
+    Graph g;
+    g.output("y", build(g));
+    CompileOptions options;
+    options.disabled_kernels = {"onednn."};
+    return compile(g, options)->kernel_names().back();
+  };
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return g.input("x", DType::F32, {4, 6, 8}) + g.input("b", DType::F32, {8});
+            }),
+            "cpu.add");
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return g.input("x", DType::F32, {4, 1}) + g.input("b", DType::F32, {1, 5});
+            }),
+            "reference.add");
+  EXPECT_EQ(kernel_for([](Graph& g) { return sum(g.input("x", DType::F32, {4, 6, 8}), {0, 1}); }), "cpu.sum");
+  EXPECT_EQ(kernel_for([](Graph& g) { return mean(g.input("x", DType::F32, {4, 6, 8}), {2}); }), "cpu.mean");
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return sum(g.input("x", DType::F32, {4, 6, 8}), {1});
+            }),
+            "reference.sum");
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return permute(g.input("x", DType::F32, {2, 5, 3, 8}), {0, 2, 1, 3});
+            }),
+            "cpu.permute");
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return transpose(g.input("x", DType::F32, {8, 8}), 0, 1);
+            }),
+            "reference.permute");
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return matmul(g.input("a", DType::F32, {3, 4}), g.input("b", DType::F32, {4, 5}));
+            }),
+            "cpu.matmul_blocked");
+}
+
+}  // namespace
+}  // namespace frost::test

@@ -253,6 +253,12 @@ std::vector<OpCase> make_cases() {
   c.push_back(binary("add/row_col", OpKind::Add, {4, 1}, {1, 5}, add));
   c.push_back(binary("add/trailing", OpKind::Add, {2, 3, 4}, {4}, add));
   c.push_back(binary("add/scalar", OpKind::Add, {}, {3, 2}, add));
+  // Past the cpu kernels' threading threshold (65536 elements), with a bias-shaped and a scalar operand.
+  for (OpCase big : {binary("add/bias_large", OpKind::Add, {2, 300, 130}, {130}, add),
+                     binary("mul/scalar_large", OpKind::Mul, {}, {70001}, mul)}) {
+    big.gradcheck = false;  // large for finite differences; the small rows cover the rule
+    c.push_back(big);
+  }
   c.push_back(binary("sub/same", OpKind::Sub, {5, 3}, {5, 3}, sub));
   c.push_back(binary("sub/broadcast", OpKind::Sub, {2, 1, 5}, {3, 1}, sub));
   c.push_back(binary("mul/same", OpKind::Mul, {3, 4}, {3, 4}, mul));
@@ -304,6 +310,13 @@ std::vector<OpCase> make_cases() {
   c.push_back(reduce("sum/all", OpKind::Sum, {3, 4, 5}, {}, false));
   c.push_back(reduce("sum/unit_dim", OpKind::Sum, {1, 6}, {0}, false));
   c.push_back(reduce("mean/last", OpKind::Mean, {3, 4, 5}, {-1}, false));
+  c.push_back(reduce("sum/leading", OpKind::Sum, {3, 4, 5}, {0, 1}, false));  // a bias gradient's shape
+  for (OpCase big : {reduce("sum/leading_large", OpKind::Sum, {300, 257}, {0}, false),
+                     reduce("mean/trailing_large", OpKind::Mean, {257, 300}, {1}, true)}) {
+    big.gradcheck = false;
+    big.atol = 1e-4;  // sums of 300 values up to 2
+    c.push_back(big);
+  }
   c.push_back(reduce("mean/all_keepdim", OpKind::Mean, {2, 3}, {}, true));
 
   // Layout.
@@ -316,6 +329,15 @@ std::vector<OpCase> make_cases() {
   c.push_back({"permute/rank3", OpKind::Permute, {{{2, 3, 4}}}, [](Graph&, DType, In in) -> Out {
                  return {permute(in[0], {2, 0, 1})};
                }});
+  c.push_back({"permute/heads", OpKind::Permute, {{{2, 5, 3, 8}}}, [](Graph&, DType, In in) -> Out {
+                 return {permute(in[0], {0, 2, 1, 3})};
+               }});
+  OpCase heads_large{
+      "permute/heads_large", OpKind::Permute, {{{2, 197, 12, 16}}}, [](Graph&, DType, In in) -> Out {
+        return {permute(in[0], {0, 2, 1, 3})};
+      }};
+  heads_large.gradcheck = false;
+  c.push_back(heads_large);
   c.push_back({"permute/transpose", OpKind::Permute, {{{3, 5}}}, [](Graph&, DType, In in) -> Out {
                  return {transpose(in[0], 0, 1)};
                }});
