@@ -78,6 +78,23 @@ void BM_Gelu(benchmark::State& state, const std::string& path) {
   run_graph(state, g, path, {{"x", {n}}});
 }
 
+// A bias add, a bias gradient and an attention head split at the video model's size (785 tokens, 768).
+void BM_AddBias(benchmark::State& state, const std::string& path) {
+  Graph g;
+  g.output("y", g.input("x", DType::F32, {785, 768}) + g.input("b", DType::F32, {768}));
+  run_graph(state, g, path, {{"x", {785, 768}}, {"b", {768}}});
+}
+void BM_SumRows(benchmark::State& state, const std::string& path) {
+  Graph g;
+  g.output("y", sum(g.input("x", DType::F32, {785, 768}), {0}));
+  run_graph(state, g, path, {{"x", {785, 768}}});
+}
+void BM_PermuteHeads(benchmark::State& state, const std::string& path) {
+  Graph g;
+  g.output("y", permute(g.input("x", DType::F32, {1, 785, 12, 64}), {0, 2, 1, 3}));
+  run_graph(state, g, path, {{"x", {1, 785, 12, 64}}});
+}
+
 void model_shapes(benchmark::internal::Benchmark* b) {
   for (int64_t M : {785, 32})
     for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 768}, {768, 2304}, {768, 3072}, {3072, 768}})
@@ -103,6 +120,12 @@ BENCHMARK_CAPTURE(BM_Softmax, reference, std::string("reference"))
     ->UseRealTime();
 FROST_BENCH_PATHS(BM_LayerNorm, Args({785}));
 FROST_BENCH_PATHS(BM_Gelu, Args({785 * 3072}));
+BENCHMARK_CAPTURE(BM_AddBias, own, std::string("own"))->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_AddBias, reference, std::string("reference"))->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SumRows, own, std::string("own"))->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SumRows, reference, std::string("reference"))->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_PermuteHeads, own, std::string("own"))->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_PermuteHeads, reference, std::string("reference"))->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
