@@ -11,7 +11,7 @@ CMAKE_ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build test demo test-sanitize bench format clean
+.PHONY: all deps build test demo test-sanitize bench fuzz format clean
 
 all: build
 
@@ -38,6 +38,19 @@ test-sanitize: deps
 
 bench: build
 	$(BUILD)/bench/bench_kernels
+
+# libFuzzer (clang) on each fuzz target for FUZZ_SECONDS, growing tests/fuzz/corpus/<target>; crashes are
+# written to tests/fuzz/crashes/ (commit them once fixed: the replay test keeps them fixed).
+FUZZ_SECONDS ?= 60
+FUZZ_DIR ?= build-fuzz
+FUZZ_FLAGS = -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.
+FUZZ_ENGINE = engine/error.cpp engine/dtype.cpp engine/shape.cpp engine/storage.cpp
+fuzz: deps
+	@scripts/install_deps.sh fuzz
+	@mkdir -p $(FUZZ_DIR) tests/fuzz/crashes
+	clang++ $(FUZZ_FLAGS) tests/fuzz/safetensors_fuzz.cpp loader/safetensors.cpp $(FUZZ_ENGINE) -o $(FUZZ_DIR)/safetensors_fuzz
+	$(FUZZ_DIR)/safetensors_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
+	  -artifact_prefix=tests/fuzz/crashes/safetensors- tests/fuzz/corpus/safetensors
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu')

@@ -9,7 +9,13 @@ packages=(
   libbenchmark-dev                       # Google Benchmark: bench/
   libcli11-dev                           # CLI11: the `frost` command's argument parsing
   libdnnl-dev ocl-icd-opencl-dev         # oneDNN 2.6 (its CMake config needs the OpenCL headers)
+  nlohmann-json3-dev                     # JSON: safetensors headers, `frost info --json`
 )
+
+# `install_deps.sh fuzz` adds what `make fuzz` needs: clang with its libFuzzer runtime.
+if [ "${1:-}" = "fuzz" ]; then
+  packages=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,54 @@
+// frost info FILE.safetensors [--json]: tensor count, total bytes, each tensor with dtype and shape, and the
+// metadata; or, for a bad file, one error line and exit code 1 (main.cpp turns the frost::Error into it).
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "loader/safetensors.h"
+
+namespace frost::cli {
+namespace {
+
+struct InfoOptions {
+  std::string path;
+  bool json = false;
+};
+
+void run_info(const InfoOptions& opt) {
+  const loader::SafetensorsFile f = loader::SafetensorsFile::open(opt.path);
+  size_t data_bytes = 0;
+  for (const loader::TensorEntry& t : f.tensors()) data_bytes += t.bytes.size();
+  if (opt.json) {
+    nlohmann::ordered_json out;
+    out["file"] = opt.path;
+    out["file_bytes"] = f.file_size();
+    out["header_bytes"] = f.header_size();
+    out["tensor_count"] = f.tensors().size();
+    out["tensor_bytes"] = data_bytes;
+    out["metadata"] = f.metadata();
+    out["tensors"] = nlohmann::ordered_json::array();
+    for (const loader::TensorEntry& t : f.tensors())
+      out["tensors"].push_back({{"name", t.name}, {"dtype", t.dtype_name}, {"shape", t.shape.to_vector()}, {"bytes", t.bytes.size()}});
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  std::cout << opt.path << ": " << f.tensors().size() << " tensors, " << data_bytes << " bytes of data ("
+            << f.file_size() << " bytes in all)\n";
+  for (const auto& [key, value] : f.metadata()) std::cout << "  metadata " << key << " = " << value << "\n";
+  for (const loader::TensorEntry& t : f.tensors())
+    std::cout << "  " << t.name << "  " << t.dtype_name << to_string(t.shape) << "\n";
+}
+
+}  // namespace
+
+void add_info_command(CLI::App& app) {
+  auto opt = std::make_shared<InfoOptions>();
+  CLI::App* cmd = app.add_subcommand("info", "Show what a .safetensors file holds (or why it is invalid)");
+  cmd->add_option("file", opt->path, "a .safetensors file")->required();
+  cmd->add_flag("--json", opt->json, "print one JSON object");
+  cmd->callback([opt] { run_info(*opt); });
+}
+
+}  // namespace frost::cli
