@@ -10,6 +10,7 @@ packages=(
   libcli11-dev                           # CLI11: the `frost` command's argument parsing
   libdnnl-dev ocl-icd-opencl-dev         # oneDNN 2.6 (its CMake config needs the OpenCL headers)
   nlohmann-json3-dev                     # JSON: safetensors headers, `frost info --json`
+  libutf8proc-dev libssl-dev             # Unicode for the tokenizer; SHA-256 of the default vocabulary
 )
 
 # `install_deps.sh fuzz` adds what `make fuzz` needs: clang with its libFuzzer runtime.
