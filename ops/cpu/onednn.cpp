@@ -9,6 +9,7 @@
 // and the C-API argument array; run() only points the memories at the planned buffers and executes, so it
 // allocates nothing. Scratchpads are user-provided (scratchpad_mode::user) from the plan's workspace.
 // oneDNN runs on OpenMP, the same (libgomp) pool as frost's own kernels (DESIGN principle 7).
+#include <algorithm>
 #include <cmath>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
@@ -68,13 +69,14 @@ struct PrepareBuilder {
   void finish(const PrimitiveDesc& pd) {
     const memory::desc scratch = pd.scratchpad_desc();
     if (scratch.get_size() > 0) bind(DNNL_ARG_SCRATCHPAD, scratch, Slot::Workspace, 0, 0);
+    workspace = std::max(workspace, scratch.get_size());  // kernels with extras set more beforehand
     p.primitive = Primitive(pd);
     p.stream = dnnl::stream(cpu_engine());
     for (size_t i = 0; i < p.bindings.size(); ++i) p.args.push_back({p.bindings[i].arg, p.memories[i].get()});
   }
-  KernelPrep done(size_t extra_workspace = 0) {
+  KernelPrep done() {
     KernelPrep prep;
-    prep.workspace_bytes = workspace + extra_workspace;
+    prep.workspace_bytes = workspace;
     prep.state = std::make_shared<Prepared>(std::move(p));
     return prep;
   }
@@ -171,7 +173,6 @@ KernelPrep prepare_matmul(const Graph& g, const Node& n) {
     pb.bind(DNNL_ARG_SRC, a, Slot::In, 0);
     pb.bind(DNNL_ARG_WEIGHTS, b, Slot::In, 1);
     pb.bind(DNNL_ARG_DST, c, Slot::Out, 0);
-    pb.workspace = pd.scratchpad_desc().get_size();
     pb.finish<dnnl::matmul>(pd);
     return pb.done();
   });
@@ -193,7 +194,6 @@ KernelPrep prepare_softmax(const Graph& g, const Node& n) {
     PrepareBuilder pb;
     pb.bind(DNNL_ARG_SRC, md, Slot::In, 0);
     pb.bind(DNNL_ARG_DST, md, Slot::Out, 0);
-    pb.workspace = pd.scratchpad_desc().get_size();
     pb.finish<dnnl::softmax_v2_forward>(pd);
     return pb.done();
   });
@@ -214,7 +214,6 @@ KernelPrep prepare_softmax_backward(const Graph& g, const Node& n) {
     pb.bind(DNNL_ARG_DIFF_DST, md, Slot::In, 0);
     pb.bind(DNNL_ARG_DST, md, Slot::In, 1);
     pb.bind(DNNL_ARG_DIFF_SRC, md, Slot::Out, 0);
-    pb.workspace = pd.scratchpad_desc().get_size();
     pb.finish<dnnl::softmax_v2_backward>(pd);
     return pb.done();
   });
@@ -274,7 +273,6 @@ KernelPrep prepare_layer_norm(const Graph& g, const Node& n) {
     pb.bind(DNNL_ARG_DST, plain_desc(x), Slot::Out, 0);
     pb.bind(DNNL_ARG_MEAN, plain_desc(stat), Slot::Out, 1);
     pb.bind(DNNL_ARG_VARIANCE, plain_desc(stat), Slot::Out, 2);  // variance now, rstd after run_layer_norm
-    pb.workspace = pd.scratchpad_desc().get_size();
     pb.p.eps = eps;
     pb.finish<dnnl::layer_normalization_forward>(pd);
     return pb.done();
@@ -383,7 +381,6 @@ KernelPrep prepare_eltwise(const Graph& g, const Node& n) {
     PrepareBuilder pb;
     pb.bind(DNNL_ARG_SRC, md, Slot::In, 0);
     pb.bind(DNNL_ARG_DST, md, Slot::Out, 0);
-    pb.workspace = pd.scratchpad_desc().get_size();
     pb.finish<dnnl::eltwise_forward>(pd);
     return pb.done();
   });
@@ -412,7 +409,6 @@ KernelPrep prepare_eltwise_backward(const Graph& g, const Node& n) {
     pb.bind(DNNL_ARG_DIFF_DST, md, Slot::In, 0);
     pb.bind(DNNL_ARG_SRC, md, Slot::In, 1);
     pb.bind(DNNL_ARG_DIFF_SRC, md, Slot::Out, 0);
-    pb.workspace = pd.scratchpad_desc().get_size();
     pb.finish<dnnl::eltwise_backward>(pd);
     return pb.done();
   });
