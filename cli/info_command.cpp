@@ -30,7 +30,10 @@ void run_info(const InfoOptions& opt) {
     out["metadata"] = f.metadata();
     out["tensors"] = nlohmann::ordered_json::array();
     for (const loader::TensorEntry& t : f.tensors())
-      out["tensors"].push_back({{"name", t.name}, {"dtype", t.dtype_name}, {"shape", t.shape.to_vector()}, {"bytes", t.bytes.size()}});
+      out["tensors"].push_back({{"name", t.name},
+                                {"dtype", t.dtype_name},
+                                {"shape", t.shape.to_vector()},
+                                {"bytes", t.bytes.size()}});
     std::cout << out.dump(2) << "\n";
     return;
   }

@@ -28,13 +28,13 @@ struct DTypeInfo {
 
 // Every dtype of the format (safetensors 0.8); frost computes on the ones with a DType.
 constexpr DTypeInfo kDTypes[] = {
-    {"BOOL", 8, std::nullopt},     {"F4", 4, std::nullopt},       {"F6_E2M3", 6, std::nullopt},
-    {"F6_E3M2", 6, std::nullopt},  {"U8", 8, DType::U8},          {"I8", 8, std::nullopt},
-    {"F8_E5M2", 8, std::nullopt},  {"F8_E4M3", 8, std::nullopt},  {"F8_E8M0", 8, std::nullopt},
-    {"I16", 16, std::nullopt},     {"U16", 16, std::nullopt},     {"F16", 16, DType::F16},
-    {"BF16", 16, DType::BF16},     {"I32", 32, DType::I32},       {"U32", 32, std::nullopt},
-    {"F32", 32, DType::F32},       {"C64", 64, std::nullopt},     {"F64", 64, DType::F64},
-    {"I64", 64, DType::I64},       {"U64", 64, std::nullopt},
+    {"BOOL", 8, std::nullopt},    {"F4", 4, std::nullopt},      {"F6_E2M3", 6, std::nullopt},
+    {"F6_E3M2", 6, std::nullopt}, {"U8", 8, DType::U8},         {"I8", 8, std::nullopt},
+    {"F8_E5M2", 8, std::nullopt}, {"F8_E4M3", 8, std::nullopt}, {"F8_E8M0", 8, std::nullopt},
+    {"I16", 16, std::nullopt},    {"U16", 16, std::nullopt},    {"F16", 16, DType::F16},
+    {"BF16", 16, DType::BF16},    {"I32", 32, DType::I32},      {"U32", 32, std::nullopt},
+    {"F32", 32, DType::F32},      {"C64", 64, std::nullopt},    {"F64", 64, DType::F64},
+    {"I64", 64, DType::I64},      {"U64", 64, std::nullopt},
 };
 
 const DTypeInfo* dtype_info(const std::string& name) {
@@ -50,24 +50,39 @@ const DTypeInfo* dtype_info(const std::string& name) {
   bad(file, "tensor '" + tensor + "': " + what);
 }
 
-// Tracks the keys of every open JSON object so duplicates are rejected (a JSON parser keeps the last one,
-// silently, and two readers could then disagree about a file).
-struct DuplicateKeyCheck {
+// A SAX pass that only tracks the keys of every open JSON object, so duplicates are rejected (a DOM parser
+// keeps the last one, silently, and two readers could then disagree about a file). It is linear in the
+// header; nlohmann's parse *callback* is not (its end_object rescans the parent object), which a header
+// with a million keys turns into a hang.
+struct DuplicateKeyCheck : json::json_sax_t {
+  explicit DuplicateKeyCheck(const std::string& f) : file(f) {}
   const std::string& file;
   std::vector<std::set<std::string>> open_objects;
-  bool operator()(int depth, json::parse_event_t event, json& parsed) {
-    switch (event) {
-      case json::parse_event_t::object_start: open_objects.emplace_back(); break;
-      case json::parse_event_t::object_end: open_objects.pop_back(); break;
-      case json::parse_event_t::key: {
-        const std::string key = parsed.get<std::string>();
-        if (!open_objects.back().insert(key).second)
-          bad(file, "header: key '" + key + "' appears twice" + (depth == 1 ? " (duplicate tensor name)" : ""));
-        break;
-      }
-      default: break;
-    }
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(json::number_integer_t) override { return true; }
+  bool number_unsigned(json::number_unsigned_t) override { return true; }
+  bool number_float(json::number_float_t, const json::string_t&) override { return true; }
+  bool string(json::string_t&) override { return true; }
+  bool binary(json::binary_t&) override { return true; }
+  bool start_object(std::size_t) override {
+    open_objects.emplace_back();
     return true;
+  }
+  bool key(json::string_t& key) override {
+    if (!open_objects.back().insert(key).second)
+      bad(file, "header: key '" + key + "' appears twice" +
+                    (open_objects.size() == 1 ? " (duplicate tensor name)" : ""));
+    return true;
+  }
+  bool end_object() override {
+    open_objects.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    bad(file, std::string("header is not valid UTF-8 JSON: ") + e.what());
   }
 };
 
@@ -78,7 +93,8 @@ uint64_t read_u64_le(const std::byte* p) {
 }
 
 // numel * bits / 8 with overflow checks; throws naming the tensor.
-uint64_t byte_size(const std::string& file, const std::string& tensor, const std::vector<uint64_t>& dims, int bits) {
+uint64_t byte_size(const std::string& file, const std::string& tensor, const std::vector<uint64_t>& dims,
+                   int bits) {
   unsigned __int128 n = 1;
   for (uint64_t d : dims) {
     n *= d;
@@ -127,7 +143,8 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   const size_t size = size_t(st.st_size);
   if (size < 8) {
     ::close(fd);
-    bad(path, "file is " + std::to_string(size) + " bytes; a safetensors file has at least 8 (the header length)");
+    bad(path,
+        "file is " + std::to_string(size) + " bytes; a safetensors file has at least 8 (the header length)");
   }
   void* address = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);  // the mapping keeps the file
@@ -145,18 +162,22 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::byte> bytes, const s
   f.path_ = name;
   f.bytes_ = bytes;
   if (bytes.size() < 8)
-    bad(name, "file is " + std::to_string(bytes.size()) + " bytes; a safetensors file has at least 8 (the header length)");
+    bad(name, "file is " + std::to_string(bytes.size()) +
+                  " bytes; a safetensors file has at least 8 (the header length)");
   const uint64_t n = read_u64_le(bytes.data());
   if (n > kMaxHeaderBytes)
-    bad(name, "header length " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxHeaderBytes));
+    bad(name,
+        "header length " + std::to_string(n) + " exceeds the limit of " + std::to_string(kMaxHeaderBytes));
   if (n > bytes.size() - 8)
-    bad(name, "header length " + std::to_string(n) + " runs past the end of the " + std::to_string(bytes.size()) +
-                  "-byte file");
+    bad(name, "header length " + std::to_string(n) + " runs past the end of the " +
+                  std::to_string(bytes.size()) + "-byte file");
   f.header_size_ = size_t(n);
   const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), size_t(n));
   json header;
   try {
-    header = json::parse(text.begin(), text.end(), DuplicateKeyCheck{name, {}});
+    DuplicateKeyCheck keys(name);
+    json::sax_parse(text.begin(), text.end(), &keys);  // rejects duplicates and malformed JSON
+    header = json::parse(text.begin(), text.end());
   } catch (const json::exception& e) {
     bad(name, std::string("header is not valid UTF-8 JSON: ") + e.what());
   }
@@ -179,9 +200,12 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::byte> bytes, const s
       if (field.key() != "dtype" && field.key() != "shape" && field.key() != "data_offsets")
         bad_tensor(name, key, "unknown field '" + field.key() + "'");
     }
-    if (!value.contains("dtype") || !value["dtype"].is_string()) bad_tensor(name, key, "dtype missing or not a string");
-    if (!value.contains("shape") || !value["shape"].is_array()) bad_tensor(name, key, "shape missing or not an array");
-    if (!value.contains("data_offsets") || !value["data_offsets"].is_array() || value["data_offsets"].size() != 2)
+    if (!value.contains("dtype") || !value["dtype"].is_string())
+      bad_tensor(name, key, "dtype missing or not a string");
+    if (!value.contains("shape") || !value["shape"].is_array())
+      bad_tensor(name, key, "shape missing or not an array");
+    if (!value.contains("data_offsets") || !value["data_offsets"].is_array() ||
+        value["data_offsets"].size() != 2)
       bad_tensor(name, key, "data_offsets missing or not two numbers");
     TensorEntry t;
     t.name = key;
@@ -191,24 +215,30 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::byte> bytes, const s
     t.dtype = info->dtype;
     std::vector<uint64_t> dims;
     for (const json& d : value["shape"]) {
-      if (!d.is_number_unsigned()) bad_tensor(name, key, "shape holds something other than a non-negative integer");
+      if (!d.is_number_unsigned())
+        bad_tensor(name, key, "shape holds something other than a non-negative integer");
       dims.push_back(d.get<uint64_t>());
     }
     const json& offsets = value["data_offsets"];
     if (!offsets[0].is_number_unsigned() || !offsets[1].is_number_unsigned())
       bad_tensor(name, key, "data_offsets are not non-negative integers");
     const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
-    if (begin > end) bad_tensor(name, key, "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] run backwards");
+    if (begin > end)
+      bad_tensor(name, key,
+                 "data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] run backwards");
     if (end > data_size)
-      bad_tensor(name, key, "data_offsets end " + std::to_string(end) + " is past the " + std::to_string(data_size) +
-                                " data bytes (out of bounds)");
+      bad_tensor(name, key,
+                 "data_offsets end " + std::to_string(end) + " is past the " + std::to_string(data_size) +
+                     " data bytes (out of bounds)");
     const uint64_t expected = byte_size(name, key, dims, info->bits);
     if (end - begin != expected)
-      bad_tensor(name, key, "holds " + std::to_string(end - begin) + " bytes but its dtype " + t.dtype_name +
-                                " and shape need " + std::to_string(expected) + " (size mismatch)");
+      bad_tensor(name, key,
+                 "holds " + std::to_string(end - begin) + " bytes but its dtype " + t.dtype_name +
+                     " and shape need " + std::to_string(expected) + " (size mismatch)");
     if (dims.size() > size_t(kMaxRank))
-      throw_error(ErrorCategory::Unsupported, name + ": tensor '" + key + "': rank " + std::to_string(dims.size()) +
-                                                  " exceeds frost's " + std::to_string(kMaxRank));
+      throw_error(ErrorCategory::Unsupported, name + ": tensor '" + key + "': rank " +
+                                                  std::to_string(dims.size()) + " exceeds frost's " +
+                                                  std::to_string(kMaxRank));
     for (uint64_t d : dims) {
       if (d > uint64_t(INT64_MAX)) bad_tensor(name, key, "dimension exceeds 2^63");
       t.shape.push_back(int64_t(d));
@@ -225,10 +255,13 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::byte> bytes, const s
   uint64_t cursor = 8 + n;
   for (const TensorEntry& t : f.tensors_) {
     if (t.offset > cursor)
-      bad_tensor(name, t.name, "data starts at byte " + std::to_string(t.offset - 8 - n) + ", leaving a hole after byte " +
-                                   std::to_string(cursor - 8 - n));
+      bad_tensor(name, t.name,
+                 "data starts at byte " + std::to_string(t.offset - 8 - n) + ", leaving a hole after byte " +
+                     std::to_string(cursor - 8 - n));
     if (t.offset < cursor)
-      bad_tensor(name, t.name, "data starting at byte " + std::to_string(t.offset - 8 - n) + " overlaps the tensor before it");
+      bad_tensor(
+          name, t.name,
+          "data starting at byte " + std::to_string(t.offset - 8 - n) + " overlaps the tensor before it");
     cursor = t.offset + t.bytes.size();
   }
   if (cursor != bytes.size())
@@ -246,14 +279,16 @@ HostTensor SafetensorsFile::read(const std::string& name, std::optional<DType> a
   const TensorEntry* t = find(name);
   FROST_CHECK(t != nullptr, InvalidArgument, path_ << ": no tensor named '" << name << "'");
   FROST_CHECK(t->dtype.has_value(), Unsupported,
-              path_ << ": tensor '" << name << "' has dtype " << t->dtype_name << ", which frost does not compute on");
+              path_ << ": tensor '" << name << "' has dtype " << t->dtype_name
+                    << ", which frost does not compute on");
   HostTensor raw(*t->dtype, t->shape);
   if (!t->bytes.empty()) std::memcpy(raw.raw(), t->bytes.data(), t->bytes.size());  // copy: may be misaligned
   if (!as || *as == *t->dtype) return raw;
   return raw.to(*as);
 }
 
-void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, const HostTensor*>>& tensors,
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, const HostTensor*>>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   // Largest elements first: each tensor then starts at a multiple of its element size, with no holes.
   std::vector<size_t> order(tensors.size());
@@ -283,8 +318,9 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   std::vector<char> tmp(tmp_template.begin(), tmp_template.end());
   tmp.push_back('\0');
   const int fd = mkstemp(tmp.data());
-  FROST_CHECK(fd >= 0, InvalidArgument, "write_safetensors: cannot create a temporary file beside " << path << ": "
-                                                                                                 << std::strerror(errno));
+  FROST_CHECK(
+      fd >= 0, InvalidArgument,
+      "write_safetensors: cannot create a temporary file beside " << path << ": " << std::strerror(errno));
   auto fail = [&](const char* what) {
     const int err = errno;
     ::close(fd);
@@ -314,7 +350,8 @@ void write_safetensors(const std::string& path, const std::vector<std::pair<std:
   if (std::rename(tmp.data(), path.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.data());
-    FROST_FAIL(InvalidArgument, "write_safetensors: cannot rename onto " << path << ": " << std::strerror(err));
+    FROST_FAIL(InvalidArgument,
+               "write_safetensors: cannot rename onto " << path << ": " << std::strerror(err));
   }
   // Make the rename itself durable.
   const size_t slash = path.rfind('/');

