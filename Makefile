@@ -45,13 +45,15 @@ FUZZ_SECONDS ?= 60
 FUZZ_DIR ?= build-fuzz
 FUZZ_FLAGS = -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.
 FUZZ_ENGINE = engine/error.cpp engine/dtype.cpp engine/shape.cpp engine/storage.cpp
-FUZZ_TARGETS ?= safetensors tokenizer
+FUZZ_TARGETS ?= safetensors tokenizer image
 fuzz: deps
 	@scripts/install_deps.sh fuzz
 	@mkdir -p $(FUZZ_DIR) tests/fuzz/crashes
 	clang++ $(FUZZ_FLAGS) tests/fuzz/safetensors_fuzz.cpp loader/safetensors.cpp $(FUZZ_ENGINE) -o $(FUZZ_DIR)/safetensors_fuzz
 	clang++ $(FUZZ_FLAGS) -DFROST_SOURCE_DIR='"$(CURDIR)"' tests/fuzz/tokenizer_fuzz.cpp loader/tokenizer.cpp \
 	  $(FUZZ_ENGINE) -lutf8proc -lcrypto -o $(FUZZ_DIR)/tokenizer_fuzz
+	clang++ $(FUZZ_FLAGS) tests/fuzz/image_fuzz.cpp loader/image.cpp loader/stb_impl.cpp $(FUZZ_ENGINE) \
+	  -o $(FUZZ_DIR)/image_fuzz
 	for t in $(FUZZ_TARGETS); do \
 	  $(FUZZ_DIR)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
 	    -artifact_prefix=tests/fuzz/crashes/$$t- tests/fuzz/corpus/$$t || exit 1; \

@@ -11,6 +11,7 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev         # oneDNN 2.6 (its CMake config needs the OpenCL headers)
   nlohmann-json3-dev                     # JSON: safetensors headers, `frost info --json`
   libutf8proc-dev libssl-dev             # Unicode for the tokenizer; SHA-256 of the default vocabulary
+  libstb-dev                             # stb_image / stb_image_write headers (compiled in loader/stb_impl.cpp)
 )
 
 # `install_deps.sh fuzz` adds what `make fuzz` needs: clang with its libFuzzer runtime.

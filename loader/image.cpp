@@ -1,0 +1,120 @@
+#include "loader/image.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+#include "engine/error.h"
+
+namespace frost::loader {
+namespace {
+
+bool starts_with(std::span<const std::byte> b, std::initializer_list<unsigned char> sig) {
+  if (b.size() < sig.size()) return false;
+  size_t i = 0;
+  for (unsigned char c : sig)
+    if (b[i++] != std::byte(c)) return false;
+  return true;
+}
+
+[[noreturn]] void bad(const std::string& name, const std::string& what) {
+  throw_error(ErrorCategory::BadFile, name + ": " + what);
+}
+
+}  // namespace
+
+HostTensor decode_image(std::span<const std::byte> bytes, const std::string& name,
+                        const ImageLimits& limits) {
+  if (bytes.size() > limits.max_file_bytes)
+    bad(name, std::to_string(bytes.size()) + " bytes exceed the image file limit of " +
+                  std::to_string(limits.max_file_bytes));
+  const bool png = starts_with(bytes, {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
+  const bool jpeg = starts_with(bytes, {0xff, 0xd8, 0xff});
+  if (!png && !jpeg) bad(name, "not a PNG or JPEG file (unknown signature)");
+  if (bytes.size() > size_t(INT32_MAX)) bad(name, "file too large for the decoder");
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int len = int(bytes.size());
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info_from_memory(data, len, &w, &h, &comp))
+    bad(name, std::string("unreadable ") + (png ? "PNG" : "JPEG") + " header: " + stbi_failure_reason());
+  if (w <= 0 || h <= 0 || int64_t(w) * int64_t(h) > limits.max_pixels)
+    bad(name, std::to_string(w) + "x" + std::to_string(h) + " pixels exceed the budget of " +
+                  std::to_string(limits.max_pixels));
+  int dw = 0, dh = 0, dc = 0;
+  stbi_uc* pixels = stbi_load_from_memory(data, len, &dw, &dh, &dc, 3);
+  if (pixels == nullptr)
+    bad(name, std::string("cannot decode ") + (png ? "PNG" : "JPEG") + ": " + stbi_failure_reason());
+  if (dw != w || dh != h) {
+    stbi_image_free(pixels);
+    bad(name, "decoded size differs from the header's");
+  }
+  HostTensor out(DType::U8, {int64_t(h), int64_t(w), 3});
+  std::memcpy(out.raw(), pixels, out.bytes());
+  stbi_image_free(pixels);
+  return out;
+}
+
+HostTensor read_image(const std::string& path, const ImageLimits& limits) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in.good()) bad(path, std::string("cannot open: ") + std::strerror(errno));
+  const std::streamoff size = in.tellg();
+  if (size < 0) bad(path, "cannot read its size");
+  if (size_t(size) > limits.max_file_bytes)
+    bad(path, std::to_string(size) + " bytes exceed the image file limit of " +
+                  std::to_string(limits.max_file_bytes));
+  std::vector<char> buffer(static_cast<size_t>(size));
+  in.seekg(0);
+  in.read(buffer.data(), size);
+  if (!in.good() && size > 0) bad(path, "read failed");
+  return decode_image(
+      std::span<const std::byte>(reinterpret_cast<const std::byte*>(buffer.data()), buffer.size()), path,
+      limits);
+}
+
+void write_png(const std::string& path, const HostTensor& image) {
+  const Shape& s = image.shape();
+  FROST_CHECK(image.dtype() == DType::U8 && s.rank() == 3 && s[2] >= 1 && s[2] <= 4 && s[0] > 0 && s[1] > 0 &&
+                  s[0] <= INT32_MAX && s[1] <= INT32_MAX,
+              InvalidArgument,
+              "write_png " << path << ": needs u8 (H, W, C) with C in 1..4, got " << image.dtype() << s);
+  std::vector<unsigned char> png;
+  auto sink = [](void* context, void* data, int size) {
+    auto* out = static_cast<std::vector<unsigned char>*>(context);
+    out->insert(out->end(), static_cast<unsigned char*>(data), static_cast<unsigned char*>(data) + size);
+  };
+  const int w = int(s[1]), h = int(s[0]), c = int(s[2]);
+  FROST_CHECK(stbi_write_png_to_func(sink, &png, w, h, c, image.raw(), w * c) != 0, InvalidArgument,
+              "write_png " << path << ": encoding failed");
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  FROST_CHECK(fd >= 0, InvalidArgument, "write_png: cannot create " << tmp << ": " << std::strerror(errno));
+  size_t done = 0;
+  while (done < png.size()) {
+    const ssize_t n = ::write(fd, png.data() + done, png.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      FROST_FAIL(InvalidArgument, "write_png " << path << ": write failed: " << std::strerror(errno));
+    }
+    done += size_t(n);
+  }
+  const bool synced = fsync(fd) == 0;
+  ::close(fd);
+  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    FROST_FAIL(InvalidArgument, "write_png: cannot write " << path << ": " << std::strerror(errno));
+  }
+}
+
+}  // namespace frost::loader

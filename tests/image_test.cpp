@@ -1,0 +1,118 @@
+// Images: PNG decoded exactly, JPEG within the measured stb-vs-libjpeg difference, grey converted to RGB,
+// PNG round trip, and bad input — wrong format, truncation, a header promising too many pixels, a file
+// over the size limit — rejected with the file named and what is wrong.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+#include "engine/random.h"
+#include "loader/image.h"
+#include "test_util.h"
+
+namespace frost::loader {
+namespace {
+
+const std::string kImages = std::string(FROST_TEST_FIXTURES) + "/images";
+
+std::vector<std::byte> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> c((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return std::vector<std::byte>(reinterpret_cast<std::byte*>(c.data()),
+                                reinterpret_cast<std::byte*>(c.data()) + c.size());
+}
+
+int pixel(const HostTensor& img, int64_t y, int64_t x, int c) {
+  return img.data<uint8_t>()[(y * img.shape()[1] + x) * 3 + c];
+}
+
+void expect_bad(std::span<const std::byte> bytes, const char* part, const ImageLimits& limits = {}) {
+  try {
+    decode_image(bytes, "bad.img", limits);
+    FAIL() << "accepted a bad image";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::BadFile);
+    EXPECT_NE(std::string(e.what()).find("bad.img: "), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+  }
+}
+
+TEST(Image, DecodesPngExactlyAndGreyAsRgb) {
+  const nlohmann::json want = nlohmann::json::parse(std::ifstream(kImages + "/quadrants.json"));
+  const HostTensor img = read_image(kImages + "/quadrants.png");
+  ASSERT_EQ(img.shape(), (Shape{24, 32, 3}));
+  const int64_t ys[] = {0, 0, 23, 23}, xs[] = {0, 31, 0, 31};
+  for (int q = 0; q < 4; ++q)
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(pixel(img, ys[q], xs[q], c), want["colours"][q][c].get<int>()) << q;
+  const HostTensor grey = read_image(kImages + "/quadrants_grey.png");
+  ASSERT_EQ(grey.shape(), (Shape{24, 32, 3}));
+  for (int q = 0; q < 4; ++q)
+    for (int c = 0; c < 3; ++c) EXPECT_EQ(pixel(grey, ys[q], xs[q], c), want["greys"][q].get<int>()) << q;
+}
+
+// stb's JPEG decoder (integer IDCT, its own chroma upsampling) is not bit-exact with libjpeg, which
+// Pillow, torchvision and FFmpeg use. Measured here on a flat image and on a photo-like 4:2:0 image.
+void compare_with_libjpeg(const std::string& jpg, const std::string& libjpeg_png, int bound) {
+  const HostTensor stb = read_image(kImages + "/" + jpg);
+  const HostTensor libjpeg = read_image(kImages + "/" + libjpeg_png);  // Pillow's decode, stored losslessly
+  ASSERT_EQ(stb.shape(), libjpeg.shape());
+  int max_diff = 0;
+  double sum = 0;
+  for (int64_t i = 0; i < stb.numel(); ++i) {
+    const int d = std::abs(int(stb.data<uint8_t>()[i]) - int(libjpeg.data<uint8_t>()[i]));
+    max_diff = std::max(max_diff, d);
+    sum += d;
+  }
+  std::printf("stb vs libjpeg on %s: max |difference| %d levels, mean %.3f\n", jpg.c_str(), max_diff,
+              sum / double(stb.numel()));
+  EXPECT_LE(max_diff, bound) << jpg;
+}
+
+TEST(Image, JpegStaysCloseToLibjpeg) {
+  compare_with_libjpeg("quadrants.jpg", "quadrants_jpg_libjpeg.png", 2);
+  compare_with_libjpeg("photo.jpg", "photo_jpg_libjpeg.png", 3);  // measured: 3 levels at most, mean 0.085
+}
+
+TEST(Image, PngRoundTrip) {
+  HostTensor img(DType::U8, {5, 7, 3});
+  for (int64_t i = 0; i < img.numel(); ++i) img.data<uint8_t>()[i] = uint8_t(Philox(3).block(uint64_t(i))[0]);
+  const std::string path = ::testing::TempDir() + "/frost_round.png";
+  write_png(path, img);
+  EXPECT_TRUE(test::bit_identical(read_image(path), img));
+  EXPECT_THROW(write_png(path, HostTensor(DType::F32, {2, 2, 3})), Error);
+}
+
+TEST(Image, RejectsBadInput) {
+  const std::vector<std::byte> png = read_bytes(kImages + "/quadrants.png");
+  const std::vector<std::byte> jpg = read_bytes(kImages + "/quadrants.jpg");
+  std::vector<std::byte> gif(png);
+  gif[0] = std::byte('G');
+  expect_bad(gif, "not a PNG or JPEG");
+  expect_bad(std::span<const std::byte>(png).first(20), "PNG");               // truncated in the header
+  expect_bad(std::span<const std::byte>(jpg).first(jpg.size() / 2), "JPEG");  // truncated data
+  ImageLimits tiny;
+  tiny.max_pixels = 100;  // the fixture is 32x24
+  expect_bad(png, "exceed the budget", tiny);
+  ImageLimits small_file;
+  small_file.max_file_bytes = 50;
+  expect_bad(png, "exceed the image file limit", small_file);
+  // A PNG header that promises 20000 x 20000 pixels (CRC left wrong on purpose): refused before decoding.
+  std::vector<std::byte> huge(png);
+  const uint32_t dim = 20000;
+  for (int i = 0; i < 4; ++i) {
+    huge[16 + size_t(i)] = std::byte((dim >> (24 - 8 * i)) & 0xff);
+    huge[20 + size_t(i)] = std::byte((dim >> (24 - 8 * i)) & 0xff);
+  }
+  expect_bad(huge, "bad.img");
+  try {
+    read_image(kImages + "/does_not_exist.png");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does_not_exist.png: cannot open"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace frost::loader
