@@ -52,8 +52,8 @@ fuzz: deps
 	clang++ $(FUZZ_FLAGS) tests/fuzz/safetensors_fuzz.cpp loader/safetensors.cpp $(FUZZ_ENGINE) -o $(FUZZ_DIR)/safetensors_fuzz
 	clang++ $(FUZZ_FLAGS) -DFROST_SOURCE_DIR='"$(CURDIR)"' tests/fuzz/tokenizer_fuzz.cpp loader/tokenizer.cpp \
 	  $(FUZZ_ENGINE) -lutf8proc -lcrypto -o $(FUZZ_DIR)/tokenizer_fuzz
-	clang++ $(FUZZ_FLAGS) tests/fuzz/image_fuzz.cpp loader/image.cpp loader/stb_impl.cpp $(FUZZ_ENGINE) \
-	  -o $(FUZZ_DIR)/image_fuzz
+	clang++ $(FUZZ_FLAGS) tests/fuzz/image_fuzz.cpp loader/image.cpp loader/stb_impl.cpp loader/jpeg_decode.cpp \
+	  $(FUZZ_ENGINE) -ljpeg -o $(FUZZ_DIR)/image_fuzz
 	for t in $(FUZZ_TARGETS); do \
 	  $(FUZZ_DIR)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
 	    -artifact_prefix=tests/fuzz/crashes/$$t- tests/fuzz/corpus/$$t || exit 1; \

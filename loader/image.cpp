@@ -15,6 +15,7 @@
 #include <stb/stb_image_write.h>
 
 #include "engine/error.h"
+#include "loader/jpeg_decode.h"
 
 namespace frost::loader {
 namespace {
@@ -41,19 +42,27 @@ HostTensor decode_image(std::span<const std::byte> bytes, const std::string& nam
   const bool png = starts_with(bytes, {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
   const bool jpeg = starts_with(bytes, {0xff, 0xd8, 0xff});
   if (!png && !jpeg) bad(name, "not a PNG or JPEG file (unknown signature)");
+  if (jpeg) {
+    JpegResult r = decode_jpeg_rgb(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                                   limits.max_pixels);
+    if (r.pixels == nullptr) bad(name, "cannot decode JPEG: " + r.error);
+    HostTensor out(DType::U8, {int64_t(r.height), int64_t(r.width), 3});
+    std::memcpy(out.raw(), r.pixels, out.bytes());
+    std::free(r.pixels);
+    return out;
+  }
   if (bytes.size() > size_t(INT32_MAX)) bad(name, "file too large for the decoder");
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = int(bytes.size());
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(data, len, &w, &h, &comp))
-    bad(name, std::string("unreadable ") + (png ? "PNG" : "JPEG") + " header: " + stbi_failure_reason());
+    bad(name, std::string("unreadable PNG header: ") + stbi_failure_reason());
   if (w <= 0 || h <= 0 || int64_t(w) * int64_t(h) > limits.max_pixels)
     bad(name, std::to_string(w) + "x" + std::to_string(h) + " pixels exceed the budget of " +
                   std::to_string(limits.max_pixels));
   int dw = 0, dh = 0, dc = 0;
   stbi_uc* pixels = stbi_load_from_memory(data, len, &dw, &dh, &dc, 3);
-  if (pixels == nullptr)
-    bad(name, std::string("cannot decode ") + (png ? "PNG" : "JPEG") + ": " + stbi_failure_reason());
+  if (pixels == nullptr) bad(name, std::string("cannot decode PNG: ") + stbi_failure_reason());
   if (dw != w || dh != h) {
     stbi_image_free(pixels);
     bad(name, "decoded size differs from the header's");

@@ -1,7 +1,8 @@
-// Image files: JPEG and PNG decoded with stb_image (compiled in loader/stb_impl.cpp with only those two
-// formats, no stdio, a dimension cap), PNG written with stb_image_write. Every input is checked before
-// stb sees it — file size, format signature, and width x height x channels against a pixel budget read
-// with stbi_info_from_memory — so a hostile file cannot make the decoder allocate without bound.
+// Image files: PNG decoded with stb_image (compiled in loader/stb_impl.cpp: PNG only, no stdio, a dimension
+// cap), JPEG with libjpeg-turbo (loader/jpeg_decode.cpp; fuzzing found an out-of-bounds write in stb's
+// JPEG decoder), PNG written with stb_image_write. Every input is checked before a decoder allocates — file
+// size, format signature, and width x height from the header against a pixel budget — so a hostile file
+// cannot make it allocate without bound; corrupt or truncated data is an error, never garbage pixels.
 //
 //   HostTensor rgb = read_image("frame_0001.jpg");   // u8 (H, W, 3), RGB
 //   write_png("out.png", rgb);

@@ -1,8 +1,8 @@
 // The one translation unit that compiles stb_image and stb_image_write (Debian's libstb-dev headers, not
-// -lstb, whose build sets no limits): JPEG and PNG only, no stdio, dimensions capped. Only loader/image.cpp
-// calls into it.
+// -lstb, whose build sets no limits): PNG only — JPEG goes through libjpeg-turbo, since fuzzing found an
+// out-of-bounds write in stb's Huffman table builder (docs/decisions.md) — no stdio, dimensions capped.
+// Only loader/image.cpp calls into it.
 #define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_JPEG
 #define STBI_ONLY_PNG
 #define STBI_NO_STDIO
 #define STBI_NO_LINEAR

@@ -12,6 +12,7 @@ packages=(
   nlohmann-json3-dev                     # JSON: safetensors headers, `frost info --json`
   libutf8proc-dev libssl-dev             # Unicode for the tokenizer; SHA-256 of the default vocabulary
   libstb-dev                             # stb_image / stb_image_write headers (compiled in loader/stb_impl.cpp)
+  libjpeg62-turbo-dev                    # libjpeg-turbo: JPEG decoding
 )
 
 # `install_deps.sh fuzz` adds what `make fuzz` needs: clang with its libFuzzer runtime.

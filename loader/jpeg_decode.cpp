@@ -1,0 +1,89 @@
+// JPEG decoding through libjpeg-turbo (Debian libjpeg62-turbo-dev): the decoder Pillow, torchvision and
+// FFmpeg use, so frames decode to the same bytes as in the reference's pipeline, and one that is hardened
+// by continuous fuzzing. libjpeg reports errors by calling error_exit, which must not return: it longjmps
+// back here, so this file keeps to C-style resources between setjmp and the jump. Warnings about corrupt
+// data (a truncated file, say) are treated as errors, as Pillow does by default.
+#include <csetjmp>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include <jpeglib.h>
+
+#include "loader/jpeg_decode.h"
+
+namespace frost::loader {
+namespace {
+
+struct ErrorManager {
+  jpeg_error_mgr pub;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void on_error(j_common_ptr cinfo) {
+  auto* e = reinterpret_cast<ErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, e->message);
+  std::longjmp(e->jump, 1);
+}
+
+// msg_level < 0 is a warning about corrupt data: fail instead of decoding garbage.
+void on_message(j_common_ptr cinfo, int msg_level) {
+  if (msg_level < 0) on_error(cinfo);
+}
+
+}  // namespace
+
+JpegResult decode_jpeg_rgb(const unsigned char* data, size_t size, long long max_pixels) {
+  JpegResult result;
+  jpeg_decompress_struct cinfo;
+  ErrorManager err;
+  std::memset(&cinfo, 0, sizeof(cinfo));
+  cinfo.err = jpeg_std_error(&err.pub);
+  err.pub.error_exit = on_error;
+  err.pub.emit_message = on_message;
+  err.message[0] = '\0';
+  unsigned char* volatile pixels = nullptr;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    std::free(pixels);
+    result.error = err.message;
+    return result;
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
+  jpeg_read_header(&cinfo, TRUE);
+  const long long w = cinfo.image_width, h = cinfo.image_height;
+  if (w <= 0 || h <= 0 || w * h > max_pixels) {
+    jpeg_destroy_decompress(&cinfo);
+    result.error = std::to_string(w) + "x" + std::to_string(h) + " pixels exceed the budget of " +
+                   std::to_string(max_pixels);
+    return result;
+  }
+  cinfo.out_color_space = JCS_RGB;  // grey and CMYK/YCCK converted by libjpeg
+  jpeg_start_decompress(&cinfo);
+  if (cinfo.output_components != 3) {
+    jpeg_destroy_decompress(&cinfo);
+    result.error = "cannot convert to RGB";
+    return result;
+  }
+  pixels = static_cast<unsigned char*>(std::malloc(size_t(w) * size_t(h) * 3));
+  if (pixels == nullptr) {
+    jpeg_destroy_decompress(&cinfo);
+    result.error = "out of memory";
+    return result;
+  }
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = pixels + size_t(cinfo.output_scanline) * size_t(w) * 3;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  result.width = int(w);
+  result.height = int(h);
+  result.pixels = pixels;
+  return result;
+}
+
+}  // namespace frost::loader
