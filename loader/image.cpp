@@ -32,6 +32,28 @@ bool starts_with(std::span<const std::byte> b, std::initializer_list<unsigned ch
   throw_error(ErrorCategory::BadFile, name + ": " + what);
 }
 
+uint32_t be32(const std::byte* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+}
+
+// Walks the PNG chunk list before stb does: every chunk must fit in the file, and a zero-length IDAT chunk
+// (legal, but produced by no encoder we know of) is refused because stb copies it from a null buffer —
+// undefined behaviour that fuzzing found (docs/decisions.md).
+void check_png_chunks(std::span<const std::byte> bytes, const std::string& name) {
+  size_t at = 8;
+  while (at < bytes.size()) {
+    if (bytes.size() - at < 12) bad(name, "PNG chunk header at byte " + std::to_string(at) + " is truncated");
+    const uint32_t length = be32(bytes.data() + at);
+    if (length > bytes.size() - at - 12)
+      bad(name, "PNG chunk at byte " + std::to_string(at) + " claims " + std::to_string(length) +
+                    " bytes past the end");
+    if (length == 0 && std::memcmp(bytes.data() + at + 4, "IDAT", 4) == 0)
+      bad(name, "zero-length PNG IDAT chunk at byte " + std::to_string(at) + " (refused: stb mishandles it)");
+    if (std::memcmp(bytes.data() + at + 4, "IEND", 4) == 0) return;
+    at += 12 + size_t(length);
+  }
+}
+
 }  // namespace
 
 HostTensor decode_image(std::span<const std::byte> bytes, const std::string& name,
@@ -52,6 +74,7 @@ HostTensor decode_image(std::span<const std::byte> bytes, const std::string& nam
     return out;
   }
   if (bytes.size() > size_t(INT32_MAX)) bad(name, "file too large for the decoder");
+  check_png_chunks(bytes, name);
   const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = int(bytes.size());
   int w = 0, h = 0, comp = 0;

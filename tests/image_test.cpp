@@ -83,6 +83,18 @@ TEST(Image, JpegThatOverflowedStbIsAnError) {
   expect_bad(bytes, "cannot decode JPEG");
 }
 
+TEST(Image, PngThatMadeStbCopyFromNullIsRefused) {
+  // The input the fuzzer found: a zero-length IDAT chunk, which stb copies from a null buffer.
+  const std::vector<std::byte> bytes = read_bytes(
+      std::string(FROST_TEST_FIXTURES) + "/../fuzz/corpus/image/regression-stb-zero-length-idat.png");
+  ASSERT_FALSE(bytes.empty());
+  expect_bad(bytes, "zero-length PNG IDAT chunk");
+  // A chunk claiming more bytes than the file holds is refused before stb reads it.
+  std::vector<std::byte> lying = read_bytes(std::string(FROST_TEST_FIXTURES) + "/images/quadrants.png");
+  lying[8] = std::byte{0x7f};
+  expect_bad(lying, "past the end");
+}
+
 TEST(Image, PngRoundTrip) {
   HostTensor img(DType::U8, {5, 7, 3});
   for (int64_t i = 0; i < img.numel(); ++i) img.data<uint8_t>()[i] = uint8_t(Philox(3).block(uint64_t(i))[0]);
