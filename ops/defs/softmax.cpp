@@ -33,39 +33,24 @@ void backward_log_softmax(BackwardContext& c) {
 
 }  // namespace
 
+// The four rows differ only in kind, name, inference, and whether they have a rule or are backward helpers.
+static OpRow last_dim_row(OpKind kind, const char* name, InferFn infer, BackwardFn backward) {
+  return {.kind = kind,
+          .name = name,
+          .num_inputs = infer == infer_last_dim ? 1 : 2,
+          .num_outputs = 1,
+          .infer = infer,
+          .inplace_input = 0,
+          .grad = backward ? Grad::Rule : Grad::Unsupported,
+          .backward = backward,
+          .cost = cost_softmax};
+}
+
 void register_softmax_rows(OpRegistry& r) {
-  r.set({.kind = OpKind::Softmax,
-         .name = "softmax",
-         .num_inputs = 1,
-         .num_outputs = 1,
-         .infer = infer_last_dim,
-         .inplace_input = 0,
-         .backward = backward_softmax,
-         .cost = cost_softmax});
-  r.set({.kind = OpKind::LogSoftmax,
-         .name = "log_softmax",
-         .num_inputs = 1,
-         .num_outputs = 1,
-         .infer = infer_last_dim,
-         .inplace_input = 0,
-         .backward = backward_log_softmax,
-         .cost = cost_softmax});
-  r.set({.kind = OpKind::SoftmaxBackward,
-         .name = "softmax_backward",
-         .num_inputs = 2,
-         .num_outputs = 1,
-         .infer = infer_backward,
-         .inplace_input = 0,
-         .grad = Grad::Unsupported,
-         .cost = cost_softmax});
-  r.set({.kind = OpKind::LogSoftmaxBackward,
-         .name = "log_softmax_backward",
-         .num_inputs = 2,
-         .num_outputs = 1,
-         .infer = infer_backward,
-         .inplace_input = 0,
-         .grad = Grad::Unsupported,
-         .cost = cost_softmax});
+  r.set(last_dim_row(OpKind::Softmax, "softmax", infer_last_dim, backward_softmax));
+  r.set(last_dim_row(OpKind::LogSoftmax, "log_softmax", infer_last_dim, backward_log_softmax));
+  r.set(last_dim_row(OpKind::SoftmaxBackward, "softmax_backward", infer_backward, nullptr));
+  r.set(last_dim_row(OpKind::LogSoftmaxBackward, "log_softmax_backward", infer_backward, nullptr));
 }
 
 }  // namespace frost::ops
