@@ -1,6 +1,7 @@
 // frost ops: prints the op registry — one row per op kind with its arity, gradient rule, in-place/view
 // rule and the dtypes each backend has kernels for.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -25,14 +26,16 @@ std::string dtypes_of(OpKind kind, BackendKind backend) {
 
 void run_ops() {
   ops::register_all();
-  std::cout << std::left << std::setw(13) << "op" << std::setw(8) << "in/out" << std::setw(12) << "gradient"
+  size_t width = 3;
+  for (int i = 0; i < kNumOpKinds; ++i) width = std::max(width, std::string(op_registry().row(OpKind(i)).name).size() + 2);
+  std::cout << std::left << std::setw(int(width)) << "op" << std::setw(8) << "in/out" << std::setw(12) << "gradient"
             << std::setw(10) << "memory" << std::setw(34) << "reference kernels"
             << "cpu kernels (own)\n";
   for (int i = 0; i < kNumOpKinds; ++i) {
     const OpRow& row = op_registry().row(OpKind(i));
     std::string grad = grad_name(row.grad);
     std::string memory = row.view_of_input >= 0 ? "view" : row.inplace_input >= 0 ? "in-place" : "-";
-    std::cout << std::setw(13) << row.name << std::setw(8)
+    std::cout << std::setw(int(width)) << row.name << std::setw(8)
               << (std::to_string(row.num_inputs) + "/" + std::to_string(row.num_outputs)) << std::setw(12)
               << grad << std::setw(10) << memory << std::setw(34)
               << dtypes_of(OpKind(i), BackendKind::Reference) << dtypes_of(OpKind(i), BackendKind::Cpu)
