@@ -30,7 +30,7 @@ void run_ops() {
   for (int i = 0; i < kNumOpKinds; ++i) width = std::max(width, std::string(op_registry().row(OpKind(i)).name).size() + 2);
   std::cout << std::left << std::setw(int(width)) << "op" << std::setw(8) << "in/out" << std::setw(12) << "gradient"
             << std::setw(10) << "memory" << std::setw(34) << "reference kernels"
-            << "cpu kernels (own)\n";
+            << "cpu kernels (oneDNN, own)\n";
   for (int i = 0; i < kNumOpKinds; ++i) {
     const OpRow& row = op_registry().row(OpKind(i));
     std::string grad = grad_name(row.grad);
