@@ -13,6 +13,8 @@ packages=(
   libutf8proc-dev libssl-dev             # Unicode for the tokenizer; SHA-256 of the default vocabulary
   libstb-dev                             # stb_image / stb_image_write headers (compiled in loader/stb_impl.cpp)
   libjpeg62-turbo-dev                    # libjpeg-turbo: JPEG decoding
+  pkg-config libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # FFmpeg's libraries: video files
+  ffmpeg                                 # the ffmpeg command: the video tests encode their test videos
 )
 
 # `install_deps.sh fuzz` adds what `make fuzz` needs: clang with its libFuzzer runtime.

@@ -1,0 +1,211 @@
+#include "loader/video.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "engine/error.h"
+#include "engine/random.h"
+#include "loader/video_file.h"
+
+// Dimension legend: T frames (num_frames), k sampled frames (≤ T), H/W frame height/width, S output side.
+
+namespace frost::loader {
+namespace {
+
+namespace fs = std::filesystem;
+
+[[noreturn]] void bad(const std::string& name, const std::string& what) {
+  throw_error(ErrorCategory::BadFile, name + ": " + what);
+}
+
+void check_indices(std::span<const int64_t> indices, int64_t n, const std::string& name) {
+  for (int64_t i : indices)
+    if (i < 0 || i >= n)
+      throw_error(ErrorCategory::InvalidArgument, name + ": frame index " + std::to_string(i) +
+                                                      " is outside its " + std::to_string(n) + " frames");
+}
+
+// Frames must share one size to form a clip.
+void check_same_size(const HostTensor& frame, const HostTensor& first, const std::string& name) {
+  if (frame.shape() != first.shape())
+    bad(name, "frame is " + std::to_string(frame.shape()[1]) + "x" + std::to_string(frame.shape()[0]) +
+                  " but the video's first frame read is " + std::to_string(first.shape()[1]) + "x" +
+                  std::to_string(first.shape()[0]));
+}
+
+// Copies decoded (H, W, 3) frames into one (k, H, W, 3) tensor.
+HostTensor stack(const std::vector<HostTensor>& frames) {
+  const Shape& s = frames.front().shape();
+  HostTensor out(DType::U8, {int64_t(frames.size()), s[0], s[1], 3});
+  for (size_t i = 0; i < frames.size(); ++i)
+    std::memcpy(out.data<uint8_t>() + i * frames[i].bytes(), frames[i].raw(), frames[i].bytes());
+  return out;
+}
+
+bool is_frame_image(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+class FrameFolder final : public FrameSource {
+ public:
+  FrameFolder(const std::string& path, const VideoLimits& limits) : name_(path), limits_(limits) {
+    std::error_code ec;
+    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+      std::error_code type_ec;
+      if (it->is_regular_file(type_ec) && is_frame_image(it->path())) files_.push_back(it->path().string());
+      if (int64_t(files_.size()) > limits.max_frames)
+        bad(name_, "holds more than " + std::to_string(limits.max_frames) + " frame images");
+    }
+    if (ec) bad(name_, "cannot list the folder: " + ec.message());
+    if (files_.empty()) bad(name_, "folder holds no .jpg, .jpeg or .png frames");
+    std::sort(files_.begin(), files_.end());  // by name, byte-wise, as Python's sorted(os.listdir(...))
+  }
+  const std::string& name() const override { return name_; }
+  int64_t frame_count() const override { return int64_t(files_.size()); }
+  HostTensor read(std::span<const int64_t> indices) override {
+    check_indices(indices, frame_count(), name_);
+    FROST_CHECK(!indices.empty(), InvalidArgument, name_ << ": no frames requested");
+    std::vector<HostTensor> frames;
+    for (int64_t i : indices) {
+      frames.push_back(read_image(files_[size_t(i)], limits_.image));
+      check_same_size(frames.back(), frames.front(), files_[size_t(i)]);
+    }
+    return stack(frames);
+  }
+
+ private:
+  std::string name_;
+  VideoLimits limits_;
+  std::vector<std::string> files_;
+};
+
+class SingleImage final : public FrameSource {
+ public:
+  SingleImage(const std::string& path, const VideoLimits& limits) : name_(path), limits_(limits) {}
+  const std::string& name() const override { return name_; }
+  int64_t frame_count() const override { return 1; }
+  HostTensor read(std::span<const int64_t> indices) override {
+    check_indices(indices, 1, name_);
+    FROST_CHECK(!indices.empty(), InvalidArgument, name_ << ": no frames requested");
+    return stack(std::vector<HostTensor>(indices.size(), read_image(name_, limits_.image)));
+  }
+
+ private:
+  std::string name_;
+  VideoLimits limits_;
+};
+
+// PNG or JPEG by signature, as decode_image tells them apart.
+bool looks_like_image(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char head[8] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof head);
+  const auto got = in.gcount();
+  const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  return (got >= 8 && std::memcmp(head, png, 8) == 0) ||
+         (got >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff);
+}
+
+}  // namespace
+
+std::vector<int64_t> sample_frame_indices(int64_t n, const SamplingOptions& o) {
+  FROST_CHECK(n > 0, InvalidArgument, "sample_frame_indices: the video has no frames (n = " << n << ")");
+  FROST_CHECK(o.num_frames > 0, InvalidArgument,
+              "sample_frame_indices: num_frames must be positive, got " << o.num_frames);
+  const int64_t k = std::min(o.num_frames, n);
+  // numpy.linspace(0, n, k + 1).astype(int): element i is i * (n / k) in f64, truncated; the last is n.
+  std::vector<int64_t> bound(size_t(k + 1));
+  const double step = double(n) / double(k);
+  for (int64_t i = 0; i < k; ++i) bound[size_t(i)] = int64_t(double(i) * step);
+  bound[size_t(k)] = n;
+  std::vector<int64_t> idx(static_cast<size_t>(k));
+  const Philox rng(o.seed, o.sample);
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t s = bound[size_t(i)], e = bound[size_t(i + 1)] - 1;  // the segment [s, e]
+    switch (o.mode) {
+      case FrameSampling::Uniform:
+        idx[size_t(i)] = (s + e) / 2;
+        break;
+      case FrameSampling::Rand: {
+        // random.choice(range(s, e)); counters from 1000 on, clear of the train crop's
+        // (loader/preprocess.cpp).
+        const int64_t choices = e - s;
+        idx[size_t(i)] =
+            choices <= 0
+                ? s
+                : s + int64_t((uint64_t(rng.block(1000 + uint64_t(i))[0]) * uint64_t(choices)) >> 32);
+        break;
+      }
+      case FrameSampling::FixStart:
+        FROST_CHECK(o.fix_start >= 0 && s + o.fix_start < n, InvalidArgument,
+                    "sample_frame_indices: fix_start " << o.fix_start << " puts segment " << i
+                                                       << " (from frame " << s << ") past the video's " << n
+                                                       << " frames");
+        idx[size_t(i)] = s + o.fix_start;
+        break;
+    }
+  }
+  return idx;
+}
+
+std::vector<int64_t> fix_start_offsets(int64_t n, int64_t num_frames, int64_t stride) {
+  FROST_CHECK(n > 0 && num_frames > 0 && stride > 0, InvalidArgument,
+              "fix_start_offsets: needs positive n, num_frames and stride, got " << n << ", " << num_frames
+                                                                                 << ", " << stride);
+  std::vector<int64_t> offsets;
+  const double end = double(n) / double(num_frames + 1);
+  for (int64_t o = 0; double(o) < end; o += stride) offsets.push_back(o);
+  return offsets;
+}
+
+std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const VideoLimits& limits) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) bad(path, "no such file or folder");
+  if (fs::is_directory(st)) return std::make_unique<FrameFolder>(path, limits);
+  if (!fs::is_regular_file(st)) bad(path, "not a regular file or folder");
+  if (looks_like_image(path)) return std::make_unique<SingleImage>(path, limits);
+#if FROST_HAVE_FFMPEG
+  return open_video_file(path, limits);
+#else
+  bad(path,
+      "not a PNG or JPEG image, and this build reads no video files (built with -DFROST_FFMPEG=OFF or "
+      "without FFmpeg's libraries): decode it to a folder of frames first");
+#endif
+}
+
+bool video_files_supported() {
+  return FROST_HAVE_FFMPEG != 0;
+}
+
+Clip load_clip(const std::string& path, const ClipOptions& options) {
+  auto source = open_frame_source(path, options.limits);
+  return load_clip(*source, options);
+}
+
+Clip load_clip(FrameSource& source, const ClipOptions& o) {
+  Clip clip;
+  clip.source_frames = source.frame_count();
+  clip.indices = sample_frame_indices(clip.source_frames, o.sampling);
+  const HostTensor frames = source.read(clip.indices);  // u8 (k, H, W, 3)
+  HostTensor x;                                         // f32 (k, 3, S, S)
+  if (o.train) {
+    const TrainCrop crop = draw_train_crop(frames.shape()[1], frames.shape()[2], o.train_transform,
+                                           o.sampling.seed, o.sampling.sample);
+    x = train_transform(frames, crop, o.train_transform);
+  } else {
+    x = test_transform(frames, o.test_transform);
+  }
+  const int64_t T = o.sampling.num_frames, S = x.shape()[2];
+  // Zero frames after the normalised ones, as the reference pads short videos.
+  clip.pixels = HostTensor(DType::F32, {T, 3, S, x.shape()[3]});
+  std::memcpy(clip.pixels.raw(), x.raw(), x.bytes());
+  return clip;
+}
+
+}  // namespace frost::loader

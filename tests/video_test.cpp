@@ -1,0 +1,450 @@
+// Videos: the reference's frame sampling against numpy (tests/fixtures/video/sampling.json), frame folders
+// and single images as frame sources, and video files through FFmpeg — encoded in the test's set-up with the
+// `ffmpeg` command from known frames (H.264 with B-frames in MP4 and with one key frame in MKV, MPEG-4 part 2
+// in AVI, VP9 in WebM, lossless FFV1), checking the exact frame count, that each sampled frame is the right
+// one, its pixels against the encoder's input and against the `ffmpeg` command's own decode, and bad files.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+#include "engine/random.h"
+#include "loader/image.h"
+#include "loader/preprocess.h"
+#include "loader/video.h"
+
+namespace frost::loader {
+namespace {
+
+namespace fs = std::filesystem;
+
+// ---- sampling
+// ----------------------------------------------------------------------------------------------
+
+TEST(FrameSampling, MatchesTheReferenceOnEveryFixtureCase) {
+  std::ifstream in(std::string(FROST_TEST_FIXTURES) + "/video/sampling.json");
+  const auto fixture = nlohmann::json::parse(in);
+  int cases = 0;
+  for (const auto& c : fixture.at("cases")) {
+    const int64_t n = c.at("n"), num_frames = c.at("num_frames");
+    SCOPED_TRACE("n " + std::to_string(n) + ", num_frames " + std::to_string(num_frames));
+    EXPECT_EQ(sample_frame_indices(n, {.num_frames = num_frames}),
+              c.at("uniform").get<std::vector<int64_t>>());
+    EXPECT_EQ(fix_start_offsets(n, num_frames, c.at("stride")),
+              c.at("fix_start_offsets").get<std::vector<int64_t>>());
+    for (const auto& [offset, want] : c.at("fix_start").items()) {
+      const SamplingOptions o{
+          .num_frames = num_frames, .mode = FrameSampling::FixStart, .fix_start = std::stoll(offset)};
+      EXPECT_EQ(sample_frame_indices(n, o), want.get<std::vector<int64_t>>()) << "fix_start " << offset;
+    }
+    // 'rand': inside [s, e - 1] of each segment (never its last frame), or s when that range is empty.
+    const auto segments = c.at("segments");
+    for (uint64_t sample = 0; sample < 8; ++sample) {
+      const auto idx = sample_frame_indices(
+          n, {.num_frames = num_frames, .mode = FrameSampling::Rand, .seed = 5, .sample = sample});
+      ASSERT_EQ(idx.size(), segments.size());
+      for (size_t i = 0; i < idx.size(); ++i) {
+        const int64_t s = segments[i][0], e = segments[i][1];
+        if (e - 1 >= s) {
+          EXPECT_GE(idx[i], s);
+          EXPECT_LE(idx[i], e - 1);
+        } else {
+          EXPECT_EQ(idx[i], s);
+        }
+      }
+    }
+    ++cases;
+  }
+  EXPECT_EQ(cases, 495);
+}
+
+TEST(FrameSampling, RandIsSeededAndCoversTheSegment) {
+  const SamplingOptions o{.num_frames = 4, .mode = FrameSampling::Rand, .seed = 11};
+  std::vector<int> seen(25, 0);  // n = 100: segments of 25, choices 0..23 within each
+  for (uint64_t s = 0; s < 2000; ++s) {
+    SamplingOptions os = o;
+    os.sample = s;
+    const auto a = sample_frame_indices(100, os), b = sample_frame_indices(100, os);
+    EXPECT_EQ(a, b);
+    ++seen[size_t(a[0])];
+  }
+  for (int i = 0; i < 24; ++i) EXPECT_GT(seen[size_t(i)], 40) << "offset " << i;  // ~83 expected each
+  EXPECT_EQ(seen[24], 0);  // the segment's last frame, never chosen (as the reference)
+}
+
+TEST(FrameSampling, RejectsWhatCannotBeSampled) {
+  EXPECT_THROW(sample_frame_indices(0, {}), Error);
+  EXPECT_THROW(sample_frame_indices(10, {.num_frames = 0}), Error);
+  EXPECT_THROW(sample_frame_indices(10, {.num_frames = 4, .mode = FrameSampling::FixStart, .fix_start = 8}),
+               Error);
+  EXPECT_THROW(fix_start_offsets(10, 4, 0), Error);
+}
+
+// ---- test media ----------------------------------------------------------------------------------------
+
+constexpr int64_t kW = 64, kH = 48, kFrames = 30;
+
+// Frame i: smooth gradients moving with i, and a 16x16 grey block at the top left whose level 10 + 8 i
+// names the frame even after lossy coding.
+HostTensor source_frame(int64_t i) {
+  HostTensor f(DType::U8, {kH, kW, 3});
+  uint8_t* p = f.data<uint8_t>();
+  for (int64_t y = 0; y < kH; ++y)
+    for (int64_t x = 0; x < kW; ++x) {
+      uint8_t* px = p + (y * kW + x) * 3;
+      if (x < 16 && y < 16) {
+        px[0] = px[1] = px[2] = uint8_t(10 + 8 * i);
+      } else {
+        px[0] = uint8_t(40 + 2 * x + i);
+        px[1] = uint8_t(60 + 2 * y + i);
+        px[2] = uint8_t(100 + x + y);
+      }
+    }
+  return f;
+}
+
+// The mean level of the centre of the identifying block → the frame's number.
+int64_t frame_number(const uint8_t* frame) {
+  double sum = 0;
+  for (int64_t y = 4; y < 12; ++y)
+    for (int64_t x = 4; x < 12; ++x) sum += frame[(y * kW + x) * 3 + 1];
+  return std::lround((sum / 64.0 - 10.0) / 8.0);
+}
+
+double mean_abs_diff(const uint8_t* a, const uint8_t* b, size_t n) {
+  double d = 0;
+  for (size_t i = 0; i < n; ++i) d += std::abs(int(a[i]) - int(b[i]));
+  return d / double(n);
+}
+
+std::string shell_quote(const std::string& s) {
+  return "'" + s + "'";
+}
+
+class VideoFiles : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("frost_video_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    {
+      std::ofstream raw(dir_ / "frames.rgb", std::ios::binary);
+      for (int64_t i = 0; i < kFrames; ++i) {
+        const HostTensor f = source_frame(i);
+        raw.write(static_cast<const char*>(f.raw()), std::streamsize(f.bytes()));
+      }
+    }
+    if (std::system("command -v ffmpeg >/dev/null 2>&1") != 0) {
+      setup_error_ = "the ffmpeg command is missing (scripts/install_deps.sh installs it)";
+      return;
+    }
+    const std::string input = "-f rawvideo -pix_fmt rgb24 -s " + std::to_string(kW) + "x" +
+                              std::to_string(kH) + " -r 25 -i " + shell_quote((dir_ / "frames.rgb").string());
+    const std::pair<const char*, std::string> encodes[] = {
+        {"h264.mp4", "-c:v libx264 -g 6 -bf 2 -crf 12 -pix_fmt yuv420p"},
+        {"h264_one_key.mkv", "-c:v libx264 -g 250 -bf 3 -crf 12 -pix_fmt yuv420p"},
+        {"mpeg4.avi", "-c:v mpeg4 -q:v 2 -bf 1 -g 10"},
+        {"vp9.webm", "-c:v libvpx-vp9 -crf 10 -b:v 0 -g 8 -deadline realtime -cpu-used 8"},
+        {"ffv1.mkv", "-c:v ffv1 -pix_fmt bgr0"},
+        {"faststart.mp4", "-c:v libx264 -g 5 -crf 12 -pix_fmt yuv420p -movflags +faststart"},
+        {"two.mkv", "-frames:v 2 -c:v ffv1 -pix_fmt bgr0"},
+    };
+    for (const auto& [name, args] : encodes) {
+      const std::string cmd = "ffmpeg -nostdin -y -loglevel error " + input + " " + args + " " +
+                              shell_quote((dir_ / name).string()) + " 2>" +
+                              shell_quote((dir_ / "log").string());
+      if (std::system(cmd.c_str()) != 0) {
+        setup_error_ = "failed: " + cmd;
+        return;
+      }
+    }
+    // The ffmpeg command's own decode of the MP4, to compare pixels with.
+    const std::string cmd = "ffmpeg -nostdin -y -loglevel error -i " +
+                            shell_quote((dir_ / "h264.mp4").string()) + " -f rawvideo -pix_fmt rgb24 " +
+                            shell_quote((dir_ / "h264_cli.rgb").string());
+    if (std::system(cmd.c_str()) != 0) setup_error_ = "failed: " + cmd;
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  void SetUp() override {
+    if (!video_files_supported()) return;  // each test checks the build's error instead
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  }
+  static std::string path(const char* name) { return (dir_ / name).string(); }
+
+  static fs::path dir_;
+  static std::string setup_error_;
+};
+fs::path VideoFiles::dir_;
+std::string VideoFiles::setup_error_;
+
+// In a build without FFmpeg, opening a video file must say so.
+bool expect_unsupported_build(const std::string& file) {
+  if (video_files_supported()) return false;
+  try {
+    open_frame_source(file);
+    ADD_FAILURE() << "opened a video without FFmpeg";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("reads no video files"), std::string::npos) << e.what();
+  }
+  return true;
+}
+
+TEST_F(VideoFiles, FrameCountIsExactInEveryContainer) {
+  for (const char* name :
+       {"h264.mp4", "h264_one_key.mkv", "mpeg4.avi", "vp9.webm", "ffv1.mkv", "faststart.mp4"}) {
+    if (expect_unsupported_build(path(name))) return;
+    EXPECT_EQ(open_frame_source(path(name))->frame_count(), kFrames) << name;
+  }
+  EXPECT_EQ(open_frame_source(path("two.mkv"))->frame_count(), 2);
+}
+
+TEST_F(VideoFiles, EachSampledFrameIsTheRightOne) {
+  if (expect_unsupported_build(path("h264.mp4"))) return;
+  const std::vector<int64_t> picks = {29, 0, 15, 15, 7, 8, 28, 1, 22};  // any order, repeats, both ends
+  for (const char* name :
+       {"h264.mp4", "h264_one_key.mkv", "mpeg4.avi", "vp9.webm", "ffv1.mkv", "faststart.mp4"}) {
+    SCOPED_TRACE(name);
+    auto video = open_frame_source(path(name));
+    for (int round = 0; round < 2; ++round) {  // a second read of the same source seeks back
+      const HostTensor frames = video->read(picks);
+      ASSERT_EQ(frames.shape(), (Shape{int64_t(picks.size()), kH, kW, 3}));
+      const size_t frame_bytes = size_t(kH * kW * 3);
+      for (size_t j = 0; j < picks.size(); ++j) {
+        const uint8_t* got = frames.data<uint8_t>() + j * frame_bytes;
+        EXPECT_EQ(frame_number(got), picks[j]) << "pick " << j;
+        // Within codec tolerance of what the encoder was given (FFV1 is lossless).
+        const HostTensor want = source_frame(picks[j]);
+        const double diff = mean_abs_diff(got, want.data<uint8_t>(), frame_bytes);
+        if (std::string(name) == "ffv1.mkv")
+          EXPECT_EQ(diff, 0.0) << "pick " << j;
+        else
+          EXPECT_LT(diff, 3.0) << "pick " << j;
+      }
+    }
+  }
+}
+
+TEST_F(VideoFiles, PixelsEqualTheFfmpegCommandsDecode) {
+  if (expect_unsupported_build(path("h264.mp4"))) return;
+  std::ifstream in(path("h264_cli.rgb"), std::ios::binary);
+  std::vector<char> cli((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t frame_bytes = size_t(kH * kW * 3);
+  ASSERT_EQ(cli.size(), size_t(kFrames) * frame_bytes);
+  std::vector<int64_t> all(kFrames);
+  for (int64_t i = 0; i < kFrames; ++i) all[size_t(i)] = i;
+  const HostTensor frames = open_frame_source(path("h264.mp4"))->read(all);
+  EXPECT_EQ(std::memcmp(frames.raw(), cli.data(), cli.size()), 0)
+      << "mean abs diff "
+      << mean_abs_diff(frames.data<uint8_t>(), reinterpret_cast<const uint8_t*>(cli.data()), cli.size());
+}
+
+TEST_F(VideoFiles, LoadClipSamplesPreprocessesAndPads) {
+  if (expect_unsupported_build(path("h264.mp4"))) return;
+  const Clip clip = load_clip(path("h264.mp4"));
+  EXPECT_EQ(clip.source_frames, kFrames);
+  EXPECT_EQ(clip.indices, sample_frame_indices(kFrames, {}));
+  EXPECT_EQ(clip.indices, (std::vector<int64_t>{3, 10, 18, 25}));  // segments [0,6] [7,14] [15,21] [22,29]
+  ASSERT_EQ(clip.pixels.shape(), (Shape{4, 3, 224, 224}));
+  const HostTensor want = test_transform(open_frame_source(path("h264.mp4"))->read(clip.indices));
+  EXPECT_EQ(std::memcmp(clip.pixels.raw(), want.raw(), want.bytes()), 0);
+
+  // A two-frame video in a four-frame clip: the last two frames are zero, after normalisation.
+  const Clip short_clip = load_clip(path("two.mkv"));
+  EXPECT_EQ(short_clip.indices, (std::vector<int64_t>{0, 1}));
+  const size_t frame = 3 * 224 * 224;
+  const float* px = short_clip.pixels.data<float>();
+  EXPECT_TRUE(std::any_of(px, px + 2 * frame, [](float v) { return v != 0.0f; }));
+  EXPECT_TRUE(std::all_of(px + 2 * frame, px + 4 * frame, [](float v) { return v == 0.0f; }));
+
+  // Training: random frames and crop, seeded.
+  ClipOptions train;
+  train.train = true;
+  train.sampling = {.num_frames = 4, .mode = FrameSampling::Rand, .seed = 3, .sample = 17};
+  const Clip a = load_clip(path("h264.mp4"), train), b = load_clip(path("h264.mp4"), train);
+  EXPECT_EQ(a.indices, b.indices);
+  EXPECT_EQ(std::memcmp(a.pixels.raw(), b.pixels.raw(), a.pixels.bytes()), 0);
+}
+
+TEST_F(VideoFiles, BadFilesAreErrorsNamingTheFile) {
+  auto expect_bad = [](const std::string& file, const std::function<void()>& fn) {
+    try {
+      fn();
+      ADD_FAILURE() << "accepted " << file;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(file), std::string::npos) << e.what();
+    }
+  };
+  // Not a video at all.
+  const std::string garbage = path("garbage.mp4");
+  {
+    std::ofstream out(garbage, std::ios::binary);
+    for (int i = 0; i < 5000; ++i) out.put(char((i * 7919) % 251));
+  }
+  expect_bad(garbage, [&] { open_frame_source(garbage); });
+  if (!video_files_supported()) return;
+  // Truncated: the first half of a faststart MP4 (its index up front, half the frames missing). It opens
+  // with exactly the frames the ffmpeg command decodes from it, each the right one; the cut-off packet is
+  // not counted.
+  const std::string cut = path("cut.mp4");
+  fs::copy_file(path("faststart.mp4"), cut, fs::copy_options::overwrite_existing);
+  fs::resize_file(cut, fs::file_size(cut) / 2);
+  const std::string cli = path("cut_cli.rgb");
+  const std::string cmd = "ffmpeg -nostdin -y -loglevel quiet -i " + shell_quote(cut) +
+                          " -f rawvideo -pix_fmt rgb24 " + shell_quote(cli);
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const int64_t cli_frames = int64_t(fs::file_size(cli)) / (kW * kH * 3);
+  ASSERT_GT(cli_frames, 0);
+  ASSERT_LT(cli_frames, kFrames);
+  auto truncated = open_frame_source(cut);
+  EXPECT_EQ(truncated->frame_count(), cli_frames);
+  std::vector<int64_t> all(size_t(truncated->frame_count()));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = int64_t(i);
+  const HostTensor decoded = truncated->read(all);
+  for (size_t i = 0; i < all.size(); ++i)
+    EXPECT_EQ(frame_number(decoded.data<uint8_t>() + i * size_t(kW * kH * 3)), int64_t(i));
+  // The MP4 without faststart, truncated, has lost its index (at the end): it does not open.
+  const std::string cut2 = path("cut2.mp4");
+  fs::copy_file(path("h264.mp4"), cut2, fs::copy_options::overwrite_existing);
+  fs::resize_file(cut2, fs::file_size(cut2) / 2);
+  expect_bad(cut2, [&] { open_frame_source(cut2); });
+  // Limits: too many frames, too many pixels.
+  VideoLimits few;
+  few.max_frames = 10;
+  expect_bad(path("h264.mp4"), [&] { open_frame_source(path("h264.mp4"), few); });
+  VideoLimits small;
+  small.max_pixels = 32 * 32;
+  expect_bad(path("h264.mp4"), [&] { open_frame_source(path("h264.mp4"), small); });
+  // An index outside the video.
+  auto video = open_frame_source(path("h264.mp4"));
+  EXPECT_THROW(video->read(std::vector<int64_t>{kFrames}), Error);
+  EXPECT_THROW(video->read(std::vector<int64_t>{-1}), Error);
+}
+
+// Damaged copies of the test videos (bytes overwritten at Philox-chosen places, or cut short): each either
+// opens and delivers its sampled frames or is an Error naming the file — never a crash or a hang. The
+// sanitizer build runs this under ASan/UBSan (frost's code; FFmpeg itself is not instrumented).
+TEST_F(VideoFiles, DamagedFilesNeverCrash) {
+  if (expect_unsupported_build(path("h264.mp4"))) return;
+  const Philox rng(2024);
+  int opened = 0, refused = 0;
+  uint64_t counter = 0;
+  for (const char* name : {"h264.mp4", "h264_one_key.mkv", "mpeg4.avi", "vp9.webm"}) {
+    std::ifstream in(path(name), std::ios::binary);
+    const std::vector<char> original((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (int mutant = 0; mutant < 30; ++mutant) {
+      std::vector<char> bytes = original;
+      if (mutant % 5 == 4) {  // cut short
+        bytes.resize(size_t(rng.uniform(counter++) * float(bytes.size())));
+      } else {
+        for (int k = 0; k < 8; ++k) {
+          const size_t at = size_t(rng.uniform(counter++) * float(bytes.size() - 1));
+          bytes[at] = char(rng.block(counter++)[0]);
+        }
+      }
+      const std::string damaged = path("damaged.bin");
+      std::ofstream(damaged, std::ios::binary | std::ios::trunc)
+          .write(bytes.data(), std::streamsize(bytes.size()));
+      try {
+        const Clip clip = load_clip(damaged);
+        EXPECT_EQ(clip.pixels.shape(), (Shape{4, 3, 224, 224}));
+        ++opened;
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(damaged), std::string::npos) << e.what();
+        ++refused;
+      }
+    }
+  }
+  EXPECT_EQ(opened + refused, 120);
+  std::printf("damaged videos: %d decoded, %d refused with an error\n", opened, refused);
+}
+
+// ---- frame folders and images ---------------------------------------------------------------------------
+
+class FrameFolders : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("frost_frames_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "clip");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(FrameFolders, FramesAreTheImagesSortedByName) {
+  // Written out of order, with other files and a folder that must be ignored.
+  const int64_t order[] = {3, 0, 2, 1};
+  for (int64_t i : order)
+    write_png((dir_ / "clip" / ("frame_" + std::to_string(1000 + i) + ".png")).string(), source_frame(i));
+  std::ofstream(dir_ / "clip" / "notes.txt") << "not a frame";
+  fs::create_directories(dir_ / "clip" / "sub.png");
+  auto source = open_frame_source((dir_ / "clip").string());
+  EXPECT_EQ(source->frame_count(), 4);
+  const HostTensor frames = source->read(std::vector<int64_t>{2, 0, 3});
+  ASSERT_EQ(frames.shape(), (Shape{3, kH, kW, 3}));
+  const size_t frame_bytes = size_t(kH * kW * 3);
+  EXPECT_EQ(std::memcmp(frames.data<uint8_t>(), source_frame(2).raw(), frame_bytes), 0);
+  EXPECT_EQ(std::memcmp(frames.data<uint8_t>() + frame_bytes, source_frame(0).raw(), frame_bytes), 0);
+  EXPECT_EQ(std::memcmp(frames.data<uint8_t>() + 2 * frame_bytes, source_frame(3).raw(), frame_bytes), 0);
+  // A clip of 8 from 4 frames: all four, then zeros.
+  ClipOptions o;
+  o.sampling.num_frames = 8;
+  const Clip clip = load_clip((dir_ / "clip").string(), o);
+  EXPECT_EQ(clip.indices, (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(clip.pixels.shape(), (Shape{8, 3, 224, 224}));
+}
+
+TEST_F(FrameFolders, AnImageIsAOneFrameVideo) {
+  const std::string png = (dir_ / "still.png").string();
+  write_png(png, source_frame(5));
+  auto source = open_frame_source(png);
+  EXPECT_EQ(source->frame_count(), 1);
+  const Clip clip = load_clip(png);
+  EXPECT_EQ(clip.indices, (std::vector<int64_t>{0}));
+  HostTensor one(DType::U8, {1, kH, kW, 3});
+  std::memcpy(one.raw(), source_frame(5).raw(), one.bytes());
+  const HostTensor want = test_transform(one);
+  EXPECT_EQ(std::memcmp(clip.pixels.raw(), want.raw(), want.bytes()), 0);
+  const float* px = clip.pixels.data<float>();
+  EXPECT_TRUE(std::all_of(px + want.numel(), px + clip.pixels.numel(), [](float v) { return v == 0.0f; }));
+}
+
+TEST_F(FrameFolders, BadFoldersAreErrorsNamingThePlace) {
+  auto expect_bad = [](const std::string& where, const char* part, const std::function<void()>& fn) {
+    try {
+      fn();
+      ADD_FAILURE() << "accepted " << where;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.category(), ErrorCategory::BadFile);
+      EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+  };
+  const std::string clip = (dir_ / "clip").string();
+  expect_bad(clip, "no .jpg, .jpeg or .png frames", [&] { open_frame_source(clip); });
+  expect_bad((dir_ / "missing").string(), "no such file or folder",
+             [&] { open_frame_source((dir_ / "missing").string()); });
+  // Frames of different sizes cannot form a clip.
+  write_png((dir_ / "clip" / "a.png").string(), source_frame(0));
+  HostTensor other(DType::U8, {10, 12, 3});
+  write_png((dir_ / "clip" / "b.png").string(), other);
+  auto source = open_frame_source(clip);
+  expect_bad((dir_ / "clip" / "b.png").string(), "12x10", [&] { source->read(std::vector<int64_t>{0, 1}); });
+  // A corrupt frame names its file.
+  std::ofstream((dir_ / "clip" / "c.png"), std::ios::binary) << "\x89PNG\r\n\x1a\n broken";
+  auto again = open_frame_source(clip);
+  expect_bad((dir_ / "clip" / "c.png").string(), "PNG", [&] { again->read(std::vector<int64_t>{2}); });
+}
+
+}  // namespace
+}  // namespace frost::loader
