@@ -57,6 +57,9 @@ void add_full_op_set_cases(std::vector<OpCase>& c) {
                  return {masked_fill(in[0], in[1], -1e4)};
                }});
   c.push_back(unary("neg/matrix", OpKind::Neg, {3, 4}, neg));
+  // Rank 0 (a loss is a scalar): oneDNN's eltwise once refused it.
+  c.push_back(unary("neg/scalar", OpKind::Neg, {}, neg));
+  c.push_back(unary("gelu/scalar", OpKind::Gelu, {}, gelu, -4, 4));
   c.push_back(unary("sqrt/matrix", OpKind::Sqrt, {3, 5}, sqrt, 0.2, 3));
   c.push_back(unary("rsqrt/matrix", OpKind::Rsqrt, {3, 5}, rsqrt, 0.2, 3));
   c.push_back(unary("tanh/matrix", OpKind::Tanh, {4, 5}, tanh, -3, 3));

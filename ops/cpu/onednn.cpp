@@ -374,9 +374,14 @@ dnnl::eltwise_forward::primitive_desc eltwise_forward_pd(const memory::desc& md,
           user_scratchpad(), cpu_engine()};
 }
 
+// Eltwise ops see their tensor as one flat vector: any rank works, a scalar (rank 0) included.
+memory::desc flat_desc(const Shape& s) {
+  return memory::desc(Dims{s.numel()}, memory::data_type::f32, memory::format_tag::a);
+}
+
 KernelPrep prepare_eltwise(const Graph& g, const Node& n) {
   return prepare_or_fail(g, n, [&] {
-    const memory::desc md = plain_desc(shape_of(g, n.inputs[0]));
+    const memory::desc md = flat_desc(shape_of(g, n.inputs[0]));
     auto pd = eltwise_forward_pd(md, eltwise_spec(n));
     PrepareBuilder pb;
     pb.bind(DNNL_ARG_SRC, md, Slot::In, 0);
@@ -400,7 +405,7 @@ void run_eltwise(const KernelContext& ctx) {
 // (dy, x) -> dx, from the source values
 KernelPrep prepare_eltwise_backward(const Graph& g, const Node& n) {
   return prepare_or_fail(g, n, [&] {
-    const memory::desc md = plain_desc(shape_of(g, n.inputs[1]));
+    const memory::desc md = flat_desc(shape_of(g, n.inputs[1]));
     const EltwiseSpec e = eltwise_spec(n);
     dnnl::eltwise_backward::primitive_desc pd(
         dnnl::eltwise_backward::desc(e.algorithm, md, md, e.alpha, e.beta), user_scratchpad(), cpu_engine(),
@@ -428,7 +433,10 @@ void register_onednn_kernels(KernelRegistry& r) {
   };
   add(OpKind::MatMul, "onednn.matmul", execute, prepare_matmul, all_f32_nonempty);
   add(OpKind::Softmax, "onednn.softmax", run_softmax, prepare_softmax<false>, all_f32_nonempty);
-  add(OpKind::LogSoftmax, "onednn.log_softmax", run_softmax, prepare_softmax<true>, all_f32_nonempty);
+  // No oneDNN log-softmax forward: its results differ from the correctly rounded ones by up to an ulp of
+  // |y| (2e-6 at |y| = 20), and the NormSoftmax loss (logits / 0.05) turns that into gradient errors of
+  // 1.6e-5 relative, beyond DESIGN principle 10's tolerance against PyTorch (tests/parity_test.cpp). The
+  // loss's rows are short; the own/reference kernel (f64 accumulation) serves them.
   add(OpKind::SoftmaxBackward, "onednn.softmax_backward", execute, prepare_softmax_backward<false>,
       all_f32_nonempty);
   add(OpKind::LogSoftmaxBackward, "onednn.log_softmax_backward", execute, prepare_softmax_backward<true>,
