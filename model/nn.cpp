@@ -19,10 +19,20 @@ Tensor linear(Tensor x, Tensor w, Tensor b) {
   return b.valid() ? y + b : y;
 }
 
-Tensor attention(Tensor q, Tensor k, Tensor v) {
+Tensor attention(Tensor q, Tensor k, Tensor v, Tensor mask_bias) {
   const double scale_factor = 1.0 / std::sqrt(double(q.shape()[-1]));
   Tensor scores = scale(matmul(q, k, false, true), scale_factor);  // (..., Lq, Lk)
-  return matmul(softmax(scores), v);                               // (..., Lq, D)
+  if (mask_bias.valid()) scores = scores + mask_bias;
+  return matmul(softmax(scores), v);  // (..., Lq, D)
+}
+
+Tensor layer_norm(Tensor x, Tensor w, Tensor b, double eps) {
+  const int64_t last = int64_t(x.shape().rank()) - 1;
+  Tensor mu = mean(x, {last}, /*keepdim=*/true);
+  Tensor d = x - mu;
+  Tensor var = mean(d * d, {last}, /*keepdim=*/true);
+  Tensor rstd = rsqrt(var + fill(*x.graph, {}, x.dtype(), eps));
+  return d * rstd * w + b;
 }
 
 // Legend: B batch, L tokens, C channels, H heads, D = C / H head dim.

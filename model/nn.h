@@ -24,9 +24,13 @@ Tensor parameter(Graph& g, std::string name, Shape shape, const Philox& rng, dou
 Tensor linear(Tensor x, Tensor w, Tensor b = {});
 
 // The canonical attention sequence the fusion pass matches:
-//   matmul(q, k^T) -> scale(1/sqrt(D)) -> softmax -> matmul(., v)
-// q: (..., Lq, D), k and v: (..., Lk, D) -> (..., Lq, D).
-Tensor attention(Tensor q, Tensor k, Tensor v);
+//   matmul(q, k^T) -> scale(1/sqrt(D)) -> [add(mask_bias)] -> softmax -> matmul(., v)
+// q: (..., Lq, D), k and v: (..., Lk, D), mask_bias broadcast to (..., Lq, Lk) -> (..., Lq, D).
+Tensor attention(Tensor q, Tensor k, Tensor v, Tensor mask_bias = {});
+
+// The canonical LayerNorm sequence over the last dim (biased variance, as PyTorch):
+//   mean -> sub -> mul(d, d) -> mean -> add(eps) -> rsqrt -> mul -> mul(w) -> add(b)
+Tensor layer_norm(Tensor x, Tensor w, Tensor b, double eps);
 
 // Multi-head self-attention on x: (B, L, C): q, k, v projections (C, C) + (C), heads, output projection.
 struct SelfAttentionWeights {

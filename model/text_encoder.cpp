@@ -1,0 +1,102 @@
+#include "model/text_encoder.h"
+
+#include <cfloat>
+#include <cmath>
+
+#include "engine/error.h"
+#include "model/layers.h"
+#include "model/nn.h"
+#include "ops/api.h"
+
+// Dimension legend: B captions, L tokens, C = dim, H heads, D = C / H, F = ffn_dim.
+
+namespace frost::model {
+namespace {
+
+// (B, L, C) → (B, H, L, D)
+Tensor split_heads(Tensor t, int64_t H) {
+  const Shape s = t.shape();
+  return permute(reshape(t, {s[0], s[1], H, s[2] / H}), {0, 2, 1, 3});
+}
+
+// (B, H, L, D) → (B, L, C)
+Tensor merge_heads(Tensor t) {
+  const Shape s = t.shape();
+  return reshape(permute(t, {0, 2, 1, 3}), {s[0], s[2], s[1] * s[3]});
+}
+
+// Self-attention over (B, L, C) with the key-padding bias; q/k/v/out linear layers named as given.
+Tensor self_attention(Params& p, const TextConfig& c, Tensor x, Tensor mask_bias, const std::string& q,
+                      const std::string& k, const std::string& v, const std::string& out) {
+  const int64_t C = c.dim, H = c.heads;
+  Tensor qh = split_heads(linear(p, q, x, C, C), H);
+  Tensor kh = split_heads(linear(p, k, x, C, C), H);
+  Tensor vh = split_heads(linear(p, v, x, C, C), H);
+  return linear(p, out, merge_heads(nn::attention(qh, kh, vh, mask_bias)), C, C);
+}
+
+}  // namespace
+
+TextInputs text_inputs(Graph& g, const TextConfig& c, int64_t batch, int64_t length) {
+  TextInputs in;
+  in.input_ids = g.input("input_ids", DType::I64, {batch, length});
+  in.attention_mask = g.input("attention_mask", DType::F32, {batch, length});
+  if (c.arch == TextArch::Bert) in.token_type_ids = g.input("token_type_ids", DType::I64, {batch, length});
+  return in;
+}
+
+TextOutputs text_encoder(Params& p, const TextConfig& c, const TextInputs& in, const std::string& prefix) {
+  Graph& g = p.graph();
+  const Shape ids = in.input_ids.shape();
+  FROST_CHECK(ids.rank() == 2 && in.attention_mask.shape() == ids, InvalidArgument,
+              "text_encoder: input_ids " << ids << " and attention_mask " << in.attention_mask.shape()
+                                         << " must both be (B, L)");
+  const int64_t B = ids[0], L = ids[1], C = c.dim, F = c.ffn_dim;
+  FROST_CHECK(L <= c.max_positions, InvalidArgument,
+              "text_encoder: " << L << " tokens exceed the model's " << c.max_positions << " positions");
+  auto scope = g.scope("text");
+  // Key-padding bias (B, 1, 1, L): 0 for tokens, the lowest f32 for padding — HF's masked_fill / additive
+  // finfo.min, which softmax turns into exact zeros.
+  Tensor mask_bias =
+      reshape(scale(in.attention_mask - fill(g, {}, DType::F32, 1.0), double(FLT_MAX)), {B, 1, 1, L});
+
+  const bool bert = c.arch == TextArch::Bert;
+  const std::string emb = prefix + "embeddings.";
+  Tensor x =
+      gather_rows(p.get(emb + "word_embeddings.weight", {c.vocab_size, C}), in.input_ids);  // (B, L, C)
+  x = x + slice(p.get(emb + "position_embeddings.weight", {c.max_positions, C}), 0, 0, L);  // (L, C)
+  if (bert) {
+    FROST_CHECK(in.token_type_ids.valid(), InvalidArgument, "text_encoder: BERT needs token_type_ids");
+    x = x +
+        gather_rows(p.get(emb + "token_type_embeddings.weight", {c.type_vocab_size, C}), in.token_type_ids);
+  }
+  x = layer_norm(p, emb + "LayerNorm", x, c.eps);
+
+  for (int64_t i = 0; i < c.layers; ++i) {
+    auto layer_scope = g.scope("layer" + std::to_string(i));
+    if (!bert) {  // DistilBERT's TransformerBlock, post-LN
+      const std::string l = prefix + "transformer.layer." + std::to_string(i) + ".";
+      const std::string a = l + "attention.";
+      Tensor sa = self_attention(p, c, x, mask_bias, a + "q_lin", a + "k_lin", a + "v_lin", a + "out_lin");
+      x = layer_norm(p, l + "sa_layer_norm", sa + x, c.eps);
+      Tensor ffn = linear(p, l + "ffn.lin2", gelu(linear(p, l + "ffn.lin1", x, C, F)), F, C);
+      x = layer_norm(p, l + "output_layer_norm", ffn + x, c.eps);
+    } else {  // BertLayer, post-LN
+      const std::string l = prefix + "encoder.layer." + std::to_string(i) + ".";
+      const std::string a = l + "attention.";
+      Tensor sa = self_attention(p, c, x, mask_bias, a + "self.query", a + "self.key", a + "self.value",
+                                 a + "output.dense");
+      x = layer_norm(p, a + "output.LayerNorm", sa + x, c.eps);
+      Tensor ffn = linear(p, l + "output.dense", gelu(linear(p, l + "intermediate.dense", x, C, F)), F, C);
+      x = layer_norm(p, l + "output.LayerNorm", ffn + x, c.eps);
+    }
+  }
+  TextOutputs out;
+  out.last_hidden_state = x;
+  out.cls = reshape(slice(x, 1, 0, 1), {B, C});
+  if (bert && c.use_pooler) out.pooler = tanh(linear(p, prefix + "pooler.dense", out.cls, C, C));
+  out.embedding = out.pooler.valid() ? out.pooler : out.cls;
+  return out;
+}
+
+}  // namespace frost::model

@@ -1,0 +1,36 @@
+// The text side of Frozen in Time (../shared/spec/frozen-in-time.md §2): DistilBERT (post-LN, LayerNorm
+// eps 1e-12, GELU erf, key-padding mask; the embedding is the last layer's [CLS] state) and BERT (token
+// types, the tanh pooler: `pooler_output`), built from primitives in graph `g`. Parameter names are the
+// Hugging Face module names under `prefix` ("text_model." in a Frozen in Time checkpoint).
+//
+//   TextInputs in = text_inputs(g, B, L);          // input_ids I64 (B, L), attention_mask F32 (B, L)
+//   TextOutputs out = text_encoder(p, cfg.text, in, "text_model.");
+//   out.embedding;                                  // (B, dim): CLS state (DistilBERT) or pooler (BERT)
+#pragma once
+
+#include <string>
+
+#include "model/config.h"
+#include "model/params.h"
+
+namespace frost::model {
+
+struct TextInputs {
+  Tensor input_ids;       // I64 (B, L): token ids
+  Tensor attention_mask;  // F32 (B, L): 1 for tokens, 0 for padding
+  Tensor token_type_ids;  // I64 (B, L), BERT only (invalid for DistilBERT)
+};
+
+// Declares the graph inputs "input_ids", "attention_mask" (and "token_type_ids" for BERT).
+TextInputs text_inputs(Graph& g, const TextConfig& c, int64_t batch, int64_t length);
+
+struct TextOutputs {
+  Tensor last_hidden_state;  // (B, L, dim)
+  Tensor cls;                // (B, dim): last_hidden_state[:, 0]
+  Tensor pooler;             // (B, dim): BERT's tanh(dense(cls)); invalid for DistilBERT
+  Tensor embedding;          // what Frozen in Time projects: pooler when use_pooler, else cls
+};
+
+TextOutputs text_encoder(Params& p, const TextConfig& c, const TextInputs& in, const std::string& prefix);
+
+}  // namespace frost::model

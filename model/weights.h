@@ -1,0 +1,67 @@
+// Loading the dual encoder's weights from safetensors files, through explicit name maps:
+//
+//   FrozenInTime     a converted Frozen in Time checkpoint (scripts/convert_checkpoint.py): `module.`
+//                    optional; text_model.*, video_model.*, txt_proj.1.*, vid_proj.0.*
+//   HuggingFaceText  an HF DistilBERT/BERT model.safetensors for the text side: `distilbert.`/`bert.`
+//                    prefixes optional; task heads (MLM, NSP, classifiers, QA; the pooler where unused)
+//                    recognised and ignored by an explicit list
+//   TimmVit          timm's vit_base_patch16_224 for the video side, initialised as the reference does:
+//                    time attention qkv zero, its proj weight ones, temporal table zero, norm3 = (1, 0)
+//
+// Every problem is collected first — missing, unexpected and mis-shaped tensors, by name and shape — and
+// reported in one error. A checkpoint whose temporal table has another frame count is inflated as the
+// reference does (truncate; 'zeros', 'interp' or 'bilinear' for more frames). NaN or Inf weights are
+// loaded but listed in `warnings`.
+//
+//   WeightSet w = load_weights(FitConfig::base(), {{"fit.safetensors", WeightSource::FrozenInTime}});
+//   auto cg = compile(*build_fit_graph(cfg, {...}).graph);
+//   w.apply(*cg);                      // sets every parameter the compiled graph declares
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/compiled_graph.h"
+#include "engine/storage.h"
+#include "model/config.h"
+#include "model/params.h"
+
+namespace frost::model {
+
+enum class WeightSource { FrozenInTime, HuggingFaceText, TimmVit };
+
+// How a temporal table with fewer frames than the config is extended (the reference's load_temporal_fix).
+enum class TemporalFix { Zeros, Interp, Bilinear };
+
+struct WeightSet {
+  std::map<std::string, HostTensor> tensors;  // canonical name → F32, in the config's shapes
+  std::vector<std::string> warnings;          // non-finite values, inflated temporal tables
+  std::vector<std::string> ignored;           // checkpoint names recognised as unused (task heads, buffers)
+
+  // Sets every parameter state of `cg` from the set; a parameter the set lacks is an error naming it.
+  void apply(CompiledGraph& cg) const;
+};
+
+// Every parameter of the full dual encoder of config `c`, in declaration order.
+std::vector<ParamSpec> fit_param_specs(const FitConfig& c);
+
+struct WeightFile {
+  std::string path;
+  WeightSource source = WeightSource::FrozenInTime;
+};
+
+struct LoadOptions {
+  TemporalFix temporal_fix = TemporalFix::Zeros;
+  // When only part of the model is loaded (the text side from HF, say), the parameters no file provides are
+  // allowed to stay missing: they are then simply absent from the set.
+  bool allow_missing = false;
+};
+
+WeightSet load_weights(const FitConfig& c, const std::vector<WeightFile>& files,
+                       const LoadOptions& options = {});
+
+// The canonical name of a checkpoint tensor, "" if the source ignores it; exposed for tests and tools.
+std::string canonical_weight_name(const std::string& name, WeightSource source, const FitConfig& c);
+
+}  // namespace frost::model

@@ -1,0 +1,335 @@
+// The Frozen in Time dual encoder against the PyTorch reference (tests/parity/fixtures, written by
+// tests/parity/make_fixtures.py; CI needs no PyTorch): text and video embeddings, similarity and loss within
+// atol 1e-5, every parameter's gradient within atol 1e-6 + rtol 1e-4, 1-, 2- and 4-frame clips, BERT's last
+// hidden states and pooler, padded batches equal to single captions — on every kernel path of the build.
+// Then the weight loader's errors, and the fixture's freshness against its generator script.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/autodiff.h"
+#include "engine/error.h"
+#include "loader/safetensors.h"
+#include "model/dual_encoder.h"
+#include "model/text_encoder.h"
+#include "model/video_encoder.h"
+#include "model/weights.h"
+#include "ops/api.h"
+#include "test_util.h"
+
+namespace frost::model {
+namespace {
+
+const std::string kDir = std::string(FROST_PARITY_DIR);
+const std::string kFixtures = kDir + "/fixtures";
+
+// |a - b| <= atol + rtol |b| per element, with the report the issue asks for.
+void expect_close(const HostTensor& got, const HostTensor& want, double atol, double rtol,
+                  const std::string& what) {
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  const test::Comparison c = test::compare(got, want, atol, rtol);
+  EXPECT_TRUE(c.ok) << what << ": " << c.detail;
+  std::printf("  %-48s max abs %.3g, max abs / max |value| %.3g\n", what.c_str(), c.max_abs_error,
+              c.max_abs_error_over_max);
+}
+
+struct DualRun {
+  std::map<std::string, HostTensor> out;
+};
+
+// Builds the dual graph at the fixture's shapes (with gradients of the loss), loads the fixture weights,
+// runs it on `path` and returns every output.
+DualRun run_dual(const test::KernelPath& path, const loader::SafetensorsFile& io, const WeightSet& w) {
+  const FitConfig c = FitConfig::tiny();
+  const Shape ids = io.find("input_ids")->shape;
+  FitGraph fg = build_fit_graph(c, {.part = Part::Dual, .batch = ids[0], .text_length = ids[1]});
+  const std::vector<Tensor> params = fg.params->tensors();
+  const std::vector<Tensor> grads = gradients(fg.loss, params);
+  for (size_t i = 0; i < params.size(); ++i) {
+    EXPECT_TRUE(grads[i].valid()) << fg.params->specs()[i].name << " gets no gradient";
+    if (grads[i].valid()) fg.graph->output("grad." + fg.params->specs()[i].name, grads[i]);
+  }
+  auto cg = compile(*fg.graph, path.options);
+  w.apply(*cg);
+  cg->set_input("input_ids", io.read("input_ids"));
+  cg->set_input("attention_mask", io.read("attention_mask"));
+  cg->set_input("video", io.read("video"));
+  cg->run();
+  DualRun r;
+  for (const GraphOutput& o : cg->graph().outputs()) r.out.emplace(o.name, cg->output_copy(o.name));
+  return r;
+}
+
+class Parity : public ::testing::TestWithParam<test::KernelPath> {};
+
+TEST_P(Parity, DualEncoderForwardLossAndGradients) {
+  const auto io = loader::SafetensorsFile::open(kFixtures + "/tiny_dual_io.safetensors");
+  const WeightSet w = load_weights(
+      FitConfig::tiny(), {{kFixtures + "/tiny_dual_weights.safetensors", WeightSource::FrozenInTime}});
+  EXPECT_TRUE(w.warnings.empty());
+  const DualRun r = run_dual(GetParam(), io, w);
+  for (const char* name :
+       {"text_features", "text_embedding", "video_features", "video_embedding", "similarity"})
+    expect_close(r.out.at(name), io.read(name), 1e-5, 0, name);
+  expect_close(r.out.at("loss").to(DType::F32), io.read("loss"), 1e-5, 0, "loss");
+  int checked = 0;
+  for (const loader::TensorEntry& e : io.tensors()) {
+    if (e.name.rfind("grad.", 0) != 0) continue;
+    auto it = r.out.find(e.name);
+    ASSERT_NE(it, r.out.end()) << e.name;
+    expect_close(it->second, io.read(e.name), 1e-6, 1e-4, e.name);
+    ++checked;
+  }
+  EXPECT_EQ(checked, int(fit_param_specs(FitConfig::tiny()).size()));
+}
+
+TEST_P(Parity, VideoEncoderOnOneAndTwoFrames) {
+  const auto io = loader::SafetensorsFile::open(kFixtures + "/tiny_dual_io.safetensors");
+  const WeightSet w = load_weights(
+      FitConfig::tiny(), {{kFixtures + "/tiny_dual_weights.safetensors", WeightSource::FrozenInTime}});
+  for (int64_t F : {1, 2}) {
+    const std::string key = "f" + std::to_string(F) + ".";
+    const HostTensor clips = io.read(key + "video");
+    FitGraph fg =
+        build_fit_graph(FitConfig::tiny(), {.part = Part::Video, .batch = clips.shape()[0], .frames = F});
+    auto cg = compile(*fg.graph, GetParam().options);
+    w.apply(*cg);
+    cg->set_input("video", clips);
+    cg->run();
+    expect_close(cg->output_copy("video_features"), io.read(key + "video_features"), 1e-5, 0,
+                 key + "video_features");
+    expect_close(cg->output_copy("video_embedding"), io.read(key + "video_embedding"), 1e-5, 0,
+                 key + "video_embedding");
+  }
+}
+
+TEST_P(Parity, BertLastHiddenStateAndPooler) {
+  FitConfig c = FitConfig::tiny();
+  c.text = TextConfig::from_hf_config_file(kFixtures + "/tiny_bert_config.json");
+  const WeightSet w =
+      load_weights(c, {{kFixtures + "/tiny_bert_weights.safetensors", WeightSource::HuggingFaceText}},
+                   {.allow_missing = true});
+  EXPECT_EQ(w.ignored.size(), 2u);  // the MLM head's two tensors
+  const auto io = loader::SafetensorsFile::open(kFixtures + "/tiny_bert_io.safetensors");
+  const Shape ids = io.find("input_ids")->shape;
+  Graph g;
+  Params p(g);
+  const TextInputs in = text_inputs(g, c.text, ids[0], ids[1]);
+  const TextOutputs out = text_encoder(p, c.text, in, "text_model.");
+  g.output("last_hidden_state", out.last_hidden_state);
+  g.output("pooler", out.pooler);
+  auto cg = compile(g, GetParam().options);
+  w.apply(*cg);
+  cg->set_input("input_ids", io.read("input_ids"));
+  cg->set_input("attention_mask", io.read("attention_mask"));
+  cg->set_input("token_type_ids", io.read("token_type_ids"));
+  cg->run();
+  // Padded positions of last_hidden_state are compared too: HF computes them the same way.
+  expect_close(cg->output_copy("last_hidden_state"), io.read("last_hidden_state"), 1e-5, 0,
+               "bert last_hidden_state");
+  expect_close(cg->output_copy("pooler"), io.read("pooler_output"), 1e-5, 0, "bert pooler_output");
+}
+
+INSTANTIATE_TEST_SUITE_P(KernelPaths, Parity, ::testing::ValuesIn(test::kernel_paths()),
+                         [](const auto& info) {
+                           std::string s = info.param.label;
+                           for (char& ch : s)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return s;
+                         });
+
+// A caption alone gives the same embedding as inside a padded batch (the key-padding mask at work).
+TEST(ParityBatching, PaddedCaptionsEqualSingleCaptions) {
+  const auto io = loader::SafetensorsFile::open(kFixtures + "/tiny_dual_io.safetensors");
+  const WeightSet w = load_weights(
+      FitConfig::tiny(), {{kFixtures + "/tiny_dual_weights.safetensors", WeightSource::FrozenInTime}});
+  const HostTensor ids = io.read("input_ids"), mask = io.read("attention_mask");
+  const HostTensor batch_emb = io.read("text_embedding");
+  const int64_t B = ids.shape()[0], L = ids.shape()[1];
+  const auto meta = nlohmann::json::parse(io.metadata().at("fixture"));
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t n = meta.at("lengths")[size_t(b)];
+    FitGraph fg = build_fit_graph(FitConfig::tiny(), {.part = Part::Text, .batch = 1, .text_length = n});
+    auto cg = compile(*fg.graph);
+    w.apply(*cg);
+    HostTensor one_ids(DType::I64, {1, n}), one_mask(DType::F32, {1, n});
+    for (int64_t i = 0; i < n; ++i) {
+      one_ids.data<int64_t>()[i] = ids.data<int64_t>()[b * L + i];
+      one_mask.data<float>()[i] = 1.0f;
+    }
+    cg->set_input("input_ids", one_ids);
+    cg->set_input("attention_mask", one_mask);
+    cg->run();
+    const HostTensor got = cg->output_copy("text_embedding");
+    HostTensor want(DType::F32, {1, got.shape()[1]});
+    std::memcpy(want.raw(), batch_emb.data<float>() + b * got.shape()[1], want.bytes());
+    expect_close(got, want, 1e-5, 0, "caption " + std::to_string(b) + " alone vs in the padded batch");
+  }
+}
+
+// ---- the weight loader
+// ---------------------------------------------------------------------------------------
+
+std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Writes `tensors` (name → tensor) to a temporary safetensors file.
+std::string write_temp(const std::string& name, const std::map<std::string, HostTensor>& tensors) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::vector<std::pair<std::string, const HostTensor*>> list;
+  for (const auto& [n, t] : tensors) list.emplace_back(n, &t);
+  loader::write_safetensors(path, list);
+  return path;
+}
+
+std::map<std::string, HostTensor> fixture_weights() {
+  const auto f = loader::SafetensorsFile::open(kFixtures + "/tiny_dual_weights.safetensors");
+  std::map<std::string, HostTensor> out;
+  for (const auto& e : f.tensors()) out.emplace(e.name, f.read(e.name));
+  return out;
+}
+
+TEST(WeightLoading, ReportsMissingUnexpectedAndMisshapedAllAtOnce) {
+  auto t = fixture_weights();
+  t.erase("module.txt_proj.1.bias");
+  t.erase("module.video_model.norm.weight");
+  t["module.video_model.blocks.9.attn.qkv.weight"] = HostTensor(DType::F32, {3, 3});
+  t["module.vid_proj.0.weight"] = HostTensor(DType::F32, {32, 65});
+  const std::string path = write_temp("bad_weights.safetensors", t);
+  const std::string e = error_of([&] {
+    load_weights(FitConfig::tiny(), {{path, WeightSource::FrozenInTime}});
+  });
+  for (const char* part : {"2 missing", "txt_proj.1.bias [32]", "video_model.norm.weight [64]",
+                           "1 unexpected", "blocks.9.attn.qkv.weight F32[3, 3]", "1 mis-shaped",
+                           "vid_proj.0.weight is [32, 65]", "the model's vid_proj.0.weight is [32, 64]"})
+    EXPECT_NE(e.find(part), std::string::npos) << part << " not in: " << e;
+}
+
+TEST(WeightLoading, TheWrongModelIsRefusedByName) {
+  // The BERT checkpoint given as the dual encoder's.
+  const std::string e = error_of([&] {
+    load_weights(FitConfig::tiny(),
+                 {{kFixtures + "/tiny_bert_weights.safetensors", WeightSource::FrozenInTime}});
+  });
+  EXPECT_NE(e.find("missing"), std::string::npos) << e;
+  EXPECT_NE(e.find("unexpected"), std::string::npos) << e;
+  EXPECT_NE(e.find("bert.encoder.layer.0"), std::string::npos) << e;
+}
+
+TEST(WeightLoading, NonFiniteWeightsLoadWithAWarning) {
+  auto t = fixture_weights();
+  t["module.vid_proj.0.bias"].data<float>()[3] = std::nanf("");
+  const std::string path = write_temp("nan_weights.safetensors", t);
+  const WeightSet w = load_weights(FitConfig::tiny(), {{path, WeightSource::FrozenInTime}});
+  ASSERT_EQ(w.warnings.size(), 1u);
+  EXPECT_NE(w.warnings[0].find("vid_proj.0.bias: 1 of 32 values are NaN or Inf"), std::string::npos)
+      << w.warnings[0];
+}
+
+TEST(WeightLoading, TemporalTableInflation) {
+  FitConfig eight = FitConfig::tiny();
+  eight.video.num_frames = 8;
+  const auto t = fixture_weights();
+  const HostTensor& four = t.at("module.video_model.temporal_embed");  // (1, 4, 64)
+  const std::string path = write_temp("four_frames.safetensors", t);
+  for (TemporalFix fix : {TemporalFix::Zeros, TemporalFix::Interp, TemporalFix::Bilinear}) {
+    const WeightSet w = load_weights(eight, {{path, WeightSource::FrozenInTime}}, {.temporal_fix = fix});
+    const HostTensor& got = w.tensors.at("video_model.temporal_embed");
+    ASSERT_EQ(got.shape(), (Shape{1, 8, 64}));
+    const float* g = got.data<float>();
+    const float* f = four.data<float>();
+    EXPECT_EQ(g[0], f[0]);            // frame 0 kept by every method
+    if (fix == TemporalFix::Zeros) {  // frames 4..7 zero
+      EXPECT_EQ(g[5 * 64 + 7], 0.0f);
+      EXPECT_EQ(g[3 * 64 + 7], f[3 * 64 + 7]);
+    } else if (fix == TemporalFix::Interp) {  // nearest: frame 5 ← floor(5 · 4 / 8) = 2
+      EXPECT_EQ(g[5 * 64 + 7], f[2 * 64 + 7]);
+    } else {  // align_corners: frame 7 ← frame 3; frame 1 at 3/7 between 0 and 1
+      EXPECT_EQ(g[7 * 64 + 7], f[3 * 64 + 7]);
+      EXPECT_NEAR(g[1 * 64 + 7], f[7] * (4.0f / 7) + f[64 + 7] * (3.0f / 7), 1e-6);
+    }
+    EXPECT_EQ(w.warnings.size(), 1u);
+  }
+  FitConfig two = FitConfig::tiny();
+  two.video.num_frames = 2;  // fewer frames: truncated
+  const WeightSet w = load_weights(two, {{path, WeightSource::FrozenInTime}});
+  EXPECT_EQ(w.tensors.at("video_model.temporal_embed").shape(), (Shape{1, 2, 64}));
+}
+
+TEST(WeightLoading, TimmVitInitialisesTheVideoSideAsTheReference) {
+  // A timm-named ViT: the fixture's shared video weights without the `module.video_model.` prefix.
+  std::map<std::string, HostTensor> vit;
+  for (const auto& [name, t] : fixture_weights()) {
+    const std::string prefix = "module.video_model.";
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string n = name.substr(prefix.size());
+    if (n.find(".timeattn.") != std::string::npos || n.find(".norm3.") != std::string::npos ||
+        n == "temporal_embed")
+      continue;
+    vit.emplace(n, t);
+  }
+  vit.emplace("head.weight", HostTensor(DType::F32, {1000, 64}));
+  vit.emplace("head.bias", HostTensor(DType::F32, {1000}));
+  const std::string path = write_temp("timm_vit.safetensors", vit);
+  const WeightSet w =
+      load_weights(FitConfig::tiny(), {{path, WeightSource::TimmVit}}, {.allow_missing = true});
+  EXPECT_EQ(w.ignored.size(), 2u);
+  const auto& qkv = w.tensors.at("video_model.blocks.1.timeattn.qkv.weight");
+  const auto& proj = w.tensors.at("video_model.blocks.1.timeattn.proj.weight");
+  EXPECT_EQ(qkv.at(5), 0.0);
+  EXPECT_EQ(proj.at(5), 1.0);
+  EXPECT_EQ(w.tensors.at("video_model.temporal_embed").at(3), 0.0);
+  EXPECT_EQ(w.tensors.at("video_model.blocks.0.norm3.weight").at(0), 1.0);
+  EXPECT_EQ(w.tensors.count("text_model.embeddings.word_embeddings.weight"), 0u);
+}
+
+TEST(WeightLoading, BadInputsNameTheInput) {
+  const FitConfig c = FitConfig::tiny();
+  EXPECT_NE(error_of([&] {
+              build_fit_graph(c, {.part = Part::Video, .batch = 1, .frames = 5});
+            }).find("a clip of 5 frames; the model takes 1 to 4"),
+            std::string::npos);
+  Graph g;
+  Params p(g);
+  Tensor clips = g.input("video", DType::F32, {1, 2, 3, 48, 48});
+  EXPECT_NE(error_of([&] {
+              video_encoder(p, c.video, clips, "video_model.");
+            }).find("clips must be (B, F, 3, 32, 32)"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              build_fit_graph(c, {.part = Part::Text, .batch = 1, .text_length = 65});
+            }).find("65 tokens exceed the model's 64 positions"),
+            std::string::npos);
+}
+
+// The fixtures must come from the committed generator: its SHA-256 is recorded in their metadata.
+TEST(ParityFixtures, AreFreshForTheirGeneratorScript) {
+  std::ifstream in(kDir + "/make_fixtures.py", std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string script = ss.str();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  ASSERT_EQ(EVP_Digest(script.data(), script.size(), digest, &len, EVP_sha256(), nullptr), 1);
+  char hex[2 * EVP_MAX_MD_SIZE + 1] = {};
+  for (unsigned i = 0; i < len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+  for (const char* f : {"tiny_dual_io", "tiny_dual_weights", "tiny_bert_io", "tiny_bert_weights"}) {
+    const auto file = loader::SafetensorsFile::open(kFixtures + "/" + f + ".safetensors");
+    const auto meta = nlohmann::json::parse(file.metadata().at("fixture"));
+    EXPECT_EQ(meta.at("script_sha256").get<std::string>(), std::string(hex))
+        << f << " was written by another version of tests/parity/make_fixtures.py: regenerate the fixtures";
+  }
+}
+
+}  // namespace
+}  // namespace frost::model
