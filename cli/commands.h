@@ -7,9 +7,10 @@ class App;
 
 namespace frost::cli {
 
-void add_demo_command(CLI::App& app);  // frost demo: build, differentiate, compile and train a small graph
-void add_ops_command(CLI::App& app);   // frost ops: the op registry, one row per op
-void add_info_command(CLI::App& app);  // frost info FILE.safetensors: what a file holds
-void add_clip_command(CLI::App& app);  // frost clip VIDEO... --out F: sampled, preprocessed clips
+void add_demo_command(CLI::App& app);    // frost demo: build, differentiate, compile and train a small graph
+void add_ops_command(CLI::App& app);     // frost ops: the op registry, one row per op
+void add_info_command(CLI::App& app);    // frost info FILE.safetensors: what a file holds
+void add_clip_command(CLI::App& app);    // frost clip VIDEO... --out F: sampled, preprocessed clips
+void add_encode_command(CLI::App& app);  // frost encode text|video|image ...: embeddings
 
 }  // namespace frost::cli

@@ -1,6 +1,7 @@
 // The `frost` command: argument parsing by CLI11, one file per subcommand (cli/commands.h).
 //
-//   frost --version    frost --help    frost demo [--steps N]    frost ops    frost info F    frost clip V --out F
+//   frost --version    frost --help    frost demo [--steps N]    frost ops    frost info F    frost clip V
+//   --out F
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
   frost::cli::add_ops_command(app);
   frost::cli::add_info_command(app);
   frost::cli::add_clip_command(app);
+  frost::cli::add_encode_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

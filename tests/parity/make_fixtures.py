@@ -222,11 +222,31 @@ def tensors_of(model, prefix=""):
             if not k.endswith("position_ids")}
 
 
+def tiny_vocab():
+    """A 512-token uncased WordPiece vocabulary for the tiny config (the `frost encode text` tests): BERT's
+    special tokens, letters, digits, punctuation, their ## continuations, and common caption words."""
+    words = ("the a an of and in on to with is are man woman person people dog cat car video clip shows "
+             "playing running walking talking cooking music game street water beach city night day room "
+             "kitchen food ball field road house tree sky sun snow rain red blue green white black small big "
+             "young old two three one group child children girl boy men women is at by for from up down out "
+             "into over under near while his her their its this that some about how what who where when").split()
+    base = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    chars = [chr(c) for c in range(ord("a"), ord("z") + 1)] + [str(d) for d in range(10)] + list(".,!?'-:;()\"&")
+    vocab = base + chars + ["##" + c for c in chars if c.isalnum()]
+    for w in words:
+        if w not in vocab:
+            vocab.append(w)
+    while len(vocab) < TEXT["vocab_size"]:
+        vocab.append(f"[unused{len(vocab)}]")
+    return vocab[: TEXT["vocab_size"]]
+
+
 def main():
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1234)
     timm_err = check_against_timm(gen)
     OUT.mkdir(exist_ok=True)
+    (OUT / "tiny_vocab.txt").write_text("\n".join(tiny_vocab()) + "\n")
     meta = {"torch": torch.__version__, "transformers": transformers.__version__, "timm": timm.__version__,
             "numpy": np.__version__, "script_sha256": SCRIPT_SHA256, "timm_check_max_abs": f"{timm_err:.3g}"}
 

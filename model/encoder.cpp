@@ -1,0 +1,162 @@
+#include "model/encoder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/error.h"
+#include "model/dual_encoder.h"
+
+// Dimension legend: N inputs, B batch, L tokens, F frames, S image side, P projection dim, C feature dim.
+
+namespace frost::model {
+namespace {
+
+enum PartKey { kText = 0, kVideo = 1 };
+
+// Copies rows [from, from + n) of `src` (any rank, rows on axis 0) into row `at` of `dst`.
+void copy_rows(const HostTensor& src, int64_t from, int64_t n, HostTensor& dst, int64_t at) {
+  const size_t row = src.bytes() / size_t(src.shape()[0]);
+  std::memcpy(static_cast<char*>(dst.raw()) + size_t(at) * row,
+              static_cast<const char*>(src.raw()) + size_t(from) * row, size_t(n) * row);
+}
+
+HostTensor to_tensor(const TensorView& v) {
+  HostTensor t(v.dtype, v.shape);
+  std::memcpy(t.raw(), v.data, t.bytes());
+  return t;
+}
+
+}  // namespace
+
+DualEncoder::DualEncoder(FitConfig config, WeightSet weights,
+                         std::optional<loader::WordPieceTokenizer> tokenizer, EncoderOptions options)
+    : config_(std::move(config)),
+      weights_(std::move(weights)),
+      tokenizer_(std::move(tokenizer)),
+      options_(std::move(options)) {
+  config_.validate();
+  FROST_CHECK(options_.batch_size > 0, InvalidArgument, "DualEncoder: batch_size must be positive");
+  FROST_CHECK(!tokenizer_ || int64_t(tokenizer_->vocab_size()) <= config_.text.vocab_size, InvalidArgument,
+              "DualEncoder: the tokenizer has " << tokenizer_->vocab_size()
+                                                << " tokens, the text model's table "
+                                                << config_.text.vocab_size);
+}
+
+DualEncoder::~DualEncoder() = default;
+
+CompiledGraph& DualEncoder::graph_for(int part, int64_t batch, int64_t n) {
+  auto key = std::make_tuple(part, batch, n);
+  auto it = cache_.find(key);
+  if (it != cache_.end()) return *it->second;
+  FitGraph fg = build_fit_graph(
+      config_, part == kText ? FitGraphOptions{.part = Part::Text, .batch = batch, .text_length = n}
+                             : FitGraphOptions{.part = Part::Video, .batch = batch, .frames = n});
+  auto cg = compile(*fg.graph, {.backend = options_.backend});
+  weights_.apply(*cg);
+  return *cache_.emplace(key, std::move(cg)).first->second;
+}
+
+Embeddings DualEncoder::encode_text(const std::vector<std::string>& captions) {
+  FROST_CHECK(tokenizer_.has_value(), InvalidArgument,
+              "encode_text: this encoder was built without a tokenizer");
+  const int64_t N = int64_t(captions.size()), P = config_.projection_dim, C = config_.text.dim;
+  Embeddings out{HostTensor(DType::F32, {N, P}), HostTensor(DType::F32, {N, C})};
+  const int64_t max_len = std::min(options_.max_text_length, config_.text.max_positions);
+  for (int64_t at = 0; at < N; at += options_.batch_size) {
+    const int64_t B = std::min(options_.batch_size, N - at);
+    const std::vector<std::string> batch(captions.begin() + at, captions.begin() + at + B);
+    const loader::TokenBatch tb = tokenizer_->encode_batch(batch, {.max_length = max_len});
+    const int64_t L = tb.input_ids.shape()[1];
+    CompiledGraph& cg = graph_for(kText, B, L);
+    cg.set_input("input_ids", tb.input_ids);
+    cg.set_input("attention_mask", tb.attention_mask.to(DType::F32));
+    if (config_.text.arch == TextArch::Bert) cg.set_input("token_type_ids", HostTensor(DType::I64, {B, L}));
+    cg.run();
+    copy_rows(to_tensor(cg.output("text_embedding")), 0, B, out.embedding, at);
+    copy_rows(to_tensor(cg.output("text_features")), 0, B, out.features, at);
+  }
+  return out;
+}
+
+Embeddings DualEncoder::encode_clips(const HostTensor& clips) {
+  const Shape& s = clips.shape();
+  const VideoConfig& v = config_.video;
+  FROST_CHECK(clips.dtype() == DType::F32 && s.rank() == 5 && s[1] >= 1 && s[1] <= v.num_frames &&
+                  s[2] == v.channels && s[3] == v.image_size && s[4] == v.image_size,
+              InvalidArgument,
+              "encode_clips: clips must be F32 (N, F, " << v.channels << ", " << v.image_size << ", "
+                                                        << v.image_size << ") with 1 <= F <= " << v.num_frames
+                                                        << ", got " << clips.dtype() << s);
+  const int64_t N = s[0], F = s[1], P = config_.projection_dim, C = v.dim;
+  Embeddings out{HostTensor(DType::F32, {N, P}), HostTensor(DType::F32, {N, C})};
+  for (int64_t at = 0; at < N; at += options_.batch_size) {
+    const int64_t B = std::min(options_.batch_size, N - at);
+    HostTensor batch(DType::F32, {B, F, s[2], s[3], s[4]});
+    copy_rows(clips, at, B, batch, 0);
+    CompiledGraph& cg = graph_for(kVideo, B, F);
+    cg.set_input("video", batch);
+    cg.run();
+    copy_rows(to_tensor(cg.output("video_embedding")), 0, B, out.embedding, at);
+    copy_rows(to_tensor(cg.output("video_features")), 0, B, out.features, at);
+  }
+  return out;
+}
+
+Embeddings DualEncoder::encode_videos(const std::vector<std::string>& paths, loader::ClipOptions clip) {
+  if (clip.sampling.num_frames <= 0) clip.sampling.num_frames = config_.video.num_frames;
+  clip.test_transform.size = config_.video.image_size;
+  clip.train_transform.size = config_.video.image_size;
+  const int64_t N = int64_t(paths.size()), F = clip.sampling.num_frames, S = config_.video.image_size;
+  const int64_t P = config_.projection_dim, C = config_.video.dim;
+  Embeddings out{HostTensor(DType::F32, {N, P}), HostTensor(DType::F32, {N, C})};
+  // A batch of clips at a time: decoding and preprocessing hold one batch, not the whole collection.
+  for (int64_t at = 0; at < N; at += options_.batch_size) {
+    const int64_t B = std::min(options_.batch_size, N - at);
+    HostTensor batch(DType::F32, {B, F, 3, S, S});
+    for (int64_t b = 0; b < B; ++b) {
+      clip.sampling.sample = uint64_t(at + b);
+      const loader::Clip c = loader::load_clip(paths[size_t(at + b)], clip);
+      std::memcpy(batch.data<float>() + b * c.pixels.numel(), c.pixels.raw(),
+                  c.pixels.bytes());  // (F, 3, S, S)
+    }
+    const Embeddings e = encode_clips(batch);
+    copy_rows(e.embedding, 0, B, out.embedding, at);
+    copy_rows(e.features, 0, B, out.features, at);
+  }
+  return out;
+}
+
+Embeddings DualEncoder::encode_images(const std::vector<std::string>& paths) {
+  loader::ClipOptions clip;
+  clip.sampling.num_frames = 1;
+  return encode_videos(paths, clip);
+}
+
+HostTensor similarity(const HostTensor& a, const HostTensor& b, double eps) {
+  FROST_CHECK(a.dtype() == DType::F32 && b.dtype() == DType::F32 && a.shape().rank() == 2 &&
+                  b.shape().rank() == 2 && a.shape()[1] == b.shape()[1],
+              InvalidArgument,
+              "similarity: needs F32 (A, P) and (B, P), got " << a.shape() << " and " << b.shape());
+  const int64_t A = a.shape()[0], B = b.shape()[0], P = a.shape()[1];
+  auto inv_norms = [&](const HostTensor& t, int64_t rows) {
+    std::vector<double> r(static_cast<size_t>(rows));
+    for (int64_t i = 0; i < rows; ++i) {
+      double s = 0;
+      for (int64_t k = 0; k < P; ++k) s += double(t.data<float>()[i * P + k]) * t.data<float>()[i * P + k];
+      r[size_t(i)] = 1.0 / std::max(std::sqrt(s), eps);
+    }
+    return r;
+  };
+  const std::vector<double> na = inv_norms(a, A), nb = inv_norms(b, B);
+  HostTensor out(DType::F32, {A, B});
+  for (int64_t i = 0; i < A; ++i)
+    for (int64_t j = 0; j < B; ++j) {
+      double dot = 0;
+      for (int64_t k = 0; k < P; ++k) dot += double(a.data<float>()[i * P + k]) * b.data<float>()[j * P + k];
+      out.data<float>()[i * B + j] = float(dot * na[size_t(i)] * nb[size_t(j)]);
+    }
+  return out;
+}
+
+}  // namespace frost::model

@@ -1,0 +1,75 @@
+// The encoding API of the dual encoder for the rest of frost (the `frost encode` command, retrieval, the
+// C API): captions, clips, videos and images in → embeddings out, in batches, on any backend. Graphs are
+// compiled on first use for each batch shape and kept (a cache keyed by part and shape); weights are set
+// once per compiled graph.
+//
+//   DualEncoder enc(FitConfig::base(), load_weights(cfg, {{"fit.safetensors"}}),
+//   default_uncased_tokenizer()); Embeddings t = enc.encode_text({"a dog runs on the beach", "a cooking
+//   show"});   // (2, 256), (2, 768) Embeddings v = enc.encode_videos({"clip.mp4", "frames/"}); // sampled as
+//   the reference HostTensor s = similarity(t.embedding, v.embedding);                              // (2, 2)
+//   cosine
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "engine/compiled_graph.h"
+#include "loader/tokenizer.h"
+#include "loader/video.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace frost::model {
+
+struct EncoderOptions {
+  std::string backend = "cpu";
+  int64_t batch_size = 8;         // inputs per run; the last batch may be smaller
+  int64_t max_text_length = 512;  // tokens, special tokens included (the tokenizer's model_max_length)
+};
+
+struct Embeddings {
+  HostTensor embedding;  // F32 (N, projection_dim): the projected, unnormalised embeddings
+  HostTensor features;   // F32 (N, dim): before the projection (text: CLS or pooler; video: final-norm CLS)
+};
+
+class DualEncoder {
+ public:
+  // The tokenizer is needed by encode_text only.
+  DualEncoder(FitConfig config, WeightSet weights, std::optional<loader::WordPieceTokenizer> tokenizer,
+              EncoderOptions options = {});
+  ~DualEncoder();
+
+  // Captions → embeddings, in input order; each batch is padded to its longest caption (the key-padding
+  // mask makes that invisible).
+  Embeddings encode_text(const std::vector<std::string>& captions);
+  // Preprocessed clips F32 (N, F, C, S, S), F ≤ num_frames, S = image_size.
+  Embeddings encode_clips(const HostTensor& clips);
+  // Video files, frame folders or images, sampled and preprocessed as the reference at test time
+  // (`clip` sets frames, sampling and transform; its num_frames defaults to the config's).
+  Embeddings encode_videos(const std::vector<std::string>& paths, loader::ClipOptions clip = {});
+  // Images as one-frame clips (the reference's image path).
+  Embeddings encode_images(const std::vector<std::string>& paths);
+
+  const FitConfig& config() const { return config_; }
+  // How many graphs have been compiled so far (one per part and batch shape).
+  size_t compiled_graphs() const { return cache_.size(); }
+
+ private:
+  CompiledGraph& graph_for(int part, int64_t batch, int64_t length_or_frames);
+
+  FitConfig config_;
+  WeightSet weights_;
+  std::optional<loader::WordPieceTokenizer> tokenizer_;
+  EncoderOptions options_;
+  std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<CompiledGraph>> cache_;
+};
+
+// Cosine similarity of every row of a (A, P) with every row of b (B, P), rows scaled by
+// 1 / max(||row||, eps) as the reference's sim_matrix; computed in f64, returned as F32 (A, B).
+HostTensor similarity(const HostTensor& a, const HostTensor& b, double eps = 1e-8);
+
+}  // namespace frost::model

@@ -1,0 +1,78 @@
+// The encoding API (model/encoder.h): batching does not change results, clips encode as the parity
+// fixture says, images are one-frame clips, and the host similarity equals the graph's.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "engine/error.h"
+#include "loader/safetensors.h"
+#include "loader/video.h"
+#include "model/encoder.h"
+#include "test_util.h"
+
+namespace frost::model {
+namespace {
+
+const std::string kFixtures = std::string(FROST_PARITY_DIR) + "/fixtures";
+const std::string kImages = std::string(FROST_PARITY_DIR) + "/../fixtures/preprocess";
+
+WeightSet tiny_weights() {
+  return load_weights(FitConfig::tiny(),
+                      {{kFixtures + "/tiny_dual_weights.safetensors", WeightSource::FrozenInTime}});
+}
+
+TEST(Encoder, ClipsInBatchesMatchTheParityFixture) {
+  const auto io = loader::SafetensorsFile::open(kFixtures + "/tiny_dual_io.safetensors");
+  DualEncoder enc(FitConfig::tiny(), tiny_weights(), std::nullopt, {.batch_size = 2});
+  const Embeddings e = enc.encode_clips(io.read("video"));  // 3 clips: a batch of 2, then 1
+  EXPECT_EQ(enc.compiled_graphs(), 2u);
+  EXPECT_TRUE(test::close(e.embedding, io.read("video_embedding"), 1e-5, 0));
+  EXPECT_TRUE(test::close(e.features, io.read("video_features"), 1e-5, 0));
+  // Encoding again reuses the compiled graphs.
+  enc.encode_clips(io.read("video"));
+  EXPECT_EQ(enc.compiled_graphs(), 2u);
+}
+
+TEST(Encoder, TextBatchingDoesNotChangeEmbeddings) {
+  const std::vector<std::string> captions = {"a dog runs on the beach", "two children playing with a ball",
+                                             "a man is cooking in the kitchen at night", "snow", ""};
+  auto vocab = [] { return loader::WordPieceTokenizer::from_vocab(kFixtures + "/tiny_vocab.txt"); };
+  DualEncoder one(FitConfig::tiny(), tiny_weights(), vocab(), {.batch_size = 1});
+  DualEncoder all(FitConfig::tiny(), tiny_weights(), vocab(), {.batch_size = 8});
+  const Embeddings a = one.encode_text(captions), b = all.encode_text(captions);
+  ASSERT_EQ(a.embedding.shape(), (Shape{5, 32}));
+  EXPECT_TRUE(test::close(a.embedding, b.embedding, 2e-6, 0));
+  EXPECT_TRUE(test::close(a.features, b.features, 2e-6, 0));
+  // Different captions give different embeddings.
+  EXPECT_NE(std::memcmp(a.embedding.data<float>(), a.embedding.data<float>() + 32, 32 * sizeof(float)), 0);
+}
+
+TEST(Encoder, ImagesAreOneFrameClips) {
+  const std::string png = kImages + "/frames_small_0.png";
+  DualEncoder enc(FitConfig::tiny(), tiny_weights(), std::nullopt);
+  const Embeddings img = enc.encode_images({png});
+  loader::ClipOptions one;
+  one.sampling.num_frames = 1;
+  one.test_transform.size = 32;
+  const loader::Clip clip = loader::load_clip(png, one);
+  HostTensor clips(DType::F32, {1, 1, 3, 32, 32});
+  std::memcpy(clips.raw(), clip.pixels.raw(), clips.bytes());
+  EXPECT_TRUE(test::bit_identical(img.embedding, enc.encode_clips(clips).embedding));
+}
+
+TEST(Encoder, HostSimilarityEqualsTheGraphs) {
+  const auto io = loader::SafetensorsFile::open(kFixtures + "/tiny_dual_io.safetensors");
+  EXPECT_TRUE(test::close(similarity(io.read("text_embedding"), io.read("video_embedding")),
+                          io.read("similarity"), 1e-6, 0));
+}
+
+TEST(Encoder, RejectsInputsThatDoNotFit) {
+  DualEncoder enc(FitConfig::tiny(), tiny_weights(), std::nullopt);
+  EXPECT_THROW(enc.encode_clips(HostTensor(DType::F32, {1, 5, 3, 32, 32})), Error);    // more frames than 4
+  EXPECT_THROW(enc.encode_clips(HostTensor(DType::F32, {1, 2, 3, 224, 224})), Error);  // wrong image size
+  EXPECT_THROW(enc.encode_text({"no tokenizer"}), Error);
+  EXPECT_THROW(DualEncoder(FitConfig::tiny(), tiny_weights(), loader::default_uncased_tokenizer()), Error);
+}
+
+}  // namespace
+}  // namespace frost::model
