@@ -6,6 +6,7 @@
 // (the projected, unnormalised embeddings) and `features` F32 [N, C] (before the projection), in input order.
 #include <CLI/CLI.hpp>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -49,7 +50,16 @@ void append(HostTensor& all, const HostTensor& part) {
 }
 
 void run_encode(const EncodeOptions& opt) {
-  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  // An HF text checkpoint's config.json beside it sets the text side (its width, depth, BERT or DistilBERT).
+  if (!opt.text_weights.empty()) {
+    const std::filesystem::path hf_config =
+        std::filesystem::path(opt.text_weights).parent_path() / "config.json";
+    if (std::filesystem::exists(hf_config)) {
+      config.text = model::TextConfig::from_hf_config_file(hf_config.string());
+      config.validate();
+    }
+  }
   std::vector<model::WeightFile> files;
   if (!opt.weights.empty()) files.push_back({opt.weights, model::WeightSource::FrozenInTime});
   if (!opt.text_weights.empty()) files.push_back({opt.text_weights, model::WeightSource::HuggingFaceText});
