@@ -12,5 +12,6 @@ void add_ops_command(CLI::App& app);     // frost ops: the op registry, one row 
 void add_info_command(CLI::App& app);    // frost info FILE.safetensors: what a file holds
 void add_clip_command(CLI::App& app);    // frost clip VIDEO... --out F: sampled, preprocessed clips
 void add_encode_command(CLI::App& app);  // frost encode text|video|image ...: embeddings
+void add_plan_command(CLI::App& app);    // frost plan --config base --batch 8 ...: the memory plan
 
 }  // namespace frost::cli

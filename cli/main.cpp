@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   frost::cli::add_info_command(app);
   frost::cli::add_clip_command(app);
   frost::cli::add_encode_command(app);
+  frost::cli::add_plan_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,9 +16,9 @@ std::unique_ptr<CompiledGraph> compile(const Graph& graph, const CompileOptions&
   return std::make_unique<CompiledGraph>(graph, options);
 }
 
-CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
-    : graph_(graph), backend_(get_backend(options.backend)) {
-  verify(graph_);
+namespace {
+
+std::vector<std::string> disabled_kernels(const CompileOptions& options) {
   std::vector<std::string> disabled = options.disabled_kernels;
   if (const char* env = std::getenv("FROST_DISABLE_KERNELS")) {
     std::string list = env;
@@ -29,33 +29,57 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
       start = end + 1;
     }
   }
+  return disabled;
+}
 
-  // Schedule: live nodes in graph order (a topological order). Views run no kernel: they share bytes.
-  std::vector<bool> live = live_nodes(graph_);
-  std::vector<NodeId> schedule;
-  for (NodeId n = 0; n < graph_.num_nodes(); ++n)
+struct Chosen {
+  const Kernel* kernel = nullptr;
+  KernelPrep prep;
+};
+
+// Schedule (live nodes in graph order, a topological order), kernel choice and preparation per step, and
+// the memory plan: compile() and plan_graph() share it.
+void schedule_and_plan(const Graph& graph, Backend& backend, const CompileOptions& options,
+                       std::vector<NodeId>& schedule, std::vector<Chosen>& chosen, MemoryPlan& plan) {
+  verify(graph);
+  const std::vector<std::string> disabled = disabled_kernels(options);
+  std::vector<bool> live = live_nodes(graph);
+  for (NodeId n = 0; n < graph.num_nodes(); ++n)
     if (live[n]) schedule.push_back(n);
-
-  struct Chosen {
-    const Kernel* kernel = nullptr;
-    KernelPrep prep;
-  };
-  std::vector<Chosen> chosen(schedule.size());
+  chosen.assign(schedule.size(), {});
   std::vector<size_t> workspace_needs(schedule.size(), 0);
+  std::vector<bool> inplace_vetoed(schedule.size(), false);
   for (size_t i = 0; i < schedule.size(); ++i) {
-    const Node& node = graph_.node(schedule[i]);
-    if (op_registry().row(node.kind).view_of_input >= 0) continue;
-    const Kernel* k = backend_.find_kernel(graph_, node, disabled);
+    const Node& node = graph.node(schedule[i]);
+    if (op_registry().row(node.kind).view_of_input >= 0) continue;  // views run no kernel: they share bytes
+    const Kernel* k = backend.find_kernel(graph, node, disabled);
     FROST_CHECK(k != nullptr, Unsupported,
-                "compile: backend '" << backend_.name() << "' has no kernel for op '" << op_name(node.kind)
-                                     << "' on " << dtype_name(kernel_dtype(graph_, node)) << " at "
-                                     << graph_.describe_node(schedule[i]));
+                "compile: backend '" << backend.name() << "' has no kernel for op '" << op_name(node.kind)
+                                     << "' on " << dtype_name(kernel_dtype(graph, node)) << " at "
+                                     << graph.describe_node(schedule[i]));
     chosen[i].kernel = k;
-    if (k->prepare != nullptr) chosen[i].prep = k->prepare(graph_, node);  // shapes are static: do it once
+    if (k->prepare != nullptr) chosen[i].prep = k->prepare(graph, node);  // shapes are static: do it once
     workspace_needs[i] = chosen[i].prep.workspace_bytes;
+    inplace_vetoed[i] = k->no_inplace;
   }
+  plan = plan_memory(graph, schedule, workspace_needs, options.plan, inplace_vetoed);
+}
 
-  plan_ = plan_memory(graph_, schedule, workspace_needs, options.plan);
+}  // namespace
+
+GraphPlan plan_graph(const Graph& graph, const CompileOptions& options) {
+  GraphPlan out;
+  std::vector<Chosen> chosen;
+  schedule_and_plan(graph, get_backend(options.backend), options, out.schedule, chosen, out.memory);
+  for (const Chosen& c : chosen) out.kernels.push_back(c.kernel ? c.kernel->name : "");
+  return out;
+}
+
+CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
+    : graph_(graph), backend_(get_backend(options.backend)) {
+  std::vector<NodeId> schedule;
+  std::vector<Chosen> chosen;
+  schedule_and_plan(graph_, backend_, options, schedule, chosen, plan_);
   for (int a = 0; a < kNumArenas; ++a) arenas_[size_t(a)] = backend_.alloc(plan_.arena_bytes[size_t(a)]);
 
   // Persistent state starts from its initial value (zeros when none).

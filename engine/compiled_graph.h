@@ -91,4 +91,13 @@ class CompiledGraph {
 
 std::unique_ptr<CompiledGraph> compile(const Graph& graph, const CompileOptions& options = {});
 
+// Everything compile() decides before it allocates: the schedule, the kernel of each step and the memory
+// plan. `frost plan` and the planner tests use it on graphs too large to allocate.
+struct GraphPlan {
+  std::vector<NodeId> schedule;
+  std::vector<std::string> kernels;  // per step; "" for views (no kernel)
+  MemoryPlan memory;
+};
+GraphPlan plan_graph(const Graph& graph, const CompileOptions& options = {});
+
 }  // namespace frost

@@ -46,6 +46,9 @@ struct Kernel {
   bool (*supports)(const Graph& graph, const Node& node) = nullptr;
   // Optional: called once at compile time, where shapes are static (primitive creation, workspace size).
   KernelPrep (*prepare)(const Graph& graph, const Node& node) = nullptr;
+  // Set when this kernel cannot write its output over the input its op's row allows (OpRow::inplace_input):
+  // e.g. it reads the input again after writing (oneDNN's NaN fix-ups). The planner then keeps them apart.
+  bool no_inplace = false;
 };
 
 // The dtype that selects a node's kernel: its first output's, or its first input's when it has no outputs

@@ -55,6 +55,7 @@ struct Prepared {
   std::vector<memory> memories;       // one per binding, data handle set at run
   std::vector<dnnl_exec_arg_t> args;  // the C-API argument array, filled at prepare
   float eps = 0;                      // layer norm: to turn variance into rstd and back
+  size_t extra_at = 0;                // softmax: where its per-row flags start in the workspace
 };
 
 struct PrepareBuilder {
@@ -81,6 +82,10 @@ struct PrepareBuilder {
     return prep;
   }
 };
+
+size_t align64(size_t x) {
+  return (x + 63) / 64 * 64;
+}
 
 dnnl::primitive_attr user_scratchpad() {
   dnnl::primitive_attr attr;
@@ -194,6 +199,9 @@ KernelPrep prepare_softmax(const Graph& g, const Node& n) {
     PrepareBuilder pb;
     pb.bind(DNNL_ARG_SRC, md, Slot::In, 0);
     pb.bind(DNNL_ARG_DST, md, Slot::Out, 0);
+    // One byte per row after the scratchpad: which rows run_softmax must turn into NaN.
+    pb.p.extra_at = align64(pd.scratchpad_desc().get_size());
+    pb.workspace = pb.p.extra_at + size_t(s.numel() / s[-1]);
     pb.finish<dnnl::softmax_v2_forward>(pd);
     return pb.done();
   });
@@ -222,13 +230,14 @@ KernelPrep prepare_softmax_backward(const Graph& g, const Node& n) {
 // oneDNN's softmax does not turn a row holding NaN or +Inf into NaN as PyTorch (and frost's reference)
 // does, so the rows that need it are fixed after executing: NaN when any element is NaN or +Inf, or when
 // every element is -Inf.
+// The rows are marked before executing, so the output may be written over the input (in place).
 void run_softmax(const KernelContext& ctx) {
-  execute(ctx);
   const TensorView &in = ctx.in[0], &out = ctx.out[0];
   const int64_t n = in.shape[-1], rows = in.shape.numel() / n;
   const float* x = in.as<const float>();
-  float* y = out.as<float>();
-#pragma omp parallel for schedule(static)
+  auto* nan_row = static_cast<uint8_t*>(ctx.workspace) + static_cast<const Prepared*>(ctx.state)->extra_at;
+  int64_t any = 0;
+#pragma omp parallel for schedule(static) reduction(+ : any)
   for (int64_t r = 0; r < rows; ++r) {
     bool poisoned = false, all_minus_inf = true;
     for (int64_t j = 0; j < n; ++j) {
@@ -236,9 +245,16 @@ void run_softmax(const KernelContext& ctx) {
       poisoned = poisoned || std::isnan(v) || v == INFINITY;
       all_minus_inf = all_minus_inf && v == -INFINITY;
     }
-    if (poisoned || all_minus_inf)
-      for (int64_t j = 0; j < n; ++j) y[r * n + j] = NAN;
+    nan_row[r] = poisoned || all_minus_inf;
+    any += nan_row[r];
   }
+  execute(ctx);
+  if (any == 0) return;
+  float* y = out.as<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t r = 0; r < rows; ++r)
+    if (nan_row[r])
+      for (int64_t j = 0; j < n; ++j) y[r * n + j] = NAN;
 }
 
 // ---- layer norm ----------------------------------------------------------------------------------------
@@ -285,10 +301,6 @@ void run_layer_norm(const KernelContext& ctx) {
   float* stat = ctx.out[2].as<float>();
   const int64_t rows = ctx.out[2].shape.numel();
   for (int64_t r = 0; r < rows; ++r) stat[r] = float(1.0 / std::sqrt(double(stat[r]) + double(eps)));
-}
-
-size_t align64(size_t x) {
-  return (x + 63) / 64 * 64;
 }
 
 // (dy, x, w, mean, rstd) -> (dx, dw, db)
@@ -391,7 +403,8 @@ KernelPrep prepare_eltwise(const Graph& g, const Node& n) {
   });
 }
 
-// oneDNN's relu and exp map NaN to 0 and +Inf; PyTorch (and frost) keep NaN. Restore it after executing.
+// oneDNN's relu and exp map NaN to 0 and +Inf; PyTorch (and frost) keep NaN. Restore it after executing
+// (so these two never run in place: the fix-up reads the input).
 void run_eltwise(const KernelContext& ctx) {
   execute(ctx);
   const float* x = ctx.in[0].as<const float>();
@@ -426,10 +439,12 @@ bool onednn_executing() {
 }
 
 void register_onednn_kernels(KernelRegistry& r) {
+  // no_inplace: the kernels whose fix-ups read the input after oneDNN wrote the output (relu, exp), and
+  // softmax backward (oneDNN's in-place support for it is not documented for 2.6).
   auto add = [&r](OpKind kind, const char* name, void (*run)(const KernelContext&),
                   KernelPrep (*prepare)(const Graph&, const Node&),
-                  bool (*supports)(const Graph&, const Node&)) {
-    r.add(kind, BackendKind::Cpu, DType::F32, {name, run, supports, prepare});
+                  bool (*supports)(const Graph&, const Node&), bool no_inplace = false) {
+    r.add(kind, BackendKind::Cpu, DType::F32, {name, run, supports, prepare, no_inplace});
   };
   add(OpKind::MatMul, "onednn.matmul", execute, prepare_matmul, all_f32_nonempty);
   add(OpKind::Softmax, "onednn.softmax", run_softmax, prepare_softmax<false>, all_f32_nonempty);
@@ -438,16 +453,20 @@ void register_onednn_kernels(KernelRegistry& r) {
   // 1.6e-5 relative, beyond DESIGN principle 10's tolerance against PyTorch (tests/parity_test.cpp). The
   // loss's rows are short; the own/reference kernel (f64 accumulation) serves them.
   add(OpKind::SoftmaxBackward, "onednn.softmax_backward", execute, prepare_softmax_backward<false>,
-      all_f32_nonempty);
+      all_f32_nonempty, true);
   add(OpKind::LogSoftmaxBackward, "onednn.log_softmax_backward", execute, prepare_softmax_backward<true>,
-      all_f32_nonempty);
+      all_f32_nonempty, true);
   add(OpKind::LayerNorm, "onednn.layer_norm", run_layer_norm, prepare_layer_norm, layer_norm_supported);
   add(OpKind::LayerNormBackward, "onednn.layer_norm_backward", run_layer_norm_backward,
       prepare_layer_norm_backward, layer_norm_supported);
   // Not rsqrt: oneDNN's pow gives 0 for negative inputs where 1 / sqrt gives NaN.
-  for (OpKind k : {OpKind::Relu, OpKind::Gelu, OpKind::GeluTanh, OpKind::Tanh, OpKind::Exp, OpKind::Log,
-                   OpKind::Sqrt, OpKind::Neg, OpKind::Scale})
-    add(k, "onednn.eltwise", run_eltwise, prepare_eltwise, all_f32_nonempty);
+  // relu and exp need the NaN fix-up (run_eltwise), which reads the input after the output is written;
+  // the others keep NaN themselves (checked by the NaN/Inf parity tests) and run in place.
+  for (OpKind k : {OpKind::Relu, OpKind::Exp})
+    add(k, "onednn.eltwise", run_eltwise, prepare_eltwise, all_f32_nonempty, true);
+  for (OpKind k :
+       {OpKind::Gelu, OpKind::GeluTanh, OpKind::Tanh, OpKind::Log, OpKind::Sqrt, OpKind::Neg, OpKind::Scale})
+    add(k, "onednn.eltwise", execute, prepare_eltwise, all_f32_nonempty);
   for (OpKind k : {OpKind::GeluBackward, OpKind::GeluTanhBackward})
     add(k, "onednn.eltwise_backward", execute, prepare_eltwise_backward, all_f32_nonempty);
 }

@@ -41,8 +41,9 @@ bool supports_binary(const Graph& g, const Node& n) {
 enum class BinOp { Add, Sub, Mul, Div };
 
 template <BinOp Op>
-FROST_CPU_CLONES void binary_run(const float* __restrict a, const float* __restrict b, float* __restrict y,
-                                 int64_t n) {
+// No __restrict: the planner may write y over a (in place; OpRow::inplace_input), which reads each element
+// before writing it. GCC versions the loop on an overlap check and still vectorises.
+FROST_CPU_CLONES void binary_run(const float* a, const float* b, float* y, int64_t n) {
   for (int64_t j = 0; j < n; ++j) {
     if constexpr (Op == BinOp::Add)
       y[j] = a[j] + b[j];
