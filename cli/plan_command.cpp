@@ -15,6 +15,7 @@
 #include "engine/autodiff.h"
 #include "engine/compiled_graph.h"
 #include "engine/error.h"
+#include "engine/passes/passes.h"
 #include "model/dual_encoder.h"
 
 namespace frost::cli {
@@ -29,6 +30,7 @@ struct PlanCommandOptions {
   bool train = false;
   bool json = false;
   bool no_reuse = false;
+  bool no_fuse = false;
   std::string backend = "cpu";
 };
 
@@ -57,10 +59,11 @@ void run_plan(const PlanCommandOptions& opt) {
       if (grads[i].valid()) fg.graph->output("grad." + fg.params->specs()[i].name, grads[i]);
   }
   CompileOptions co{.backend = opt.backend};
+  co.fuse = !opt.no_fuse;
   if (opt.no_reuse) co.plan.mode = PlanMode::NoReuse;
   const GraphPlan gp = plan_graph(*fg.graph, co);
   const MemoryPlan& m = gp.memory;
-  const Graph& g = *fg.graph;
+  const Graph& g = gp.graph;
   const std::vector<ValueId> peak = live_at(m, m.peak_step);
 
   auto lower_bound = [&](int a) {
@@ -82,7 +85,8 @@ void run_plan(const PlanCommandOptions& opt) {
     out["peak_values"] = nlohmann::ordered_json::array();
     for (size_t i = 0; i < peak.size() && i < 10; ++i)
       out["peak_values"].push_back({{"value", g.describe_value(peak[i])}, {"bytes", m.slots[peak[i]].bytes}});
-    out["fusions"] = nlohmann::ordered_json::object();  // the fusion passes arrive with the rest of issue 6
+    out["fusions"] = nlohmann::ordered_json::object();
+    for (const auto& [kind, count] : count_fused_ops(g)) out["fusions"][kind] = count;
     std::cout << out.dump(2) << "\n";
     return;
   }
@@ -97,7 +101,9 @@ void run_plan(const PlanCommandOptions& opt) {
   std::cout << "  activations per clip/caption: "
             << mib(m.arena_bytes[size_t(Arena::Activations)] / size_t(opt.batch)) << " planned, "
             << mib(m.activation_lower_bound / size_t(opt.batch)) << " lower bound\n";
-  std::cout << "  largest values live at the peak (step " << m.peak_step << "):\n";
+  std::cout << "  fused ops:";
+  for (const auto& [kind, count] : count_fused_ops(g)) std::cout << " " << kind << " " << count;
+  std::cout << "\n  largest values live at the peak (step " << m.peak_step << "):\n";
   for (size_t i = 0; i < peak.size() && i < 10; ++i)
     std::cout << "    " << std::setw(12) << mib(m.slots[peak[i]].bytes) << "  " << g.describe_value(peak[i])
               << "\n";
@@ -120,6 +126,7 @@ void add_plan_command(CLI::App& app) {
       ->check(CLI::Range(int64_t(1), int64_t(1 << 16)));
   cmd->add_flag("--train", opt->train, "forward + loss + backward (needs --part dual)");
   cmd->add_flag("--no-reuse", opt->no_reuse, "every value its own bytes (the planner's off switch)");
+  cmd->add_flag("--no-fuse", opt->no_fuse, "skip the fusion passes");
   cmd->add_option("--backend", opt->backend, "the backend whose kernels are planned");
   cmd->add_flag("--json", opt->json, "print one JSON object");
   cmd->callback([opt] { run_plan(*opt); });

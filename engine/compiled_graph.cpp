@@ -39,6 +39,11 @@ struct Chosen {
 
 // Schedule (live nodes in graph order, a topological order), kernel choice and preparation per step, and
 // the memory plan: compile() and plan_graph() share it.
+bool fusion_enabled(const CompileOptions& options) {
+  const char* off = std::getenv("FROST_NO_FUSE");
+  return options.fuse && !(off != nullptr && off[0] != '\0' && off[0] != '0');
+}
+
 void schedule_and_plan(const Graph& graph, Backend& backend, const CompileOptions& options,
                        std::vector<NodeId>& schedule, std::vector<Chosen>& chosen, MemoryPlan& plan) {
   verify(graph);
@@ -69,14 +74,17 @@ void schedule_and_plan(const Graph& graph, Backend& backend, const CompileOption
 
 GraphPlan plan_graph(const Graph& graph, const CompileOptions& options) {
   GraphPlan out;
+  out.graph = graph;
+  if (fusion_enabled(options)) fuse(out.graph);
   std::vector<Chosen> chosen;
-  schedule_and_plan(graph, get_backend(options.backend), options, out.schedule, chosen, out.memory);
+  schedule_and_plan(out.graph, get_backend(options.backend), options, out.schedule, chosen, out.memory);
   for (const Chosen& c : chosen) out.kernels.push_back(c.kernel ? c.kernel->name : "");
   return out;
 }
 
 CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
     : graph_(graph), backend_(get_backend(options.backend)) {
+  if (fusion_enabled(options)) fuse(graph_);
   std::vector<NodeId> schedule;
   std::vector<Chosen> chosen;
   schedule_and_plan(graph_, backend_, options, schedule, chosen, plan_);

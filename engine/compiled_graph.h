@@ -30,6 +30,9 @@ struct CompileOptions {
   // Kernel-name prefixes not to use ("onednn.", "cpu."): the next kernel for the op is taken, down to the
   // reference kernel. The environment variable FROST_DISABLE_KERNELS (comma-separated) adds to it.
   std::vector<std::string> disabled_kernels;
+  // Run the fusion passes (engine/passes/passes.h) on the graph first. The environment variable
+  // FROST_NO_FUSE=1 turns them off too (for bisecting: everything runs unfused, within tolerance the same).
+  bool fuse = true;
 };
 
 class CompiledGraph {
@@ -94,6 +97,7 @@ std::unique_ptr<CompiledGraph> compile(const Graph& graph, const CompileOptions&
 // Everything compile() decides before it allocates: the schedule, the kernel of each step and the memory
 // plan. `frost plan` and the planner tests use it on graphs too large to allocate.
 struct GraphPlan {
+  Graph graph;  // the graph planned: the input after the fusion passes
   std::vector<NodeId> schedule;
   std::vector<std::string> kernels;  // per step; "" for views (no kernel)
   MemoryPlan memory;

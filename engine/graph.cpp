@@ -105,6 +105,35 @@ std::vector<ValueId> Graph::add_node(OpKind kind, std::vector<ValueId> inputs, A
   return nodes_.back().outputs;
 }
 
+void Graph::rewrite_node(NodeId id, OpKind kind, std::vector<ValueId> inputs, Attrs attrs) {
+  FROST_CHECK(id < nodes_.size(), Internal, "rewrite_node: node " << id << " does not exist");
+  const OpRow& row = op_registry().row(kind);
+  std::vector<TensorType> in_types;
+  for (ValueId v : inputs) {
+    FROST_CHECK(v < values_.size(), Internal, "rewrite_node: value " << v << " does not exist");
+    const NodeId producer = values_[v].producer;
+    FROST_CHECK(producer == kNoId || producer < id, Internal,
+                "rewrite_node: " << describe_value(v) << " is produced after " << describe_node(id));
+    in_types.push_back(values_[v].type);
+  }
+  std::vector<TensorType> out_types = row.infer(InferContext{kind, in_types, attrs});
+  Node& node = nodes_[id];
+  FROST_CHECK(out_types.size() >= node.outputs.size(), Internal,
+              "rewrite_node: " << row.name << " has fewer outputs than " << describe_node(id));
+  for (size_t i = 0; i < node.outputs.size(); ++i)
+    FROST_CHECK(out_types[i] == values_[node.outputs[i]].type, Internal,
+                "rewrite_node: " << row.name << " output " << i << " would be " << to_string(out_types[i])
+                                 << ", " << describe_value(node.outputs[i]) << " is "
+                                 << to_string(values_[node.outputs[i]].type));
+  node.kind = kind;
+  node.inputs = std::move(inputs);
+  node.attrs = std::move(attrs);
+  for (size_t i = node.outputs.size(); i < out_types.size(); ++i) {
+    const ValueId v = add_value(out_types[i], ValueRole::Intermediate, id, uint32_t(i), "");
+    nodes_[id].outputs.push_back(v);
+  }
+}
+
 Graph::ScopeGuard::ScopeGuard(Graph& g, std::string_view name)
     : graph_(g), previous_length_(g.scope_.size()) {
   if (!g.scope_.empty()) g.scope_ += '/';

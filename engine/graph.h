@@ -109,6 +109,12 @@ class Graph {
   // Marks a value as a graph output, read by name after each run. Names are unique among outputs.
   void output(std::string name, Tensor t);
 
+  // For rewrite passes (fusion): turns node `id` into `kind` on `inputs`, in place. Its outputs keep their
+  // value ids (and must keep their types), so every consumer and Tensor handle stays valid; extra outputs of
+  // the new op are appended as new values. The inputs must be produced before `id` (topological order).
+  // Nodes the rewrite leaves without consumers are removed by dead-code elimination at compile time.
+  void rewrite_node(NodeId id, OpKind kind, std::vector<ValueId> inputs, Attrs attrs = {});
+
   // Adds a node; infers its outputs' types through the op registry. Errors name the op, node and shapes.
   std::vector<ValueId> add_node(OpKind kind, std::vector<ValueId> inputs, Attrs attrs = {});
 

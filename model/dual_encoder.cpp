@@ -1,6 +1,7 @@
 #include "model/dual_encoder.h"
 
 #include "engine/error.h"
+#include "engine/passes/passes.h"
 #include "model/layers.h"
 #include "model/text_encoder.h"
 #include "model/video_encoder.h"
@@ -60,6 +61,7 @@ FitGraph build_fit_graph(const FitConfig& c, const FitGraphOptions& o) {
     fg.loss = norm_softmax_loss(sim, c.temperature);
     g.output("loss", fg.loss);
   }
+  if (o.fuse) fuse(g);  // before the caller's gradients(): the backward then differentiates the fused ops
   return fg;
 }
 

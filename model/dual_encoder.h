@@ -32,6 +32,7 @@ struct FitGraphOptions {
   int64_t text_length = 0;  // tokens per caption (Text, Dual)
   int64_t frames = 0;       // frames per clip; 0 = the config's num_frames (Video, Dual)
   bool loss = true;         // Dual: the similarity matrix and the loss
+  bool fuse = true;         // run the fusion passes on the built graph (before any autodiff by the caller)
 };
 
 // Inputs: "input_ids" I64 (B, L), "attention_mask" F32 (B, L) [+ "token_type_ids" I64 (B, L) for BERT];

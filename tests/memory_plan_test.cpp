@@ -124,7 +124,7 @@ TEST(MemoryPlan, RandomGraphsNeverShareLiveBytes) {
   for (uint64_t seed = 0; seed < 3000; ++seed) {
     const Graph g = random_graph(seed);
     const GraphPlan gp = plan_graph(g, {.backend = "cpu"});
-    check_no_overlap(g, gp, seed);
+    check_no_overlap(gp.graph, gp, seed);
     for (const ValueSlot& s : gp.memory.slots) in_place += s.inplace_of != kNoId;
     if (HasFailure()) return;
   }
@@ -146,7 +146,7 @@ TEST(MemoryPlan, BaseModelGraphsNeverShareLiveBytes) {
         if (grads[i].valid()) fg.graph->output("grad." + fg.params->specs()[i].name, grads[i]);
     }
     const GraphPlan gp = plan_graph(*fg.graph, {.backend = "cpu"});
-    check_no_overlap(*fg.graph, gp, 1000 + uint64_t(part));
+    check_no_overlap(gp.graph, gp, 1000 + uint64_t(part));
     // Reuse pays: inference keeps a few values alive at a time; training keeps what the backward reads.
     const size_t factor = train ? 4 : 10;
     EXPECT_LT(gp.memory.arena_bytes[size_t(Arena::Activations)],

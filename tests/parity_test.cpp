@@ -13,6 +13,7 @@
 
 #include "engine/autodiff.h"
 #include "engine/error.h"
+#include "engine/passes/passes.h"
 #include "loader/safetensors.h"
 #include "model/dual_encoder.h"
 #include "model/text_encoder.h"
@@ -142,6 +143,36 @@ INSTANTIATE_TEST_SUITE_P(KernelPaths, Parity, ::testing::ValuesIn(test::kernel_p
                            return s;
                          });
 
+// Fused and unfused graphs agree, forward and backward: the tiny dual encoder's outputs and every gradient.
+TEST_P(Parity, FusedEqualsUnfused) {
+  const auto io = loader::SafetensorsFile::open(kFixtures + "/tiny_dual_io.safetensors");
+  const WeightSet w = load_weights(
+      FitConfig::tiny(), {{kFixtures + "/tiny_dual_weights.safetensors", WeightSource::FrozenInTime}});
+  std::map<std::string, HostTensor> results[2];
+  for (int fused = 0; fused < 2; ++fused) {
+    FitGraph fg = build_fit_graph(FitConfig::tiny(),
+                                  {.part = Part::Dual, .batch = 3, .text_length = 9, .fuse = fused == 1});
+    const std::vector<Tensor> params = fg.params->tensors();
+    const std::vector<Tensor> grads = gradients(fg.loss, params);
+    for (size_t i = 0; i < params.size(); ++i)
+      fg.graph->output("grad." + fg.params->specs()[i].name, grads[i]);
+    CompileOptions options = GetParam().options;
+    options.fuse = fused == 1;
+    auto cg = compile(*fg.graph, options);
+    EXPECT_EQ(count_fused_ops(cg->graph()).count("layer_norm"), size_t(fused));
+    w.apply(*cg);
+    for (const char* in : {"input_ids", "attention_mask", "video"}) cg->set_input(in, io.read(in));
+    cg->run();
+    for (const GraphOutput& o : cg->graph().outputs())
+      results[fused].emplace(o.name, cg->output_copy(o.name));
+  }
+  for (const auto& [name, unfused] : results[0]) {
+    const bool grad = name.rfind("grad.", 0) == 0;
+    expect_close(results[1].at(name), unfused, grad ? 1e-6 : 1e-5, grad ? 1e-4 : 0,
+                 "fused vs unfused " + name);
+  }
+}
+
 // A caption alone gives the same embedding as inside a padded batch (the key-padding mask at work).
 TEST(ParityBatching, PaddedCaptionsEqualSingleCaptions) {
   const auto io = loader::SafetensorsFile::open(kFixtures + "/tiny_dual_io.safetensors");
@@ -168,6 +199,50 @@ TEST(ParityBatching, PaddedCaptionsEqualSingleCaptions) {
     HostTensor want(DType::F32, {1, got.shape()[1]});
     std::memcpy(want.raw(), batch_emb.data<float>() + b * got.shape()[1], want.bytes());
     expect_close(got, want, 1e-5, 0, "caption " + std::to_string(b) + " alone vs in the padded batch");
+  }
+}
+
+// ---- fusion golden counts -------------------------------------------------------------------------------
+
+// The fused ops each model graph must contain: a pattern that silently stops matching fails here.
+// LayerNorm: 3 per video block (norm1, norm2, norm3) + the final norm; DistilBERT 1 + 2 per layer.
+TEST(Fusion, GoldenCountsPerModel) {
+  struct Want {
+    const char* config;
+    Part part;
+    bool train;
+    int layer_norm;
+  };
+  const Want wants[] = {{"tiny", Part::Video, false, 7}, {"tiny", Part::Text, false, 5},
+                        {"tiny", Part::Dual, true, 12},  {"base", Part::Video, false, 37},
+                        {"base", Part::Text, false, 13}, {"base", Part::Dual, true, 50}};
+  for (const Want& want : wants) {
+    const FitConfig c = FitConfig::named_or_file(want.config);
+    FitGraph fg = build_fit_graph(c, {.part = want.part, .batch = 2, .text_length = 8, .loss = want.train});
+    if (want.train) {
+      const std::vector<Tensor> params = fg.params->tensors();
+      const std::vector<Tensor> grads = gradients(fg.loss, params);
+      for (size_t i = 0; i < params.size(); ++i)
+        fg.graph->output("grad." + fg.params->specs()[i].name, grads[i]);
+    }
+    const std::string what = std::string(want.config) + (want.train ? " training " : " inference ") +
+                             (want.part == Part::Video  ? "video"
+                              : want.part == Part::Text ? "text"
+                                                        : "dual");
+    const auto counts = count_fused_ops(*fg.graph);
+    EXPECT_EQ(counts.count("layer_norm") ? counts.at("layer_norm") : 0, want.layer_norm) << what;
+    // In training graphs every fused forward op has its fused backward.
+    if (want.train) {
+      int backward = 0;
+      const std::vector<bool> live = live_nodes(*fg.graph);
+      for (NodeId n = 0; n < fg.graph->num_nodes(); ++n)
+        backward += live[n] && fg.graph->node(n).kind == OpKind::LayerNormBackward;
+      EXPECT_EQ(backward, want.layer_norm) << what;
+    }
+    // Unfused, none.
+    FitGraph plain = build_fit_graph(
+        c, {.part = want.part, .batch = 2, .text_length = 8, .loss = want.train, .fuse = false});
+    EXPECT_TRUE(count_fused_ops(*plain.graph).empty()) << what;
   }
 }
 

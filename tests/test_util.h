@@ -37,6 +37,10 @@ struct KernelPath {
   CompileOptions options;
 };
 std::vector<KernelPath> kernel_paths();
+// gtest prints a path parameter by its label.
+inline void PrintTo(const KernelPath& p, std::ostream* os) {
+  *os << p.label;
+}
 
 // Compiles `graph` on `backend`, binds `inputs`, runs once; returns every output by name.
 std::map<std::string, HostTensor> run_once(const Graph& graph, const std::string& backend,

@@ -1,10 +1,13 @@
-// Graph passes that run before memory planning. Today: verification and dead-code elimination; the fusion
-// passes (attention, LayerNorm, bias + GELU) join them with the compiler issue.
+// Graph passes that run before memory planning: verification, dead-code elimination, and fusion (today
+// LayerNorm; attention, residual add + LayerNorm and bias + GELU follow with the rest of the compiler issue).
 //
 //   verify(graph);                                  // throws naming the node on any broken invariant
 //   std::vector<bool> live = live_nodes(graph);     // nodes needed by the outputs or by side effects
+//   FusionCounts f = fuse(graph);                   // rewrites canonical sequences into fused ops, in place
 #pragma once
 
+#include <map>
+#include <string>
 #include <vector>
 
 #include "engine/graph.h"
@@ -21,5 +24,20 @@ std::vector<bool> live_nodes(const Graph& graph);
 
 // For each value, the value whose bytes it shares: itself, or the base of a chain of views (reshape).
 std::vector<ValueId> alias_roots(const Graph& graph);
+
+// The fusion passes. Each rewrites the last node of a matched sequence into the fused op
+// (Graph::rewrite_node: value ids and Tensor handles stay valid) and leaves the rest to dead-code
+// elimination. Run them on a forward graph before autodiff, so the backward differentiates the fused ops;
+// compile() runs them too (CompileOptions::fuse), where a sequence already differentiated no longer matches
+// (its intermediates have backward consumers) and stays as it is.
+struct FusionCounts {
+  int layer_norm = 0;
+  int total() const { return layer_norm; }
+};
+FusionCounts fuse(Graph& graph);
+int fuse_layer_norm(Graph& graph);  // engine/passes/fuse_layer_norm.cpp
+
+// Fused ops among the graph's live nodes, by kind name ("layer_norm": 37): what the golden tests assert.
+std::map<std::string, int> count_fused_ops(const Graph& graph);
 
 }  // namespace frost
