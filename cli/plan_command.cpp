@@ -51,7 +51,8 @@ void run_plan(const PlanCommandOptions& opt) {
                                                        .batch = opt.batch,
                                                        .text_length = opt.text_len,
                                                        .frames = opt.frames,
-                                                       .loss = opt.train});
+                                                       .loss = opt.train,
+                                                       .fuse = !opt.no_fuse});
   if (opt.train) {
     const std::vector<Tensor> params = fg.params->tensors();
     const std::vector<Tensor> grads = gradients(fg.loss, params);
