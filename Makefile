@@ -39,6 +39,7 @@ test-sanitize: deps
 bench: build
 	$(BUILD)/bench/bench_kernels
 	$(BUILD)/bench/bench_loader
+	$(BUILD)/bench/bench_model
 
 # libFuzzer (clang) on each fuzz target for FUZZ_SECONDS, growing tests/fuzz/corpus/<target>; crashes are
 # written to tests/fuzz/crashes/ (commit them once fixed: the replay test keeps them fixed).
