@@ -170,6 +170,15 @@ void add_full_op_set_cases(std::vector<OpCase>& c) {
   c.push_back({"slice/empty", OpKind::Slice, {{{4, 3}}}, [](Graph&, DType, In in) -> Out {
                  return {slice(in[0], 0, 3, 2)};
                }});
+  // Runs of 8+ elements: the cpu backend's own slice (the attention's CLS / patch split); the large one
+  // crosses the OpenMP threshold.
+  c.push_back({"slice/runs", OpKind::Slice, {{{2, 5, 4, 16}}}, [](Graph&, DType, In in) -> Out {
+                 return {slice(in[0], 1, 1, 5)};
+               }});
+  c.push_back({"slice/runs_large", OpKind::Slice, {{{8, 300, 40}}}, [](Graph&, DType, In in) -> Out {
+                 return {slice(in[0], 1, 1, 300)};
+               }});
+  c.back().gradcheck = false;  // 96,000 inputs: slice/runs checks the same gradient rule
   c.push_back({"slice_backward/step", OpKind::SliceBackward, {{{5, 3}}}, [](Graph&, DType, In in) -> Out {
                  return {slice_backward(in[0], {5, 7}, 1, 1, 2)};
                }});
@@ -179,6 +188,12 @@ void add_full_op_set_cases(std::vector<OpCase>& c) {
        }});
   c.push_back({"concat/leading", OpKind::Concat, {{{1, 2, 3}}, {{3, 2, 3}}}, [](Graph&, DType, In in) -> Out {
                  return {concat({in[0], in[1]}, 0)};
+               }});
+  c.push_back({"concat/groups",
+               OpKind::Concat,
+               {{{2, 3, 5, 1, 16}}, {{2, 3, 5, 4, 16}}},
+               [](Graph&, DType, In in) -> Out {
+                 return {concat({in[0], in[1]}, 3)};
                }});
   c.push_back({"repeat/tile_new_dim", OpKind::Repeat, {{{2, 3}}}, [](Graph&, DType, In in) -> Out {
                  return {repeat(in[0], {2, 1, 3})};
@@ -353,6 +368,14 @@ std::vector<OpCase> make_cases() {
   c.push_back({"expand/vector", OpKind::Expand, {{{4}}}, [](Graph&, DType, In in) -> Out {
                  return {expand(in[0], {3, 4})};
                }});
+  // Runs of 8+ elements: the cpu backend's own expand (the CLS key/value in front of every group).
+  c.push_back({"expand/cls_groups", OpKind::Expand, {{{2, 3, 1, 1, 16}}}, [](Graph&, DType, In in) -> Out {
+                 return {expand(in[0], {2, 3, 5, 1, 16})};
+               }});
+  c.push_back({"expand/rows_large", OpKind::Expand, {{{1, 1, 64}}}, [](Graph&, DType, In in) -> Out {
+                 return {expand(in[0], {8, 200, 64})};
+               }});
+  c.back().gradcheck = false;  // a 102,400-element output per probe: expand/cls_groups checks the rule
   add_full_op_set_cases(c);
   return c;
 }
