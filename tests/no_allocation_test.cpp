@@ -34,6 +34,21 @@ void* operator new(std::size_t n) {
 void* operator new[](std::size_t n) {
   return operator new(n);
 }
+// The nothrow forms too (std::stable_sort's temporary buffer uses them): every new comes from malloc, so
+// the deletes below may free it.
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  (frost::ops::onednn_executing() ? g_onednn_news : g_news).fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(n ? n : 1);
+}
+void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
+  return operator new(n, t);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
 void operator delete(void* p) noexcept {
   std::free(p);
 }
