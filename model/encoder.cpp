@@ -21,12 +21,6 @@ void copy_rows(const HostTensor& src, int64_t from, int64_t n, HostTensor& dst, 
               static_cast<const char*>(src.raw()) + size_t(from) * row, size_t(n) * row);
 }
 
-HostTensor to_tensor(const TensorView& v) {
-  HostTensor t(v.dtype, v.shape);
-  std::memcpy(t.raw(), v.data, t.bytes());
-  return t;
-}
-
 }  // namespace
 
 DualEncoder::DualEncoder(FitConfig config, WeightSet weights,
@@ -73,8 +67,8 @@ Embeddings DualEncoder::encode_text(const std::vector<std::string>& captions) {
     cg.set_input("attention_mask", tb.attention_mask.to(DType::F32));
     if (config_.text.arch == TextArch::Bert) cg.set_input("token_type_ids", HostTensor(DType::I64, {B, L}));
     cg.run();
-    copy_rows(to_tensor(cg.output("text_embedding")), 0, B, out.embedding, at);
-    copy_rows(to_tensor(cg.output("text_features")), 0, B, out.features, at);
+    copy_rows(cg.output_copy("text_embedding"), 0, B, out.embedding, at);
+    copy_rows(cg.output_copy("text_features"), 0, B, out.features, at);
   }
   return out;
 }
@@ -97,8 +91,8 @@ Embeddings DualEncoder::encode_clips(const HostTensor& clips) {
     CompiledGraph& cg = graph_for(kVideo, B, F);
     cg.set_input("video", batch);
     cg.run();
-    copy_rows(to_tensor(cg.output("video_embedding")), 0, B, out.embedding, at);
-    copy_rows(to_tensor(cg.output("video_features")), 0, B, out.features, at);
+    copy_rows(cg.output_copy("video_embedding"), 0, B, out.embedding, at);
+    copy_rows(cg.output_copy("video_features"), 0, B, out.features, at);
   }
   return out;
 }

@@ -15,6 +15,19 @@ namespace {
 
 constexpr int64_t kMinRun = 8;  // shorter runs are no faster than the reference's element loop
 
+// The shared loop of these kernels: output run o (of `run` elements of `width` bytes) is copied from the
+// input at element offset source(o); runs are split over the OpenMP pool when the output is large.
+template <class Source>
+void copy_runs(const KernelContext& ctx, int64_t run, Source source) {
+  const size_t width = size_of(ctx.out[0].dtype);
+  const int64_t total = ctx.out[0].shape.numel(), outer = total / run;
+  const char* x = static_cast<const char*>(ctx.in[0].data);
+  char* y = static_cast<char*>(ctx.out[0].data);
+#pragma omp parallel for schedule(static) if (total > 65536)
+  for (int64_t o = 0; o < outer; ++o)
+    std::memcpy(y + size_t(o * run) * width, x + size_t(source(o)) * width, size_t(run) * width);
+}
+
 // The number of trailing dims the permutation leaves in place.
 int kept_trailing(const std::vector<int64_t>& perm) {
   int t = 0;
@@ -35,24 +48,19 @@ void permute_kernel(const KernelContext& ctx) {
   const Shape& in = ctx.in[0].shape;
   const Shape& out = ctx.out[0].shape;
   const std::vector<int64_t>& perm = ctx.node->attrs.axes;
-  const int rank = in.rank(), t = kept_trailing(perm), outer_rank = rank - t;
-  const size_t width = size_of(ctx.out[0].dtype);
+  const int rank = in.rank(), outer_rank = rank - kept_trailing(perm);
   int64_t run = 1;
   for (int d = outer_rank; d < rank; ++d) run *= in[d];
   const auto in_strides = contiguous_strides(in);
-  const int64_t outer = out.numel() / run;
-  const char* x = static_cast<const char*>(ctx.in[0].data);
-  char* y = static_cast<char*>(ctx.out[0].data);
-#pragma omp parallel for schedule(static) if (out.numel() > 65536)
-  for (int64_t o = 0; o < outer; ++o) {
+  copy_runs(ctx, run, [&](int64_t o) {
     // Unravel o over the output's outer dims; each output dim d reads input dim perm[d].
     int64_t rest = o, offset = 0;
     for (int d = outer_rank - 1; d >= 0; --d) {
       offset += (rest % out[d]) * in_strides[size_t(perm[size_t(d)])];
       rest /= out[d];
     }
-    std::memcpy(y + size_t(o * run) * width, x + size_t(offset) * width, size_t(run) * width);
-  }
+    return offset;
+  });
 }
 
 // ---- slice (step 1) ----------------------------------------------------------------------------------
@@ -70,16 +78,10 @@ void slice_kernel(const KernelContext& ctx) {
   const Shape& in = ctx.in[0].shape;
   const Shape& out = ctx.out[0].shape;
   const int axis = int(ctx.node->attrs.axis);
-  const size_t width = size_of(ctx.out[0].dtype);
-  int64_t inner = 1, outer = 1;
+  int64_t inner = 1;
   for (int d = axis + 1; d < in.rank(); ++d) inner *= in[d];
-  for (int d = 0; d < axis; ++d) outer *= in[d];
-  const int64_t run = out[axis] * inner, in_block = in[axis] * inner, start = ctx.node->attrs.start * inner;
-  const char* x = static_cast<const char*>(ctx.in[0].data);
-  char* y = static_cast<char*>(ctx.out[0].data);
-#pragma omp parallel for schedule(static) if (out.numel() > 65536)
-  for (int64_t o = 0; o < outer; ++o)
-    std::memcpy(y + size_t(o * run) * width, x + size_t(o * in_block + start) * width, size_t(run) * width);
+  const int64_t in_block = in[axis] * inner, start = ctx.node->attrs.start * inner;
+  copy_runs(ctx, out[axis] * inner, [&](int64_t o) { return o * in_block + start; });
 }
 
 // ---- expand ---------------------------------------------------------------------------------------------
@@ -112,12 +114,7 @@ void expand_kernel(const KernelContext& ctx) {
   const int64_t run = expand_run(in, out, &outer_rank);
   const int pad = out.rank() - in.rank();
   const auto in_strides = contiguous_strides(in);
-  const size_t width = size_of(ctx.out[0].dtype);
-  const int64_t outer = out.numel() / run;
-  const char* x = static_cast<const char*>(ctx.in[0].data);
-  char* y = static_cast<char*>(ctx.out[0].data);
-#pragma omp parallel for schedule(static) if (out.numel() > 65536)
-  for (int64_t o = 0; o < outer; ++o) {
+  copy_runs(ctx, run, [&](int64_t o) {
     int64_t rest = o, offset = 0;
     for (int d = outer_rank - 1; d >= 0; --d) {
       const int64_t idx = rest % out[d];
@@ -125,8 +122,8 @@ void expand_kernel(const KernelContext& ctx) {
       const int di = d - pad;
       if (di >= 0 && in[di] != 1) offset += idx * in_strides[size_t(di)];
     }
-    std::memcpy(y + size_t(o * run) * width, x + size_t(offset) * width, size_t(run) * width);
-  }
+    return offset;
+  });
 }
 
 // ---- concat ---------------------------------------------------------------------------------------------
