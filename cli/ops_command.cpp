@@ -24,6 +24,10 @@ std::string dtypes_of(OpKind kind, BackendKind backend) {
   return out.empty() ? "-" : out;
 }
 
+std::string count(int n) {
+  return n == kVariadic ? "n" : std::to_string(n);
+}
+
 void run_ops() {
   ops::register_all();
   size_t width = 3;
@@ -36,7 +40,7 @@ void run_ops() {
     std::string grad = grad_name(row.grad);
     std::string memory = row.view_of_input >= 0 ? "view" : row.inplace_input >= 0 ? "in-place" : "-";
     std::cout << std::setw(int(width)) << row.name << std::setw(8)
-              << (std::to_string(row.num_inputs) + "/" + std::to_string(row.num_outputs)) << std::setw(12)
+              << (count(row.num_inputs) + "/" + count(row.num_outputs)) << std::setw(12)
               << grad << std::setw(10) << memory << std::setw(34)
               << dtypes_of(OpKind(i), BackendKind::Reference) << dtypes_of(OpKind(i), BackendKind::Cpu)
               << "\n";

@@ -94,7 +94,7 @@ std::vector<ValueId> Graph::add_node(OpKind kind, std::vector<ValueId> inputs, A
   } catch (const Error& e) {
     throw Error(e.category(), describe() + ": " + e.what());
   }
-  FROST_CHECK(int(out_types.size()) == row.num_outputs, Internal,
+  FROST_CHECK(row.num_outputs == kVariadic || int(out_types.size()) == row.num_outputs, Internal,
               describe() << ": inference returned " << out_types.size() << " outputs, the row says "
                          << row.num_outputs);
   Node node{kind, std::move(inputs), {}, std::move(attrs), scope_};

@@ -55,6 +55,10 @@ struct Attrs {
   int64_t start = 0, stop = 0, step = 1;  // slice: [start, stop) by step (normalised and clamped)
   int64_t count = 0;                      // repeat_interleave: repeats of each element
   uint64_t seed = 0;                      // dropout: its Philox stream (attrs.scalar is the drop probability)
+  // attention: inputs 3 and 4 are prefix keys/values; a mask bias follows; `views` are strided reads of
+  // the operands from their sources (ops/attention_geometry.h, engine/passes/absorb_views.cpp).
+  bool prefix = false, masked = false;
+  std::vector<int64_t> views;
   bool operator==(const Attrs& o) const = default;
 };
 

@@ -43,6 +43,8 @@
   X(LogSoftmaxBackward, "log_softmax_backward") /* (dy, y) -> dy - exp(y) * sum(dy) */                       \
   X(LayerNorm, "layer_norm")                    /* (x, w, b) -> (y, mean, rstd); eps = attrs.scalar */       \
   X(LayerNormBackward, "layer_norm_backward")   /* (dy, x, w, mean, rstd) -> (dx, dw, db) */                 \
+  X(Attention, "attention") /* (q, k, v[, prefix k, prefix v][, mask bias]) -> (out, logsumexp) */       \
+  X(AttentionBackward, "attention_backward") /* (dout, q, k, v[, pk, pv][, mask], out, lse) -> grads */     \
   X(L2Normalize, "l2_normalize") /* x / max(||x||, eps) over the last dim; eps = attrs.scalar */             \
   X(L2NormalizeBackward, "l2_normalize_backward") /* (dy, x) -> dx */                                        \
   X(SoftmaxCrossEntropy, "softmax_cross_entropy") /* (logits (N, K), target i64 (N)) -> (N) */               \

@@ -45,13 +45,15 @@ enum class Grad : uint8_t {
 };
 const char* grad_name(Grad g);  // "backward", "none", "unsupported"
 
-inline constexpr int kVariadic = -1;  // OpRow::num_inputs of ops taking any number (>= 1) of inputs
+// OpRow::num_inputs of ops taking any number (>= 1) of inputs; num_outputs of ops whose inference decides
+// (attention_backward: three gradients, five with a prefix).
+inline constexpr int kVariadic = -1;
 
 struct OpRow {
   OpKind kind{};
   const char* name = nullptr;
   int num_inputs = 0;  // exact count, or kVariadic
-  int num_outputs = 1;
+  int num_outputs = 1;  // exact count, or kVariadic
   InferFn infer = nullptr;
   // Output 0 may be written over this input's buffer when the input dies at this node and the types match
   // (an elementwise op reading each element before writing it); -1 when never.

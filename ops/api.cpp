@@ -188,6 +188,31 @@ std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tens
   a.scalar = eps;
   return make_all(OpKind::LayerNormBackward, {dy, x, weight, mean, rstd}, a);
 }
+AttentionResult fused_attention(Tensor q, Tensor k, Tensor v, double scale, Tensor prefix_k, Tensor prefix_v,
+                                Tensor mask_bias) {
+  FROST_CHECK(prefix_k.valid() == prefix_v.valid(), InvalidArgument,
+              "fused_attention: give both prefix keys and prefix values, or neither");
+  Attrs a;
+  a.scalar = scale;
+  a.prefix = prefix_k.valid();
+  a.masked = mask_bias.valid();
+  std::vector<Tensor> in = {q, k, v};
+  if (a.prefix) {
+    in.push_back(prefix_k);
+    in.push_back(prefix_v);
+  }
+  if (a.masked) in.push_back(mask_bias);
+  std::vector<Tensor> o = make_all(OpKind::Attention, in, a);
+  return {o[0], o[1]};
+}
+std::vector<Tensor> fused_attention_backward(Tensor dout, const std::vector<Tensor>& inputs, Tensor out,
+                                             Tensor lse, const Attrs& attrs) {
+  std::vector<Tensor> in = {dout};
+  in.insert(in.end(), inputs.begin(), inputs.end());
+  in.push_back(out);
+  in.push_back(lse);
+  return make_all(OpKind::AttentionBackward, in, attrs);
+}
 Tensor l2_normalize(Tensor x, double eps) {
   Attrs a;
   a.scalar = eps;

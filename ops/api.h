@@ -86,6 +86,19 @@ LayerNormResult layer_norm(Tensor x, Tensor weight, Tensor bias, double eps);
 // -> dx, dw, db. `eps` is the forward's (kernels that keep the variance rather than rstd need it).
 std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd,
                                         double eps);
+// The fused attention op: out = softmax(scale * q [prefix_k; k]^T + mask_bias) [prefix_v; v] and the
+// scores' logsumexp per query row. q (batch..., Lq, D), k (batch..., Lk, D), v (batch..., Lk, Dv); the
+// optional prefix keys/values (..., P, D|Dv) broadcast over batch dims where theirs are 1; the optional
+// mask bias broadcasts to the scores (batch..., Lq, P + Lk). Model code writes nn::attention (primitives);
+// engine/passes/fuse_attention.cpp produces this op from it.
+struct AttentionResult {
+  Tensor out, lse;
+};
+AttentionResult fused_attention(Tensor q, Tensor k, Tensor v, double scale, Tensor prefix_k = {},
+                                Tensor prefix_v = {}, Tensor mask_bias = {});
+// `inputs` and `attrs` are the forward node's; -> dq, dk, dv[, dprefix_k, dprefix_v].
+std::vector<Tensor> fused_attention_backward(Tensor dout, const std::vector<Tensor>& inputs, Tensor out,
+                                             Tensor lse, const Attrs& attrs);
 // x / max(||x||_2, eps) over the last dimension (torch.nn.functional.normalize).
 Tensor l2_normalize(Tensor x, double eps = 1e-12);
 Tensor l2_normalize_backward(Tensor dy, Tensor x, double eps);

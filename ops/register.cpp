@@ -19,6 +19,7 @@ void register_all() {
     register_layout_rows(rows);
     register_indexing_rows(rows);
     register_normalization_rows(rows);
+    register_attention_rows(rows);
 
     KernelRegistry& kernels = kernel_registry();
     register_reference_source_kernels(kernels);
@@ -29,6 +30,7 @@ void register_all() {
     register_reference_layout_kernels(kernels);
     register_reference_indexing_kernels(kernels);
     register_reference_normalization_kernels(kernels);
+    register_reference_attention_kernels(kernels);
     // Registration order is preference order within a backend: oneDNN first, then our own kernels; the
     // reference kernels are the fallback of the cpu backend (KernelRegistry::find).
 #ifdef FROST_HAVE_ONEDNN
@@ -38,6 +40,7 @@ void register_all() {
     register_cpu_own_elementwise_kernels(kernels);
     register_cpu_own_reduce_kernels(kernels);
     register_cpu_own_layout_kernels(kernels);
+    register_cpu_own_attention_kernels(kernels);
   });
 }
 

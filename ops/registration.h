@@ -17,6 +17,7 @@ void register_reduce_rows(OpRegistry& r);  // sum, mean, max
 void register_layout_rows(OpRegistry& r);         // reshape, permute, contiguous, expand, slice, concat, repeat
 void register_indexing_rows(OpRegistry& r);       // diagonal, diag_embed, gather_rows, scatter_add_rows
 void register_normalization_rows(OpRegistry& r);  // layer_norm, l2_normalize, softmax_cross_entropy
+void register_attention_rows(OpRegistry& r);      // attention and its backward (made by fusion)
 
 void register_reference_source_kernels(KernelRegistry& r);
 void register_reference_elementwise_kernels(KernelRegistry& r);
@@ -26,12 +27,14 @@ void register_reference_reduce_kernels(KernelRegistry& r);
 void register_reference_layout_kernels(KernelRegistry& r);
 void register_reference_indexing_kernels(KernelRegistry& r);
 void register_reference_normalization_kernels(KernelRegistry& r);
+void register_reference_attention_kernels(KernelRegistry& r);
 
 // ops/cpu/own/: the cpu backend's own kernels
 void register_cpu_own_kernels(KernelRegistry& r);  // matmul
 void register_cpu_own_elementwise_kernels(KernelRegistry& r);
 void register_cpu_own_reduce_kernels(KernelRegistry& r);
 void register_cpu_own_layout_kernels(KernelRegistry& r);
+void register_cpu_own_attention_kernels(KernelRegistry& r);
 void register_onednn_kernels(KernelRegistry& r);  // ops/cpu/onednn.cpp, in builds with FROST_ONEDNN
 
 }  // namespace frost::ops

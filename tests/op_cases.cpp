@@ -233,6 +233,79 @@ void add_full_op_set_cases(std::vector<OpCase>& c) {
                }});
 }
 
+// The fused attention op (made by the fusion pass; built directly here): plain, with a prefix key/value
+// broadcast over groups (the video model's CLS), with a mask bias, the time groups' 5-column rows, a long
+// CLS row, and shapes past the tiled kernels' block sizes.
+void add_attention_cases(std::vector<OpCase>& c) {
+  // with_lse: the logsumexp output is compared too (no gradient flows through it: not gradient-checked).
+  auto case_of = [](std::string name, Shape q, Shape k, Shape v, std::optional<Shape> prefix, bool masked,
+                    bool backward, bool with_lse = false) {
+    const int64_t D = q[-1];
+    std::vector<InputSpec> in = {{q}, {k}, {v}};
+    Shape pk, pv;
+    if (prefix) {
+      pk = *prefix;
+      pv = *prefix;
+      pv[-1] = v[-1];
+      in.push_back({pk});
+      in.push_back({pv});
+    }
+    Shape mask_shape = q;
+    mask_shape[-1] = (prefix ? (*prefix)[-2] : 0) + k[-2];
+    for (int d = 1; d < mask_shape.rank() - 1; ++d) mask_shape[d] = 1;  // (B, 1, ..., 1, P + Lk)
+    if (masked) in.push_back(mask(mask_shape));
+    if (backward)
+      in.push_back({[&] {
+        Shape o = q;
+        o[-1] = v[-1];
+        return o;
+      }()});
+    const OpKind kind = backward ? OpKind::AttentionBackward : OpKind::Attention;
+    return OpCase{std::move(name), kind, in,
+                  [D, prefix, masked, backward, mask_shape, with_lse](Graph& g, DType dt, In in) -> Out {
+                    size_t next = 3;
+                    Tensor pk, pv, bias;
+                    if (prefix) {
+                      pk = in[next++];
+                      pv = in[next++];
+                    }
+                    if (masked) bias = masked_fill(fill(g, mask_shape, dt, 0.0), in[next++], -30.0);
+                    const double s = 1.0 / std::sqrt(double(D));
+                    AttentionResult r = fused_attention(in[0], in[1], in[2], s, pk, pv, bias);
+                    if (!backward) return with_lse ? Out{r.out, r.lse} : Out{r.out};
+                    std::vector<Tensor> fwd = {in[0], in[1], in[2]};
+                    if (prefix) fwd.insert(fwd.end(), {pk, pv});
+                    if (masked) fwd.push_back(bias);
+                    const Attrs& a = g.node(g.value(r.out.id).producer).attrs;
+                    return fused_attention_backward(in[next], fwd, r.out, r.lse, a);
+                  }};
+  };
+  c.push_back(case_of("attention/plain", {2, 3, 4}, {2, 5, 4}, {2, 5, 3}, std::nullopt, false, false));
+  c.push_back(case_of("attention/prefix_mask", {2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 5, 6}, Shape{2, 1, 1, 4},
+                      true, false));
+  c.push_back(
+      case_of("attention/cls_row", {2, 2, 1, 8}, {2, 2, 41, 8}, {2, 2, 41, 8}, std::nullopt, false, false));
+  c.push_back(case_of("attention/time_groups", {2, 2, 3, 4, 4}, {2, 2, 3, 4, 4}, {2, 2, 3, 4, 4},
+                      Shape{2, 2, 1, 1, 4}, false, false));
+  c.push_back(
+      case_of("attention_backward/plain", {2, 3, 4}, {2, 5, 4}, {2, 5, 3}, std::nullopt, false, true));
+  c.push_back(case_of("attention_backward/prefix_mask", {2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 5, 6},
+                      Shape{2, 1, 1, 4}, true, true));
+  c.push_back(case_of("attention_backward/time_groups", {2, 2, 3, 4, 4}, {2, 2, 3, 4, 4}, {2, 2, 3, 4, 4},
+                      Shape{2, 2, 1, 1, 4}, false, true));
+  c.push_back(case_of("attention/logsumexp", {2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 5, 6}, Shape{2, 1, 1, 4},
+                      true, false, true));
+  c.back().gradcheck = false;
+  // Past the block sizes (query and key blocks, rows not a multiple of them); checked against the oracle
+  // only (a gradient check of ~20k inputs by central differences would take minutes).
+  for (bool backward : {false, true}) {
+    c.push_back(case_of(backward ? "attention_backward/large" : "attention/large", {2, 3, 2, 67, 16},
+                        {2, 3, 2, 130, 16}, {2, 3, 2, 130, 16}, Shape{2, 3, 1, 1, 16}, true, backward,
+                        /*with_lse=*/true));
+    c.back().gradcheck = false;
+  }
+}
+
 std::vector<OpCase> make_cases() {
   std::vector<OpCase> c;
   // Sources and state.
@@ -377,6 +450,7 @@ std::vector<OpCase> make_cases() {
                }});
   c.back().gradcheck = false;  // a 102,400-element output per probe: expand/cls_groups checks the rule
   add_full_op_set_cases(c);
+  add_attention_cases(c);
   return c;
 }
 
