@@ -75,7 +75,10 @@ void schedule_and_plan(const Graph& graph, Backend& backend, const CompileOption
 GraphPlan plan_graph(const Graph& graph, const CompileOptions& options) {
   GraphPlan out;
   out.graph = graph;
-  if (fusion_enabled(options)) fuse(out.graph);
+  if (fusion_enabled(options)) {
+    fuse(out.graph);
+    absorb_views(out.graph);
+  }
   std::vector<Chosen> chosen;
   schedule_and_plan(out.graph, get_backend(options.backend), options, out.schedule, chosen, out.memory);
   for (const Chosen& c : chosen) out.kernels.push_back(c.kernel ? c.kernel->name : "");
@@ -84,7 +87,10 @@ GraphPlan plan_graph(const Graph& graph, const CompileOptions& options) {
 
 CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
     : graph_(graph), backend_(get_backend(options.backend)) {
-  if (fusion_enabled(options)) fuse(graph_);
+  if (fusion_enabled(options)) {
+    fuse(graph_);
+    absorb_views(graph_);
+  }
   std::vector<NodeId> schedule;
   std::vector<Chosen> chosen;
   schedule_and_plan(graph_, backend_, options, schedule, chosen, plan_);

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "engine/autodiff.h"
 #include "engine/compiled_graph.h"
 #include "engine/passes/passes.h"
 #include "model/nn.h"
@@ -87,6 +88,160 @@ TEST(Fusion, LayerNormDoesNotMatchOtherAxes) {
   l.g.output("y", d * rstd * l.w + l.b);
   Graph g = l.g;
   EXPECT_EQ(fuse(g).layer_norm, 0);
+}
+
+// ---- attention ------------------------------------------------------------------------------------------
+
+// Runs a graph whose inputs are all f32, fused or not, and returns its outputs.
+std::map<std::string, HostTensor> run_all(const Graph& g, bool fuse, const std::string& backend = "cpu") {
+  CompileOptions o{.backend = backend};
+  o.fuse = fuse;
+  auto cg = compile(g, o);
+  uint64_t seed = 10;
+  for (ValueId v = 0; v < g.num_values(); ++v)
+    if (g.value(v).role == ValueRole::Input)
+      cg->set_input(g.value(v).name, test::uniform(DType::F32, g.value(v).type.shape, seed++, -1.5, 1.5));
+  cg->run();
+  std::map<std::string, HostTensor> out;
+  for (const GraphOutput& go : g.outputs()) out.emplace(go.name, cg->output_copy(go.name));
+  return out;
+}
+
+void expect_fused_equals_unfused(const Graph& g, double tol = 2e-6) {
+  for (const char* backend : {"cpu", "reference"}) {
+    const auto fused = run_all(g, true, backend), plain = run_all(g, false, backend);
+    for (const auto& [name, want] : plain)
+      EXPECT_TRUE(test::close(fused.at(name), want, tol, 1e-5)) << name << " on " << backend;
+  }
+}
+
+const Node& producer_of(const Graph& g, Tensor t) {
+  return g.node(g.value(t.id).producer);
+}
+
+TEST(Fusion, AttentionSequenceBecomesOneOp) {
+  Graph g;
+  Tensor q = g.input("q", DType::F32, {2, 3, 5, 4}), k = g.input("k", DType::F32, {2, 3, 7, 4});
+  Tensor v = g.input("v", DType::F32, {2, 3, 7, 6}), bias = g.input("bias", DType::F32, {2, 1, 1, 7});
+  Tensor o = nn::attention(q, k, v, bias);
+  g.output("o", o);
+  Graph fused = g;
+  const FusionCounts c = fuse(fused);
+  EXPECT_EQ(c.attention, 1);
+  EXPECT_EQ(fuse(fused).attention, 0);  // idempotent
+  const Node& a = producer_of(fused, o);
+  ASSERT_EQ(a.kind, OpKind::Attention);
+  EXPECT_EQ(a.inputs, (std::vector<ValueId>{q.id, k.id, v.id, bias.id}));
+  EXPECT_DOUBLE_EQ(a.attrs.scalar, 0.5);
+  EXPECT_TRUE(a.attrs.masked && !a.attrs.prefix);
+  EXPECT_EQ(count_fused_ops(fused).at("attention"), 1);
+  expect_fused_equals_unfused(g);
+}
+
+// The other canonical spellings: the scale on q before the first matmul, the mask as the add's first operand.
+TEST(Fusion, AttentionWithScaledQueriesAndMaskFirst) {
+  Graph g;
+  Tensor q = g.input("q", DType::F32, {3, 4, 8}), k = g.input("k", DType::F32, {3, 6, 8});
+  Tensor v = g.input("v", DType::F32, {3, 6, 8}), bias = g.input("bias", DType::F32, {6});
+  Tensor o = matmul(softmax(bias + matmul(scale(q, 0.25), k, false, true)), v);
+  g.output("o", o);
+  Graph fused = g;
+  EXPECT_EQ(fuse(fused).attention, 1);
+  const Node& a = producer_of(fused, o);
+  EXPECT_EQ(a.inputs, (std::vector<ValueId>{q.id, k.id, v.id, bias.id}));
+  EXPECT_DOUBLE_EQ(a.attrs.scalar, 0.25);
+  expect_fused_equals_unfused(g);
+}
+
+// The video model's form: one key/value row concatenated in front of every group's keys becomes a prefix
+// input read before its expand; forward and gradients agree with the unfused graph.
+TEST(Fusion, AttentionPrefixKeyValueIsNotMaterialised) {
+  Graph g;
+  const int64_t B = 2, H = 2, G = 3, S = 4, D = 8;
+  Tensor q = g.input("q", DType::F32, {B, H, G, S, D}), k = g.input("k", DType::F32, {B, H, G, S, D});
+  Tensor v = g.input("v", DType::F32, {B, H, G, S, D});
+  Tensor ck = g.input("cls_k", DType::F32, {B, H, 1, 1, D}),
+         cv = g.input("cls_v", DType::F32, {B, H, 1, 1, D});
+  Tensor o = nn::attention(q, concat({expand(ck, {B, H, G, 1, D}), k}, 3),
+                           concat({expand(cv, {B, H, G, 1, D}), v}, 3));
+  g.output("o", o);
+  Graph fused = g;
+  EXPECT_EQ(fuse(fused).attention, 1);
+  const Node& a = producer_of(fused, o);
+  EXPECT_TRUE(a.attrs.prefix);
+  EXPECT_EQ(a.inputs, (std::vector<ValueId>{q.id, k.id, v.id, ck.id, cv.id}));
+  expect_fused_equals_unfused(g);
+  // Gradients of every input, fused (attention_backward) vs unfused.
+  Graph train = g;
+  Tensor loss = sum(Tensor{&train, o.id} * Tensor{&train, o.id});
+  std::vector<Tensor> wrt;
+  for (const char* name : {"q", "k", "v", "cls_k", "cls_v"})
+    for (ValueId id = 0; id < train.num_values(); ++id)
+      if (train.value(id).name == name) wrt.push_back(Tensor{&train, id});
+  Graph train_fused = train;
+  fuse(train_fused);
+  for (Graph* t : {&train, &train_fused}) {
+    std::vector<Tensor> w;
+    for (const Tensor& x : wrt) w.push_back(Tensor{t, x.id});
+    std::vector<Tensor> grads = gradients(Tensor{t, loss.id}, w);
+    for (size_t i = 0; i < grads.size(); ++i) t->output("grad" + std::to_string(i), grads[i]);
+  }
+  int backward = 0;
+  for (NodeId n = 0; n < train_fused.num_nodes(); ++n)
+    backward += train_fused.node(n).kind == OpKind::AttentionBackward;
+  EXPECT_EQ(backward, 1);
+  for (const char* backend : {"cpu", "reference"}) {
+    const auto f = run_all(train_fused, true, backend), u = run_all(train, false, backend);
+    for (const auto& [name, want] : u)
+      EXPECT_TRUE(test::close(f.at(name), want, 1e-5, 1e-5)) << name << " on " << backend;
+  }
+}
+
+TEST(Fusion, AttentionDoesNotMatchWhenProbabilitiesAreUsedElsewhere) {
+  Graph g;
+  Tensor q = g.input("q", DType::F32, {3, 4, 8}), k = g.input("k", DType::F32, {3, 6, 8});
+  Tensor v = g.input("v", DType::F32, {3, 6, 8});
+  Tensor p = softmax(scale(matmul(q, k, false, true), 0.5));
+  g.output("o", matmul(p, v));
+  g.output("p", p);  // attention weights wanted outside: the fused op does not keep them
+  Graph fused = g;
+  EXPECT_EQ(fuse(fused).attention, 0);
+  // Batch dims that broadcast between q and k are left to the matmuls too.
+  Graph b;
+  Tensor q1 = b.input("q", DType::F32, {3, 4, 8}), k1 = b.input("k", DType::F32, {1, 6, 8});
+  b.output("o", nn::attention(q1, k1, b.input("v", DType::F32, {1, 6, 8})));
+  EXPECT_EQ(fuse(b).attention, 0);
+}
+
+// compile() reads q, k, v straight out of the packed projection: the head split, the q/k/v slices and the
+// grouping copies are gone from the compiled graph, and the numbers are the unfused graph's.
+TEST(Fusion, AttentionReadsOperandsThroughStridedViews) {
+  Graph g;
+  const int64_t B = 2, L = 7, H = 2, D = 4, C = H * D;
+  Tensor qkv = g.input("qkv", DType::F32, {B, L, 3 * C});
+  Tensor t = permute(reshape(qkv, {B, L, 3, H, D}), {2, 0, 3, 1, 4});  // (3, B, H, L, D)
+  auto part = [&](int64_t i) { return reshape(slice(t, 0, i, i + 1), {B, H, L, D}); };
+  Tensor o = nn::attention(part(0), part(1), part(2));
+  g.output("o", reshape(permute(o, {0, 2, 1, 3}), {B, L, C}));
+  // A reshape no strided map can express (merging heads with batch after a permute) restarts the walk at
+  // that reshape's own buffer.
+  Tensor q2 = reshape(permute(reshape(qkv, {B, L, 3 * H, D}), {0, 2, 1, 3}), {B * 3 * H, L, D});
+  g.output("o2", nn::attention(q2, q2, q2));
+  auto cg = compile(g, {.backend = "cpu"});
+  int viewed = 0, permutes = 0;
+  const std::vector<bool> live = live_nodes(cg->graph());
+  for (NodeId n = 0; n < cg->graph().num_nodes(); ++n) {
+    const Node& node = cg->graph().node(n);
+    if (!live[n]) continue;
+    permutes += node.kind == OpKind::Permute;
+    if (node.kind == OpKind::Attention && !node.attrs.views.empty()) {
+      ++viewed;
+      if (node.inputs[0] == qkv.id) EXPECT_EQ(node.inputs, (std::vector<ValueId>{qkv.id, qkv.id, qkv.id}));
+    }
+  }
+  EXPECT_EQ(viewed, 1);  // the second attention's operand is that reshape's buffer itself: nothing to absorb
+  EXPECT_EQ(permutes, 2);  // the output's head merge, and the permute the second attention cannot skip
+  expect_fused_equals_unfused(g);
 }
 
 }  // namespace

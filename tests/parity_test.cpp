@@ -160,6 +160,7 @@ TEST_P(Parity, FusedEqualsUnfused) {
     options.fuse = fused == 1;
     auto cg = compile(*fg.graph, options);
     EXPECT_EQ(count_fused_ops(cg->graph()).count("layer_norm"), size_t(fused));
+    EXPECT_EQ(count_fused_ops(cg->graph()).count("attention"), size_t(fused));
     w.apply(*cg);
     for (const char* in : {"input_ids", "attention_mask", "video"}) cg->set_input(in, io.read(in));
     cg->run();
@@ -206,16 +207,18 @@ TEST(ParityBatching, PaddedCaptionsEqualSingleCaptions) {
 
 // The fused ops each model graph must contain: a pattern that silently stops matching fails here.
 // LayerNorm: 3 per video block (norm1, norm2, norm3) + the final norm; DistilBERT 1 + 2 per layer.
+// Attention: 4 per video block (time and space, each a CLS row over all tokens + the grouped queries with
+// the CLS prefix); 1 per text layer.
 TEST(Fusion, GoldenCountsPerModel) {
   struct Want {
     const char* config;
     Part part;
     bool train;
-    int layer_norm;
+    int layer_norm, attention;
   };
-  const Want wants[] = {{"tiny", Part::Video, false, 7}, {"tiny", Part::Text, false, 5},
-                        {"tiny", Part::Dual, true, 12},  {"base", Part::Video, false, 37},
-                        {"base", Part::Text, false, 13}, {"base", Part::Dual, true, 50}};
+  const Want wants[] = {{"tiny", Part::Video, false, 7, 8}, {"tiny", Part::Text, false, 5, 2},
+                        {"tiny", Part::Dual, true, 12, 10}, {"base", Part::Video, false, 37, 48},
+                        {"base", Part::Text, false, 13, 6}, {"base", Part::Dual, true, 50, 54}};
   for (const Want& want : wants) {
     const FitConfig c = FitConfig::named_or_file(want.config);
     FitGraph fg = build_fit_graph(c, {.part = want.part, .batch = 2, .text_length = 8, .loss = want.train});
@@ -231,13 +234,22 @@ TEST(Fusion, GoldenCountsPerModel) {
                                                         : "dual");
     const auto counts = count_fused_ops(*fg.graph);
     EXPECT_EQ(counts.count("layer_norm") ? counts.at("layer_norm") : 0, want.layer_norm) << what;
+    EXPECT_EQ(counts.count("attention") ? counts.at("attention") : 0, want.attention) << what;
+    // The video model's grouped attention reads the CLS key/value as a prefix: half of its attentions.
+    int prefixed = 0;
+    for (NodeId n = 0; n < fg.graph->num_nodes(); ++n)
+      prefixed += fg.graph->node(n).kind == OpKind::Attention && fg.graph->node(n).attrs.prefix;
+    EXPECT_EQ(prefixed, want.part == Part::Text ? 0 : (want.config == std::string("tiny") ? 4 : 24)) << what;
     // In training graphs every fused forward op has its fused backward.
     if (want.train) {
-      int backward = 0;
+      int ln_backward = 0, attention_backward = 0;
       const std::vector<bool> live = live_nodes(*fg.graph);
-      for (NodeId n = 0; n < fg.graph->num_nodes(); ++n)
-        backward += live[n] && fg.graph->node(n).kind == OpKind::LayerNormBackward;
-      EXPECT_EQ(backward, want.layer_norm) << what;
+      for (NodeId n = 0; n < fg.graph->num_nodes(); ++n) {
+        ln_backward += live[n] && fg.graph->node(n).kind == OpKind::LayerNormBackward;
+        attention_backward += live[n] && fg.graph->node(n).kind == OpKind::AttentionBackward;
+      }
+      EXPECT_EQ(ln_backward, want.layer_norm) << what;
+      EXPECT_EQ(attention_backward, want.attention) << what;
     }
     // Unfused, none.
     FitGraph plain = build_fit_graph(

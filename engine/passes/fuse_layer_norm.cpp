@@ -16,48 +16,14 @@
 // consumers and handles of y are untouched; the other nodes lose their consumers and DCE drops them.
 #include <algorithm>
 
+#include "engine/passes/matcher.h"
 #include "engine/passes/passes.h"
 
 namespace frost {
-namespace {
-
-struct Matcher {
-  const Graph& g;
-  const std::vector<std::vector<NodeId>>& consumers;
-  const std::vector<bool>& is_output;
-
-  // The node producing v, if it is `kind`.
-  const Node* producer(ValueId v, OpKind kind) const {
-    const NodeId p = g.value(v).producer;
-    if (p == kNoId) return nullptr;
-    const Node& n = g.node(p);
-    return n.kind == kind ? &n : nullptr;
-  }
-  // v is consumed only by nodes in `allowed` (each consumer counted once per use) and is not an output.
-  bool internal(ValueId v, std::initializer_list<const Node*> allowed) const {
-    if (is_output[v]) return false;
-    for (NodeId c : consumers[v]) {
-      const Node* n = &g.node(c);
-      if (std::find(allowed.begin(), allowed.end(), n) == allowed.end()) return false;
-    }
-    return true;
-  }
-  bool last_axis_keepdim_mean(const Node* n) const {
-    if (n == nullptr || n->kind != OpKind::Mean || !n->attrs.keepdim || n->attrs.axes.size() != 1)
-      return false;
-    const int64_t rank = g.value(n->inputs[0]).type.shape.rank();
-    return n->attrs.axes[0] == rank - 1 || n->attrs.axes[0] == -1;
-  }
-};
-
-}  // namespace
 
 int fuse_layer_norm(Graph& g) {
   int fused = 0;
-  const std::vector<std::vector<NodeId>> consumers = g.consumers();
-  std::vector<bool> is_output(g.num_values(), false);
-  for (const GraphOutput& o : g.outputs()) is_output[o.value] = true;
-  const Matcher m{g, consumers, is_output};
+  const Matcher m(g);
   std::vector<bool> consumed(g.num_nodes(), false);  // nodes already part of a match
 
   for (NodeId id = 0; id < g.num_nodes(); ++id) {

@@ -1,5 +1,5 @@
-// Graph passes that run before memory planning: verification, dead-code elimination, and fusion (today
-// LayerNorm; attention, residual add + LayerNorm and bias + GELU follow with the rest of the compiler issue).
+// Graph passes that run before memory planning: verification, dead-code elimination, fusion (attention,
+// LayerNorm) and the absorption of layout copies into the attention op's strided reads.
 //
 //   verify(graph);                                  // throws naming the node on any broken invariant
 //   std::vector<bool> live = live_nodes(graph);     // nodes needed by the outputs or by side effects
@@ -32,10 +32,17 @@ std::vector<ValueId> alias_roots(const Graph& graph);
 // (its intermediates have backward consumers) and stays as it is.
 struct FusionCounts {
   int layer_norm = 0;
-  int total() const { return layer_norm; }
+  int attention = 0;
+  int total() const { return layer_norm + attention; }
 };
 FusionCounts fuse(Graph& graph);
 int fuse_layer_norm(Graph& graph);  // engine/passes/fuse_layer_norm.cpp
+int fuse_attention(Graph& graph);   // engine/passes/fuse_attention.cpp
+
+// Rewires the q/k/v (and prefix) operands of attention nodes past the layout copies that made them
+// (reshape, permute, slice, expand, contiguous) to strided reads of the computed value underneath
+// (engine/passes/absorb_views.cpp). For compile(), after autodiff. Returns the operands rewired.
+int absorb_views(Graph& graph);
 
 // Fused ops among the graph's live nodes, by kind name ("layer_norm": 37): what the golden tests assert.
 std::map<std::string, int> count_fused_ops(const Graph& graph);
