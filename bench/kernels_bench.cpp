@@ -12,6 +12,7 @@
 
 #include "engine/compiled_graph.h"
 #include "engine/random.h"
+#include "model/nn.h"
 #include "ops/api.h"
 
 namespace {
@@ -95,6 +96,39 @@ void BM_PermuteHeads(benchmark::State& state, const std::string& path) {
   run_graph(state, g, path, {{"x", {1, 785, 12, 64}}});
 }
 
+// One clip's attention as the video model computes it, fused (the attention op: tiled, online softmax) or
+// not (matmul, scale, softmax, matmul, and the CLS row concatenated in front of every group): args are
+// (tuples = heads x groups, queries, keys per group, CLS prefix 0/1, fused 0/1). Space groups: 12 x 4
+// tuples of 196 queries over 1 + 196 keys; time groups: 12 x 196 tuples of 4 over 1 + 4; the CLS row:
+// 12 tuples of 1 query over 785 keys.
+void BM_Attention(benchmark::State& state) {
+  const int64_t T = state.range(0), Lq = state.range(1), Lk = state.range(2), D = 64;
+  const bool prefix = state.range(3) != 0, fused = state.range(4) != 0;
+  Graph g;
+  Tensor q = g.input("q", DType::F32, {T, Lq, D}), k = g.input("k", DType::F32, {T, Lk, D});
+  Tensor v = g.input("v", DType::F32, {T, Lk, D});
+  std::vector<std::pair<std::string, Shape>> inputs = {
+      {"q", {T, Lq, D}}, {"k", {T, Lk, D}}, {"v", {T, Lk, D}}};
+  if (prefix) {
+    Tensor ck = g.input("ck", DType::F32, {1, 1, D}), cv = g.input("cv", DType::F32, {1, 1, D});
+    k = concat({expand(ck, {T, 1, D}), k}, 1);
+    v = concat({expand(cv, {T, 1, D}), v}, 1);
+    inputs.push_back({"ck", {1, 1, D}});
+    inputs.push_back({"cv", {1, 1, D}});
+  }
+  g.output("o", nn::attention(q, k, v));
+  CompileOptions options = path_options("onednn");
+  options.fuse = fused;
+  auto cg = compile(g, options);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    HostTensor t(DType::F32, inputs[i].second);
+    fill_uniform(t, Philox(i + 1), -1.0, 1.0);
+    cg->set_input(inputs[i].first, t);
+  }
+  for (auto _ : state) cg->run();
+  state.SetLabel(fused ? "fused" : "unfused");
+}
+
 void model_shapes(benchmark::internal::Benchmark* b) {
   for (int64_t M : {785, 32})
     for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 768}, {768, 2304}, {768, 3072}, {3072, 768}})
@@ -118,14 +152,26 @@ BENCHMARK_CAPTURE(BM_Softmax, reference, std::string("reference"))
     ->Args({12 * 197, 197})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+BENCHMARK(BM_Attention)
+    ->ArgsProduct({{48}, {196}, {196}, {1}, {1, 0}})
+    ->ArgsProduct({{2352}, {4}, {4}, {1}, {1, 0}})
+    ->ArgsProduct({{12}, {1}, {785}, {0}, {1, 0}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 FROST_BENCH_PATHS(BM_LayerNorm, Args({785}));
 FROST_BENCH_PATHS(BM_Gelu, Args({785 * 3072}));
 BENCHMARK_CAPTURE(BM_AddBias, own, std::string("own"))->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_AddBias, reference, std::string("reference"))->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_AddBias, reference, std::string("reference"))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_SumRows, own, std::string("own"))->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_SumRows, reference, std::string("reference"))->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SumRows, reference, std::string("reference"))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_CAPTURE(BM_PermuteHeads, own, std::string("own"))->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK_CAPTURE(BM_PermuteHeads, reference, std::string("reference"))->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_PermuteHeads, reference, std::string("reference"))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

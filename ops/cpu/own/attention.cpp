@@ -30,7 +30,7 @@ namespace {
 #define FROST_INLINE inline __attribute__((always_inline))
 
 constexpr int64_t kQueryBlock = 16;  // query rows sharing each key row while it is in L1
-constexpr int64_t kKeyBlock = 128;   // score columns per online-softmax step
+constexpr int64_t kKeyBlock = 128;   // score columns per online-softmax step (a multiple of 16)
 
 // exp(x) in float to ~1 ulp (Cephes' expf: x = n ln2 + r, a degree-6 polynomial in r, 2^n from the
 // exponent bits), written so GCC vectorises loops of it; below -87.3 it gives 0 (as exp's underflow does,
@@ -66,8 +66,98 @@ FROST_INLINE float dot(const float* __restrict a, const float* __restrict b, int
   return s;
 }
 
-FROST_INLINE void axpy(float a, const float* __restrict x, float* __restrict y, int64_t n) {
-  for (int64_t c = 0; c < n; ++c) y[c] += a * x[c];
+// Only inlined into the clones below, never passed across a call: the AVX-return ABI note is moot.
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v8 __attribute__((vector_size(32)));
+FROST_INLINE v8 load8(const float* p) {
+  v8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+FROST_INLINE void store8(float* p, v8 v) {
+  std::memcpy(p, &v, sizeof v);
+}
+// fast_exp on 8 lanes at once, the same arithmetic (so the same results) in GCC vector extensions: the
+// scalar version's floor and bit casts keep GCC from vectorising loops of it.
+typedef int32_t v8i __attribute__((vector_size(32)));
+FROST_INLINE v8 fast_exp8(v8 x) {
+  const v8 lo = v8{} - 87.33654f, hi = v8{} + 88.3762626647949f;
+  const v8i under = x < lo;
+  x = x > hi ? hi : x;
+  x = under ? lo : x;
+  const v8 t = x * 1.44269504088896341f + 0.5f;
+  v8i n = __builtin_convertvector(t, v8i);           // truncates toward zero
+  n += __builtin_convertvector(n, v8) > t ? -1 : 0;  // floor: one less where truncation rounded up
+  const v8 fx = __builtin_convertvector(n, v8);
+  v8 r = x - fx * 0.693359375f;
+  r = r - fx * -2.12194440e-4f;
+  v8 y = v8{} + 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r * r + r + 1.0f;
+  const v8 pow2n = (v8)((n + 127) << 23);
+  const v8 e = y * pow2n;
+  return under ? v8{} : e;
+}
+
+// s[j] = exp(s[j] - sub) over a row.
+FROST_INLINE void exp_row(float* s, int64_t n, float sub) {
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) store8(s + j, fast_exp8(load8(s + j) - sub));
+  for (; j < n; ++j) s[j] = fast_exp(s[j] - sub);
+}
+
+// C (M x N) += A (M x K) B (K x N): A read element by element through strides (so A or its transpose),
+// B and C by rows. Register-blocked 4 rows x 16 columns (eight 8-float accumulators, each B row chunk
+// loaded once per four rows); the summation over k runs in order, so every C element is computed the same
+// way on every run.
+FROST_INLINE void small_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t sai, int64_t sak,
+                             const float* B, int64_t ldb, float* C, int64_t ldc) {
+  int64_t i = 0;
+  for (; i + 4 <= M; i += 4) {
+    int64_t c = 0;
+    for (; c + 16 <= N; c += 16) {
+      v8 acc[4][2];
+      for (int r = 0; r < 4; ++r) {
+        acc[r][0] = load8(C + (i + r) * ldc + c);
+        acc[r][1] = load8(C + (i + r) * ldc + c + 8);
+      }
+      for (int64_t k = 0; k < K; ++k) {
+        const v8 b0 = load8(B + k * ldb + c), b1 = load8(B + k * ldb + c + 8);
+        for (int r = 0; r < 4; ++r) {
+          const float a = A[(i + r) * sai + k * sak];
+          acc[r][0] += a * b0;
+          acc[r][1] += a * b1;
+        }
+      }
+      for (int r = 0; r < 4; ++r) {
+        store8(C + (i + r) * ldc + c, acc[r][0]);
+        store8(C + (i + r) * ldc + c + 8, acc[r][1]);
+      }
+    }
+    for (; c < N; ++c)
+      for (int r = 0; r < 4; ++r) {
+        float a = C[(i + r) * ldc + c];
+        for (int64_t k = 0; k < K; ++k) a += A[(i + r) * sai + k * sak] * B[k * ldb + c];
+        C[(i + r) * ldc + c] = a;
+      }
+  }
+  for (; i < M; ++i) {
+    int64_t c = 0;
+    for (; c + 8 <= N; c += 8) {
+      v8 acc = load8(C + i * ldc + c);
+      for (int64_t k = 0; k < K; ++k) acc += A[i * sai + k * sak] * load8(B + k * ldb + c);
+      store8(C + i * ldc + c, acc);
+    }
+    for (; c < N; ++c) {
+      float a = C[i * ldc + c];
+      for (int64_t k = 0; k < K; ++k) a += A[i * sai + k * sak] * B[k * ldb + c];
+      C[i * ldc + c] = a;
+    }
+  }
 }
 
 // What prepare() works out once: the geometry, the per-thread scratch layout, the backward's task split.
@@ -102,12 +192,6 @@ RowSource source(const TensorView& in, const StridedOperand& o, const Shape& bat
 struct Columns {
   RowSource k, v, pk, pv;
   int64_t P;
-  FROST_INLINE const float* key(int64_t j, float* buf) const {
-    return j < P ? pk.row(j, buf) : k.row(j - P, buf);
-  }
-  FROST_INLINE const float* value(int64_t j, float* buf) const {
-    return j < P ? pv.row(j, buf) : v.row(j - P, buf);
-  }
 };
 Columns columns(const KernelContext& ctx, const AttentionGeometry& g, int first, int64_t t) {
   Columns c{source(ctx.in[first + g.k_in], g.k, g.batch, t, g.D),
@@ -122,6 +206,30 @@ Columns columns(const KernelContext& ctx, const AttentionGeometry& g, int first,
   return c;
 }
 
+// Copies all score columns of one tuple out of their (strided) sources, once per tuple: as rows (C, width)
+// and/or transposed (width, C). Blocks of them then feed the small GEMMs.
+// The transposed copy has padded_columns(C) columns, the extra ones zero, so the GEMMs never take their
+// scalar column tail.
+int64_t padded_columns(int64_t C) {
+  return (C + 15) / 16 * 16;
+}
+FROST_INLINE void gather_columns(const RowSource& main, const RowSource& prefix, int64_t P, int64_t C,
+                                 int64_t width, float* rows, float* transposed, float* buf) {
+  const int64_t Cp = padded_columns(C);
+  for (int64_t j = 0; j < C; ++j) {
+    const float* src = j < P ? prefix.row(j, buf) : main.row(j - P, buf);
+    if (rows != nullptr) std::copy(src, src + width, rows + j * width);
+    if (transposed != nullptr)
+      for (int64_t c = 0; c < width; ++c) transposed[c * Cp + j] = src[c];
+  }
+  if (transposed != nullptr)
+    for (int64_t c = 0; c < width; ++c) std::fill(transposed + c * Cp + C, transposed + (c + 1) * Cp, 0.0f);
+}
+
+// Rows with few score columns (the time groups: 1 + 4) use dot products; wider ones the register-blocked
+// GEMM on transposed operands.
+constexpr int64_t kWideColumns = 16;
+
 // The mask bias of tuple t, row i: a pointer and its column stride (nullptr without a mask).
 const float* mask_row(const KernelContext& ctx, const AttentionGeometry& g, int first, int64_t t, int64_t i) {
   if (!g.has_mask) return nullptr;
@@ -129,93 +237,105 @@ const float* mask_row(const KernelContext& ctx, const AttentionGeometry& g, int 
          i * g.mask_strides[g.mask_strides.size() - 2];
 }
 
-// S[r][j - j0] = scale * q_r . key_j + mask[r][j] for the block's rows and columns.
+// S[r][j - j0] = scale * q_r . key_j + mask[r][j] for the block's rows and columns, from the tuple's keys
+// transposed (kt, (D, C)) when wide, else from its key rows (kb, (C, D)).
 FROST_INLINE void block_scores(const KernelContext& ctx, const AttentionGeometry& g, int first, int64_t t,
                                int64_t i0, int64_t rows, int64_t j0, int64_t j1, const float* qb,
-                               const Columns& cols, float* kbuf, float scale, float* S) {
-  for (int64_t j = j0; j < j1; ++j) {
-    const float* key = cols.key(j, kbuf);
-    for (int64_t r = 0; r < rows; ++r) S[r * kKeyBlock + (j - j0)] = dot(qb + r * g.D, key, g.D) * scale;
+                               const float* kt, const float* kb, float scale, float* S) {
+  const int64_t n = j1 - j0, C = g.columns();
+  if (C >= kWideColumns) {
+    const int64_t np = padded_columns(n);  // kKeyBlock is a multiple of 16: stays inside S and kt
+    for (int64_t r = 0; r < rows; ++r) std::fill(S + r * kKeyBlock, S + r * kKeyBlock + np, 0.0f);
+    small_gemm(rows, np, g.D, qb, g.D, 1, kt + j0, padded_columns(C), S, kKeyBlock);
+  } else {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = j0; j < j1; ++j) S[r * kKeyBlock + (j - j0)] = dot(qb + r * g.D, kb + j * g.D, g.D);
   }
-  if (g.has_mask) {
-    const int64_t ms = g.mask_strides.back();
-    for (int64_t r = 0; r < rows; ++r) {
+  const int64_t ms = g.has_mask ? g.mask_strides.back() : 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    float* s = S + r * kKeyBlock;
+    for (int64_t jj = 0; jj < n; ++jj) s[jj] *= scale;
+    if (g.has_mask) {
       const float* m = mask_row(ctx, g, first, t, i0 + r);
-      for (int64_t j = j0; j < j1; ++j) S[r * kKeyBlock + (j - j0)] += m[j * ms];
+      for (int64_t j = j0; j < j1; ++j) s[j - j0] += m[j * ms];
     }
   }
 }
 
 // One (tuple, query block): the online softmax over key blocks.
-FROST_CPU_CLONES void forward_block(const KernelContext& ctx, const Plan& pl, int64_t t, int64_t i0,
-                                    float* scratch) {
+FROST_CPU_CLONES void forward_tuple(const KernelContext& ctx, const Plan& pl, int64_t t, float* scratch) {
   const AttentionGeometry& g = pl.g;
-  const int64_t rows = std::min(kQueryBlock, g.Lq - i0), C = g.columns();
+  const int64_t C = g.columns();
+  const bool wide = C >= kWideColumns;
   const float scale = float(ctx.node->attrs.scalar);
-  float* qb = scratch;                       // (rows, D)
-  float* S = qb + kQueryBlock * g.D;         // (rows, kKeyBlock)
-  float* acc = S + kQueryBlock * kKeyBlock;  // (rows, Dv)
-  float* m = acc + kQueryBlock * g.Dv;       // (rows)
-  float* l = m + kQueryBlock;                // (rows)
-  float* kbuf = l + kQueryBlock;             // (D) for strided keys
-  float* vbuf = kbuf + g.D;                  // (Dv)
+  float* qb = scratch;                         // (rows, D)
+  float* S = qb + kQueryBlock * g.D;           // (rows, kKeyBlock): scores, then probabilities
+  float* acc = S + kQueryBlock * kKeyBlock;    // (rows, Dv)
+  float* m = acc + kQueryBlock * g.Dv;         // (rows) running max
+  float* l = m + kQueryBlock;                  // (rows) running sum
+  float* keys = l + kQueryBlock;               // (D, padded C) transposed when wide, else (C, D)
+  float* vb = keys + padded_columns(C) * g.D;  // (C, Dv)
+  float* buf = vb + C * g.Dv;                  // (max(D, Dv)) for strided rows
   const RowSource q = source(ctx.in[g.q_in], g.q, g.batch, t, g.D);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* src = q.row(i0 + r, qb + r * g.D);
-    if (src != qb + r * g.D) std::copy(src, src + g.D, qb + r * g.D);
-    m[r] = -INFINITY;
-    l[r] = 0;
-    std::fill(acc + r * g.Dv, acc + (r + 1) * g.Dv, 0.0f);
-  }
   const Columns cols = columns(ctx, g, 0, t);
-  for (int64_t j0 = 0; j0 < C; j0 += kKeyBlock) {
-    const int64_t j1 = std::min(C, j0 + kKeyBlock), n = j1 - j0;
-    block_scores(ctx, g, 0, t, i0, rows, j0, j1, qb, cols, kbuf, scale, S);
+  gather_columns(cols.k, cols.pk, g.P, C, g.D, wide ? nullptr : keys, wide ? keys : nullptr, buf);
+  gather_columns(cols.v, cols.pv, g.P, C, g.Dv, vb, nullptr, buf);
+  for (int64_t i0 = 0; i0 < g.Lq; i0 += kQueryBlock) {
+    const int64_t rows = std::min(kQueryBlock, g.Lq - i0);
     for (int64_t r = 0; r < rows; ++r) {
-      float* s = S + r * kKeyBlock;
-      float bm = -INFINITY;
-      for (int64_t j = 0; j < n; ++j) bm = (s[j] > bm || s[j] != s[j]) ? s[j] : bm;  // NaN sticks
-      const float m_new = (bm > m[r] || bm != bm) ? bm : m[r];
-      if (m_new == -INFINITY) continue;  // every column so far -inf: nothing to add yet
-      const float alpha = fast_exp(m[r] - m_new);
-      for (int64_t j = 0; j < n; ++j) s[j] = fast_exp(s[j] - m_new);
-      float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t j = 0;
-      for (; j + 8 <= n; j += 8)
-        for (int k = 0; k < 8; ++k) lane[k] += s[j + k];
-      float sum = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
-      for (; j < n; ++j) sum += s[j];
-      l[r] = l[r] * alpha + sum;
-      m[r] = m_new;
-      float* a = acc + r * g.Dv;
-      if (alpha != 1.0f)
-        for (int64_t c = 0; c < g.Dv; ++c) a[c] *= alpha;
+      const float* src = q.row(i0 + r, qb + r * g.D);
+      if (src != qb + r * g.D) std::copy(src, src + g.D, qb + r * g.D);
+      m[r] = -INFINITY;
+      l[r] = 0;
+      std::fill(acc + r * g.Dv, acc + (r + 1) * g.Dv, 0.0f);
     }
-    for (int64_t jj = 0; jj < n; ++jj) {
-      const float* value = cols.value(j0 + jj, vbuf);
-      for (int64_t r = 0; r < rows; ++r)
-        if (m[r] != -INFINITY) axpy(S[r * kKeyBlock + jj], value, acc + r * g.Dv, g.Dv);
+    for (int64_t j0 = 0; j0 < C; j0 += kKeyBlock) {
+      const int64_t j1 = std::min(C, j0 + kKeyBlock), n = j1 - j0;
+      block_scores(ctx, g, 0, t, i0, rows, j0, j1, qb, keys, keys, scale, S);
+      for (int64_t r = 0; r < rows; ++r) {
+        float* s = S + r * kKeyBlock;
+        float bm = -INFINITY;
+        for (int64_t j = 0; j < n; ++j) bm = (s[j] > bm || s[j] != s[j]) ? s[j] : bm;  // NaN sticks
+        const float m_new = (bm > m[r] || bm != bm) ? bm : m[r];
+        if (m_new == -INFINITY) {  // every column so far -inf: nothing to add yet
+          std::fill(s, s + n, 0.0f);
+          continue;
+        }
+        const float alpha = fast_exp(m[r] - m_new);
+        exp_row(s, n, m_new);
+        float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t j = 0;
+        for (; j + 8 <= n; j += 8)
+          for (int k = 0; k < 8; ++k) lane[k] += s[j + k];
+        float sum = ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+        for (; j < n; ++j) sum += s[j];
+        l[r] = l[r] * alpha + sum;
+        m[r] = m_new;
+        float* a = acc + r * g.Dv;
+        if (alpha != 1.0f)
+          for (int64_t c = 0; c < g.Dv; ++c) a[c] *= alpha;
+      }
+      small_gemm(rows, g.Dv, n, S, kKeyBlock, 1, vb + j0 * g.Dv, g.Dv, acc, g.Dv);  // acc += P V
     }
-  }
-  float* out = ctx.out[0].as<float>() + (t * g.Lq + i0) * g.Dv;
-  float* lse = ctx.out[1].as<float>() + t * g.Lq + i0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const float inv = 1.0f / l[r];  // l = 0 (every column -inf): NaN, as softmax gives
-    for (int64_t c = 0; c < g.Dv; ++c) out[r * g.Dv + c] = acc[r * g.Dv + c] * inv;
-    lse[r] = m[r] == -INFINITY ? NAN : m[r] + std::log(l[r]);  // as the reference: exp(-inf - -inf)
+    float* out = ctx.out[0].as<float>() + (t * g.Lq + i0) * g.Dv;
+    float* lse = ctx.out[1].as<float>() + t * g.Lq + i0;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float inv = 1.0f / l[r];  // l = 0 (every column -inf): NaN, as softmax gives
+      for (int64_t c = 0; c < g.Dv; ++c) out[r * g.Dv + c] = acc[r * g.Dv + c] * inv;
+      lse[r] = m[r] == -INFINITY ? NAN : m[r] + std::log(l[r]);  // as the reference: exp(-inf - -inf)
+    }
   }
 }
 
 void attention_f32(const KernelContext& ctx) {
   const Plan& pl = plan_of(ctx);
-  const int64_t blocks = (pl.g.Lq + kQueryBlock - 1) / kQueryBlock, tasks = pl.g.tuples() * blocks;
+  const int64_t tasks = pl.g.tuples();
   float* ws = static_cast<float*>(ctx.workspace);
 #pragma omp parallel num_threads(pl.threads)
   {
     float* scratch = ws + size_t(omp_get_thread_num()) * pl.per_thread;
 #pragma omp for schedule(static)
-    for (int64_t task = 0; task < tasks; ++task)
-      forward_block(ctx, pl, task / blocks, (task % blocks) * kQueryBlock, scratch);
+    for (int64_t t = 0; t < tasks; ++t) forward_tuple(ctx, pl, t, scratch);
   }
 }
 
@@ -225,70 +345,78 @@ FROST_CPU_CLONES void backward_tuple(const KernelContext& ctx, const Plan& pl, i
   const AttentionGeometry& g = pl.g;
   const int n_in = attention_num_inputs(ctx.node->attrs);
   const float scale = float(ctx.node->attrs.scalar);
-  const int64_t C = g.columns();
-  const float* dout = ctx.in[0].as<const float>() + t * g.Lq * g.Dv;
-  const float* out = ctx.in[1 + n_in].as<const float>() + t * g.Lq * g.Dv;
+  const int64_t C = g.columns(), D = g.D, Dv = g.Dv;
+  const float* dout = ctx.in[0].as<const float>() + t * g.Lq * Dv;
+  const float* out = ctx.in[1 + n_in].as<const float>() + t * g.Lq * Dv;
   const float* lse = ctx.in[2 + n_in].as<const float>() + t * g.Lq;
-  float* dq = ctx.out[0].as<float>() + t * g.Lq * g.D;
-  float* dk = ctx.out[1].as<float>() + t * g.Lk * g.D;
-  float* dv = ctx.out[2].as<float>() + t * g.Lk * g.Dv;
+  float* dq = ctx.out[0].as<float>() + t * g.Lq * D;
+  float* dk = ctx.out[1].as<float>() + t * g.Lk * D;
+  float* dv = ctx.out[2].as<float>() + t * g.Lk * Dv;
   float* dpk = g.has_prefix ? ctx.out[3].as<float>() + batch_offset(g.pk_grad, g.batch, t) : nullptr;
   float* dpv = g.has_prefix ? ctx.out[4].as<float>() + batch_offset(g.pv_grad, g.batch, t) : nullptr;
-  std::fill(dk, dk + g.Lk * g.D, 0.0f);
-  std::fill(dv, dv + g.Lk * g.Dv, 0.0f);
+  std::fill(dk, dk + g.Lk * D, 0.0f);
+  std::fill(dv, dv + g.Lk * Dv, 0.0f);
   float* qb = scratch;                        // (rows, D)
-  float* S = qb + kQueryBlock * g.D;          // (rows, kKeyBlock): P, then dS
+  float* S = qb + kQueryBlock * D;            // (rows, kKeyBlock): P, then dS
   float* dP = S + kQueryBlock * kKeyBlock;    // (rows, kKeyBlock)
   float* dqa = dP + kQueryBlock * kKeyBlock;  // (rows, D)
-  float* delta = dqa + kQueryBlock * g.D;     // (rows)
-  float* kbuf = delta + kQueryBlock;          // (D)
-  float* vbuf = kbuf + g.D;                   // (Dv)
-  const RowSource q = source(ctx.in[1 + g.q_in], g.q, g.batch, t, g.D);
+  float* delta = dqa + kQueryBlock * D;       // (rows)
+  float* kt = delta + kQueryBlock;            // (D, C) keys transposed (wide rows only)
+  float* kb = kt + D * padded_columns(C);     // (C, D) keys
+  float* vs = kb + C * D;                     // (Dv, C) values transposed when wide, else (C, Dv)
+  float* dkb = vs + Dv * padded_columns(C);   // (kKeyBlock, D) this block's key gradients
+  float* dvb = dkb + kKeyBlock * D;           // (kKeyBlock, Dv) this block's value gradients
+  float* buf = dvb + kKeyBlock * Dv;          // (max(D, Dv))
+  const RowSource q = source(ctx.in[1 + g.q_in], g.q, g.batch, t, D);
   const Columns cols = columns(ctx, g, 1, t);
+  const bool wide = C >= kWideColumns;
+  gather_columns(cols.k, cols.pk, g.P, C, D, kb, wide ? kt : nullptr, buf);
+  gather_columns(cols.v, cols.pv, g.P, C, Dv, wide ? nullptr : vs, wide ? vs : nullptr, buf);
   for (int64_t i0 = 0; i0 < g.Lq; i0 += kQueryBlock) {
     const int64_t rows = std::min(kQueryBlock, g.Lq - i0);
+    const float* dout_b = dout + i0 * Dv;  // (rows, Dv)
     for (int64_t r = 0; r < rows; ++r) {
-      const float* src = q.row(i0 + r, qb + r * g.D);
-      if (src != qb + r * g.D) std::copy(src, src + g.D, qb + r * g.D);
-      delta[r] = dot(dout + (i0 + r) * g.Dv, out + (i0 + r) * g.Dv, g.Dv);
-      std::fill(dqa + r * g.D, dqa + (r + 1) * g.D, 0.0f);
+      const float* src = q.row(i0 + r, qb + r * D);
+      if (src != qb + r * D) std::copy(src, src + D, qb + r * D);
+      delta[r] = dot(dout_b + r * Dv, out + (i0 + r) * Dv, Dv);
+      std::fill(dqa + r * D, dqa + (r + 1) * D, 0.0f);
     }
     for (int64_t j0 = 0; j0 < C; j0 += kKeyBlock) {
       const int64_t j1 = std::min(C, j0 + kKeyBlock), n = j1 - j0;
-      block_scores(ctx, g, 1, t, i0, rows, j0, j1, qb, cols, kbuf, scale, S);
+      block_scores(ctx, g, 1, t, i0, rows, j0, j1, qb, kt, kb, scale, S);
       for (int64_t r = 0; r < rows; ++r) {
         float* s = S + r * kKeyBlock;
         const float lr = lse[i0 + r];
-        for (int64_t j = 0; j < n; ++j) s[j] = fast_exp(s[j] - lr);
+        exp_row(s, n, lr);
+        std::fill(dP + r * kKeyBlock, dP + r * kKeyBlock + padded_columns(n), 0.0f);
       }
-      // dv_j += sum_r P[r][j] dout_r; dP[r][j] = dout_r . v_j
-      for (int64_t jj = 0; jj < n; ++jj) {
-        const int64_t j = j0 + jj;
-        const float* value = cols.value(j, vbuf);
-        float* dvalue = j < g.P ? dpv + j * g.Dv : dv + (j - g.P) * g.Dv;
-        for (int64_t r = 0; r < rows; ++r) {
-          const float* dout_r = dout + (i0 + r) * g.Dv;
-          axpy(S[r * kKeyBlock + jj], dout_r, dvalue, g.Dv);
-          dP[r * kKeyBlock + jj] = dot(dout_r, value, g.Dv);
-        }
+      // dV_block = P^T dout; dP = dout V^T; dS = P (dP - delta)
+      std::fill(dvb, dvb + n * Dv, 0.0f);
+      small_gemm(n, Dv, rows, S, 1, kKeyBlock, dout_b, Dv, dvb, Dv);
+      if (wide) {
+        small_gemm(rows, padded_columns(n), Dv, dout_b, Dv, 1, vs + j0, padded_columns(C), dP, kKeyBlock);
+      } else {
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t j = j0; j < j1; ++j)
+            dP[r * kKeyBlock + (j - j0)] = dot(dout_b + r * Dv, vs + j * Dv, Dv);
       }
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t jj = 0; jj < n; ++jj)
           S[r * kKeyBlock + jj] = S[r * kKeyBlock + jj] * (dP[r * kKeyBlock + jj] - delta[r]);
-      // dq_r += sum_j dS[r][j] key_j; dkey_j += scale sum_r dS[r][j] q_r
+      // dq += dS K; dK_block = dS^T q (scaled below)
+      small_gemm(rows, D, n, S, kKeyBlock, 1, kb + j0 * D, D, dqa, D);
+      std::fill(dkb, dkb + n * D, 0.0f);
+      small_gemm(n, D, rows, S, 1, kKeyBlock, qb, D, dkb, D);
       for (int64_t jj = 0; jj < n; ++jj) {
         const int64_t j = j0 + jj;
-        const float* key = cols.key(j, kbuf);
-        float* dkey = j < g.P ? dpk + j * g.D : dk + (j - g.P) * g.D;
-        for (int64_t r = 0; r < rows; ++r) {
-          const float ds = S[r * kKeyBlock + jj];
-          axpy(ds, key, dqa + r * g.D, g.D);
-          axpy(scale * ds, qb + r * g.D, dkey, g.D);
-        }
+        float* dkey = j < g.P ? dpk + j * D : dk + (j - g.P) * D;
+        float* dvalue = j < g.P ? dpv + j * Dv : dv + (j - g.P) * Dv;
+        for (int64_t c = 0; c < D; ++c) dkey[c] += scale * dkb[jj * D + c];
+        for (int64_t c = 0; c < Dv; ++c) dvalue[c] += dvb[jj * Dv + c];
       }
     }
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < g.D; ++c) dq[(i0 + r) * g.D + c] = scale * dqa[r * g.D + c];
+      for (int64_t c = 0; c < D; ++c) dq[(i0 + r) * D + c] = scale * dqa[r * D + c];
   }
 }
 
@@ -321,8 +449,11 @@ KernelPrep prepare(const Graph& graph, const Node& node) {
   pl->g = attention_geometry(graph, node);
   const AttentionGeometry& g = pl->g;
   pl->threads = std::max(1, omp_get_max_threads());
-  const size_t blocks = size_t(kQueryBlock) * size_t(2 * g.D + g.Dv + 2 * kKeyBlock + 2) + size_t(g.D + g.Dv);
-  pl->per_thread = (blocks + 15) / 16 * 16;  // 64-byte apart
+  const size_t Q = size_t(kQueryBlock), K = size_t(kKeyBlock), D = size_t(g.D), Dv = size_t(g.Dv);
+  const size_t C = size_t(padded_columns(g.columns()));
+  const size_t forward = Q * (D + K + Dv + 2) + C * (D + Dv) + std::max(D, Dv);
+  const size_t backward = Q * (2 * D + 2 * K + 1) + C * (2 * D + Dv) + K * (D + Dv) + std::max(D, Dv);
+  pl->per_thread = (std::max(forward, backward) + 15) / 16 * 16;  // 64 bytes apart
   if (node.kind == OpKind::AttentionBackward && g.has_prefix) {
     // Tuples that add into one prefix-gradient slice must share a task: the prefix may broadcast over
     // trailing batch dims (the video's groups), which makes them runs of consecutive tuples; any other
