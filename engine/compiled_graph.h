@@ -30,8 +30,9 @@ struct CompileOptions {
   // Kernel-name prefixes not to use ("onednn.", "cpu."): the next kernel for the op is taken, down to the
   // reference kernel. The environment variable FROST_DISABLE_KERNELS (comma-separated) adds to it.
   std::vector<std::string> disabled_kernels;
-  // Run the fusion passes (engine/passes/passes.h) on the graph first. The environment variable
-  // FROST_NO_FUSE=1 turns them off too (for bisecting: everything runs unfused, within tolerance the same).
+  // Run the fusion passes (engine/passes/passes.h) on the graph first, then absorb_views (attention reads
+  // its operands through strided maps instead of layout copies). The environment variable FROST_NO_FUSE=1
+  // turns both off (for bisecting: everything runs unfused, within tolerance the same).
   bool fuse = true;
 };
 
