@@ -21,6 +21,18 @@ std::string to_string(const TensorType& t) {
   return std::string(dtype_name(t.dtype)) + to_string(t.shape);
 }
 
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::None:
+      return "none";
+    case Activation::Gelu:
+      return "gelu";
+    case Activation::GeluTanh:
+      return "gelu_tanh";
+  }
+  return "?";
+}
+
 TensorType Tensor::type() const {
   FROST_CHECK(valid(), InvalidArgument, "use of an empty Tensor handle");
   return graph->value(id).type;

@@ -42,6 +42,10 @@ struct TensorType {
 };
 std::string to_string(const TensorType& t);  // "f32[2, 3]"
 
+// The activation a linear op applies after its bias (its fused epilogue).
+enum class Activation : uint8_t { None, Gelu, GeluTanh };
+const char* activation_name(Activation a);  // "none", "gelu", "gelu_tanh"
+
 // Attributes of a node. Which fields an op reads is documented in engine/op_list.h and its row.
 struct Attrs {
   std::vector<int64_t> axes;  // sum/mean: reduced axes (normalised, sorted); permute: the permutation
@@ -50,11 +54,12 @@ struct Attrs {
   DType dtype = DType::F32;   // fill: element type
   bool keepdim = false;       // sum/mean
   bool trans_a = false;       // matmul: use a's last two dims transposed
-  bool trans_b = false;       // matmul: use b's last two dims transposed
-  int64_t axis = 0;           // slice, concat, repeat_interleave: the axis (normalised)
-  int64_t start = 0, stop = 0, step = 1;  // slice: [start, stop) by step (normalised and clamped)
-  int64_t count = 0;                      // repeat_interleave: repeats of each element
-  uint64_t seed = 0;                      // dropout: its Philox stream (attrs.scalar is the drop probability)
+  bool trans_b = false;       // matmul, linear: use b's last two dims transposed
+  Activation activation = Activation::None;  // linear: the epilogue after the bias
+  int64_t axis = 0;                          // slice, concat, repeat_interleave: the axis (normalised)
+  int64_t start = 0, stop = 0, step = 1;     // slice: [start, stop) by step (normalised and clamped)
+  int64_t count = 0;                         // repeat_interleave: repeats of each element
+  uint64_t seed = 0;  // dropout: its Philox stream (attrs.scalar is the drop probability)
   // attention: inputs 3 and 4 are prefix keys/values; a mask bias follows; `views` are strided reads of
   // the operands from their sources (ops/attention_geometry.h, engine/passes/absorb_views.cpp).
   bool prefix = false, masked = false;

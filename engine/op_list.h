@@ -36,6 +36,7 @@
   X(Dropout, "dropout")                     /* (x, offset i64[]) -> x * mask / (1 - p); p = attrs.scalar */  \
   /* linear algebra */                                                                                       \
   X(MatMul, "matmul") /* batched, broadcasting batch dims, attrs.trans_a / trans_b */                        \
+  X(Linear, "linear") /* (x (..., K), w (K, N) | (N, K) trans_b, bias (N)) -> act(x w + bias) */             \
   /* normalisation over the last dimension */                                                                \
   X(Softmax, "softmax")                                                                                      \
   X(LogSoftmax, "log_softmax")                                                                               \
@@ -43,9 +44,10 @@
   X(LogSoftmaxBackward, "log_softmax_backward") /* (dy, y) -> dy - exp(y) * sum(dy) */                       \
   X(LayerNorm, "layer_norm")                    /* (x, w, b) -> (y, mean, rstd); eps = attrs.scalar */       \
   X(LayerNormBackward, "layer_norm_backward")   /* (dy, x, w, mean, rstd) -> (dx, dw, db) */                 \
-  X(Attention, "attention") /* (q, k, v[, prefix k, prefix v][, mask bias]) -> (out, logsumexp) */       \
-  X(AttentionBackward, "attention_backward") /* (dout, q, k, v[, pk, pv][, mask], out, lse) -> grads */     \
-  X(L2Normalize, "l2_normalize") /* x / max(||x||, eps) over the last dim; eps = attrs.scalar */             \
+  X(AddLayerNorm, "add_layer_norm") /* (a, b, w, bias) -> (a + b, y, mean, rstd); eps = attrs.scalar */      \
+  X(Attention, "attention")         /* (q, k, v[, prefix k, prefix v][, mask bias]) -> (out, logsumexp) */   \
+  X(AttentionBackward, "attention_backward") /* (dout, q, k, v[, pk, pv][, mask], out, lse) -> grads */      \
+  X(L2Normalize, "l2_normalize")             /* x / max(||x||, eps) over the last dim; eps = attrs.scalar */ \
   X(L2NormalizeBackward, "l2_normalize_backward") /* (dy, x) -> dx */                                        \
   X(SoftmaxCrossEntropy, "softmax_cross_entropy") /* (logits (N, K), target i64 (N)) -> (N) */               \
   X(SoftmaxCrossEntropyBackward, "softmax_cross_entropy_backward") /* (dl, logits, target) */                \

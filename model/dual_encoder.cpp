@@ -61,7 +61,9 @@ FitGraph build_fit_graph(const FitConfig& c, const FitGraphOptions& o) {
     fg.loss = norm_softmax_loss(sim, c.temperature);
     g.output("loss", fg.loss);
   }
-  if (o.fuse) fuse(g);  // before the caller's gradients(): the backward then differentiates the fused ops
+  // Before the caller's gradients(): the backward then differentiates the fused ops. Gelu stays out of the
+  // linears here (the fused op has no backward); compile() folds it in where nothing differentiates it.
+  if (o.fuse) fuse(g, {.activation_epilogues = false});
   return fg;
 }
 

@@ -163,6 +163,13 @@ Tensor matmul(Tensor a, Tensor b, bool trans_a, bool trans_b) {
   return make(OpKind::MatMul, {a, b}, at);
 }
 
+Tensor fused_linear(Tensor x, Tensor w, Tensor bias, bool trans_b, Activation activation) {
+  Attrs at;
+  at.trans_b = trans_b;
+  at.activation = activation;
+  return make(OpKind::Linear, {x, w, bias}, at);
+}
+
 Tensor softmax(Tensor x) {
   return make(OpKind::Softmax, {x});
 }
@@ -181,6 +188,12 @@ LayerNormResult layer_norm(Tensor x, Tensor weight, Tensor bias, double eps) {
   a.scalar = eps;
   std::vector<Tensor> o = make_all(OpKind::LayerNorm, {x, weight, bias}, a);
   return {o[0], o[1], o[2]};
+}
+AddLayerNormResult add_layer_norm(Tensor a, Tensor b, Tensor weight, Tensor bias, double eps) {
+  Attrs at;
+  at.scalar = eps;
+  std::vector<Tensor> o = make_all(OpKind::AddLayerNorm, {a, b, weight, bias}, at);
+  return {o[0], o[1], o[2], o[3]};  // sum, y, mean, rstd
 }
 std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd,
                                         double eps) {

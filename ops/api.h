@@ -71,6 +71,11 @@ inline Tensor operator-(Tensor a) {
 // a: (..., M, K) or (..., K, M) with trans_a; b: (..., K, N) or (..., N, K) with trans_b; batch dims
 // broadcast. Both operands need rank >= 2. Result (..., M, N).
 Tensor matmul(Tensor a, Tensor b, bool trans_a = false, bool trans_b = false);
+// The fused linear op: act(x op(w) + bias). x (..., K); w (K, N), or (N, K) with trans_b (PyTorch's
+// nn.Linear layout); bias (N). Model code writes matmul + bias + activation (model/layers.cpp);
+// engine/passes/fuse_linear.cpp produces this op from it.
+Tensor fused_linear(Tensor x, Tensor w, Tensor bias, bool trans_b = false,
+                    Activation activation = Activation::None);
 
 // Over the last dimension.
 Tensor softmax(Tensor x);
@@ -83,6 +88,12 @@ struct LayerNormResult {
 // One op with three outputs (mean and rstd are saved for the backward). Model code uses nn::layer_norm,
 // which emits the primitive decomposition the fusion pass matches (DESIGN, canonical sequences).
 LayerNormResult layer_norm(Tensor x, Tensor weight, Tensor bias, double eps);
+// The fused residual add + LayerNorm: y = layer_norm(a + b), with the sum kept (for the residual stream
+// after it and for the backward). a and b of one shape. Made by engine/passes/fuse_layer_norm.cpp.
+struct AddLayerNormResult {
+  Tensor sum, y, mean, rstd;  // the op's outputs, in order
+};
+AddLayerNormResult add_layer_norm(Tensor a, Tensor b, Tensor weight, Tensor bias, double eps);
 // -> dx, dw, db. `eps` is the forward's (kernels that keep the variance rather than rstd need it).
 std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tensor mean, Tensor rstd,
                                         double eps);

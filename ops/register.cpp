@@ -41,6 +41,7 @@ void register_all() {
     register_cpu_own_reduce_kernels(kernels);
     register_cpu_own_layout_kernels(kernels);
     register_cpu_own_attention_kernels(kernels);
+    register_cpu_own_normalization_kernels(kernels);
   });
 }
 

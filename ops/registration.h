@@ -13,9 +13,9 @@ void register_source_rows(OpRegistry& r);       // fill, assign
 void register_elementwise_rows(OpRegistry& r);  // add ... where, unary math, gelu, cast, dropout
 void register_matmul_rows(OpRegistry& r);
 void register_softmax_rows(OpRegistry& r);
-void register_reduce_rows(OpRegistry& r);  // sum, mean, max
-void register_layout_rows(OpRegistry& r);         // reshape, permute, contiguous, expand, slice, concat, repeat
-void register_indexing_rows(OpRegistry& r);       // diagonal, diag_embed, gather_rows, scatter_add_rows
+void register_reduce_rows(OpRegistry& r);    // sum, mean, max
+void register_layout_rows(OpRegistry& r);    // reshape, permute, contiguous, expand, slice, concat, repeat
+void register_indexing_rows(OpRegistry& r);  // diagonal, diag_embed, gather_rows, scatter_add_rows
 void register_normalization_rows(OpRegistry& r);  // layer_norm, l2_normalize, softmax_cross_entropy
 void register_attention_rows(OpRegistry& r);      // attention and its backward (made by fusion)
 
@@ -35,6 +35,7 @@ void register_cpu_own_elementwise_kernels(KernelRegistry& r);
 void register_cpu_own_reduce_kernels(KernelRegistry& r);
 void register_cpu_own_layout_kernels(KernelRegistry& r);
 void register_cpu_own_attention_kernels(KernelRegistry& r);
+void register_cpu_own_normalization_kernels(KernelRegistry& r);  // layer_norm, add_layer_norm
 void register_onednn_kernels(KernelRegistry& r);  // ops/cpu/onednn.cpp, in builds with FROST_ONEDNN
 
 }  // namespace frost::ops

@@ -6,6 +6,7 @@
 
 #include "engine/autodiff.h"
 #include "engine/compiled_graph.h"
+#include "engine/error.h"
 #include "engine/passes/passes.h"
 #include "model/nn.h"
 #include "ops/api.h"
@@ -115,6 +116,28 @@ void expect_fused_equals_unfused(const Graph& g, double tol = 2e-6) {
   }
 }
 
+// Adds loss = sum(out²) and the gradients of the named inputs as outputs, once fused before autodiff (as
+// build_fit_graph does) and once not; runs both on each backend and compares. Returns the fused graph.
+Graph expect_gradients_fused_equal_unfused(const Graph& g, Tensor out, const std::vector<std::string>& names,
+                                           double tol = 1e-5) {
+  Graph train = g;
+  Tensor loss = sum(Tensor{&train, out.id} * Tensor{&train, out.id});
+  Graph train_fused = train;
+  fuse(train_fused, {.activation_epilogues = false});
+  for (Graph* t : {&train, &train_fused}) {
+    std::vector<Tensor> wrt;
+    for (const std::string& name : names) wrt.push_back(Tensor{t, t->find_source(name)});
+    std::vector<Tensor> grads = gradients(Tensor{t, loss.id}, wrt);
+    for (size_t i = 0; i < grads.size(); ++i) t->output("grad." + names[i], grads[i]);
+  }
+  for (const char* backend : {"cpu", "reference"}) {
+    const auto f = run_all(train_fused, true, backend), u = run_all(train, false, backend);
+    for (const auto& [name, want] : u)
+      EXPECT_TRUE(test::close(f.at(name), want, tol, 1e-5)) << name << " on " << backend;
+  }
+  return train_fused;
+}
+
 const Node& producer_of(const Graph& g, Tensor t) {
   return g.node(g.value(t.id).producer);
 }
@@ -172,29 +195,11 @@ TEST(Fusion, AttentionPrefixKeyValueIsNotMaterialised) {
   EXPECT_EQ(a.inputs, (std::vector<ValueId>{q.id, k.id, v.id, ck.id, cv.id}));
   expect_fused_equals_unfused(g);
   // Gradients of every input, fused (attention_backward) vs unfused.
-  Graph train = g;
-  Tensor loss = sum(Tensor{&train, o.id} * Tensor{&train, o.id});
-  std::vector<Tensor> wrt;
-  for (const char* name : {"q", "k", "v", "cls_k", "cls_v"})
-    for (ValueId id = 0; id < train.num_values(); ++id)
-      if (train.value(id).name == name) wrt.push_back(Tensor{&train, id});
-  Graph train_fused = train;
-  fuse(train_fused);
-  for (Graph* t : {&train, &train_fused}) {
-    std::vector<Tensor> w;
-    for (const Tensor& x : wrt) w.push_back(Tensor{t, x.id});
-    std::vector<Tensor> grads = gradients(Tensor{t, loss.id}, w);
-    for (size_t i = 0; i < grads.size(); ++i) t->output("grad" + std::to_string(i), grads[i]);
-  }
+  const Graph train_fused = expect_gradients_fused_equal_unfused(g, o, {"q", "k", "v", "cls_k", "cls_v"});
   int backward = 0;
   for (NodeId n = 0; n < train_fused.num_nodes(); ++n)
     backward += train_fused.node(n).kind == OpKind::AttentionBackward;
   EXPECT_EQ(backward, 1);
-  for (const char* backend : {"cpu", "reference"}) {
-    const auto f = run_all(train_fused, true, backend), u = run_all(train, false, backend);
-    for (const auto& [name, want] : u)
-      EXPECT_TRUE(test::close(f.at(name), want, 1e-5, 1e-5)) << name << " on " << backend;
-  }
 }
 
 TEST(Fusion, AttentionDoesNotMatchWhenProbabilitiesAreUsedElsewhere) {
@@ -236,12 +241,125 @@ TEST(Fusion, AttentionReadsOperandsThroughStridedViews) {
     permutes += node.kind == OpKind::Permute;
     if (node.kind == OpKind::Attention && !node.attrs.views.empty()) {
       ++viewed;
-      if (node.inputs[0] == qkv.id) EXPECT_EQ(node.inputs, (std::vector<ValueId>{qkv.id, qkv.id, qkv.id}));
+      if (node.inputs[0] == qkv.id) {
+        EXPECT_EQ(node.inputs, (std::vector<ValueId>{qkv.id, qkv.id, qkv.id}));
+      }
     }
   }
   EXPECT_EQ(viewed, 1);  // the second attention's operand is that reshape's buffer itself: nothing to absorb
   EXPECT_EQ(permutes, 2);  // the output's head merge, and the permute the second attention cannot skip
   expect_fused_equals_unfused(g);
+}
+
+// ---- residual add + layer norm ----------------------------------------------------------------------------
+
+// Pre-LN: the sum feeds the layer norm and the residual add after it; post-LN: only the layer norm.
+TEST(Fusion, AddLayerNormKeepsTheResidualStream) {
+  for (bool pre_ln : {true, false}) {
+    Graph g;
+    Tensor x = g.input("x", DType::F32, {2, 5, 8}), f = g.input("f", DType::F32, {2, 5, 8});
+    Tensor w = g.input("w", DType::F32, {8}), b = g.input("b", DType::F32, {8});
+    Tensor s = x + f;
+    Tensor y = nn::layer_norm(s, w, b, 1e-5);
+    Tensor out = pre_ln ? s + tanh(y) : tanh(y);  // (y itself as the graph output would stay: see below)
+    g.output("out", out);
+    Graph fused = g;
+    const FusionCounts c = fuse(fused);
+    EXPECT_EQ(c.layer_norm, 1);
+    EXPECT_EQ(c.add_layer_norm, 1);
+    EXPECT_EQ(count_fused_ops(fused), (std::map<std::string, int>{{"add_layer_norm", 1}}));
+    // The add node became the fused op: s keeps its id; the layer norm's y moved to output 1.
+    const Node& aln = producer_of(fused, s);
+    EXPECT_EQ(aln.kind, OpKind::AddLayerNorm);
+    EXPECT_EQ(aln.inputs, (std::vector<ValueId>{x.id, f.id, w.id, b.id}));
+    EXPECT_EQ(aln.outputs[0], s.id);
+    expect_fused_equals_unfused(g);
+    const Graph train = expect_gradients_fused_equal_unfused(g, out, {"x", "f", "w", "b"});
+    EXPECT_EQ(count_fused_ops(train).at("add_layer_norm"), 1);
+  }
+}
+
+// The summand that dies at the add goes first, so the sum can take its buffer.
+TEST(Fusion, AddLayerNormPutsTheDyingSummandFirst) {
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {4, 8}), w = g.input("w", DType::F32, {8});
+  Tensor b = g.input("b", DType::F32, {8});
+  Tensor t = tanh(x);
+  Tensor s = x + t;  // x is read again below, t is not
+  g.output("out", nn::layer_norm(s, w, b, 1e-5) * x);
+  Graph fused = g;
+  EXPECT_EQ(fuse(fused).add_layer_norm, 1);
+  EXPECT_EQ(producer_of(fused, s).inputs[0], t.id);
+  expect_fused_equals_unfused(g);
+}
+
+TEST(Fusion, AddLayerNormDoesNotMatch) {
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {3, 8}), w = g.input("w", DType::F32, {8});
+  Tensor b = g.input("b", DType::F32, {8}), row = g.input("row", DType::F32, {8});
+  g.output("broadcast", nn::layer_norm(x + row, w, b, 1e-5));  // a broadcasting add (a bias): no
+  Tensor y = nn::layer_norm(x + x, w, b, 1e-5);
+  g.output("y", y);  // a layer norm output that is a graph output stays where it is
+  Graph fused = g;
+  const FusionCounts c = fuse(fused);
+  EXPECT_EQ(c.layer_norm, 2);
+  EXPECT_EQ(c.add_layer_norm, 0);
+}
+
+// ---- linear ---------------------------------------------------------------------------------------------
+
+TEST(Fusion, MatmulBiasGeluBecomesOneLinear) {
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {2, 5, 8}), w1 = g.input("w1", DType::F32, {16, 8});
+  Tensor b1 = g.input("b1", DType::F32, {16}), w2 = g.input("w2", DType::F32, {16, 8});
+  Tensor b2 = g.input("b2", DType::F32, {8});
+  Tensor h = gelu(matmul(x, w1, false, /*trans_b=*/true) + b1);  // nn.Linear's (out, in) weight
+  Tensor out = b2 + matmul(h, w2);                               // the bias on the left
+  g.output("out", out);
+  Graph fused = g;
+  const FusionCounts c = fuse(fused);
+  EXPECT_EQ(c.linear, 2);
+  EXPECT_EQ(c.linear_activation, 1);
+  EXPECT_EQ(count_fused_ops(fused), (std::map<std::string, int>{{"linear", 2}, {"linear/gelu", 1}}));
+  const Node& fc1 = producer_of(fused, h);
+  EXPECT_EQ(fc1.kind, OpKind::Linear);
+  EXPECT_EQ(fc1.attrs.activation, Activation::Gelu);
+  EXPECT_TRUE(fc1.attrs.trans_b);
+  EXPECT_EQ(fc1.inputs, (std::vector<ValueId>{x.id, w1.id, b1.id}));
+  EXPECT_EQ(producer_of(fused, out).inputs, (std::vector<ValueId>{h.id, w2.id, b2.id}));
+  expect_fused_equals_unfused(g, 1e-5);
+  // Before autodiff, gelu stays out (FusionOptions::activation_epilogues off); gradients agree.
+  const Graph train = expect_gradients_fused_equal_unfused(g, out, {"x", "w1", "b1", "w2", "b2"});
+  EXPECT_EQ(count_fused_ops(train), (std::map<std::string, int>{{"linear", 2}}));
+  // A gelu epilogue cannot be differentiated: autodiff names the node instead of guessing.
+  Graph bad = fused;
+  Tensor loss = sum(Tensor{&bad, out.id});
+  const std::vector<Tensor> wrt = {Tensor{&bad, w1.id}};
+  try {
+    gradients(loss, wrt);
+    ADD_FAILURE() << "differentiated a gelu epilogue";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("gelu epilogue"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Fusion, LinearDoesNotMatch) {
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {2, 5, 8}), w = g.input("w", DType::F32, {8, 6});
+  Tensor wb = g.input("wb", DType::F32, {2, 8, 6}), b = g.input("b", DType::F32, {6});
+  Tensor full = g.input("full", DType::F32, {2, 5, 6});
+  Tensor m = matmul(x, w);
+  g.output("used_twice", (m + b) * m);          // the product is needed elsewhere
+  g.output("batched", matmul(x, wb) + b);       // a weight per batch: a batched matmul
+  g.output("not_a_bias", matmul(x, w) + full);  // adds a full tensor, not a bias
+  g.output("transposed_x", matmul(x, x, true) + g.input("c", DType::F32, {8}));
+  Tensor z = matmul(x, w) + b;
+  g.output("gelu_of_shared", gelu(z) + z);  // the pre-activation is read again: gelu stays apart
+  Graph fused = g;
+  const FusionCounts c = fuse(fused);
+  EXPECT_EQ(c.linear, 1);  // only z
+  EXPECT_EQ(c.linear_activation, 0);
+  expect_fused_equals_unfused(g, 1e-5);
 }
 
 }  // namespace

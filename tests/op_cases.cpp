@@ -33,6 +33,14 @@ OpCase mm(std::string name, Shape a, Shape b, bool ta, bool tb) {
             return {matmul(in[0], in[1], ta, tb)};
           }};
 }
+OpCase lin(std::string name, Shape x, Shape w, bool tb, Activation act) {
+  const int64_t n = tb ? w[0] : w[1];
+  OpCase c{std::move(name), OpKind::Linear, {{x}, {w}, {{n}}}, [tb, act](Graph&, DType, In in) -> Out {
+             return {fused_linear(in[0], in[1], in[2], tb, act)};
+           }};
+  c.gradcheck = act == Activation::None;  // a gelu epilogue has no backward (autodiff refuses it)
+  return c;
+}
 OpCase reduce(std::string name, OpKind kind, Shape shape, std::vector<int64_t> axes, bool keepdim) {
   return {std::move(name), kind, {{shape}}, [kind, axes, keepdim](Graph&, DType, In in) -> Out {
             return {kind == OpKind::Sum ? sum(in[0], axes, keepdim) : mean(in[0], axes, keepdim)};
@@ -113,6 +121,29 @@ void add_full_op_set_cases(std::vector<OpCase>& c) {
                [](Graph&, DType, In in) -> Out {
                  return layer_norm_backward(in[0], in[1], in[2], in[3], in[4], 1e-5);
                }});
+  OpCase add_ln{"add_layer_norm/outputs",
+                OpKind::AddLayerNorm,
+                {{{3, 7}}, {{3, 7}}, {{7}}, {{7}}},
+                [](Graph&, DType, In in) -> Out {
+                  AddLayerNormResult r = add_layer_norm(in[0], in[1], in[2], in[3], 1e-5);
+                  return {r.sum, r.y, r.mean, r.rstd};
+                }};
+  add_ln.gradcheck = false;  // mean and rstd are saved statistics
+  c.push_back(add_ln);
+  // y and the kept sum both used (the pre-LN residual stream): the backward adds both gradients. 37 columns:
+  // two of the own kernel's 16 lanes and a tail.
+  c.push_back({"add_layer_norm/y_and_sum",
+               OpKind::AddLayerNorm,
+               {{{2, 2, 37}}, {{2, 2, 37}}, {{37}}, {{37}}},
+               [](Graph&, DType, In in) -> Out {
+                 AddLayerNormResult r = add_layer_norm(in[0], in[1], in[2], in[3], 1e-6);
+                 return {r.y, scale(r.sum, 0.5)};
+               }});
+  c.push_back(
+      {"add_layer_norm/y",
+       OpKind::AddLayerNorm,
+       {{{4, 5}}, {{4, 5}}, {{5}}, {{5}}},
+       [](Graph&, DType, In in) -> Out { return {add_layer_norm(in[0], in[1], in[2], in[3], 1e-12).y}; }});
   c.push_back({"l2_normalize/rows", OpKind::L2Normalize, {{{4, 6}}}, [](Graph&, DType, In in) -> Out {
                  return {l2_normalize(in[0], 1e-12)};
                }});
@@ -383,6 +414,16 @@ std::vector<OpCase> make_cases() {
     big.atol = 1e-4;        // sums of 133 products of values up to 2 in f32
     c.push_back(big);
   }
+
+  // Linear (matmul + bias [+ gelu], what fuse_linear makes): weight layouts, ranks, epilogues, and past the
+  // own kernel's tiles.
+  c.push_back(lin("linear/plain", {3, 4}, {4, 5}, false, Activation::None));
+  c.push_back(lin("linear/trans_b_rank3", {2, 3, 4}, {5, 4}, true, Activation::None));
+  c.push_back(lin("linear/gelu", {2, 3, 4}, {5, 4}, true, Activation::Gelu));
+  c.push_back(lin("linear/gelu_tanh", {3, 4}, {4, 5}, false, Activation::GeluTanh));
+  OpCase big_linear = lin("linear/past_tiles_gelu", {2, 11, 133}, {515, 133}, true, Activation::Gelu);
+  big_linear.atol = 1e-4;  // sums of 133 products in f32, as matmul/past_tiles
+  c.push_back(big_linear);
 
   // Softmax family, including extreme logits (stability) and one-element rows.
   c.push_back(unary("softmax/rows", OpKind::Softmax, {4, 7}, softmax));

@@ -159,8 +159,9 @@ TEST_P(Parity, FusedEqualsUnfused) {
     CompileOptions options = GetParam().options;
     options.fuse = fused == 1;
     auto cg = compile(*fg.graph, options);
-    EXPECT_EQ(count_fused_ops(cg->graph()).count("layer_norm"), size_t(fused));
-    EXPECT_EQ(count_fused_ops(cg->graph()).count("attention"), size_t(fused));
+    // (A training graph: gelu stays out of the linears, its backward reads the pre-activation.)
+    for (const char* op : {"layer_norm", "add_layer_norm", "attention", "linear"})
+      EXPECT_EQ(count_fused_ops(cg->graph()).count(op), size_t(fused)) << op;
     w.apply(*cg);
     for (const char* in : {"input_ids", "attention_mask", "video"}) cg->set_input(in, io.read(in));
     cg->run();
@@ -206,19 +207,45 @@ TEST(ParityBatching, PaddedCaptionsEqualSingleCaptions) {
 // ---- fusion golden counts -------------------------------------------------------------------------------
 
 // The fused ops each model graph must contain: a pattern that silently stops matching fails here.
-// LayerNorm: 3 per video block (norm1, norm2, norm3) + the final norm; DistilBERT 1 + 2 per layer.
-// Attention: 4 per video block (time and space, each a CLS row over all tokens + the grouped queries with
-// the CLS prefix); 1 per text layer.
+// LayerNorm: 3 per video block (norm1, norm2, norm3) + the final norm, all but the first norm3 behind a
+// residual add (add_layer_norm); DistilBERT 2 per layer, each behind its residual add, + the embeddings'
+// (word + position embeddings broadcast: a plain layer_norm). Attention: 4 per video block (time and space,
+// each a CLS row over all tokens + the grouped queries with the CLS prefix); 1 per text layer. Linear:
+// 6 per block (video: qkv, proj for time and space, fc1, fc2; text: q, k, v, out, fc1, fc2) + the patch
+// embedding, the video projection and the text projection; gelu joins fc1 in inference graphs (compile()),
+// never in training graphs (its backward reads the pre-activation).
 TEST(Fusion, GoldenCountsPerModel) {
   struct Want {
     const char* config;
     Part part;
     bool train;
-    int layer_norm, attention;
+    std::map<std::string, int> counts;
   };
-  const Want wants[] = {{"tiny", Part::Video, false, 7, 8}, {"tiny", Part::Text, false, 5, 2},
-                        {"tiny", Part::Dual, true, 12, 10}, {"base", Part::Video, false, 37, 48},
-                        {"base", Part::Text, false, 13, 6}, {"base", Part::Dual, true, 50, 54}};
+  const Want wants[] = {
+      {"tiny",
+       Part::Video,
+       false,
+       {{"add_layer_norm", 6}, {"attention", 8}, {"layer_norm", 1}, {"linear", 14}, {"linear/gelu", 2}}},
+      {"tiny",
+       Part::Text,
+       false,
+       {{"add_layer_norm", 4}, {"attention", 2}, {"layer_norm", 1}, {"linear", 13}, {"linear/gelu", 2}}},
+      {"tiny",
+       Part::Dual,
+       true,
+       {{"add_layer_norm", 10}, {"attention", 10}, {"layer_norm", 2}, {"linear", 27}}},
+      {"base",
+       Part::Video,
+       false,
+       {{"add_layer_norm", 36}, {"attention", 48}, {"layer_norm", 1}, {"linear", 74}, {"linear/gelu", 12}}},
+      {"base",
+       Part::Text,
+       false,
+       {{"add_layer_norm", 12}, {"attention", 6}, {"layer_norm", 1}, {"linear", 37}, {"linear/gelu", 6}}},
+      {"base",
+       Part::Dual,
+       true,
+       {{"add_layer_norm", 48}, {"attention", 54}, {"layer_norm", 2}, {"linear", 111}}}};
   for (const Want& want : wants) {
     const FitConfig c = FitConfig::named_or_file(want.config);
     FitGraph fg = build_fit_graph(c, {.part = want.part, .batch = 2, .text_length = 8, .loss = want.train});
@@ -232,29 +259,31 @@ TEST(Fusion, GoldenCountsPerModel) {
                              (want.part == Part::Video  ? "video"
                               : want.part == Part::Text ? "text"
                                                         : "dual");
-    const auto counts = count_fused_ops(*fg.graph);
-    EXPECT_EQ(counts.count("layer_norm") ? counts.at("layer_norm") : 0, want.layer_norm) << what;
-    EXPECT_EQ(counts.count("attention") ? counts.at("attention") : 0, want.attention) << what;
+    // What compile() runs: the graph as built (fused before autodiff), then its own fusion passes.
+    const GraphPlan plan = plan_graph(*fg.graph);
+    EXPECT_EQ(count_fused_ops(plan.graph), want.counts) << what;
     // The video model's grouped attention reads the CLS key/value as a prefix: half of its attentions.
     int prefixed = 0;
-    for (NodeId n = 0; n < fg.graph->num_nodes(); ++n)
-      prefixed += fg.graph->node(n).kind == OpKind::Attention && fg.graph->node(n).attrs.prefix;
+    for (NodeId n = 0; n < plan.graph.num_nodes(); ++n)
+      prefixed += plan.graph.node(n).kind == OpKind::Attention && plan.graph.node(n).attrs.prefix;
     EXPECT_EQ(prefixed, want.part == Part::Text ? 0 : (want.config == std::string("tiny") ? 4 : 24)) << what;
-    // In training graphs every fused forward op has its fused backward.
+    // In training graphs every fused forward op has its fused backward (add_layer_norm's is a layer_norm
+    // backward reading the kept sum).
     if (want.train) {
       int ln_backward = 0, attention_backward = 0;
-      const std::vector<bool> live = live_nodes(*fg.graph);
-      for (NodeId n = 0; n < fg.graph->num_nodes(); ++n) {
-        ln_backward += live[n] && fg.graph->node(n).kind == OpKind::LayerNormBackward;
-        attention_backward += live[n] && fg.graph->node(n).kind == OpKind::AttentionBackward;
+      const std::vector<bool> live = live_nodes(plan.graph);
+      for (NodeId n = 0; n < plan.graph.num_nodes(); ++n) {
+        ln_backward += live[n] && plan.graph.node(n).kind == OpKind::LayerNormBackward;
+        attention_backward += live[n] && plan.graph.node(n).kind == OpKind::AttentionBackward;
       }
-      EXPECT_EQ(ln_backward, want.layer_norm) << what;
-      EXPECT_EQ(attention_backward, want.attention) << what;
+      EXPECT_EQ(ln_backward, want.counts.at("layer_norm") + want.counts.at("add_layer_norm")) << what;
+      EXPECT_EQ(attention_backward, want.counts.at("attention")) << what;
     }
     // Unfused, none.
     FitGraph plain = build_fit_graph(
         c, {.part = want.part, .batch = 2, .text_length = 8, .loss = want.train, .fuse = false});
     EXPECT_TRUE(count_fused_ops(*plain.graph).empty()) << what;
+    EXPECT_TRUE(count_fused_ops(plan_graph(*plain.graph, {.fuse = false}).graph).empty()) << what;
   }
 }
 

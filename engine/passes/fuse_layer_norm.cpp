@@ -78,4 +78,60 @@ int fuse_layer_norm(Graph& g) {
   return fused;
 }
 
+// Residual add + LayerNorm (after fuse_layer_norm): the add in front of a layer_norm joins it.
+//
+//        a ─┐                                    a ─┐
+//           ├─► add ─► s ─┬─► layer_norm ─► y   ⇒      ├─► add_layer_norm ─► (s, y', mean', rstd')
+//        b ─┘             └─► later uses        b ─┘                          └─► later uses
+//
+// The add node becomes add_layer_norm: s keeps its value id (the residual stream after it — pre-LN's
+// x = x + f(x) feeding the next residual add — and, in a differentiated graph, the layer_norm backward
+// still read it), and the sum may overwrite a summand that dies there, as the add did. The layer_norm's
+// outputs move to the new y', mean', rstd' (their consumers are rewired) and the layer_norm node, left
+// without consumers, goes to DCE. The summand with no later use goes first (the in-place input).
+// Preconditions: a and b of s's shape (no broadcasting: the kernel adds rows); the weight and bias made
+// before the add (parameters are sources, so they are); no layer_norm output is a graph output (outputs
+// name value ids, which cannot move).
+int fuse_add_layer_norm(Graph& g) {
+  int fused = 0;
+  for (NodeId id = 0; id < g.num_nodes(); ++id) {
+    if (g.node(id).kind != OpKind::LayerNorm) continue;
+    // Consumers and liveness afresh for each candidate: a rewrite moves values' consumers, and the
+    // decomposition fuse_layer_norm replaced (dead now) still reads s.
+    const Matcher m(g);
+    const std::vector<bool> live = live_nodes(g);
+    if (!live[id]) continue;
+    const Node ln = g.node(id);
+    const ValueId s = ln.inputs[0];
+    const Node* add = m.producer(s, OpKind::Add);
+    if (add == nullptr) continue;
+    const NodeId add_id = g.value(s).producer;
+    const TensorType& st = g.value(s).type;
+    ValueId a = add->inputs[0], b = add->inputs[1];
+    if (g.value(a).type != st || g.value(b).type != st) continue;
+    auto made_before_add = [&](ValueId v) {
+      return g.value(v).producer == kNoId || g.value(v).producer < add_id;
+    };
+    if (!made_before_add(ln.inputs[1]) || !made_before_add(ln.inputs[2])) continue;
+    if (std::any_of(ln.outputs.begin(), ln.outputs.end(), [&](ValueId v) { return m.is_output[v]; }))
+      continue;
+    auto used_later = [&](ValueId v) {
+      return std::any_of(m.consumers[v].begin(), m.consumers[v].end(),
+                         [&](NodeId c) { return live[c] && c > add_id; });
+    };
+    if (used_later(a) && !used_later(b)) std::swap(a, b);
+    g.rewrite_node(add_id, OpKind::AddLayerNorm, {a, b, ln.inputs[1], ln.inputs[2]}, ln.attrs);
+    for (size_t k = 0; k < ln.outputs.size(); ++k) {
+      const ValueId from = ln.outputs[k], to = g.node(add_id).outputs[k + 1];
+      for (NodeId c : m.consumers[from]) {
+        std::vector<ValueId> inputs = g.node(c).inputs;
+        std::replace(inputs.begin(), inputs.end(), from, to);
+        g.rewrite_node(c, g.node(c).kind, std::move(inputs), g.node(c).attrs);
+      }
+    }
+    ++fused;
+  }
+  return fused;
+}
+
 }  // namespace frost

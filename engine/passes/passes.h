@@ -1,5 +1,6 @@
 // Graph passes that run before memory planning: verification, dead-code elimination, fusion (attention,
-// LayerNorm) and the absorption of layout copies into the attention op's strided reads.
+// LayerNorm, residual add + LayerNorm, matmul + bias [+ gelu]) and the absorption of layout copies into the
+// attention op's strided reads.
 //
 //   verify(graph);                                  // throws naming the node on any broken invariant
 //   std::vector<bool> live = live_nodes(graph);     // nodes needed by the outputs or by side effects
@@ -30,21 +31,34 @@ std::vector<ValueId> alias_roots(const Graph& graph);
 // elimination. Run them on a forward graph before autodiff, so the backward differentiates the fused ops;
 // compile() runs them too (CompileOptions::fuse), where a sequence already differentiated no longer matches
 // (its intermediates have backward consumers) and stays as it is.
-struct FusionCounts {
-  int layer_norm = 0;
-  int attention = 0;
-  int total() const { return layer_norm + attention; }
+struct FusionOptions {
+  // Fold gelu into the linear before it. The fused op keeps no pre-activation, so it has no backward:
+  // turn this off when fusing a graph that will be differentiated. compile() leaves it on (in a
+  // differentiated graph the pre-activation feeds the gelu backward, so the pattern cannot match).
+  bool activation_epilogues = true;
 };
-FusionCounts fuse(Graph& graph);
-int fuse_layer_norm(Graph& graph);  // engine/passes/fuse_layer_norm.cpp
-int fuse_attention(Graph& graph);   // engine/passes/fuse_attention.cpp
+struct FusionCounts {
+  int layer_norm = 0;      // layer_norm ops made, before add_layer_norm takes some of them
+  int add_layer_norm = 0;  // residual add + layer_norm
+  int attention = 0;
+  int linear = 0;             // matmul + bias
+  int linear_activation = 0;  // of those, with gelu folded in
+  int total() const { return layer_norm + add_layer_norm + attention + linear + linear_activation; }
+};
+FusionCounts fuse(Graph& graph, const FusionOptions& options = {});
+int fuse_layer_norm(Graph& graph);         // engine/passes/fuse_layer_norm.cpp
+int fuse_add_layer_norm(Graph& graph);     // engine/passes/fuse_layer_norm.cpp
+int fuse_attention(Graph& graph);          // engine/passes/fuse_attention.cpp
+int fuse_linear(Graph& graph);             // engine/passes/fuse_linear.cpp
+int fuse_linear_activation(Graph& graph);  // engine/passes/fuse_linear.cpp
 
 // Rewires the q/k/v (and prefix) operands of attention nodes past the layout copies that made them
 // (reshape, permute, slice, expand, contiguous) to strided reads of the computed value underneath
 // (engine/passes/absorb_views.cpp). For compile(), after autodiff. Returns the operands rewired.
 int absorb_views(Graph& graph);
 
-// Fused ops among the graph's live nodes, by kind name ("layer_norm": 37): what the golden tests assert.
+// Fused ops among the graph's live nodes, by kind name ("layer_norm": 1, "add_layer_norm": 36), and
+// "linear/gelu" for linears with a gelu epilogue (also counted in "linear"): what the golden tests assert.
 std::map<std::string, int> count_fused_ops(const Graph& graph);
 
 }  // namespace frost

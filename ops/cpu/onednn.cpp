@@ -1,8 +1,9 @@
 // The oneDNN adapter: every oneDNN call in frost lives in this file (issue 3), so moving from the v2.6 API
 // (Debian 12's libdnnl-dev) to v3 touches nothing else. It registers cpu-backend kernels for matmul,
-// softmax / log-softmax (forward and backward), layer norm (forward and backward) and eltwise ops
-// (forward; gelu backward), all f32. Where oneDNN's NaN/Inf results differ from PyTorch's, a fix-up pass
-// after the primitive restores PyTorch's (DESIGN principle 10); the consistency suite checks it.
+// linear (bias and activation as post-ops), softmax / log-softmax (forward and backward), layer norm (forward
+// and backward) and eltwise ops (forward; gelu backward), all f32. Where oneDNN's NaN/Inf results differ from
+// PyTorch's, a fix-up pass after the primitive restores PyTorch's (DESIGN principle 10); the consistency
+// suite checks it.
 //
 // Primitives are created when the graph is compiled (Kernel::prepare: shapes are static), never in run().
 // Each prepared kernel holds its primitive, one dnnl::memory per argument created without a data handle,
@@ -178,6 +179,39 @@ KernelPrep prepare_matmul(const Graph& g, const Node& n) {
     pb.bind(DNNL_ARG_SRC, a, Slot::In, 0);
     pb.bind(DNNL_ARG_WEIGHTS, b, Slot::In, 1);
     pb.bind(DNNL_ARG_DST, c, Slot::Out, 0);
+    pb.finish<dnnl::matmul>(pd);
+    return pb.done();
+  });
+}
+
+// ---- linear --------------------------------------------------------------------------------------------
+// x seen as (M, K), the weight as (K, N) through its strides (an (N, K) nn.Linear weight is read
+// transposed in place), bias (1, N) broadcast over rows, and the activation as an eltwise post-op: one
+// primitive writes act(x w + bias) with no intermediate. The activations here keep NaN (the eltwise NaN/Inf
+// parity rows check gelu and gelu_tanh), so no fix-up pass follows.
+KernelPrep prepare_linear(const Graph& g, const Node& n) {
+  return prepare_or_fail(g, n, [&] {
+    const Shape &x = shape_of(g, n.inputs[0]), &w = shape_of(g, n.inputs[1]);
+    const int64_t K = x[-1], N = shape_of(g, n.outputs[0])[-1], M = x.numel() / K;
+    const memory::desc src(Dims{M, K}, memory::data_type::f32, Dims{K, 1});
+    const memory::desc wei = matmul_operand(w, n.attrs.trans_b, 2);
+    const memory::desc bias(Dims{1, N}, memory::data_type::f32, Dims{N, 1});
+    const memory::desc dst(Dims{M, N}, memory::data_type::f32, Dims{N, 1});
+    dnnl::primitive_attr attr = user_scratchpad();
+    if (n.attrs.activation != Activation::None) {
+      dnnl::post_ops po;
+      po.append_eltwise(1.f,
+                        n.attrs.activation == Activation::Gelu ? dnnl::algorithm::eltwise_gelu_erf
+                                                               : dnnl::algorithm::eltwise_gelu_tanh,
+                        0.f, 0.f);
+      attr.set_post_ops(po);
+    }
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, bias, dst), attr, cpu_engine());
+    PrepareBuilder pb;
+    pb.bind(DNNL_ARG_SRC, src, Slot::In, 0);
+    pb.bind(DNNL_ARG_WEIGHTS, wei, Slot::In, 1);
+    pb.bind(DNNL_ARG_BIAS, bias, Slot::In, 2);
+    pb.bind(DNNL_ARG_DST, dst, Slot::Out, 0);
     pb.finish<dnnl::matmul>(pd);
     return pb.done();
   });
@@ -447,6 +481,7 @@ void register_onednn_kernels(KernelRegistry& r) {
     r.add(kind, BackendKind::Cpu, DType::F32, {name, run, supports, prepare, no_inplace});
   };
   add(OpKind::MatMul, "onednn.matmul", execute, prepare_matmul, all_f32_nonempty);
+  add(OpKind::Linear, "onednn.linear", execute, prepare_linear, all_f32_nonempty);
   add(OpKind::Softmax, "onednn.softmax", run_softmax, prepare_softmax<false>, all_f32_nonempty);
   // No oneDNN log-softmax forward: its results differ from the correctly rounded ones by up to an ulp of
   // |y| (2e-6 at |y| = 20), and the NormSoftmax loss (logits / 0.05) turns that into gradient errors of

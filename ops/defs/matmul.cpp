@@ -1,5 +1,6 @@
-// Row for matmul: PyTorch semantics over the last two dimensions, batch dimensions broadcast, optional
-// transposes of either operand (so attention's q @ k^T needs no transpose node).
+// Rows for matmul (PyTorch semantics over the last two dimensions, batch dimensions broadcast, optional
+// transposes of either operand, so attention's q @ k^T needs no transpose node) and linear, the fused
+// matmul + bias [+ activation] that engine/passes/fuse_linear.cpp makes of a model's projections.
 #include "engine/autodiff.h"
 #include "ops/api.h"
 #include "ops/defs/common.h"
@@ -61,6 +62,55 @@ void backward_matmul(BackwardContext& c) {
   }
 }
 
+// (x (..., K), w (K, N) or (N, K) with trans_b, bias (N)) -> (..., N). One weight matrix for every row of
+// x: the kernels see x as (M, K) with M the product of its leading dims.
+std::vector<TensorType> infer_linear(const InferContext& ctx) {
+  require_floating(ctx, 0);
+  require_same_dtype(ctx);
+  const Shape &x = ctx.inputs[0].shape, &w = ctx.inputs[1].shape, &b = ctx.inputs[2].shape;
+  FROST_CHECK(x.rank() >= 2 && w.rank() == 2, InvalidArgument,
+              "needs x (..., K) of rank >= 2 and a weight matrix, got " << x << " and " << w);
+  FROST_CHECK(!ctx.attrs.trans_a, InvalidArgument, "x is never transposed (trans_a is matmul's)");
+  const int64_t k = ctx.attrs.trans_b ? w[1] : w[0], n = ctx.attrs.trans_b ? w[0] : w[1];
+  FROST_CHECK(x[-1] == k, InvalidArgument,
+              "x has K = " << x[-1] << ", the weight" << (ctx.attrs.trans_b ? "^T" : "") << " " << w
+                           << " has K = " << k);
+  FROST_CHECK(b == Shape{n}, InvalidArgument, "bias " << b << " must be (" << n << ")");
+  Shape out = x;
+  out[out.rank() - 1] = n;
+  return {{ctx.inputs[0].dtype, out}};
+}
+
+Cost cost_linear(std::span<const TensorType> in, std::span<const TensorType> out, const Attrs& attrs) {
+  const double m = double(out[0].shape.numel() / out[0].shape[-1]), n = double(out[0].shape[-1]);
+  const double k = double(in[0].shape[-1]);
+  Cost c = streaming_cost(in, out, attrs.activation == Activation::None ? 1.0 : 10.0);
+  c.flops += 2.0 * m * n * k;
+  return c;
+}
+
+// y = x op(w) + bias over rows of x seen as (M, K); with G = dL/dy as (M, N):
+//   dx = G op(w)^T,  dw = G^T x (trans_b: w is (N, K)) or x^T G,  dbias = column sums of G.
+// The weight gradient is one (M x K)^T (M x N) product, not a batched one summed afterwards.
+void backward_linear(BackwardContext& c) {
+  FROST_CHECK(c.attrs().activation == Activation::None, Unsupported,
+              "autodiff: node " << c.node_id() << " is a linear with a fused "
+                                << activation_name(c.attrs().activation)
+                                << " epilogue, which keeps no pre-activation for a backward; fuse graphs you "
+                                   "differentiate with FusionOptions::activation_epilogues off");
+  Tensor g = c.grad_output(0), x = c.input(0), w = c.input(1);
+  const bool tb = c.attrs().trans_b;
+  const int64_t K = x.shape()[-1], N = g.shape()[-1], M = x.shape().numel() / (K ? K : 1);
+  if (c.needs_grad(0)) c.set_grad_input(0, matmul(g, w, false, !tb));
+  if (!c.needs_grad(1) && !c.needs_grad(2)) return;
+  Tensor g2 = reshape(g, {M, N});
+  if (c.needs_grad(1)) {
+    Tensor x2 = reshape(x, {M, K});
+    c.set_grad_input(1, tb ? matmul(g2, x2, true, false) : matmul(x2, g2, true, false));
+  }
+  if (c.needs_grad(2)) c.set_grad_input(2, sum(g2, {0}));
+}
+
 }  // namespace
 
 void register_matmul_rows(OpRegistry& r) {
@@ -71,6 +121,13 @@ void register_matmul_rows(OpRegistry& r) {
          .infer = infer_matmul,
          .backward = backward_matmul,
          .cost = cost_matmul});
+  r.set({.kind = OpKind::Linear,
+         .name = "linear",
+         .num_inputs = 3,
+         .num_outputs = 1,
+         .infer = infer_linear,
+         .backward = backward_linear,
+         .cost = cost_linear});
 }
 
 }  // namespace frost::ops

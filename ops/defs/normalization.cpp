@@ -1,5 +1,6 @@
-// Rows for the normalisations and the loss: layer_norm (y, mean, rstd) and its backward, l2_normalize and
-// its backward, softmax_cross_entropy and its backward. All work over the last dimension.
+// Rows for the normalisations and the loss: layer_norm (y, mean, rstd) and its backward, add_layer_norm
+// (the residual add fused in front), l2_normalize and its backward, softmax_cross_entropy and its backward.
+// All work over the last dimension.
 #include "engine/autodiff.h"
 #include "ops/api.h"
 #include "ops/defs/common.h"
@@ -24,6 +25,18 @@ std::vector<TensorType> infer_layer_norm(const InferContext& ctx) {
   FROST_CHECK(ctx.attrs.scalar > 0, InvalidArgument, "eps " << ctx.attrs.scalar << " must be positive");
   const TensorType stat{ctx.inputs[0].dtype, without_last(x)};
   return {ctx.inputs[0], stat, stat};
+}
+
+// (a (..., C), b (..., C), weight (C), bias (C)) -> (sum = a + b, y, mean, rstd). The sum comes first: the
+// fusion pass rewrites the add node in place (its value id, read by the residual stream, stays), and the
+// sum may overwrite a (OpRow::inplace_input) as the unfused add did.
+std::vector<TensorType> infer_add_layer_norm(const InferContext& ctx) {
+  FROST_CHECK(ctx.inputs[0].shape == ctx.inputs[1].shape, InvalidArgument,
+              "the summands differ in shape: " << ctx.inputs[0].shape << " and " << ctx.inputs[1].shape);
+  std::vector<TensorType> out = infer_layer_norm(InferContext{ctx.kind, ctx.inputs.subspan(1), ctx.attrs});
+  require_same_dtype(ctx);
+  out.insert(out.begin(), ctx.inputs[0]);
+  return out;
 }
 
 // (dy, x, weight, mean, rstd) -> (dx, dweight, dbias)
@@ -90,6 +103,25 @@ void backward_layer_norm(BackwardContext& c) {
   for (int i = 0; i < 3; ++i)
     if (c.needs_grad(i)) c.set_grad_input(i, g[size_t(i)]);
 }
+// s = a + b feeds both the normalisation and (output 0) the residual stream after it, so
+// ds = dL/ds + layer_norm_backward(dy, s)'s dx, and da = db = ds.
+void backward_add_layer_norm(BackwardContext& c) {
+  FROST_CHECK(!c.grad_output(2).valid() && !c.grad_output(3).valid(), Unsupported,
+              "autodiff: add_layer_norm's mean and rstd outputs are saved statistics; gradients through them "
+              "are not supported (node "
+                  << c.node_id() << ")");
+  Tensor ds = c.grad_output(0), dy = c.grad_output(1);
+  if (dy.valid()) {
+    std::vector<Tensor> g =
+        layer_norm_backward(dy, c.output(0), c.input(2), c.output(2), c.output(3), c.attrs().scalar);
+    if (c.needs_grad(2)) c.set_grad_input(2, g[1]);
+    if (c.needs_grad(3)) c.set_grad_input(3, g[2]);
+    ds = ds.valid() ? ds + g[0] : g[0];
+  }
+  if (!ds.valid()) return;
+  for (int i = 0; i < 2; ++i)
+    if (c.needs_grad(i)) c.set_grad_input(i, ds);
+}
 void backward_l2_normalize(BackwardContext& c) {
   c.set_grad_input(0, l2_normalize_backward(c.grad_output(0), c.input(0), c.attrs().scalar));
 }
@@ -114,6 +146,15 @@ void register_normalization_rows(OpRegistry& r) {
          .num_outputs = 3,
          .infer = infer_layer_norm_backward,
          .grad = Grad::Unsupported,
+         .cost = cost_norm});
+  // The sum may overwrite a: kernels read each element of a before writing it.
+  r.set({.kind = OpKind::AddLayerNorm,
+         .name = "add_layer_norm",
+         .num_inputs = 4,
+         .num_outputs = 4,
+         .infer = infer_add_layer_norm,
+         .inplace_input = 0,
+         .backward = backward_add_layer_norm,
          .cost = cost_norm});
   r.set({.kind = OpKind::L2Normalize,
          .name = "l2_normalize",

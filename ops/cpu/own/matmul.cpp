@@ -1,12 +1,13 @@
-// The cpu backend's own f32 matmul: portable C++ (no -march flags), cache-blocked and parallel over row
-// tiles with a static OpenMP schedule, so every output element is computed by one thread in a fixed order
-// (bit-identical run to run, DESIGN principle 10). It is the fast path of builds without oneDNN (the GPU
-// machine's, say) and the first kernel the consistency suite checks against the reference.
+// The cpu backend's own f32 matmul and linear: portable C++ (no -march flags), cache-blocked and parallel
+// over row tiles with a static OpenMP schedule, so every output element is computed by one thread in a fixed
+// order (bit-identical run to run, DESIGN principle 10). It is the fast path of builds without oneDNN (the
+// GPU machine's, say) and the first kernel the consistency suite checks against the reference.
 //
 // Legend: M rows of op(A), K inner, N columns of op(B); the batch dims broadcast as in the reference kernel.
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "engine/kernel.h"
 #include "ops/registration.h"
@@ -110,11 +111,61 @@ KernelPrep prepare_matmul(const Graph& g, const Node& n) {
   return prep;
 }
 
+// y[m, :] = act(y[m, :] + bias) for the rows of one tile, while they are still in cache.
+FROST_CPU_CLONES void bias_activation_rows(float* __restrict y, const float* __restrict bias, int64_t m0,
+                                           int64_t m1, int64_t N, Activation act) {
+  for (int64_t m = m0; m < m1; ++m) {
+    float* row = y + m * N;
+    for (int64_t n = 0; n < N; ++n) row[n] += bias[n];
+    if (act == Activation::Gelu)
+      for (int64_t n = 0; n < N; ++n) row[n] = 0.5f * row[n] * (1.0f + std::erf(row[n] * 0.70710678f));
+    else if (act == Activation::GeluTanh)
+      for (int64_t n = 0; n < N; ++n) {
+        const float v = row[n];
+        row[n] = 0.5f * v * (1.0f + std::tanh(0.79788456f * (v + 0.044715f * v * v * v)));
+      }
+  }
+}
+
+// linear: x as (M, K) times the weight (an (N, K) weight transposed into the workspace first), then the
+// bias and activation per row tile. The fast path of builds without oneDNN.
+void linear_f32(const KernelContext& ctx) {
+  const TensorView &x = ctx.in[0], &w = ctx.in[1], &out = ctx.out[0];
+  const int64_t K = x.shape[-1], N = out.shape[-1], M = out.shape.numel() / N;
+  const float* B = w.as<const float>();
+  const float* bias = ctx.in[2].as<const float>();
+  float* y = out.as<float>();
+  const Activation act = ctx.node->attrs.activation;
+  const int64_t row_tiles = (M + kRowTile - 1) / kRowTile;
+#pragma omp parallel
+  {
+    if (ctx.node->attrs.trans_b) {
+      float* bt = static_cast<float*>(ctx.workspace);  // (K, N)
+#pragma omp for schedule(static)
+      for (int64_t k = 0; k < K; ++k)
+        for (int64_t n = 0; n < N; ++n) bt[k * N + n] = B[n * K + k];
+    }
+    const float* b = ctx.node->attrs.trans_b ? static_cast<const float*>(ctx.workspace) : B;
+#pragma omp for schedule(static)
+    for (int64_t tile = 0; tile < row_tiles; ++tile) {
+      const int64_t m0 = tile * kRowTile, m1 = std::min(M, m0 + kRowTile);
+      rows_times_b(x.as<const float>(), b, y, m0, m1, M, K, N, false);
+      bias_activation_rows(y, bias, m0, m1, N, act);
+    }
+  }
+}
+
+bool supports_linear(const Graph& g, const Node& n) {
+  return g.value(n.inputs[0]).type.dtype == DType::F32 && g.value(n.outputs[0]).type.shape.numel() > 0;
+}
+
 }  // namespace
 
 void register_cpu_own_kernels(KernelRegistry& r) {
   r.add(OpKind::MatMul, BackendKind::Cpu, DType::F32,
         {"cpu.matmul_blocked", matmul_f32, nullptr, prepare_matmul});
+  r.add(OpKind::Linear, BackendKind::Cpu, DType::F32,
+        {"cpu.linear_blocked", linear_f32, supports_linear, prepare_matmul});
 }
 
 }  // namespace frost::ops

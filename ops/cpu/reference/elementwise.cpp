@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "engine/kernel.h"
 #include "engine/random.h"
+#include "ops/cpu/reference/activations.h"
 #include "ops/cpu/reference/loops.h"
 #include "ops/registration.h"
 
@@ -13,6 +14,10 @@ namespace frost::ops {
 namespace {
 using reference::for_each_offset2;
 using reference::for_each_offsets;
+using reference::gelu_df;
+using reference::gelu_f;
+using reference::gelu_tanh_df;
+using reference::gelu_tanh_f;
 
 struct AddOp {
   template <class T>
@@ -81,11 +86,6 @@ void derivative_kernel(const KernelContext& ctx) {
   for (int64_t i = 0; i < n; ++i) dx[i] = T(double(dy[i]) * DF(double(x[i])));
 }
 
-constexpr double kSqrt1_2 = 0.70710678118654752440;      // 1 / sqrt(2)
-constexpr double kInvSqrt2Pi = 0.39894228040143267794;   // 1 / sqrt(2 pi)
-constexpr double kSqrt2OverPi = 0.79788456080286535588;  // sqrt(2 / pi)
-constexpr double kGeluCubic = 0.044715;
-
 double neg_f(double x) {
   return -x;
 }
@@ -107,20 +107,6 @@ double tanh_f(double x) {
 double relu_f(double x) {
   return x < 0 ? 0.0 : x;
 }  // NaN < 0 is false: NaN passes through
-// x * Phi(x) = x / 2 * (1 + erf(x / sqrt 2))
-double gelu_f(double x) {
-  return 0.5 * x * (1.0 + std::erf(x * kSqrt1_2));
-}
-double gelu_df(double x) {
-  return 0.5 * (1.0 + std::erf(x * kSqrt1_2)) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x);
-}
-double gelu_tanh_f(double x) {
-  return 0.5 * x * (1.0 + std::tanh(kSqrt2OverPi * (x + kGeluCubic * x * x * x)));
-}
-double gelu_tanh_df(double x) {
-  const double t = std::tanh(kSqrt2OverPi * (x + kGeluCubic * x * x * x));
-  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * kSqrt2OverPi * (1.0 + 3.0 * kGeluCubic * x * x);
-}
 
 template <class T>
 void scale_kernel(const KernelContext& ctx) {

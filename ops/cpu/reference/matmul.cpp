@@ -1,6 +1,8 @@
 // Reference matmul: out[..., m, n] = sum_k op(A)[..., m, k] * op(B)[..., k, n], accumulated in double
-// (DESIGN principle 10: F64 accumulation in reference kernels), batch dims broadcast.
+// (DESIGN principle 10: F64 accumulation in reference kernels), batch dims broadcast; and the linear op,
+// act(x op(w) + bias), the bias and activation applied to the double sum before rounding.
 #include "engine/kernel.h"
+#include "ops/cpu/reference/activations.h"
 #include "ops/cpu/reference/loops.h"
 #include "ops/registration.h"
 
@@ -47,11 +49,31 @@ void matmul_kernel(const KernelContext& ctx) {
                    });
 }
 
+// x as (M, K); w (K, N), or (N, K) with trans_b; bias (N).
+template <class T>
+void linear_kernel(const KernelContext& ctx) {
+  const TensorView &x = ctx.in[0], &w = ctx.in[1], &out = ctx.out[0];
+  const bool tb = ctx.node->attrs.trans_b;
+  const Activation act = ctx.node->attrs.activation;
+  const int64_t N = out.shape[-1], K = x.shape[-1], M = N ? out.shape.numel() / N : 0;
+  const int64_t w_k = tb ? 1 : N, w_n = tb ? K : 1;
+  const T *px = x.as<const T>(), *pw = w.as<const T>(), *pb = ctx.in[2].as<const T>();
+  T* po = out.as<T>();
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = 0.0;
+      for (int64_t k = 0; k < K; ++k) acc += double(px[m * K + k]) * double(pw[k * w_k + n * w_n]);
+      po[m * N + n] = T(reference::activate(act, acc + double(pb[n])));
+    }
+}
+
 }  // namespace
 
 void register_reference_matmul_kernels(KernelRegistry& r) {
   r.add(OpKind::MatMul, BackendKind::Reference, DType::F32, {"reference.matmul", matmul_kernel<float>});
   r.add(OpKind::MatMul, BackendKind::Reference, DType::F64, {"reference.matmul", matmul_kernel<double>});
+  r.add(OpKind::Linear, BackendKind::Reference, DType::F32, {"reference.linear", linear_kernel<float>});
+  r.add(OpKind::Linear, BackendKind::Reference, DType::F64, {"reference.linear", linear_kernel<double>});
 }
 
 }  // namespace frost::ops

@@ -16,24 +16,43 @@ int64_t last_dim(const Shape& s) {
   return s.rank() ? s[-1] : 1;
 }
 
-// y = (x - mean) * rstd * w + b, rstd = 1 / sqrt(biased variance + eps); mean and rstd are saved.
+// One row: y = (x - mean) * rstd * w + b, rstd = 1 / sqrt(biased variance + eps); mean and rstd are saved.
+template <class T>
+void normalize_row(const T* x, T* y, int64_t C, const T* w, const T* b, double eps, T* mean_out,
+                   T* rstd_out) {
+  double mean = 0, var = 0;
+  for (int64_t c = 0; c < C; ++c) mean += double(x[c]);
+  mean /= double(C);
+  for (int64_t c = 0; c < C; ++c) var += (double(x[c]) - mean) * (double(x[c]) - mean);
+  var /= double(C);
+  const double rstd = 1.0 / std::sqrt(var + eps);
+  for (int64_t c = 0; c < C; ++c) y[c] = T((double(x[c]) - mean) * rstd * double(w[c]) + double(b[c]));
+  *mean_out = T(mean);
+  *rstd_out = T(rstd);
+}
+
 template <class T>
 void layer_norm_kernel(const KernelContext& ctx) {
   const int64_t C = last_dim(ctx.in[0].shape), R = C ? ctx.in[0].shape.numel() / C : 0;
-  const double eps = ctx.node->attrs.scalar;
   const T *w = ctx.in[1].as<const T>(), *b = ctx.in[2].as<const T>();
+  for (int64_t r = 0; r < R; ++r)
+    normalize_row(ctx.in[0].as<const T>() + r * C, ctx.out[0].as<T>() + r * C, C, w, b,
+                  ctx.node->attrs.scalar, ctx.out[1].as<T>() + r, ctx.out[2].as<T>() + r);
+}
+
+// sum = a + b (rounded to T, as the unfused add stores it), then layer_norm of the sum. The sum may share
+// a's buffer (in place): each element of a is read before its sum is written.
+template <class T>
+void add_layer_norm_kernel(const KernelContext& ctx) {
+  const int64_t C = last_dim(ctx.in[0].shape), R = C ? ctx.in[0].shape.numel() / C : 0;
+  const T *w = ctx.in[2].as<const T>(), *bias = ctx.in[3].as<const T>();
   for (int64_t r = 0; r < R; ++r) {
-    const T* x = ctx.in[0].as<const T>() + r * C;
-    T* y = ctx.out[0].as<T>() + r * C;
-    double mean = 0, var = 0;
-    for (int64_t c = 0; c < C; ++c) mean += double(x[c]);
-    mean /= double(C);
-    for (int64_t c = 0; c < C; ++c) var += (double(x[c]) - mean) * (double(x[c]) - mean);
-    var /= double(C);
-    const double rstd = 1.0 / std::sqrt(var + eps);
-    for (int64_t c = 0; c < C; ++c) y[c] = T((double(x[c]) - mean) * rstd * double(w[c]) + double(b[c]));
-    ctx.out[1].as<T>()[r] = T(mean);
-    ctx.out[2].as<T>()[r] = T(rstd);
+    const T* a = ctx.in[0].as<const T>() + r * C;
+    const T* b = ctx.in[1].as<const T>() + r * C;
+    T* s = ctx.out[0].as<T>() + r * C;
+    for (int64_t c = 0; c < C; ++c) s[c] = T(double(a[c]) + double(b[c]));
+    normalize_row<T>(s, ctx.out[1].as<T>() + r * C, C, w, bias, ctx.node->attrs.scalar,
+                     ctx.out[2].as<T>() + r, ctx.out[3].as<T>() + r);
   }
 }
 
@@ -164,6 +183,8 @@ void register_for(KernelRegistry& r, DType dt) {
   r.add(OpKind::LayerNorm, BackendKind::Reference, dt, {"reference.layer_norm", layer_norm_kernel<T>});
   r.add(OpKind::LayerNormBackward, BackendKind::Reference, dt,
         {"reference.layer_norm_backward", layer_norm_backward_kernel<T>});
+  r.add(OpKind::AddLayerNorm, BackendKind::Reference, dt,
+        {"reference.add_layer_norm", add_layer_norm_kernel<T>});
   r.add(OpKind::L2Normalize, BackendKind::Reference, dt, {"reference.l2_normalize", l2_normalize_kernel<T>});
   r.add(OpKind::L2NormalizeBackward, BackendKind::Reference, dt,
         {"reference.l2_normalize_backward", l2_normalize_backward_kernel<T>});
