@@ -129,6 +129,47 @@ void BM_Attention(benchmark::State& state) {
   state.SetLabel(fused ? "fused" : "unfused");
 }
 
+// Compiles g fused or not on the shipped cpu path and times run().
+void run_fused_or_not(benchmark::State& state, Graph& g, bool fused,
+                      const std::vector<std::pair<std::string, Shape>>& inputs) {
+  CompileOptions options = path_options("onednn");
+  options.fuse = fused;
+  auto cg = compile(g, options);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    HostTensor t(DType::F32, inputs[i].second);
+    fill_uniform(t, Philox(i + 1), -1.0, 1.0);
+    cg->set_input(inputs[i].first, t);
+  }
+  for (auto _ : state) cg->run();
+  std::string label;
+  for (const std::string& k : cg->kernel_names()) label += (label.empty() ? "" : " + ") + k;
+  state.SetLabel(label);
+}
+
+// One clip's residual add + layer norm (785 tokens x 768): add_layer_norm (fused 1) vs the add and the
+// layer_norm op (fused 0).
+void BM_AddLayerNorm(benchmark::State& state) {
+  const int64_t rows = 785, C = 768;
+  Graph g;
+  Tensor s = g.input("x", DType::F32, {rows, C}) + g.input("f", DType::F32, {rows, C});
+  LayerNormResult r = layer_norm(s, g.input("w", DType::F32, {C}), g.input("b", DType::F32, {C}), 1e-6);
+  g.output("s", s);  // the residual stream goes on (pre-LN)
+  // Graph outputs pin value ids, which the pass does not move: y is read through a view (no kernel).
+  g.output("y", reshape(r.y, {rows * C}));
+  run_fused_or_not(state, g, state.range(0) != 0,
+                   {{"x", {rows, C}}, {"f", {rows, C}}, {"w", {C}}, {"b", {C}}});
+}
+
+// One clip's MLP up-projection (785 x 768 -> 3072) with its bias and gelu: one linear with oneDNN post-ops
+// (fused 1) vs matmul, bias add and gelu (fused 0).
+void BM_LinearGelu(benchmark::State& state) {
+  const int64_t M = 785, K = 768, N = 3072;
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {M, K}), w = g.input("w", DType::F32, {N, K});
+  g.output("y", gelu(matmul(x, w, false, true) + g.input("b", DType::F32, {N})));
+  run_fused_or_not(state, g, state.range(0) != 0, {{"x", {M, K}}, {"w", {N, K}}, {"b", {N}}});
+}
+
 void model_shapes(benchmark::internal::Benchmark* b) {
   for (int64_t M : {785, 32})
     for (auto [K, N] : {std::pair<int64_t, int64_t>{768, 768}, {768, 2304}, {768, 3072}, {3072, 768}})
@@ -159,6 +200,8 @@ BENCHMARK(BM_Attention)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 FROST_BENCH_PATHS(BM_LayerNorm, Args({785}));
+BENCHMARK(BM_AddLayerNorm)->Arg(1)->Arg(0)->ArgName("fused")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_LinearGelu)->Arg(1)->Arg(0)->ArgName("fused")->Unit(benchmark::kMillisecond)->UseRealTime();
 FROST_BENCH_PATHS(BM_Gelu, Args({785 * 3072}));
 BENCHMARK_CAPTURE(BM_AddBias, own, std::string("own"))->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_AddBias, reference, std::string("reference"))

@@ -230,22 +230,14 @@ MemoryPlan plan_memory(const Graph& graph, const std::vector<NodeId>& schedule,
     cursor[size_t(Arena::Activations)] = place_greedy(nonempty, options.alignment);
     for (size_t k = 0; k < index.size(); ++k) plan.buffers[index[k]].offset = nonempty[k].offset;
   }
+  // Roots first, then their views (below): a rewrite pass may have given a base a larger value id than a
+  // view of it (add_layer_norm's y', read through a reshape made before the rewrite).
   for (ValueId v = 0; v < V; ++v) {
-    if (!used[v]) continue;
+    if (!used[v] || root[v] != v) continue;
     const Value& value = graph.value(v);
     ValueSlot& slot = plan.slots[v];
     slot.planned = true;
     slot.bytes = size_t(value.type.shape.numel()) * size_of(value.type.dtype);
-    if (root[v] != v) {
-      // A view shares its base's bytes (the base precedes it, so its slot is set).
-      const ValueSlot& base = plan.slots[root[v]];
-      FROST_CHECK(base.planned, Internal,
-                  "plan_memory: view " << graph.describe_value(v) << " has an unplanned base");
-      slot.arena = base.arena;
-      slot.offset = base.offset;
-      slot.alias_of = root[v];
-      continue;
-    }
     slot.arena = arena_of(v);
     if (slot.arena == Arena::Activations && reuse) {
       slot.offset = plan.buffers[size_t(buffer_of[v])].offset;
@@ -256,6 +248,18 @@ MemoryPlan plan_memory(const Graph& graph, const std::vector<NodeId>& schedule,
     size_t& c = cursor[size_t(slot.arena)];
     slot.offset = align_up(c + guard, options.alignment);
     c = slot.offset + slot.bytes + guard;
+  }
+  for (ValueId v = 0; v < V; ++v) {
+    if (!used[v] || root[v] == v) continue;
+    ValueSlot& slot = plan.slots[v];
+    const ValueSlot& base = plan.slots[root[v]];
+    FROST_CHECK(base.planned, Internal,
+                "plan_memory: view " << graph.describe_value(v) << " has an unplanned base");
+    slot.planned = true;
+    slot.bytes = size_t(graph.value(v).type.shape.numel()) * size_of(graph.value(v).type.dtype);
+    slot.arena = base.arena;
+    slot.offset = base.offset;
+    slot.alias_of = root[v];
   }
   for (int a = 0; a < kNumArenas; ++a) {
     plan.arena_bytes[size_t(a)] = align_up(cursor[size_t(a)], options.alignment);
