@@ -155,6 +155,10 @@ int64_t mask_batch_offset(const AttentionGeometry& g, int64_t t) {
   return off;
 }
 
+int64_t mask_row_offset(const AttentionGeometry& g, int64_t t, int64_t i) {
+  return mask_batch_offset(g, t) + i * g.mask_strides[g.mask_strides.size() - 2];
+}
+
 void append_view(std::vector<int64_t>& views, const StridedOperand* o) {
   if (o == nullptr || o->contiguous) {
     views.push_back(0);

@@ -52,8 +52,13 @@ AttentionGeometry attention_geometry(const Graph& graph, const Node& node);
 
 // Element offset of operand `o` at batch tuple `t` (flat over geometry.batch) row 0, column 0.
 int64_t batch_offset(const StridedOperand& o, const Shape& batch, int64_t t);
-// The mask's element offset at batch tuple t, query row 0, column 0.
+// The mask's element offset at batch tuple t, query row 0, column 0; and at query row i.
 int64_t mask_batch_offset(const AttentionGeometry& g, int64_t t);
+int64_t mask_row_offset(const AttentionGeometry& g, int64_t t, int64_t i);
+// A u8 mask (masked fill) replaces its score by attrs.fill where this is true.
+inline bool mask_fills(uint8_t m, const Attrs& attrs) {
+  return (m != 0) != attrs.fill_where_zero;
+}
 
 // Encodes one operand's strided view for attrs.views (rank, offset, sizes, strides).
 void append_view(std::vector<int64_t>& views, const StridedOperand* o);

@@ -63,6 +63,10 @@ struct Attrs {
   // attention: inputs 3 and 4 are prefix keys/values; a mask bias follows; `views` are strided reads of
   // the operands from their sources (ops/attention_geometry.h, engine/passes/absorb_views.cpp).
   bool prefix = false, masked = false;
+  // attention with a u8 mask (masked fill; a float mask is a bias added to the scores): a score becomes
+  // `fill` where the mask is nonzero (torch's masked_fill), or where it is zero with fill_where_zero.
+  double fill = 0.0;
+  bool fill_where_zero = false;
   std::vector<int64_t> views;
   bool operator==(const Attrs& o) const = default;
 };

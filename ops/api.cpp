@@ -202,19 +202,21 @@ std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tens
   return make_all(OpKind::LayerNormBackward, {dy, x, weight, mean, rstd}, a);
 }
 AttentionResult fused_attention(Tensor q, Tensor k, Tensor v, double scale, Tensor prefix_k, Tensor prefix_v,
-                                Tensor mask_bias) {
+                                Tensor mask, double fill, bool fill_where_zero) {
   FROST_CHECK(prefix_k.valid() == prefix_v.valid(), InvalidArgument,
               "fused_attention: give both prefix keys and prefix values, or neither");
   Attrs a;
   a.scalar = scale;
   a.prefix = prefix_k.valid();
-  a.masked = mask_bias.valid();
+  a.masked = mask.valid();
+  a.fill = fill;
+  a.fill_where_zero = fill_where_zero;
   std::vector<Tensor> in = {q, k, v};
   if (a.prefix) {
     in.push_back(prefix_k);
     in.push_back(prefix_v);
   }
-  if (a.masked) in.push_back(mask_bias);
+  if (a.masked) in.push_back(mask);
   std::vector<Tensor> o = make_all(OpKind::Attention, in, a);
   return {o[0], o[1]};
 }

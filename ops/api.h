@@ -105,8 +105,11 @@ std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tens
 struct AttentionResult {
   Tensor out, lse;
 };
+// A u8 mask instead fills: scores become `fill` where it is nonzero (masked_fill), or where it is zero
+// with fill_where_zero.
 AttentionResult fused_attention(Tensor q, Tensor k, Tensor v, double scale, Tensor prefix_k = {},
-                                Tensor prefix_v = {}, Tensor mask_bias = {});
+                                Tensor prefix_v = {}, Tensor mask = {}, double fill = 0.0,
+                                bool fill_where_zero = false);
 // `inputs` and `attrs` are the forward node's; -> dq, dk, dv[, dprefix_k, dprefix_v].
 std::vector<Tensor> fused_attention_backward(Tensor dout, const std::vector<Tensor>& inputs, Tensor out,
                                              Tensor lse, const Attrs& attrs);

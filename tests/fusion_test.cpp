@@ -2,6 +2,7 @@
 // axis), idempotence, and the fused op computing what the sequence did.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 
 #include "engine/autodiff.h"
@@ -93,15 +94,19 @@ TEST(Fusion, LayerNormDoesNotMatchOtherAxes) {
 
 // ---- attention ------------------------------------------------------------------------------------------
 
-// Runs a graph whose inputs are all f32, fused or not, and returns its outputs.
+// Runs a graph whose inputs are f32 (or u8 masks), fused or not, and returns its outputs.
 std::map<std::string, HostTensor> run_all(const Graph& g, bool fuse, const std::string& backend = "cpu") {
   CompileOptions o{.backend = backend};
   o.fuse = fuse;
   auto cg = compile(g, o);
   uint64_t seed = 10;
   for (ValueId v = 0; v < g.num_values(); ++v)
-    if (g.value(v).role == ValueRole::Input)
-      cg->set_input(g.value(v).name, test::uniform(DType::F32, g.value(v).type.shape, seed++, -1.5, 1.5));
+    if (g.value(v).role == ValueRole::Input) {
+      const TensorType& t = g.value(v).type;
+      const bool u8 = t.dtype == DType::U8;  // 0 or 1
+      cg->set_input(g.value(v).name,
+                    test::uniform(t.dtype, t.shape, seed++, u8 ? 0.0 : -1.5, u8 ? 2.0 : 1.5));
+    }
   cg->run();
   std::map<std::string, HostTensor> out;
   for (const GraphOutput& go : g.outputs()) out.emplace(go.name, cg->output_copy(go.name));
@@ -159,6 +164,35 @@ TEST(Fusion, AttentionSequenceBecomesOneOp) {
   EXPECT_TRUE(a.attrs.masked && !a.attrs.prefix);
   EXPECT_EQ(count_fused_ops(fused).at("attention"), 1);
   expect_fused_equals_unfused(g);
+}
+
+// The masked-fill spellings: masked_fill(scores, mask, -inf) = where(mask, -inf, scores) fills where the
+// mask is set; where(mask, scores, fill) where it is not. The u8 mask goes to the op; the fill to attrs.
+TEST(Fusion, AttentionWithMaskedFill) {
+  for (bool where_zero : {false, true}) {
+    Graph g;
+    Tensor q = g.input("q", DType::F32, {2, 3, 5, 4}), k = g.input("k", DType::F32, {2, 3, 7, 4});
+    Tensor v = g.input("v", DType::F32, {2, 3, 7, 6}), mask = g.input("mask", DType::U8, {2, 1, 5, 7});
+    Tensor scores = scale(matmul(q, k, false, true), 0.5);
+    const double fill_value = where_zero ? -1e4 : -INFINITY;
+    Tensor filled = where_zero ? where(mask, scores, fill(g, {}, DType::F32, fill_value))
+                               : masked_fill(scores, mask, fill_value);
+    Tensor o = matmul(softmax(filled), v);
+    g.output("o", o);
+    Graph fused = g;
+    EXPECT_EQ(fuse(fused).attention, 1);
+    const Node& a = producer_of(fused, o);
+    ASSERT_EQ(a.kind, OpKind::Attention);
+    EXPECT_EQ(a.inputs, (std::vector<ValueId>{q.id, k.id, v.id, mask.id}));
+    EXPECT_EQ(a.attrs.fill, fill_value);
+    EXPECT_EQ(a.attrs.fill_where_zero, where_zero);
+    expect_fused_equals_unfused(g);
+    // No row of this mask is all -inf (a NaN row would make the comparisons say little).
+    const HostTensor out = run_all(g, true).at("o");
+    for (int64_t i = 0; i < out.numel(); ++i) ASSERT_TRUE(std::isfinite(out.at(i))) << i;
+    const Graph train = expect_gradients_fused_equal_unfused(g, o, {"q", "k", "v"});
+    EXPECT_EQ(count_fused_ops(train).at("attention"), 1);
+  }
 }
 
 // The other canonical spellings: the scale on q before the first matmul, the mask as the add's first operand.

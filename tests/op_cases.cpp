@@ -269,7 +269,9 @@ void add_full_op_set_cases(std::vector<OpCase>& c) {
 // CLS row, and shapes past the tiled kernels' block sizes.
 void add_attention_cases(std::vector<OpCase>& c) {
   // with_lse: the logsumexp output is compared too (no gradient flows through it: not gradient-checked).
-  auto case_of = [](std::string name, Shape q, Shape k, Shape v, std::optional<Shape> prefix, bool masked,
+  // masked: 0 none, 1 a bias (-30 where a random u8 mask is set), 2 a masked fill of -30 where the u8 mask
+  // is nonzero, 3 a fill of -1e9 where it is zero (finite fills: the gradient must still skip them).
+  auto case_of = [](std::string name, Shape q, Shape k, Shape v, std::optional<Shape> prefix, int masked,
                     bool backward, bool with_lse = false) {
     const int64_t D = q[-1];
     std::vector<InputSpec> in = {{q}, {k}, {v}};
@@ -300,9 +302,11 @@ void add_attention_cases(std::vector<OpCase>& c) {
                       pk = in[next++];
                       pv = in[next++];
                     }
-                    if (masked) bias = masked_fill(fill(g, mask_shape, dt, 0.0), in[next++], -30.0);
+                    if (masked == 1) bias = masked_fill(fill(g, mask_shape, dt, 0.0), in[next++], -30.0);
+                    if (masked >= 2) bias = in[next++];  // the u8 mask itself
                     const double s = 1.0 / std::sqrt(double(D));
-                    AttentionResult r = fused_attention(in[0], in[1], in[2], s, pk, pv, bias);
+                    AttentionResult r = fused_attention(in[0], in[1], in[2], s, pk, pv, bias,
+                                                        masked == 3 ? -1e9 : -30.0, masked == 3);
                     if (!backward) return with_lse ? Out{r.out, r.lse} : Out{r.out};
                     std::vector<Tensor> fwd = {in[0], in[1], in[2]};
                     if (prefix) fwd.insert(fwd.end(), {pk, pv});
@@ -324,6 +328,14 @@ void add_attention_cases(std::vector<OpCase>& c) {
                       Shape{2, 1, 1, 4}, true, true));
   c.push_back(case_of("attention_backward/time_groups", {2, 2, 3, 4, 4}, {2, 2, 3, 4, 4}, {2, 2, 3, 4, 4},
                       Shape{2, 2, 1, 1, 4}, false, true));
+  c.push_back(case_of("attention/masked_fill", {2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 5, 6}, Shape{2, 1, 1, 4}, 2,
+                      false));
+  c.push_back(
+      case_of("attention/masked_fill_where_zero", {2, 3, 4}, {2, 5, 4}, {2, 5, 3}, std::nullopt, 3, false));
+  c.push_back(case_of("attention_backward/masked_fill", {2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 5, 6},
+                      Shape{2, 1, 1, 4}, 2, true));
+  c.push_back(case_of("attention_backward/masked_fill_where_zero", {2, 3, 4}, {2, 5, 4}, {2, 5, 3},
+                      std::nullopt, 3, true));
   c.push_back(case_of("attention/logsumexp", {2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 5, 6}, Shape{2, 1, 1, 4},
                       true, false, true));
   c.back().gradcheck = false;

@@ -2,9 +2,14 @@
 // sequences") becomes one attention op, whose kernels never materialise the score matrix and whose backward
 // recomputes the probabilities from the saved logsumexp.
 //
-//   q ─► [scale α] ─► matmul(·, k, trans_b) ─► [scale β] ─► [add mask] ─► softmax ─► matmul(·, v) ─► out
+//   q ─► [scale α] ─► matmul(·, k, trans_b) ─► [scale β] ─► [add mask | masked fill] ─► softmax ─► matmul(·,
+//   v)
 //
 //   ⇒  attention(q, k, v[, mask]; scale = α·β) → (out, logsumexp)
+//
+// The mask is a float bias added on either side, or a masked fill: where(mask u8, fill, scores) (fills where
+// the mask is nonzero, torch's masked_fill) or where(mask, scores, fill) (where it is zero), the fill a
+// scalar constant carried in attrs.fill.
 //
 // The video model's form, where one key/value row (the CLS token's) is concatenated in front of every
 // group's keys and values, also fuses the concatenations; the repeated rows are then never built:
@@ -73,16 +78,43 @@ int fuse_attention(Graph& g) {
     // Walk back from the softmax input: [add mask] ← [scale β] ← matmul(q', k, trans_b) ← [scale α].
     ValueId s = softmax->inputs[0], mask = kNoId;
     std::vector<const Node*> members = {softmax};
+    auto is_scores = [&](ValueId x) {
+      return m.producer(x, OpKind::Scale) != nullptr || plain_matmul(m.producer(x, OpKind::MatMul), true);
+    };
+    Attrs attrs;
+    bool filling = false;  // a u8 mask (masked fill) rather than a bias
     if (const Node* add = m.producer(s, OpKind::Add)) {
       if (!m.internal(s, {softmax})) continue;
-      auto is_scores = [&](ValueId x) {
-        return m.producer(x, OpKind::Scale) != nullptr || plain_matmul(m.producer(x, OpKind::MatMul), true);
-      };
       const int side = is_scores(add->inputs[0]) ? 0 : is_scores(add->inputs[1]) ? 1 : -1;
       if (side < 0) continue;
       mask = add->inputs[size_t(1 - side)];
       s = add->inputs[size_t(side)];
       members.push_back(add);
+    } else if (const Node* where = m.producer(s, OpKind::Where)) {
+      // Masked fill: where(mask, fill, scores) fills where the mask is nonzero (masked_fill), where(mask,
+      // scores, fill) where it is zero; the fill a scalar, the scores not broadcast up by the mask.
+      if (!m.internal(s, {softmax})) continue;
+      auto scalar_fill = [&](ValueId x) {
+        const Node* f = m.producer(x, OpKind::Fill);
+        return f != nullptr && g.value(x).type.shape.numel() == 1 &&
+                       g.value(x).type.dtype == g.value(s).type.dtype
+                   ? f
+                   : nullptr;
+      };
+      const Node* fill = nullptr;
+      if ((fill = scalar_fill(where->inputs[1])) != nullptr && is_scores(where->inputs[2])) {
+        s = where->inputs[2];
+      } else if ((fill = scalar_fill(where->inputs[2])) != nullptr && is_scores(where->inputs[1])) {
+        s = where->inputs[1];
+        attrs.fill_where_zero = true;
+      } else {
+        continue;
+      }
+      if (g.value(s).type != g.value(where->outputs[0]).type) continue;
+      attrs.fill = fill->attrs.scalar;
+      filling = true;
+      mask = where->inputs[0];
+      members.push_back(where);
     }
     double scale = 1.0;
     const Node* consumer = members.back();
@@ -108,7 +140,7 @@ int fuse_attention(Graph& g) {
     if (!is_floating(qt.dtype) || kt.dtype != qt.dtype || vt.dtype != qt.dtype || qt.shape.rank() < 2 ||
         kt.shape.rank() != qt.shape.rank() || vt.shape.rank() != qt.shape.rank())
       continue;
-    if (mask != kNoId && g.value(mask).type.dtype != qt.dtype) continue;
+    if (mask != kNoId && g.value(mask).type.dtype != (filling ? DType::U8 : qt.dtype)) continue;
     bool same_batch = true;
     for (int d = 0; d < qt.shape.rank() - 2; ++d)
       same_batch = same_batch && kt.shape[d] == qt.shape[d] && vt.shape[d] == qt.shape[d];
@@ -119,7 +151,6 @@ int fuse_attention(Graph& g) {
       members.push_back(prefix.k_concat);
       members.push_back(prefix.v_concat);
     }
-    Attrs attrs;
     attrs.scalar = scale;
     attrs.prefix = prefix.k_concat != nullptr;
     attrs.masked = mask != kNoId;

@@ -1,9 +1,10 @@
 // Rows for the fused attention op and its backward (made by engine/passes/fuse_attention.cpp from the
 // canonical sequence; model code never calls them directly). Geometry: engine/attention_geometry.h.
 //
-//   attention(q, k, v[, pk, pv][, mask]) -> out  (batch..., Lq, Dv) = softmax(scale q [pk; k]^T + mask) [pv;
-//   v]
-//                                           lse  (batch..., Lq)     = logsumexp of those scores per row
+//   attention(q, k, v[, pk, pv][, mask]) -> out  (batch..., Lq, Dv) = softmax(S) [pv; v]
+//                                           lse  (batch..., Lq)     = logsumexp of S per row
+//     S = scale q [pk; k]^T + mask with a float mask (a bias), or with a u8 mask (masked fill) the scaled
+//     scores where it keeps them and attrs.fill where it fills (nonzero, or zero with attrs.fill_where_zero)
 //   attention_backward(dout, q, k, v[, pk, pv][, mask], out, lse) -> dq, dk, dv[, dpk, dpv]
 //     (the probabilities are recomputed from lse, flash-attention style; dpk/dpv are summed over the batch
 //     dims they broadcast on; gradients have the operands' logical shapes, contiguous)
@@ -30,9 +31,24 @@ Shape with_last(const Shape& batch, std::initializer_list<int64_t> tail) {
   return s;
 }
 
-std::vector<TensorType> infer_attention(const InferContext& ctx) {
+// Operands (and dout, out, lse) share one floating dtype; the mask is of it (a bias) or u8 (masked fill).
+void require_attention_dtypes(const InferContext& ctx, int first) {
   require_floating(ctx, 0);
-  require_same_dtype(ctx);
+  const int mask = ctx.attrs.masked ? first + attention_num_inputs(ctx.attrs) - 1 : -1;
+  for (int i = 0; i < int(ctx.inputs.size()); ++i) {
+    const DType dt = ctx.inputs[size_t(i)].dtype;
+    if (i == mask) {
+      FROST_CHECK(dt == ctx.inputs[0].dtype || dt == DType::U8, InvalidArgument,
+                  "the mask is " << dt << "; a bias is " << ctx.inputs[0].dtype << ", a masked fill u8");
+      continue;
+    }
+    FROST_CHECK(dt == ctx.inputs[0].dtype, InvalidArgument,
+                "dtypes differ: input 0 is " << ctx.inputs[0].dtype << ", input " << i << " is " << dt);
+  }
+}
+
+std::vector<TensorType> infer_attention(const InferContext& ctx) {
+  require_attention_dtypes(ctx, 0);
   FROST_CHECK(int(ctx.inputs.size()) == attention_num_inputs(ctx.attrs), InvalidArgument,
               ctx.inputs.size() << " inputs; attrs say " << attention_num_inputs(ctx.attrs)
                                 << " (q, k, v, prefix k/v when attrs.prefix, mask when attrs.masked)");
@@ -42,8 +58,7 @@ std::vector<TensorType> infer_attention(const InferContext& ctx) {
 }
 
 std::vector<TensorType> infer_attention_backward(const InferContext& ctx) {
-  require_floating(ctx, 0);
-  require_same_dtype(ctx);
+  require_attention_dtypes(ctx, 1);
   const int n = attention_num_inputs(ctx.attrs);
   FROST_CHECK(int(ctx.inputs.size()) == n + 3, InvalidArgument,
               ctx.inputs.size() << " inputs; expected dout, the forward's " << n << ", out and lse");
@@ -83,9 +98,8 @@ void backward_attention(BackwardContext& c) {
                   << c.node_id() << ")");
   const int n = attention_num_inputs(a);
   if (a.masked)
-    FROST_CHECK(
-        !c.needs_grad(n - 1), Unsupported,
-        "autodiff: attention node " << c.node_id() << ": gradients of the mask bias are not supported");
+    FROST_CHECK(!c.needs_grad(n - 1), Unsupported,
+                "autodiff: attention node " << c.node_id() << ": gradients of the mask are not supported");
   std::vector<Tensor> in;
   for (int i = 0; i < n; ++i) in.push_back(c.input(i));
   std::vector<Tensor> g = fused_attention_backward(c.grad_output(0), in, c.output(0), c.output(1), a);

@@ -230,15 +230,14 @@ FROST_INLINE void gather_columns(const RowSource& main, const RowSource& prefix,
 // GEMM on transposed operands.
 constexpr int64_t kWideColumns = 16;
 
-// The mask bias of tuple t, row i: a pointer and its column stride (nullptr without a mask).
-const float* mask_row(const KernelContext& ctx, const AttentionGeometry& g, int first, int64_t t, int64_t i) {
-  if (!g.has_mask) return nullptr;
-  return ctx.in[first + g.mask_in].as<const float>() + mask_batch_offset(g, t) +
-         i * g.mask_strides[g.mask_strides.size() - 2];
+// A u8 mask (masked fill) rather than a float bias.
+bool fill_mask(const KernelContext& ctx, const AttentionGeometry& g, int first) {
+  return g.has_mask && ctx.in[first + g.mask_in].dtype == DType::U8;
 }
 
-// S[r][j - j0] = scale * q_r . key_j + mask[r][j] for the block's rows and columns, from the tuple's keys
-// transposed (kt, (D, C)) when wide, else from its key rows (kb, (C, D)).
+// S[r][j - j0] = scale * q_r . key_j + mask[r][j] (a float mask), or attrs.fill where a u8 mask fills, for
+// the block's rows and columns, from the tuple's keys transposed (kt, (D, C)) when wide, else from its key
+// rows (kb, (C, D)).
 FROST_INLINE void block_scores(const KernelContext& ctx, const AttentionGeometry& g, int first, int64_t t,
                                int64_t i0, int64_t rows, int64_t j0, int64_t j1, const float* qb,
                                const float* kt, const float* kb, float scale, float* S) {
@@ -252,13 +251,33 @@ FROST_INLINE void block_scores(const KernelContext& ctx, const AttentionGeometry
       for (int64_t j = j0; j < j1; ++j) S[r * kKeyBlock + (j - j0)] = dot(qb + r * g.D, kb + j * g.D, g.D);
   }
   const int64_t ms = g.has_mask ? g.mask_strides.back() : 0;
+  const bool fill = fill_mask(ctx, g, first);
   for (int64_t r = 0; r < rows; ++r) {
     float* s = S + r * kKeyBlock;
     for (int64_t jj = 0; jj < n; ++jj) s[jj] *= scale;
-    if (g.has_mask) {
-      const float* m = mask_row(ctx, g, first, t, i0 + r);
+    if (!g.has_mask) continue;
+    const int64_t off = mask_row_offset(g, t, i0 + r);
+    if (fill) {
+      const uint8_t* m = ctx.in[first + g.mask_in].as<const uint8_t>() + off;
+      const float value = float(ctx.node->attrs.fill);
+      for (int64_t j = j0; j < j1; ++j)
+        if (mask_fills(m[j * ms], ctx.node->attrs)) s[j - j0] = value;
+    } else {
+      const float* m = ctx.in[first + g.mask_in].as<const float>() + off;
       for (int64_t j = j0; j < j1; ++j) s[j - j0] += m[j * ms];
     }
+  }
+}
+
+// dS = 0 where a u8 mask filled the score: a constant there, whatever its probability.
+void zero_filled(const KernelContext& ctx, const AttentionGeometry& g, int64_t t, int64_t i0, int64_t rows,
+                 int64_t j0, int64_t j1, float* dS) {
+  if (!fill_mask(ctx, g, 1)) return;
+  const int64_t ms = g.mask_strides.back();
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* m = ctx.in[1 + g.mask_in].as<const uint8_t>() + mask_row_offset(g, t, i0 + r);
+    for (int64_t j = j0; j < j1; ++j)
+      if (mask_fills(m[j * ms], ctx.node->attrs)) dS[r * kKeyBlock + (j - j0)] = 0.0f;
   }
 }
 
@@ -403,6 +422,7 @@ FROST_CPU_CLONES void backward_tuple(const KernelContext& ctx, const Plan& pl, i
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t jj = 0; jj < n; ++jj)
           S[r * kKeyBlock + jj] = S[r * kKeyBlock + jj] * (dP[r * kKeyBlock + jj] - delta[r]);
+      zero_filled(ctx, g, t, i0, rows, j0, j1, S);
       // dq += dS K; dK_block = dS^T q (scaled below)
       small_gemm(rows, D, n, S, kKeyBlock, 1, kb + j0 * D, D, dqa, D);
       std::fill(dkb, dkb + n * D, 0.0f);

@@ -53,18 +53,28 @@ Columns<T> columns_of(const KernelContext& ctx, const AttentionGeometry& g, int 
   return c;
 }
 
-// scores[j] = scale * q_i . key_j + mask[i, j]
+// Whether score j of row i is replaced by attrs.fill (a u8 mask: masked fill).
+bool filled(const KernelContext& ctx, const AttentionGeometry& g, int first, int64_t t, int64_t i,
+            int64_t j) {
+  if (!g.has_mask) return false;
+  const TensorView& mask = ctx.in[first + g.mask_in];
+  return mask.dtype == DType::U8 &&
+         mask_fills(mask.as<const uint8_t>()[mask_row_offset(g, t, i) + j * g.mask_strides.back()],
+                    ctx.node->attrs);
+}
+
+// scores[j] = scale * q_i . key_j + mask[i, j] (a float mask), or attrs.fill where a u8 mask fills.
 template <class T>
 void row_scores(const KernelContext& ctx, const AttentionGeometry& g, int first, int64_t t, int64_t i,
                 const Rows<T>& q, const Columns<T>& cols, double* scores) {
   const double scale = ctx.node->attrs.scalar;
-  const T* mask = g.has_mask ? ctx.in[first + g.mask_in].as<const T>() + mask_batch_offset(g, t) +
-                                   i * g.mask_strides[g.mask_strides.size() - 2]
-                             : nullptr;
+  const bool bias = g.has_mask && ctx.in[first + g.mask_in].dtype != DType::U8;
+  const T* mask = bias ? ctx.in[first + g.mask_in].as<const T>() + mask_row_offset(g, t, i) : nullptr;
   for (int64_t j = 0; j < g.columns(); ++j) {
     double s = 0;
     for (int64_t c = 0; c < g.D; ++c) s += double(q.at(i, c)) * double(cols.key(j, c));
     scores[j] = scale * s + (mask ? double(mask[j * g.mask_strides.back()]) : 0.0);
+    if (filled(ctx, g, first, t, i, j)) scores[j] = ctx.node->attrs.fill;
   }
 }
 
@@ -137,7 +147,7 @@ void attention_backward_kernel(const KernelContext& ctx) {
         const double p = std::exp(scores[j] - double(lse[row]));
         double dp = 0;
         for (int64_t c = 0; c < g.Dv; ++c) dp += double(dout_i[c]) * double(cols.value(j, c));
-        ds[j] = p * (dp - delta);
+        ds[j] = filled(ctx, g, 1, t, i, j) ? 0.0 : p * (dp - delta);  // a filled score is a constant
         double* dvalue = j < g.P ? tdpv + j * g.Dv : dv + (j - g.P) * g.Dv;
         for (int64_t c = 0; c < g.Dv; ++c) dvalue[c] += p * double(dout_i[c]);
         double* dkey = j < g.P ? tdpk + j * g.D : dk + (j - g.P) * g.D;
