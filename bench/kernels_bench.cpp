@@ -141,6 +141,8 @@ void run_fused_or_not(benchmark::State& state, Graph& g, bool fused,
     cg->set_input(inputs[i].first, t);
   }
   for (auto _ : state) cg->run();
+  state.counters["FLOP/s"] =
+      benchmark::Counter(cg->total_cost().flops, benchmark::Counter::kIsIterationInvariantRate);
   std::string label;
   for (const std::string& k : cg->kernel_names()) label += (label.empty() ? "" : " + ") + k;
   state.SetLabel(label);
