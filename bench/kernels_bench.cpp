@@ -10,6 +10,8 @@
 // (3072, 768) the MLP.
 #include <benchmark/benchmark.h>
 
+#include <memory>
+
 #include "engine/compiled_graph.h"
 #include "engine/random.h"
 #include "model/nn.h"
@@ -26,9 +28,12 @@ CompileOptions path_options(const std::string& path) {
   return options;
 }
 
-void run_graph(benchmark::State& state, Graph& g, const std::string& path,
-               const std::vector<std::pair<std::string, Shape>>& inputs) {
-  auto cg = compile(g, path_options(path));
+using Inputs = std::vector<std::pair<std::string, Shape>>;
+
+// Compiles g and times run() on fixed uniform inputs; reports FLOP/s from the ops' cost rows.
+std::unique_ptr<CompiledGraph> time_runs(benchmark::State& state, Graph& g, const CompileOptions& options,
+                                         const Inputs& inputs) {
+  auto cg = compile(g, options);
   for (size_t i = 0; i < inputs.size(); ++i) {
     HostTensor t(DType::F32, inputs[i].second);
     fill_uniform(t, Philox(i + 1), -1.0, 1.0);
@@ -37,7 +42,21 @@ void run_graph(benchmark::State& state, Graph& g, const std::string& path,
   for (auto _ : state) cg->run();
   state.counters["FLOP/s"] =
       benchmark::Counter(cg->total_cost().flops, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(cg->kernel_names().front());
+  return cg;
+}
+
+void run_graph(benchmark::State& state, Graph& g, const std::string& path, const Inputs& inputs) {
+  state.SetLabel(time_runs(state, g, path_options(path), inputs)->kernel_names().front());
+}
+
+// g compiled fused or not on the shipped cpu path; labelled with every kernel it runs.
+void run_fused_or_not(benchmark::State& state, Graph& g, bool fused, const Inputs& inputs) {
+  CompileOptions options = path_options("onednn");
+  options.fuse = fused;
+  std::string label;
+  for (const std::string& k : time_runs(state, g, options, inputs)->kernel_names())
+    label += (label.empty() ? "" : " + ") + k;
+  state.SetLabel(label);
 }
 
 void BM_Matmul(benchmark::State& state, const std::string& path) {
@@ -107,8 +126,7 @@ void BM_Attention(benchmark::State& state) {
   Graph g;
   Tensor q = g.input("q", DType::F32, {T, Lq, D}), k = g.input("k", DType::F32, {T, Lk, D});
   Tensor v = g.input("v", DType::F32, {T, Lk, D});
-  std::vector<std::pair<std::string, Shape>> inputs = {
-      {"q", {T, Lq, D}}, {"k", {T, Lk, D}}, {"v", {T, Lk, D}}};
+  Inputs inputs = {{"q", {T, Lq, D}}, {"k", {T, Lk, D}}, {"v", {T, Lk, D}}};
   if (prefix) {
     Tensor ck = g.input("ck", DType::F32, {1, 1, D}), cv = g.input("cv", DType::F32, {1, 1, D});
     k = concat({expand(ck, {T, 1, D}), k}, 1);
@@ -117,35 +135,7 @@ void BM_Attention(benchmark::State& state) {
     inputs.push_back({"cv", {1, 1, D}});
   }
   g.output("o", nn::attention(q, k, v));
-  CompileOptions options = path_options("onednn");
-  options.fuse = fused;
-  auto cg = compile(g, options);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    HostTensor t(DType::F32, inputs[i].second);
-    fill_uniform(t, Philox(i + 1), -1.0, 1.0);
-    cg->set_input(inputs[i].first, t);
-  }
-  for (auto _ : state) cg->run();
-  state.SetLabel(fused ? "fused" : "unfused");
-}
-
-// Compiles g fused or not on the shipped cpu path and times run().
-void run_fused_or_not(benchmark::State& state, Graph& g, bool fused,
-                      const std::vector<std::pair<std::string, Shape>>& inputs) {
-  CompileOptions options = path_options("onednn");
-  options.fuse = fused;
-  auto cg = compile(g, options);
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    HostTensor t(DType::F32, inputs[i].second);
-    fill_uniform(t, Philox(i + 1), -1.0, 1.0);
-    cg->set_input(inputs[i].first, t);
-  }
-  for (auto _ : state) cg->run();
-  state.counters["FLOP/s"] =
-      benchmark::Counter(cg->total_cost().flops, benchmark::Counter::kIsIterationInvariantRate);
-  std::string label;
-  for (const std::string& k : cg->kernel_names()) label += (label.empty() ? "" : " + ") + k;
-  state.SetLabel(label);
+  run_fused_or_not(state, g, fused, inputs);
 }
 
 // One clip's residual add + layer norm (785 tokens x 768): add_layer_norm (fused 1) vs the add and the

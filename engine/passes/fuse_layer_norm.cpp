@@ -88,7 +88,9 @@ int fuse_layer_norm(Graph& g) {
 // x = x + f(x) feeding the next residual add — and, in a differentiated graph, the layer_norm backward
 // still read it), and the sum may overwrite a summand that dies there, as the add did. The layer_norm's
 // outputs move to the new y', mean', rstd' (their consumers are rewired) and the layer_norm node, left
-// without consumers, goes to DCE. The summand with no later use goes first (the in-place input).
+// without consumers, goes to DCE. The summand with no later use goes first (the in-place input). The
+// normalisation now runs where the add was: in the model nothing lies between them (the layer norm's
+// parameters are sources), elsewhere y' may live longer than y did.
 // Preconditions: a and b of s's shape (no broadcasting: the kernel adds rows); the weight and bias made
 // before the add (parameters are sources, so they are); no layer_norm output is a graph output (outputs
 // name value ids, which cannot move).
