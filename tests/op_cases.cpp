@@ -339,6 +339,13 @@ void add_attention_cases(std::vector<OpCase>& c) {
   c.push_back(case_of("attention/logsumexp", {2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 5, 6}, Shape{2, 1, 1, 4},
                       true, false, true));
   c.back().gradcheck = false;
+  // The CLS row's shape (one query, keys past a key block): the own kernel's row-dot path; checked against
+  // the oracle only (attention/cls_row above gradient-checks the rule on 41 keys), with a prefix and a fill.
+  for (bool backward : {false, true}) {
+    c.push_back(case_of(backward ? "attention_backward/cls_row_long" : "attention/cls_row_long", {2, 2, 1, 8},
+                        {2, 2, 200, 8}, {2, 2, 200, 8}, Shape{2, 2, 1, 8}, 2, backward));
+    c.back().gradcheck = false;
+  }
   // Past the block sizes (query and key blocks, rows not a multiple of them); checked against the oracle
   // only (a gradient check of ~20k inputs by central differences would take minutes).
   for (bool backward : {false, true}) {

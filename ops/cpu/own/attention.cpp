@@ -226,9 +226,14 @@ FROST_INLINE void gather_columns(const RowSource& main, const RowSource& prefix,
     for (int64_t c = 0; c < width; ++c) std::fill(transposed + c * Cp + C, transposed + (c + 1) * Cp, 0.0f);
 }
 
-// Rows with few score columns (the time groups: 1 + 4) use dot products; wider ones the register-blocked
-// GEMM on transposed operands.
-constexpr int64_t kWideColumns = 16;
+// Tuples with many score columns and several query rows (space groups, text) use the register-blocked
+// GEMMs on transposed keys/values. The rest use dot products on key rows: few columns (the time groups,
+// 1 + 4), or few queries (the CLS row, 1 query over 785 keys), where transposing every key costs more than
+// the products it would feed (0.705 vs 0.13 ms for one clip's CLS rows).
+constexpr int64_t kWideColumns = 16, kWideQueries = 4;
+bool wide_layout(const AttentionGeometry& g) {
+  return g.columns() >= kWideColumns && g.Lq >= kWideQueries;
+}
 
 // A u8 mask (masked fill) rather than a float bias.
 bool fill_mask(const KernelContext& ctx, const AttentionGeometry& g, int first) {
@@ -242,7 +247,7 @@ FROST_INLINE void block_scores(const KernelContext& ctx, const AttentionGeometry
                                int64_t i0, int64_t rows, int64_t j0, int64_t j1, const float* qb,
                                const float* kt, const float* kb, float scale, float* S) {
   const int64_t n = j1 - j0, C = g.columns();
-  if (C >= kWideColumns) {
+  if (wide_layout(g)) {
     const int64_t np = padded_columns(n);  // kKeyBlock is a multiple of 16: stays inside S and kt
     for (int64_t r = 0; r < rows; ++r) std::fill(S + r * kKeyBlock, S + r * kKeyBlock + np, 0.0f);
     small_gemm(rows, np, g.D, qb, g.D, 1, kt + j0, padded_columns(C), S, kKeyBlock);
@@ -285,7 +290,7 @@ void zero_filled(const KernelContext& ctx, const AttentionGeometry& g, int64_t t
 FROST_CPU_CLONES void forward_tuple(const KernelContext& ctx, const Plan& pl, int64_t t, float* scratch) {
   const AttentionGeometry& g = pl.g;
   const int64_t C = g.columns();
-  const bool wide = C >= kWideColumns;
+  const bool wide = wide_layout(g);
   const float scale = float(ctx.node->attrs.scalar);
   float* qb = scratch;                         // (rows, D)
   float* S = qb + kQueryBlock * g.D;           // (rows, kKeyBlock): scores, then probabilities
@@ -388,7 +393,7 @@ FROST_CPU_CLONES void backward_tuple(const KernelContext& ctx, const Plan& pl, i
   float* buf = dvb + kKeyBlock * Dv;          // (max(D, Dv))
   const RowSource q = source(ctx.in[1 + g.q_in], g.q, g.batch, t, D);
   const Columns cols = columns(ctx, g, 1, t);
-  const bool wide = C >= kWideColumns;
+  const bool wide = wide_layout(g);
   gather_columns(cols.k, cols.pk, g.P, C, D, kb, wide ? kt : nullptr, buf);
   gather_columns(cols.v, cols.pv, g.P, C, Dv, wide ? nullptr : vs, wide ? vs : nullptr, buf);
   for (int64_t i0 = 0; i0 < g.Lq; i0 += kQueryBlock) {
