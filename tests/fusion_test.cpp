@@ -395,10 +395,11 @@ TEST(Fusion, LinearDoesNotMatch) {
   Tensor wb = g.input("wb", DType::F32, {2, 8, 6}), b = g.input("b", DType::F32, {6});
   Tensor full = g.input("full", DType::F32, {2, 5, 6});
   Tensor m = matmul(x, w);
-  g.output("used_twice", (m + b) * m);          // the product is needed elsewhere
-  g.output("batched", matmul(x, wb) + b);       // a weight per batch: a batched matmul
-  g.output("not_a_bias", matmul(x, w) + full);  // adds a full tensor, not a bias
-  g.output("transposed_x", matmul(x, x, true) + g.input("c", DType::F32, {8}));
+  g.output("used_twice", (m + b) * m);             // the product is needed elsewhere
+  g.output("batched", matmul(x, wb) + b);          // a weight per batch: a batched matmul
+  g.output("not_a_bias", matmul(x, w) + full);     // adds a full tensor, not a bias
+  Tensor xt = g.input("xt", DType::F32, {8, 10});  // x stored transposed: op(x) = xt^T
+  g.output("transposed_x", matmul(xt, w, true) + b);
   Tensor z = matmul(x, w) + b;
   g.output("gelu_of_shared", gelu(z) + z);  // the pre-activation is read again: gelu stays apart
   Graph fused = g;

@@ -43,7 +43,6 @@ struct FusionCounts {
   int attention = 0;
   int linear = 0;             // matmul + bias
   int linear_activation = 0;  // of those, with gelu folded in
-  int total() const { return layer_norm + add_layer_norm + attention + linear + linear_activation; }
 };
 FusionCounts fuse(Graph& graph, const FusionOptions& options = {});
 int fuse_layer_norm(Graph& graph);         // engine/passes/fuse_layer_norm.cpp
