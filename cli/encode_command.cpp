@@ -4,16 +4,22 @@
 // by name, or .safetensors files holding already-preprocessed clips F32 [B, F, 3, S, S] named `clips`, as
 // `frost clip` writes) or images with the Frozen in Time dual encoder. OUT holds `embeddings` F32 [N, P]
 // (the projected, unnormalised embeddings) and `features` F32 [N, C] (before the projection), in input order.
+// An input that cannot be read or decoded is skipped with a warning (an error under --strict): the metadata
+// `frost` says which input each row came from ("inputs") and which were skipped, and why ("skipped").
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "engine/backend.h"
 #include "engine/error.h"
+#include "loader/files.h"
 #include "loader/safetensors.h"
 #include "model/encoder.h"
 
@@ -31,6 +37,7 @@ struct EncodeOptions {
   int64_t batch = 8;
   int64_t frames = 0;
   std::string out;
+  CLI::App* cmd = nullptr;  // to ask which options were given
 };
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -49,26 +56,111 @@ void append(HostTensor& all, const HostTensor& part) {
   all = std::move(grown);
 }
 
-void run_encode(const EncodeOptions& opt) {
-  model::FitConfig config = model::FitConfig::named_or_file(opt.config);
-  // An HF text checkpoint's config.json beside it sets the text side (its width, depth, BERT or DistilBERT).
-  if (!opt.text_weights.empty()) {
-    const std::filesystem::path hf_config =
-        std::filesystem::path(opt.text_weights).parent_path() / "config.json";
-    if (std::filesystem::exists(hf_config)) {
-      config.text = model::TextConfig::from_hf_config_file(hf_config.string());
-      config.validate();
+// Options that do not apply to a kind are errors, not silently ignored.
+void check_options_apply(const EncodeOptions& opt) {
+  auto given = [&](const char* name) { return opt.cmd->count(name) > 0; };
+  auto refuse = [&](const char* name, const char* why) {
+    FROST_CHECK(!given(name), InvalidArgument,
+                name << " does not apply to `encode " << opt.kind << "`: " << why);
+  };
+  if (opt.kind == "text") {
+    refuse("--frames", "captions have no frames");
+    refuse("--video-weights", "text is encoded by the text side (--weights or --text-weights)");
+    FROST_CHECK(
+        given("--weights") || given("--text-weights"), InvalidArgument,
+        "`encode text` needs --weights (a Frozen in Time checkpoint) or --text-weights (a Hugging Face "
+        "DistilBERT/BERT)");
+  } else {
+    refuse("--vocab", "only captions are tokenized");
+    refuse("--captions", "it lists captions (use `encode text`)");
+    refuse("--text-weights",
+           "videos and images are encoded by the video side (--weights or --video-weights)");
+    if (opt.kind == "image") refuse("--frames", "an image is a one-frame clip");
+    FROST_CHECK(given("--weights") || given("--video-weights"), InvalidArgument,
+                "`encode " << opt.kind
+                           << "` needs --weights (a Frozen in Time checkpoint) or --video-weights (a "
+                              "timm ViT)");
+  }
+}
+
+// Inputs that are files must be there and be of the right kind before any work: a typo is an error, not a
+// skipped row. (What a file holds is only known by reading it: those failures skip the input, below.)
+void check_inputs(const EncodeOptions& opt) {
+  if (opt.kind == "text") return;
+  FROST_CHECK(!opt.inputs.empty(), InvalidArgument, "nothing to encode: give " << opt.kind << " files");
+  for (const std::string& in : opt.inputs) {
+    const loader::FileKind kind = loader::file_kind(in);
+    if (opt.kind == "image") {
+      FROST_CHECK(loader::is_image_file(in), BadFile,
+                  "input " << in << " is "
+                           << (kind == loader::FileKind::Regular ? "not a PNG or JPEG image"
+                                                                 : loader::describe_path(in))
+                           << " — `encode image` takes PNG or JPEG files; videos and frame folders are "
+                              "`encode video`");
+    } else {
+      FROST_CHECK(kind == loader::FileKind::Regular || kind == loader::FileKind::Directory, BadFile,
+                  "input " << in << " is " << loader::describe_path(in)
+                           << " — give video files, frame folders, images or .safetensors clips");
     }
   }
+}
+
+// Every row's values must be finite: NaN or Inf embeddings (NaN/Inf weights or inputs, or values past F32's
+// range) would rank as garbage without a sign.
+void check_finite(const model::Embeddings& e, const std::vector<std::string>& rows, bool captions) {
+  const int64_t P = e.embedding.shape()[1], C = e.features.shape()[1];
+  for (size_t r = 0; r < rows.size(); ++r) {
+    bool ok = true;
+    for (int64_t k = 0; k < P; ++k) ok = ok && std::isfinite(e.embedding.data<float>()[int64_t(r) * P + k]);
+    for (int64_t k = 0; k < C; ++k) ok = ok && std::isfinite(e.features.data<float>()[int64_t(r) * C + k]);
+    FROST_CHECK(
+        ok, InvalidArgument,
+        "the embedding of " << (captions ? "caption '" + rows[r] + "'" : rows[r])
+                            << " is not finite (NaN or Inf) — the weights or the input hold NaN/Inf or "
+                               "values too large for F32 (frost info shows the weights; frost warns "
+                               "of non-finite ones)");
+  }
+}
+
+void run_encode(const EncodeOptions& opt) {
+  check_options_apply(opt);
+  check_inputs(opt);
+  const std::vector<std::string>& backends = available_backends();
+  FROST_CHECK(std::find(backends.begin(), backends.end(), opt.backend) != backends.end(), InvalidArgument,
+              "--backend " << opt.backend << " is not in this build (frost --version lists the backends)");
+
+  // The output is checked against every file this run reads, before it reads any of them.
+  std::vector<std::string> read_files;
+  for (const std::string* f :
+       {&opt.weights, &opt.text_weights, &opt.video_weights, &opt.vocab, &opt.captions_file})
+    if (!f->empty()) read_files.push_back(*f);
+  if (opt.config != "base" && opt.config != "tiny") read_files.push_back(opt.config);
+  std::filesystem::path hf_config;
+  if (!opt.text_weights.empty()) {
+    hf_config = std::filesystem::path(opt.text_weights).parent_path() / "config.json";
+    read_files.push_back(hf_config.string());
+  }
+  if (opt.kind != "text") read_files.insert(read_files.end(), opt.inputs.begin(), opt.inputs.end());
+  loader::check_output_path(opt.out, read_files);
+
+  model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  // An HF text checkpoint's config.json beside it sets the text side (its width, depth, BERT or DistilBERT).
+  if (!hf_config.empty() && loader::file_kind(hf_config.string()) != loader::FileKind::Missing) {
+    config.text = model::TextConfig::from_hf_config_file(hf_config.string());
+    config.validate();
+  }
+  const int64_t frames = opt.kind == "image" ? 1 : opt.frames > 0 ? opt.frames : config.video.num_frames;
+  FROST_CHECK(opt.kind == "text" || frames <= config.video.num_frames, InvalidArgument,
+              "--frames " << frames << ": the model of config '" << config.name << "' takes 1 to "
+                          << config.video.num_frames << " frames per clip");
+
   std::vector<model::WeightFile> files;
   if (!opt.weights.empty()) files.push_back({opt.weights, model::WeightSource::FrozenInTime});
   if (!opt.text_weights.empty()) files.push_back({opt.text_weights, model::WeightSource::HuggingFaceText});
   if (!opt.video_weights.empty()) files.push_back({opt.video_weights, model::WeightSource::TimmVit});
-  FROST_CHECK(!files.empty(), InvalidArgument,
-              "encode: give --weights (or --text-weights / --video-weights)");
   model::WeightSet weights =
       model::load_weights(config, files, {.allow_missing = opt.weights.empty()});  // HF/timm: one side only
-  for (const std::string& w : weights.warnings) std::cerr << "frost: warning: " << w << "\n";
+  for (const std::string& w : weights.warnings) warn(w);
   std::optional<loader::WordPieceTokenizer> tokenizer;
   if (opt.kind == "text")
     tokenizer = opt.vocab.empty() ? loader::default_uncased_tokenizer()
@@ -76,56 +168,122 @@ void run_encode(const EncodeOptions& opt) {
   model::DualEncoder encoder(config, std::move(weights), std::move(tokenizer),
                              {.backend = opt.backend, .batch_size = opt.batch});
 
-  std::vector<std::string> inputs = opt.inputs;
-  if (!opt.captions_file.empty()) {
-    FROST_CHECK(opt.kind == "text", InvalidArgument, "encode: --captions is for `encode text`");
-    std::ifstream in(opt.captions_file);
-    FROST_CHECK(in.good(), BadFile, opt.captions_file << ": cannot open");
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) inputs.push_back(line);
-  }
-  FROST_CHECK(!inputs.empty(), InvalidArgument, "encode: nothing to encode");
-
+  std::vector<std::string> rows;  // the input of each row, in row order
+  nlohmann::json skipped = nlohmann::json::array();
+  auto skip = [&](const std::string& input, const std::string& why) {
+    warn("skipping " + why);
+    skipped.push_back(
+        {{"input", loader::escape_invalid_utf8(input)}, {"error", loader::escape_invalid_utf8(why)}});
+  };
   model::Embeddings all{HostTensor(DType::F32, {0, 0}), HostTensor(DType::F32, {0, 0})};
   auto add = [&](const model::Embeddings& e) {
     append(all.embedding, e.embedding);
     append(all.features, e.features);
   };
+  size_t considered = 0;
   if (opt.kind == "text") {
-    add(encoder.encode_text(inputs));
-  } else if (opt.kind == "image") {
-    add(encoder.encode_images(inputs));
+    std::vector<std::string> captions;
+    auto take = [&](const std::string& caption, const std::string& where) {
+      ++considered;
+      if (!loader::is_valid_utf8(caption)) return skip(where, where + ": the caption is not valid UTF-8");
+      captions.push_back(caption);
+      rows.push_back(caption);
+    };
+    for (const std::string& c : opt.inputs) take(c, "caption '" + c + "'");
+    if (!opt.captions_file.empty()) {
+      // A stream is fine here: a file, a pipe, <(cmd), or - for standard input.
+      const std::string text = loader::read_text_stream(opt.captions_file, "captions", size_t(1) << 30);
+      size_t line_no = 0;
+      for (size_t start = 0; start < text.size();) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(start, end - start);
+        start = end + 1;
+        ++line_no;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (!line.empty()) take(line, opt.captions_file + ":" + std::to_string(line_no));
+      }
+    }
+    FROST_CHECK(considered > 0, InvalidArgument, "nothing to encode: give captions or --captions FILE");
+    if (!captions.empty()) add(encoder.encode_text(captions));
   } else {
     loader::ClipOptions clip;
-    clip.sampling.num_frames = opt.frames > 0 ? opt.frames : config.video.num_frames;
-    std::vector<std::string> run;  // consecutive decodable inputs, encoded as one batched call
+    clip.sampling.num_frames = frames;
+    clip.test_transform.size = config.video.image_size;
+    const int64_t S = config.video.image_size;
+    HostTensor batch(DType::F32, {opt.batch, frames, 3, S, S});  // clips decoded, waiting to be encoded
+    int64_t filled = 0;
+    const size_t clip_bytes = size_t(frames * 3 * S * S) * sizeof(float);
     auto flush = [&] {
-      if (!run.empty()) add(encoder.encode_videos(run, clip));
-      run.clear();
+      if (filled == 0) return;
+      HostTensor part(DType::F32, {filled, frames, 3, S, S});
+      std::memcpy(part.raw(), batch.raw(), size_t(filled) * clip_bytes);
+      add(encoder.encode_clips(part));
+      filled = 0;
     };
-    for (const std::string& in : inputs) {
-      if (!ends_with(in, ".safetensors")) {
-        run.push_back(in);
+    const model::VideoConfig& v = config.video;
+    for (size_t i = 0; i < opt.inputs.size(); ++i) {
+      const std::string& in = opt.inputs[i];
+      ++considered;
+      if (opt.kind == "video" && ends_with(in, ".safetensors")) {
+        // Already-preprocessed clips, as `frost clip` writes them: their own frame count, encoded apart.
+        HostTensor clips;
+        try {
+          const auto f = loader::SafetensorsFile::open(in);
+          const loader::TensorEntry* t = f.find("clips");
+          FROST_CHECK(t != nullptr, BadFile, in << ": no tensor named 'clips' (F32 [N, F, 3, S, S])");
+          const Shape& s = t->shape;
+          FROST_CHECK(t->dtype_name == "F32" && s.rank() == 5 && s[0] >= 1 && s[1] >= 1 &&
+                          s[1] <= v.num_frames && s[2] == v.channels && s[3] == v.image_size &&
+                          s[4] == v.image_size,
+                      BadFile,
+                      in << ": clips " << t->dtype_name << s << " do not fit the model of config '"
+                         << config.name << "', which takes F32 [N, F, " << v.channels << ", " << v.image_size
+                         << ", " << v.image_size << "] with 1 <= F <= " << v.num_frames);
+          clips = f.read("clips");
+        } catch (const Error& e) {
+          if (e.category() == ErrorCategory::Internal) throw;
+          skip(in, e.what());
+          continue;
+        }
+        flush();
+        add(encoder.encode_clips(clips));
+        for (int64_t k = 0; k < clips.shape()[0]; ++k) rows.push_back(in + "[" + std::to_string(k) + "]");
         continue;
       }
-      flush();
-      const auto f = loader::SafetensorsFile::open(in);
-      FROST_CHECK(f.find("clips") != nullptr, BadFile,
-                  in << ": no tensor named 'clips' (F32 [B, F, 3, S, S])");
+      clip.sampling.sample = uint64_t(i);
+      loader::Clip c;
       try {
-        add(encoder.encode_clips(f.read("clips")));
+        c = loader::load_clip(in, clip);
       } catch (const Error& e) {
-        throw_error(e.category(), in + ": " + e.what());
+        if (e.category() == ErrorCategory::Internal) throw;
+        std::string why = e.what();
+        if (why.rfind(in, 0) != 0) why = in + ": " + why;
+        skip(in, why);
+        continue;
       }
+      std::memcpy(static_cast<char*>(batch.raw()) + size_t(filled) * clip_bytes, c.pixels.raw(), clip_bytes);
+      rows.push_back(in);
+      if (++filled == opt.batch) flush();
     }
     flush();
   }
-  const nlohmann::json meta = {{"kind", opt.kind}, {"inputs", inputs}, {"config", config.name}};
+  FROST_CHECK(!rows.empty(), BadFile,
+              "none of the " << considered << " inputs could be read (see the warnings above)");
+  check_finite(all, rows, opt.kind == "text");
+
+  nlohmann::json row_inputs = nlohmann::json::array();
+  for (const std::string& r : rows) row_inputs.push_back(loader::escape_invalid_utf8(r));
+  const nlohmann::json meta = {
+      {"kind", opt.kind}, {"inputs", row_inputs}, {"skipped", skipped}, {"config", config.name}};
   loader::write_safetensors(opt.out, {{"embeddings", &all.embedding}, {"features", &all.features}},
                             {{"frost", meta.dump()}});
-  std::cout << "wrote " << opt.out << ": embeddings F32[" << all.embedding.shape()[0] << ", "
+  std::cout << "wrote " << display(opt.out) << ": embeddings F32[" << all.embedding.shape()[0] << ", "
             << all.embedding.shape()[1] << "], features F32[" << all.features.shape()[0] << ", "
             << all.features.shape()[1] << "]\n";
+  if (!skipped.empty())
+    std::cout << "skipped " << skipped.size() << " of " << considered
+              << " inputs (see the warnings above; the file's metadata lists them)\n";
 }
 
 }  // namespace
@@ -134,12 +292,14 @@ void add_encode_command(CLI::App& app) {
   auto opt = std::make_shared<EncodeOptions>();
   CLI::App* cmd =
       app.add_subcommand("encode", "Embed captions, videos or images with the Frozen in Time dual encoder");
+  opt->cmd = cmd;
   cmd->add_option("kind", opt->kind, "text, video or image")
       ->required()
       ->check(CLI::IsMember({"text", "video", "image"}));
   cmd->add_option("inputs", opt->inputs,
                   "captions; or video files, frame folders, .safetensors clips (tensor 'clips'); or images");
-  cmd->add_option("--captions", opt->captions_file, "a file of captions, one a line (encode text)");
+  cmd->add_option("--captions", opt->captions_file,
+                  "captions, one a line (encode text): a file, a pipe, or - for standard input");
   cmd->add_option("--weights", opt->weights, "a converted Frozen in Time checkpoint (.safetensors)");
   cmd->add_option("--text-weights", opt->text_weights, "a Hugging Face DistilBERT/BERT model.safetensors");
   cmd->add_option("--video-weights", opt->video_weights,
@@ -149,9 +309,12 @@ void add_encode_command(CLI::App& app) {
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_option("--batch", opt->batch, "inputs per run")->check(CLI::Range(int64_t(1), int64_t(4096)));
   cmd->add_option("--frames", opt->frames, "frames per clip (default: the config's)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--out", opt->out, "the .safetensors file to write (embeddings, features)")->required();
-  cmd->callback([opt] { run_encode(*opt); });
+      ->check(CLI::Range(int64_t(1), int64_t(1024)));
+  cmd->add_option("--out", opt->out,
+                  "the .safetensors file to write (embeddings, features; metadata 'frost' lists the input "
+                  "of each row and the inputs skipped)")
+      ->required();
+  set_command(cmd, [opt] { run_encode(*opt); });
 }
 
 }  // namespace frost::cli

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
+#include "loader/files.h"
 #include "loader/safetensors.h"
 
 namespace frost::cli {
@@ -22,7 +24,7 @@ void run_info(const InfoOptions& opt) {
   for (const loader::TensorEntry& t : f.tensors()) data_bytes += t.bytes.size();
   if (opt.json) {
     nlohmann::ordered_json out;
-    out["file"] = opt.path;
+    out["file"] = loader::escape_invalid_utf8(opt.path);
     out["file_bytes"] = f.file_size();
     out["header_bytes"] = f.header_size();
     out["tensor_count"] = f.tensors().size();
@@ -37,11 +39,13 @@ void run_info(const InfoOptions& opt) {
     std::cout << out.dump(2) << "\n";
     return;
   }
-  std::cout << opt.path << ": " << f.tensors().size() << " tensors, " << data_bytes << " bytes of data ("
-            << f.file_size() << " bytes in all)\n";
-  for (const auto& [key, value] : f.metadata()) std::cout << "  metadata " << key << " = " << value << "\n";
+  // Names and metadata come from the file: escaped, so a crafted file cannot print fake lines.
+  std::cout << display(opt.path) << ": " << f.tensors().size() << " tensors, " << data_bytes
+            << " bytes of data (" << f.file_size() << " bytes in all)\n";
+  for (const auto& [key, value] : f.metadata())
+    std::cout << "  metadata " << display(key) << " = " << display(value) << "\n";
   for (const loader::TensorEntry& t : f.tensors())
-    std::cout << "  " << t.name << "  " << t.dtype_name << to_string(t.shape) << "\n";
+    std::cout << "  " << display(t.name) << "  " << display(t.dtype_name) << to_string(t.shape) << "\n";
 }
 
 }  // namespace
@@ -51,7 +55,7 @@ void add_info_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("info", "Show what a .safetensors file holds (or why it is invalid)");
   cmd->add_option("file", opt->path, "a .safetensors file")->required();
   cmd->add_flag("--json", opt->json, "print one JSON object");
-  cmd->callback([opt] { run_info(*opt); });
+  set_command(cmd, [opt] { run_info(*opt); });
 }
 
 }  // namespace frost::cli

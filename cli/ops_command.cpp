@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "engine/kernel.h"
 #include "engine/op_registry.h"
 #include "ops/api.h"
@@ -31,19 +32,19 @@ std::string count(int n) {
 void run_ops() {
   ops::register_all();
   size_t width = 3;
-  for (int i = 0; i < kNumOpKinds; ++i) width = std::max(width, std::string(op_registry().row(OpKind(i)).name).size() + 2);
-  std::cout << std::left << std::setw(int(width)) << "op" << std::setw(8) << "in/out" << std::setw(12) << "gradient"
-            << std::setw(10) << "memory" << std::setw(34) << "reference kernels"
+  for (int i = 0; i < kNumOpKinds; ++i)
+    width = std::max(width, std::string(op_registry().row(OpKind(i)).name).size() + 2);
+  std::cout << std::left << std::setw(int(width)) << "op" << std::setw(8) << "in/out" << std::setw(12)
+            << "gradient" << std::setw(10) << "memory" << std::setw(34) << "reference kernels"
             << "cpu kernels (oneDNN, own)\n";
   for (int i = 0; i < kNumOpKinds; ++i) {
     const OpRow& row = op_registry().row(OpKind(i));
     std::string grad = grad_name(row.grad);
     std::string memory = row.view_of_input >= 0 ? "view" : row.inplace_input >= 0 ? "in-place" : "-";
     std::cout << std::setw(int(width)) << row.name << std::setw(8)
-              << (count(row.num_inputs) + "/" + count(row.num_outputs)) << std::setw(12)
-              << grad << std::setw(10) << memory << std::setw(34)
-              << dtypes_of(OpKind(i), BackendKind::Reference) << dtypes_of(OpKind(i), BackendKind::Cpu)
-              << "\n";
+              << (count(row.num_inputs) + "/" + count(row.num_outputs)) << std::setw(12) << grad
+              << std::setw(10) << memory << std::setw(34) << dtypes_of(OpKind(i), BackendKind::Reference)
+              << dtypes_of(OpKind(i), BackendKind::Cpu) << "\n";
   }
 }
 
@@ -52,7 +53,7 @@ void run_ops() {
 void add_ops_command(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("ops", "List the registered ops: arity, gradient rule, kernels per backend");
-  cmd->callback(run_ops);
+  set_command(cmd, run_ops);
 }
 
 }  // namespace frost::cli

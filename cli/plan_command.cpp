@@ -6,13 +6,16 @@
 // ten largest values live at the activation peak. --train plans forward + loss + backward (the optimiser
 // update arrives with the training issue).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/common.h"
 #include "engine/autodiff.h"
+#include "engine/backend.h"
 #include "engine/compiled_graph.h"
 #include "engine/error.h"
 #include "engine/passes/passes.h"
@@ -32,6 +35,7 @@ struct PlanCommandOptions {
   bool no_reuse = false;
   bool no_fuse = false;
   std::string backend = "cpu";
+  CLI::App* cmd = nullptr;  // to ask which options were given
 };
 
 std::string mib(size_t bytes) {
@@ -41,9 +45,23 @@ std::string mib(size_t bytes) {
 }
 
 void run_plan(const PlanCommandOptions& opt) {
-  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  auto given = [&](const char* name) { return opt.cmd->count(name) > 0; };
   FROST_CHECK(!opt.train || opt.part == "dual", InvalidArgument,
-              "plan: --train needs --part dual (the loss joins both encoders)");
+              "--train needs --part dual (the loss joins both encoders)");
+  FROST_CHECK(!given("--frames") || opt.part != "text", InvalidArgument,
+              "--frames does not apply to --part text (captions have no frames)");
+  FROST_CHECK(!given("--text-len") || opt.part != "video", InvalidArgument,
+              "--text-len does not apply to --part video");
+  const std::vector<std::string>& backends = available_backends();
+  FROST_CHECK(std::find(backends.begin(), backends.end(), opt.backend) != backends.end(), InvalidArgument,
+              "--backend " << opt.backend << " is not in this build (frost --version lists the backends)");
+  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  FROST_CHECK(opt.frames <= config.video.num_frames, InvalidArgument,
+              "--frames " << opt.frames << ": the model of config '" << config.name << "' takes 1 to "
+                          << config.video.num_frames << " frames per clip");
+  FROST_CHECK(opt.part == "video" || opt.text_len <= config.text.max_positions, InvalidArgument,
+              "--text-len " << opt.text_len << ": the text model of config '" << config.name << "' has "
+                            << config.text.max_positions << " positions");
   const model::Part part = opt.part == "text"   ? model::Part::Text
                            : opt.part == "dual" ? model::Part::Dual
                                                 : model::Part::Video;
@@ -67,6 +85,8 @@ void run_plan(const PlanCommandOptions& opt) {
   const Graph& g = gp.graph;
   const std::vector<ValueId> peak = live_at(m, m.peak_step);
 
+  // Arenas that hold nothing in this plan (gradients outside training, say) are not printed.
+  auto arena_exists = [&](int a) { return m.naive_arena_bytes[size_t(a)] > 0; };
   auto lower_bound = [&](int a) {
     return Arena(a) == Arena::Activations ? m.activation_lower_bound : m.naive_arena_bytes[size_t(a)];
   };
@@ -79,9 +99,10 @@ void run_plan(const PlanCommandOptions& opt) {
     out["mode"] = opt.no_reuse ? "no_reuse" : "greedy";
     out["steps"] = gp.schedule.size();
     for (int a = 0; a < kNumArenas; ++a)
-      out["arenas"][arena_name(Arena(a))] = {{"planned_bytes", m.arena_bytes[size_t(a)]},
-                                             {"naive_bytes", m.naive_arena_bytes[size_t(a)]},
-                                             {"lower_bound_bytes", lower_bound(a)}};
+      if (arena_exists(a))
+        out["arenas"][arena_name(Arena(a))] = {{"planned_bytes", m.arena_bytes[size_t(a)]},
+                                               {"naive_bytes", m.naive_arena_bytes[size_t(a)]},
+                                               {"lower_bound_bytes", lower_bound(a)}};
     out["peak_step"] = m.peak_step;
     out["peak_values"] = nlohmann::ordered_json::array();
     for (size_t i = 0; i < peak.size() && i < 10; ++i)
@@ -96,9 +117,11 @@ void run_plan(const PlanCommandOptions& opt) {
             << (opt.no_reuse ? "no_reuse" : "greedy") << "\n";
   std::cout << "  arena         planned        naive          lower bound\n";
   for (int a = 0; a < kNumArenas; ++a)
-    std::cout << "  " << std::left << std::setw(12) << arena_name(Arena(a)) << std::right << std::setw(12)
-              << mib(m.arena_bytes[size_t(a)]) << "  " << std::setw(12) << mib(m.naive_arena_bytes[size_t(a)])
-              << "  " << std::setw(12) << mib(lower_bound(a)) << "\n";
+    if (arena_exists(a))
+      std::cout << "  " << std::left << std::setw(12) << arena_name(Arena(a)) << std::right << std::setw(12)
+                << mib(m.arena_bytes[size_t(a)]) << "  " << std::setw(12)
+                << mib(m.naive_arena_bytes[size_t(a)]) << "  " << std::setw(12) << mib(lower_bound(a))
+                << "\n";
   std::cout << "  activations per clip/caption: "
             << mib(m.arena_bytes[size_t(Arena::Activations)] / size_t(opt.batch)) << " planned, "
             << mib(m.activation_lower_bound / size_t(opt.batch)) << " lower bound\n";
@@ -116,13 +139,14 @@ void add_plan_command(CLI::App& app) {
   auto opt = std::make_shared<PlanCommandOptions>();
   CLI::App* cmd =
       app.add_subcommand("plan", "Plan the dual encoder's memory ahead of time (allocates nothing)");
+  opt->cmd = cmd;
   cmd->add_option("--config", opt->config, "base, tiny, or a JSON config file");
   cmd->add_option("--batch", opt->batch, "clips / captions per run")
       ->check(CLI::Range(int64_t(1), int64_t(1 << 16)));
   cmd->add_option("--part", opt->part, "video, text or dual")
       ->check(CLI::IsMember({"video", "text", "dual"}));
   cmd->add_option("--frames", opt->frames, "frames per clip (default: the config's)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(int64_t(1), int64_t(1024)));
   cmd->add_option("--text-len", opt->text_len, "tokens per caption")
       ->check(CLI::Range(int64_t(1), int64_t(1 << 16)));
   cmd->add_flag("--train", opt->train, "forward + loss + backward (needs --part dual)");
@@ -130,7 +154,7 @@ void add_plan_command(CLI::App& app) {
   cmd->add_flag("--no-fuse", opt->no_fuse, "skip the fusion passes");
   cmd->add_option("--backend", opt->backend, "the backend whose kernels are planned");
   cmd->add_flag("--json", opt->json, "print one JSON object");
-  cmd->callback([opt] { run_plan(*opt); });
+  set_command(cmd, [opt] { run_plan(*opt); });
 }
 
 }  // namespace frost::cli

@@ -10,6 +10,8 @@ const char* error_category_name(ErrorCategory category) {
       return "bad file";
     case ErrorCategory::Unsupported:
       return "unsupported";
+    case ErrorCategory::Io:
+      return "i/o error";
     case ErrorCategory::Internal:
       return "internal error";
   }

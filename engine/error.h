@@ -17,6 +17,7 @@ enum class ErrorCategory {
   InvalidArgument,  // the caller passed something wrong: shapes, names, values
   BadFile,          // a file is malformed, truncated or not what it claims
   Unsupported,      // valid request that this build cannot serve (dtype, backend, kernel)
+  Io,               // the operating system failed a read or write of a valid request (disk full, permissions)
   Internal,         // a broken invariant inside frost: a bug
 };
 

@@ -103,6 +103,7 @@ std::vector<ValueId> Graph::add_node(OpKind kind, std::vector<ValueId> inputs, A
   std::vector<TensorType> out_types;
   try {
     out_types = row.infer(InferContext{kind, in_types, attrs});
+    for (const TensorType& t : out_types) t.shape.check_numel();  // inference may write dims by index
   } catch (const Error& e) {
     throw Error(e.category(), describe() + ": " + e.what());
   }

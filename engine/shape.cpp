@@ -17,6 +17,19 @@ Shape::Shape(std::span<const int64_t> dims) {
     FROST_CHECK(d >= 0, InvalidArgument, "negative dimension " << d << " in a shape");
     dims_[rank_++] = d;
   }
+  check_numel();
+}
+
+// Every byte count derived from a shape (numel × element size, arena sums) must stay far inside 64 bits,
+// so a shape's element count is bounded where it is made, in checked arithmetic.
+void Shape::check_numel() const {
+  int64_t n = 1;
+  bool zero = false;
+  for (int i = 0; i < rank_; ++i) zero = zero || dims_[i] == 0;
+  if (zero) return;
+  for (int i = 0; i < rank_; ++i)
+    FROST_CHECK(!__builtin_mul_overflow(n, dims_[i], &n) && n <= kMaxNumel, InvalidArgument,
+                "shape " << *this << " has more than 2^48 elements (frost's limit for one tensor)");
 }
 
 int64_t Shape::numel() const {
@@ -36,6 +49,7 @@ void Shape::push_back(int64_t d) {
   FROST_CHECK(rank_ < kMaxRank, InvalidArgument, "shape " << *this << " cannot grow past rank " << kMaxRank);
   FROST_CHECK(d >= 0, InvalidArgument, "negative dimension " << d << " in a shape");
   dims_[rank_++] = d;
+  check_numel();
 }
 
 bool Shape::operator==(const Shape& o) const {

@@ -15,6 +15,8 @@
 namespace frost {
 
 inline constexpr int kMaxRank = 8;
+// The most elements one tensor may have (2^48): byte counts and arena sums then never overflow 64 bits.
+inline constexpr int64_t kMaxNumel = int64_t(1) << 48;
 
 class Shape {
  public:
@@ -33,6 +35,9 @@ class Shape {
   const int64_t* end() const { return dims_.data() + rank_; }
   std::vector<int64_t> to_vector() const { return {begin(), end()}; }
   void push_back(int64_t d);
+  // Throws InvalidArgument when numel() exceeds kMaxNumel (constructors and push_back check; code that
+  // writes a dimension through operator[] calls it, as Graph does for every inferred type).
+  void check_numel() const;
 
   bool operator==(const Shape& o) const;
   bool operator!=(const Shape& o) const { return !(*this == o); }

@@ -15,6 +15,7 @@
 #include <stb/stb_image_write.h>
 
 #include "engine/error.h"
+#include "loader/files.h"
 #include "loader/jpeg_decode.h"
 
 namespace frost::loader {
@@ -97,20 +98,22 @@ HostTensor decode_image(std::span<const std::byte> bytes, const std::string& nam
 }
 
 HostTensor read_image(const std::string& path, const ImageLimits& limits) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in.good()) bad(path, std::string("cannot open: ") + std::strerror(errno));
-  const std::streamoff size = in.tellg();
-  if (size < 0) bad(path, "cannot read its size");
-  if (size_t(size) > limits.max_file_bytes)
-    bad(path, std::to_string(size) + " bytes exceed the image file limit of " +
-                  std::to_string(limits.max_file_bytes));
-  std::vector<char> buffer(static_cast<size_t>(size));
-  in.seekg(0);
-  in.read(buffer.data(), size);
-  if (!in.good() && size > 0) bad(path, "read failed");
+  // A FIFO or device named as an image is refused from its stat, never opened (it could block).
+  const std::string buffer = read_regular_file(path, "image", limits.max_file_bytes);
   return decode_image(
       std::span<const std::byte>(reinterpret_cast<const std::byte*>(buffer.data()), buffer.size()), path,
       limits);
+}
+
+bool is_image_file(const std::string& path) {
+  if (file_kind(path) != FileKind::Regular) return false;
+  std::ifstream in(path, std::ios::binary);
+  unsigned char head[8] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof head);
+  const auto got = in.gcount();
+  const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  return (got >= 8 && std::memcmp(head, png, 8) == 0) ||
+         (got >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff);
 }
 
 void write_png(const std::string& path, const HostTensor& image) {
@@ -127,26 +130,9 @@ void write_png(const std::string& path, const HostTensor& image) {
   const int w = int(s[1]), h = int(s[0]), c = int(s[2]);
   FROST_CHECK(stbi_write_png_to_func(sink, &png, w, h, c, image.raw(), w * c) != 0, InvalidArgument,
               "write_png " << path << ": encoding failed");
-  const std::string tmp = path + ".tmp";
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  FROST_CHECK(fd >= 0, InvalidArgument, "write_png: cannot create " << tmp << ": " << std::strerror(errno));
-  size_t done = 0;
-  while (done < png.size()) {
-    const ssize_t n = ::write(fd, png.data() + done, png.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      FROST_FAIL(InvalidArgument, "write_png " << path << ": write failed: " << std::strerror(errno));
-    }
-    done += size_t(n);
-  }
-  const bool synced = fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    FROST_FAIL(InvalidArgument, "write_png: cannot write " << path << ": " << std::strerror(errno));
-  }
+  AtomicFile file(path);
+  file.write(png.data(), png.size());
+  file.commit();
 }
 
 }  // namespace frost::loader

@@ -28,6 +28,10 @@ HostTensor decode_image(std::span<const std::byte> bytes, const std::string& nam
                         const ImageLimits& limits = {});
 HostTensor read_image(const std::string& path, const ImageLimits& limits = {});
 
+// Whether `path` is a regular file that starts with a PNG or JPEG signature (what decode_image reads).
+// Never blocks: a FIFO or device is not an image.
+bool is_image_file(const std::string& path);
+
 // Writes u8 (H, W, C) with C in 1..4 as PNG, atomically (temporary file, fsync, rename).
 void write_png(const std::string& path, const HostTensor& image);
 

@@ -149,9 +149,9 @@ HostTensor frames_to_float(const HostTensor& frames) {
 HostTensor resize_bilinear(const HostTensor& x, int64_t out_h, int64_t out_w) {
   const Shape& s = x.shape();
   FROST_CHECK(x.dtype() == DType::F32 && s.rank() == 4 && s[2] > 0 && s[3] > 0, InvalidArgument,
-              "resize_bilinear: expected f32 (N, C, H, W), got " << x.dtype() << s);
+              "resize: expected f32 (N, C, H, W), got " << x.dtype() << s);
   FROST_CHECK(out_h > 0 && out_w > 0, InvalidArgument,
-              "resize_bilinear: output size must be positive, got " << out_h << "x" << out_w);
+              "resize: output size must be positive, got " << out_h << "x" << out_w);
   const int64_t N = s[0], C = s[1], H = s[2], W = s[3];
   HostTensor out(DType::F32, {N, C, out_h, out_w});
   for (int64_t n = 0; n < N; ++n)
@@ -163,10 +163,10 @@ HostTensor resize_bilinear(const HostTensor& x, int64_t out_h, int64_t out_w) {
 HostTensor center_crop(const HostTensor& x, int64_t h, int64_t w) {
   const Shape& s = x.shape();
   FROST_CHECK(x.dtype() == DType::F32 && s.rank() == 4, InvalidArgument,
-              "center_crop: expected f32 (N, C, H, W), got " << x.dtype() << s);
+              "center crop: expected f32 (N, C, H, W), got " << x.dtype() << s);
   const int64_t N = s[0], C = s[1], H = s[2], W = s[3];
   FROST_CHECK(h > 0 && w > 0 && h <= H && w <= W, InvalidArgument,
-              "center_crop: a " << h << "x" << w << " crop does not fit in " << H << "x" << W
+              "center crop: a " << h << "x" << w << " crop does not fit in " << H << "x" << W
                                 << " (padding is not supported)");
   const int64_t top = half_round_even(H - h), left = half_round_even(W - w);
   HostTensor out(DType::F32, {N, C, h, w});
@@ -193,7 +193,7 @@ void normalize(HostTensor& x, const Normalization& norm) {
 HostTensor test_transform(const HostTensor& frames, const TestTransform& o) {
   check_frames(frames, "test_transform");
   FROST_CHECK(o.resize > 0 && o.crop > 0 && o.size > 0 && o.crop <= o.resize, InvalidArgument,
-              "test_transform: needs 0 < crop <= resize and size > 0, got resize "
+              "test transform: needs 0 < crop <= resize and size > 0, got resize "
                   << o.resize << ", crop " << o.crop << ", size " << o.size);
   const Shape& s = frames.shape();
   const int64_t T = s[0], H = s[1], W = s[2];
@@ -217,12 +217,12 @@ HostTensor test_transform(const HostTensor& frames, const TestTransform& o) {
 TrainCrop draw_train_crop(int64_t height, int64_t width, const TrainTransform& o, uint64_t seed,
                           uint64_t sample) {
   FROST_CHECK(height > 0 && width > 0, InvalidArgument,
-              "draw_train_crop: empty frame " << height << "x" << width);
+              "training crop: empty frame " << height << "x" << width);
   FROST_CHECK(
       0 < o.scale_min && o.scale_min <= o.scale_max && o.scale_max <= 1.0 && 0 < o.ratio_min &&
           o.ratio_min <= o.ratio_max,
       InvalidArgument,
-      "draw_train_crop: needs 0 < scale_min <= scale_max <= 1 and 0 < ratio_min <= ratio_max, got scale ["
+      "training crop: needs 0 < scale_min <= scale_max <= 1 and 0 < ratio_min <= ratio_max, got scale ["
           << o.scale_min << ", " << o.scale_max << "], ratio [" << o.ratio_min << ", " << o.ratio_max << "]");
   const Philox rng(seed, sample);
   TrainCrop crop;
@@ -257,11 +257,11 @@ HostTensor train_transform(const HostTensor& frames, const TrainCrop& crop, cons
   check_frames(frames, "train_transform");
   const Shape& s = frames.shape();
   const int64_t T = s[0], H = s[1], W = s[2];
-  FROST_CHECK(o.size > 0, InvalidArgument, "train_transform: size must be positive, got " << o.size);
+  FROST_CHECK(o.size > 0, InvalidArgument, "training transform: size must be positive, got " << o.size);
   FROST_CHECK(crop.top >= 0 && crop.left >= 0 && crop.height > 0 && crop.width > 0 &&
                   crop.top + crop.height <= H && crop.left + crop.width <= W,
               InvalidArgument,
-              "train_transform: crop (top " << crop.top << ", left " << crop.left << ", " << crop.height
+              "training transform: crop (top " << crop.top << ", left " << crop.left << ", " << crop.height
                                             << "x" << crop.width << ") is outside the " << H << "x" << W
                                             << " frames");
   HostTensor out(DType::F32, {T, 3, o.size, o.size});

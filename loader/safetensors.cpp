@@ -12,6 +12,7 @@
 #include <set>
 
 #include "engine/error.h"
+#include "loader/files.h"
 
 namespace frost::loader {
 namespace {
@@ -133,12 +134,11 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&&) noexcept = defaul
 SafetensorsFile::~SafetensorsFile() = default;
 
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) bad(path, std::string("cannot open: ") + std::strerror(errno));
+  const int fd = open_regular_file(path, "safetensors file");  // never blocks on a FIFO or device
   struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (fstat(fd, &st) != 0) {
     ::close(fd);
-    bad(path, "not a regular file");
+    bad(path, std::string("cannot stat: ") + std::strerror(errno));
   }
   const size_t size = size_t(st.st_size);
   if (size < 8) {
@@ -296,6 +296,10 @@ void write_safetensors(const std::string& path,
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return size_of(tensors[a].second->dtype()) > size_of(tensors[b].second->dtype());
   });
+  for (const auto& [key, value] : metadata)
+    FROST_CHECK(is_valid_utf8(key) && is_valid_utf8(value), InvalidArgument,
+                escape_for_terminal(path) << ": metadata '" << escape_for_terminal(key)
+                                          << "' is not valid UTF-8 (the format's header is JSON)");
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::set<std::string> names;
@@ -303,7 +307,11 @@ void write_safetensors(const std::string& path,
   for (size_t i : order) {
     const auto& [name, t] = tensors[i];
     FROST_CHECK(name != "__metadata__" && names.insert(name).second, InvalidArgument,
-                "write_safetensors " << path << ": tensor name '" << name << "' is reserved or repeated");
+                escape_for_terminal(path)
+                    << ": tensor name '" << escape_for_terminal(name) << "' is reserved or repeated");
+    FROST_CHECK(is_valid_utf8(name), InvalidArgument,
+                escape_for_terminal(path) << ": tensor name '" << escape_for_terminal(name)
+                                          << "' is not valid UTF-8 (the format's header is JSON)");
     json entry;
     entry["dtype"] = safetensors_dtype_name(t->dtype());
     entry["shape"] = t->shape().to_vector();
@@ -314,53 +322,13 @@ void write_safetensors(const std::string& path,
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-aligned
 
-  const std::string tmp_template = path + ".tmp.XXXXXX";
-  std::vector<char> tmp(tmp_template.begin(), tmp_template.end());
-  tmp.push_back('\0');
-  const int fd = mkstemp(tmp.data());
-  FROST_CHECK(
-      fd >= 0, InvalidArgument,
-      "write_safetensors: cannot create a temporary file beside " << path << ": " << std::strerror(errno));
-  auto fail = [&](const char* what) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(tmp.data());
-    FROST_FAIL(InvalidArgument, "write_safetensors " << path << ": " << what << ": " << std::strerror(err));
-  };
-  auto write_all = [&](const void* data, size_t size) {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      const ssize_t w = ::write(fd, p, size);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) fail("write failed");
-      p += w;
-      size -= size_t(w);
-    }
-  };
+  AtomicFile file(path);
   unsigned char length[8];
   for (int i = 0; i < 8; ++i) length[i] = (uint64_t(text.size()) >> (8 * i)) & 0xff;
-  write_all(length, 8);
-  write_all(text.data(), text.size());
-  for (size_t i : order) write_all(tensors[i].second->raw(), tensors[i].second->bytes());
-  if (fchmod(fd, 0644) != 0 || fsync(fd) != 0) fail("fsync failed");
-  if (::close(fd) != 0) {
-    ::unlink(tmp.data());
-    FROST_FAIL(InvalidArgument, "write_safetensors " << path << ": close failed: " << std::strerror(errno));
-  }
-  if (std::rename(tmp.data(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.data());
-    FROST_FAIL(InvalidArgument,
-               "write_safetensors: cannot rename onto " << path << ": " << std::strerror(err));
-  }
-  // Make the rename itself durable.
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash == 0 ? 1 : slash);
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    ::close(dfd);
-  }
+  file.write(length, 8);
+  file.write(text.data(), text.size());
+  for (size_t i : order) file.write(tensors[i].second->raw(), tensors[i].second->bytes());
+  file.commit();
 }
 
 }  // namespace frost::loader

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "loader/files.h"
 
 namespace frost::loader {
 namespace {
@@ -102,14 +103,19 @@ CodePoints nfd(const CodePoints& in) {
   return result;
 }
 
+// A vocabulary is a regular file (a FIFO or device named as one is refused, never opened) of one token a
+// line; 64 MiB is far past any WordPiece vocabulary (BERT's is 226 kB).
 std::vector<std::string> read_lines(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  FROST_CHECK(in.good(), BadFile, path << ": cannot open the vocabulary");
+  const std::string text = read_regular_file(path, "vocabulary", size_t(64) << 20);
   std::vector<std::string> lines;
-  std::string line;
-  while (std::getline(in, line)) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(line);
+    lines.push_back(std::move(line));
+    start = end + 1;
   }
   return lines;
 }
@@ -135,6 +141,8 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, const Tok
     : vocab_(std::move(vocab)), options_(options) {
   for (size_t i = 0; i < vocab_.size(); ++i) {
     FROST_CHECK(!vocab_[i].empty(), BadFile, source << ": line " << i + 1 << " of the vocabulary is empty");
+    FROST_CHECK(is_valid_utf8(vocab_[i]), BadFile,
+                source << ": line " << i + 1 << " of the vocabulary is not valid UTF-8");
     FROST_CHECK(ids_.emplace(vocab_[i], int32_t(i)).second, BadFile,
                 source << ": token '" << vocab_[i] << "' appears twice (line " << i + 1 << ")");
   }
@@ -157,11 +165,10 @@ WordPieceTokenizer WordPieceTokenizer::from_vocab(const std::string& path, const
 }
 
 WordPieceTokenizer WordPieceTokenizer::from_tokenizer_json(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  FROST_CHECK(in.good(), BadFile, path << ": cannot open");
+  const std::string text = read_regular_file(path, "tokenizer.json", size_t(256) << 20);
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     FROST_FAIL(BadFile, path << ": not valid JSON: " << e.what());
   }

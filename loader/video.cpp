@@ -8,6 +8,7 @@
 
 #include "engine/error.h"
 #include "engine/random.h"
+#include "loader/files.h"
 #include "loader/video_file.h"
 
 // Dimension legend: T frames (num_frames), k sampled frames (≤ T), H/W frame height/width, S output side.
@@ -56,8 +57,17 @@ class FrameFolder final : public FrameSource {
   FrameFolder(const std::string& path, const VideoLimits& limits) : name_(path), limits_(limits) {
     std::error_code ec;
     for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
-      std::error_code type_ec;
-      if (it->is_regular_file(type_ec) && is_frame_image(it->path())) files_.push_back(it->path().string());
+      if (!is_frame_image(it->path())) continue;
+      // A frame name that is not a readable regular file (a dangling link, a FIFO, a device) is an error:
+      // skipping it would silently change the frame count and so which frames are sampled. A sub-folder is
+      // not a frame, whatever its name.
+      const std::string frame = it->path().string();
+      const FileKind kind = file_kind(frame);
+      if (kind == FileKind::Directory) continue;
+      if (kind != FileKind::Regular)
+        bad(frame, kind == FileKind::Missing ? std::string("a frame that cannot be read (a dangling link?)")
+                                             : std::string("a frame that is ") + file_kind_name(kind));
+      files_.push_back(frame);
       if (int64_t(files_.size()) > limits.max_frames)
         bad(name_, "holds more than " + std::to_string(limits.max_frames) + " frame images");
     }
@@ -100,23 +110,11 @@ class SingleImage final : public FrameSource {
   VideoLimits limits_;
 };
 
-// PNG or JPEG by signature, as decode_image tells them apart.
-bool looks_like_image(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  unsigned char head[8] = {};
-  in.read(reinterpret_cast<char*>(head), sizeof head);
-  const auto got = in.gcount();
-  const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  return (got >= 8 && std::memcmp(head, png, 8) == 0) ||
-         (got >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff);
-}
-
 }  // namespace
 
 std::vector<int64_t> sample_frame_indices(int64_t n, const SamplingOptions& o) {
-  FROST_CHECK(n > 0, InvalidArgument, "sample_frame_indices: the video has no frames (n = " << n << ")");
-  FROST_CHECK(o.num_frames > 0, InvalidArgument,
-              "sample_frame_indices: num_frames must be positive, got " << o.num_frames);
+  FROST_CHECK(n > 0, InvalidArgument, "the video has no frames (n = " << n << ")");
+  FROST_CHECK(o.num_frames > 0, InvalidArgument, "frames per clip must be positive, got " << o.num_frames);
   const int64_t k = std::min(o.num_frames, n);
   // numpy.linspace(0, n, k + 1).astype(int): element i is i * (n / k) in f64, truncated; the last is n.
   std::vector<int64_t> bound(size_t(k + 1));
@@ -143,9 +141,8 @@ std::vector<int64_t> sample_frame_indices(int64_t n, const SamplingOptions& o) {
       }
       case FrameSampling::FixStart:
         FROST_CHECK(o.fix_start >= 0 && s + o.fix_start < n, InvalidArgument,
-                    "sample_frame_indices: fix_start " << o.fix_start << " puts segment " << i
-                                                       << " (from frame " << s << ") past the video's " << n
-                                                       << " frames");
+                    "fix_start " << o.fix_start << " puts segment " << i << " (from frame " << s
+                                 << ") past the video's " << n << " frames");
         idx[size_t(i)] = s + o.fix_start;
         break;
     }
@@ -154,9 +151,10 @@ std::vector<int64_t> sample_frame_indices(int64_t n, const SamplingOptions& o) {
 }
 
 std::vector<int64_t> fix_start_offsets(int64_t n, int64_t num_frames, int64_t stride) {
-  FROST_CHECK(n > 0 && num_frames > 0 && stride > 0, InvalidArgument,
-              "fix_start_offsets: needs positive n, num_frames and stride, got " << n << ", " << num_frames
-                                                                                 << ", " << stride);
+  FROST_CHECK(
+      n > 0 && num_frames > 0 && stride > 0, InvalidArgument,
+      "sliding windows need a positive frame count, clip length and stride n, num_frames and stride, got "
+          << n << ", " << num_frames << ", " << stride);
   std::vector<int64_t> offsets;
   const double end = double(n) / double(num_frames + 1);
   for (int64_t o = 0; double(o) < end; o += stride) offsets.push_back(o);
@@ -168,8 +166,10 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const Vi
   const fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) bad(path, "no such file or folder");
   if (fs::is_directory(st)) return std::make_unique<FrameFolder>(path, limits);
-  if (!fs::is_regular_file(st)) bad(path, "not a regular file or folder");
-  if (looks_like_image(path)) return std::make_unique<SingleImage>(path, limits);
+  if (!fs::is_regular_file(st))
+    bad(path, std::string("is ") + file_kind_name(file_kind(path)) +
+                  ", not a video file, image or folder of frames");
+  if (is_image_file(path)) return std::make_unique<SingleImage>(path, limits);
 #if FROST_HAVE_FFMPEG
   return open_video_file(path, limits);
 #else

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 #include "engine/error.h"
 #include "loader/video_file.h"
@@ -308,10 +309,19 @@ class VideoFile final : public FrameSource {
     const int* coefficients = sws_getCoefficients(frame_->colorspace);
     sws_setColorspaceDetails(sws_.get(), coefficients, full_range ? 1 : 0,
                              sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
-    uint8_t* planes[4] = {out, nullptr, nullptr, nullptr};
-    const int strides[4] = {width_ * 3, 0, 0, 0};
+    // swscale's vector code writes whole blocks past a row's last pixel (and, for tiny frames, past the last
+    // row): it converts into a buffer laid out as FFmpeg's own frames are (rows aligned to 64 bytes, padding
+    // after the last), never straight into the tightly packed clip.
+    const size_t row_bytes = size_t(width_) * 3;
+    const int stride = int((row_bytes + 64 + 63) & ~size_t(63));
+    const size_t scratch_bytes = size_t(stride) * size_t(height_ + 1) + 64;
+    if (scratch_.size() < scratch_bytes) scratch_.assign(scratch_bytes, 0);
+    uint8_t* planes[4] = {scratch_.data(), nullptr, nullptr, nullptr};
+    const int strides[4] = {stride, 0, 0, 0};
     const int rows = sws_scale(sws_.get(), frame_->data, frame_->linesize, 0, height_, planes, strides);
     if (rows != height_) bad(name_, "converting frame " + std::to_string(index) + " to RGB failed");
+    for (int y = 0; y < height_; ++y)
+      std::memcpy(out + size_t(y) * row_bytes, scratch_.data() + size_t(y) * size_t(stride), row_bytes);
   }
 
   std::string name_;
@@ -321,6 +331,7 @@ class VideoFile final : public FrameSource {
   std::unique_ptr<AVPacket, FreePacket> packet_;
   std::unique_ptr<AVFrame, FreeFrame> frame_;
   std::unique_ptr<SwsContext, FreeSws> sws_;
+  std::vector<uint8_t> scratch_;  // RGB rows at swscale's stride (convert)
   int stream_ = -1;
   int width_ = 0, height_ = 0;
   std::vector<int64_t> pts_;   // sorted presentation timestamps: frame i has pts_[i]

@@ -1,41 +1,72 @@
 #include "model/config.h"
 
-#include <fstream>
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
-#include <sstream>
+#include <set>
+#include <type_traits>
+#include <vector>
 
 #include "engine/error.h"
+#include "loader/files.h"
 
 namespace frost::model {
 namespace {
 
 using nlohmann::json;
 
+// Configs are small JSON files a user names: a FIFO, a device or /dev/zero is refused, never read.
+constexpr size_t kMaxConfigBytes = size_t(1) << 20;
+
 std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  FROST_CHECK(in.good(), BadFile, path << ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  return loader::read_regular_file(path, "config", kMaxConfigBytes);
 }
 
+// Parses with duplicate keys refused at any depth (nlohmann keeps the last one silently).
 json parse(const std::string& text, const std::string& name) {
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  const json::parser_callback_t check = [&](int, json::parse_event_t event, json& parsed) {
+    if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+    if (event == json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
+    if (event == json::parse_event_t::key && !open_objects.empty() &&
+        !open_objects.back().insert(parsed.get<std::string>()).second && duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
+  json j;
   try {
-    return json::parse(text);
+    j = json::parse(text, check);
   } catch (const json::exception& e) {
     FROST_FAIL(BadFile, name << ": not valid JSON: " << e.what());
   }
+  FROST_CHECK(duplicate.empty(), BadFile, name << ": field '" << duplicate << "' appears twice");
+  return j;
 }
 
-// Reads `key` of `j` into `out` when present; type errors name the file and field.
+// Reads `key` of `j` into `out` when present. Types are exact: an integer field takes a JSON integer
+// (64.5 is an error, not 64), a number field any finite number, a bool a bool, a string a string.
 template <class T>
 void get(const json& j, const char* key, T& out, const std::string& where) {
   if (!j.contains(key)) return;
-  try {
-    out = j.at(key).get<T>();
-  } catch (const json::exception&) {
-    FROST_FAIL(BadFile, where << ": field '" << key << "' has the wrong type: " << j.at(key).dump());
+  const json& v = j.at(key);
+  bool ok = false;
+  if constexpr (std::is_same_v<T, bool>) {
+    ok = v.is_boolean();
+  } else if constexpr (std::is_integral_v<T>) {
+    ok = v.is_number_integer() &&
+         (!v.is_number_unsigned() || v.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max()));
+  } else if constexpr (std::is_floating_point_v<T>) {
+    ok = v.is_number();
+  } else {
+    ok = v.is_string();
   }
+  const char* want = std::is_same_v<T, bool>       ? "true or false"
+                     : std::is_integral_v<T>       ? "an integer"
+                     : std::is_floating_point_v<T> ? "a number"
+                                                   : "a string";
+  FROST_CHECK(ok, BadFile, where << ": field '" << key << "' must be " << want << ", got " << v.dump());
+  out = v.get<T>();
 }
 
 void reject_unknown(const json& j, std::initializer_list<const char*> known, const std::string& where) {
@@ -60,7 +91,8 @@ TextConfig TextConfig::from_hf_config_json(const std::string& text, const std::s
   const json j = parse(text, name);
   FROST_CHECK(j.is_object() && j.contains("model_type"), BadFile,
               name << ": no \"model_type\" in the config");
-  const std::string type = j.at("model_type").get<std::string>();
+  std::string type;
+  get(j, "model_type", type, name);
   TextConfig c;
   if (type == "distilbert") {
     c.arch = TextArch::DistilBert;
@@ -138,6 +170,11 @@ FitConfig FitConfig::from_json(const std::string& text, const std::string& name)
   FROST_CHECK(j.is_object(), BadFile, name << ": a config is a JSON object");
   reject_unknown(j, {"name", "projection_dim", "temperature", "similarity_eps", "text", "video"}, name);
   FitConfig c;
+  // Without a "name", a config is called after its file (fit_small.json → fit_small), never "base".
+  c.name = name;
+  if (const size_t slash = c.name.rfind('/'); slash != std::string::npos) c.name = c.name.substr(slash + 1);
+  if (const size_t dot = c.name.rfind('.'); dot != std::string::npos && dot > 0)
+    c.name = c.name.substr(0, dot);
   get(j, "name", c.name, name);
   get(j, "projection_dim", c.projection_dim, name);
   get(j, "temperature", c.temperature, name);
@@ -145,6 +182,7 @@ FitConfig FitConfig::from_json(const std::string& text, const std::string& name)
   if (j.contains("text")) {
     const json& t = j.at("text");
     const std::string where = name + " text";
+    FROST_CHECK(t.is_object(), BadFile, where << ": must be a JSON object");
     reject_unknown(t,
                    {"arch", "vocab_size", "dim", "layers", "heads", "ffn_dim", "max_positions",
                     "type_vocab_size", "eps", "use_pooler"},
@@ -171,6 +209,7 @@ FitConfig FitConfig::from_json(const std::string& text, const std::string& name)
   if (j.contains("video")) {
     const json& v = j.at("video");
     const std::string where = name + " video";
+    FROST_CHECK(v.is_object(), BadFile, where << ": must be a JSON object");
     reject_unknown(
         v, {"image_size", "patch_size", "channels", "dim", "depth", "heads", "mlp_dim", "num_frames", "eps"},
         where);
@@ -184,7 +223,11 @@ FitConfig FitConfig::from_json(const std::string& text, const std::string& name)
     get(v, "num_frames", c.video.num_frames, where);
     get(v, "eps", c.video.eps, where);
   }
-  c.validate();
+  try {
+    c.validate(name);  // errors name the file
+  } catch (const Error& e) {
+    throw Error(ErrorCategory::BadFile, std::string(e.what()) + " — fix it in the config file");
+  }
   return c;
 }
 
@@ -217,39 +260,91 @@ std::string FitConfig::to_json() const {
   return j.dump(2);
 }
 
+// Bounds well past any released model (base: width 768, 12 layers, 4 frames of 14x14 patches), low enough
+// that every size the graph derives from them fits 64-bit arithmetic and a machine's memory.
+namespace {
+constexpr int64_t kMaxWidth = 1 << 16;      // dim, projection_dim
+constexpr int64_t kMaxHidden = 1 << 18;     // ffn_dim, mlp_dim
+constexpr int64_t kMaxLayers = 256;         // layers, depth
+constexpr int64_t kMaxHeads = 1024;         //
+constexpr int64_t kMaxVocab = 1 << 24;      // vocab_size
+constexpr int64_t kMaxPositions = 1 << 16;  // max_positions
+constexpr int64_t kMaxTypes = 1024;         // type_vocab_size
+constexpr int64_t kMaxImageSize = 4096;     // image_size
+constexpr int64_t kMaxChannels = 16;        // channels
+constexpr int64_t kMaxFrames = 1024;        // num_frames
+constexpr int64_t kMaxPatches = 1 << 16;    // patches per frame
+constexpr double kMaxParameters = 4.0e9;    // 16 GB of F32 weights
+}  // namespace
+
+double FitConfig::parameter_count() const {
+  // In double: exact far past the bound checked against it, and it cannot wrap.
+  const double td = double(text.dim), tf = double(text.ffn_dim), vd = double(video.dim);
+  const double vm = double(video.mlp_dim), p = double(video.patch_size);
+  const double text_layer = 4 * (td * td + td) + 2 * td * tf + tf + td + 4 * td;  // attention, FFN, 2 LNs
+  const double text_params =
+      (double(text.vocab_size) + double(text.max_positions) + double(text.type_vocab_size)) * td + 2 * td +
+      double(text.layers) * text_layer + (text.use_pooler ? td * td + td : 0);
+  const double video_block = 8 * (vd * vd + vd) + 2 * vd * vm + vm + vd + 6 * vd;  // 2 attentions, MLP, 3 LNs
+  const double video_params = double(video.channels) * p * p * vd + vd + vd +
+                              (double(video.patches_per_frame()) + 1) * vd + double(video.num_frames) * vd +
+                              double(video.depth) * video_block + 2 * vd;
+  const double heads = (td + vd) * double(projection_dim) + 2 * double(projection_dim);
+  return text_params + video_params + heads;
+}
+
 void FitConfig::validate() const {
-  auto positive = [&](int64_t v, const char* field) {
-    FROST_CHECK(v > 0, InvalidArgument, "config " << name << ": " << field << " must be positive, got " << v);
+  validate("config " + name);
+}
+
+void FitConfig::validate(const std::string& where) const {
+  const std::string& name = where;  // messages below read "<where>: <field> ..."
+  auto in_range = [&](int64_t v, const char* field, int64_t max) {
+    FROST_CHECK(v > 0 && v <= max, InvalidArgument,
+                name << ": " << field << " must be in 1.." << max << ", got " << v);
   };
-  positive(text.vocab_size, "text.vocab_size");
-  positive(text.dim, "text.dim");
-  positive(text.layers, "text.layers");
-  positive(text.heads, "text.heads");
-  positive(text.ffn_dim, "text.ffn_dim");
-  positive(text.max_positions, "text.max_positions");
+  auto finite_positive = [&](double v, const char* field, double max) {
+    FROST_CHECK(std::isfinite(v) && v > 0 && v <= max, InvalidArgument,
+                name << ": " << field << " must be a positive number up to " << max << ", got " << v);
+  };
+  in_range(text.vocab_size, "text.vocab_size", kMaxVocab);
+  in_range(text.dim, "text.dim", kMaxWidth);
+  in_range(text.layers, "text.layers", kMaxLayers);
+  in_range(text.heads, "text.heads", kMaxHeads);
+  in_range(text.ffn_dim, "text.ffn_dim", kMaxHidden);
+  in_range(text.max_positions, "text.max_positions", kMaxPositions);
   FROST_CHECK(
-      text.dim % text.heads == 0, InvalidArgument,
-      "config " << name << ": text.dim " << text.dim << " is not a multiple of text.heads " << text.heads);
+      text.type_vocab_size >= 0 && text.type_vocab_size <= kMaxTypes, InvalidArgument,
+      name << ": text.type_vocab_size must be in 0.." << kMaxTypes << ", got " << text.type_vocab_size);
+  finite_positive(text.eps, "text.eps", 1.0);
+  FROST_CHECK(text.dim % text.heads == 0, InvalidArgument,
+              name << ": text.dim " << text.dim << " is not a multiple of text.heads " << text.heads);
   FROST_CHECK(text.arch == TextArch::Bert || text.type_vocab_size == 0, InvalidArgument,
-              "config " << name << ": DistilBERT has no token types (type_vocab_size " << text.type_vocab_size
-                        << ")");
-  positive(video.image_size, "video.image_size");
-  positive(video.patch_size, "video.patch_size");
-  positive(video.channels, "video.channels");
-  positive(video.dim, "video.dim");
-  positive(video.depth, "video.depth");
-  positive(video.heads, "video.heads");
-  positive(video.mlp_dim, "video.mlp_dim");
-  positive(video.num_frames, "video.num_frames");
+              name << ": DistilBERT has no token types (type_vocab_size " << text.type_vocab_size << ")");
+  in_range(video.image_size, "video.image_size", kMaxImageSize);
+  in_range(video.patch_size, "video.patch_size", video.image_size);
+  in_range(video.channels, "video.channels", kMaxChannels);
+  in_range(video.dim, "video.dim", kMaxWidth);
+  in_range(video.depth, "video.depth", kMaxLayers);
+  in_range(video.heads, "video.heads", kMaxHeads);
+  in_range(video.mlp_dim, "video.mlp_dim", kMaxHidden);
+  in_range(video.num_frames, "video.num_frames", kMaxFrames);
+  finite_positive(video.eps, "video.eps", 1.0);
   FROST_CHECK(video.image_size % video.patch_size == 0, InvalidArgument,
-              "config " << name << ": video.image_size " << video.image_size
-                        << " is not a multiple of patch_size " << video.patch_size);
+              name << ": video.image_size " << video.image_size << " is not a multiple of patch_size "
+                   << video.patch_size);
+  FROST_CHECK(video.patches_per_frame() <= kMaxPatches, InvalidArgument,
+              name << ": " << video.patches_per_frame() << " patches per frame (image_size / "
+                   << "patch_size, squared) exceed " << kMaxPatches);
   FROST_CHECK(video.dim % video.heads == 0, InvalidArgument,
-              "config " << name << ": video.dim " << video.dim << " is not a multiple of video.heads "
-                        << video.heads);
-  positive(projection_dim, "projection_dim");
-  FROST_CHECK(temperature > 0 && similarity_eps > 0, InvalidArgument,
-              "config " << name << ": temperature and similarity_eps must be positive");
+              name << ": video.dim " << video.dim << " is not a multiple of video.heads " << video.heads);
+  in_range(projection_dim, "projection_dim", kMaxWidth);
+  finite_positive(temperature, "temperature", 1e6);
+  finite_positive(similarity_eps, "similarity_eps", 1.0);
+  const double params = parameter_count();
+  FROST_CHECK(params <= kMaxParameters, InvalidArgument,
+              name << ": about " << params / 1e9 << " billion parameters (" << params * 4 / double(1ull << 30)
+                   << " GiB of F32 weights) exceed frost's limit of " << kMaxParameters / 1e9 << " billion");
 }
 
 }  // namespace frost::model

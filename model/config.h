@@ -64,7 +64,12 @@ struct FitConfig {
   static FitConfig named_or_file(const std::string& name_or_path);
   static FitConfig from_json(const std::string& json, const std::string& name);
   std::string to_json() const;
-  void validate() const;  // throws InvalidArgument naming the field
+  // Throws InvalidArgument naming the field: every size positive and within frost's bounds (far past any
+  // released model; config.cpp lists them), eps and temperature finite, at most 4 billion parameters.
+  void validate() const;
+  void validate(const std::string& where) const;  // the same, messages naming `where` (a file)
+  // Parameters the dual encoder of this config holds (both encoders and the projections).
+  double parameter_count() const;
 };
 
 }  // namespace frost::model

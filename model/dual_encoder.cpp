@@ -31,7 +31,7 @@ Tensor norm_softmax_loss(Tensor sim, double temperature) {
 
 FitGraph build_fit_graph(const FitConfig& c, const FitGraphOptions& o) {
   c.validate();
-  FROST_CHECK(o.batch > 0, InvalidArgument, "build_fit_graph: batch must be positive, got " << o.batch);
+  FROST_CHECK(o.batch > 0, InvalidArgument, "batch must be positive, got " << o.batch);
   FitGraph fg;
   fg.graph = std::make_unique<Graph>();
   fg.params = std::make_unique<Params>(*fg.graph);
@@ -39,7 +39,7 @@ FitGraph build_fit_graph(const FitConfig& c, const FitGraphOptions& o) {
   Params& p = *fg.params;
   Tensor text_emb, video_emb;
   if (o.part != Part::Video) {
-    FROST_CHECK(o.text_length > 0, InvalidArgument, "build_fit_graph: text_length must be positive");
+    FROST_CHECK(o.text_length > 0, InvalidArgument, "text_length must be positive");
     const TextInputs in = text_inputs(g, c.text, o.batch, o.text_length);
     const TextOutputs out = text_encoder(p, c.text, in, "text_model.");
     g.output("text_features", out.embedding);

@@ -14,6 +14,9 @@ namespace {
 
 enum PartKey { kText = 0, kVideo = 1 };
 
+// Rows a word-embedding table may have past its vocabulary (padding to a round size).
+constexpr int64_t kMaxVocabPadding = 128;
+
 // Copies rows [from, from + n) of `src` (any rank, rows on axis 0) into row `at` of `dst`.
 void copy_rows(const HostTensor& src, int64_t from, int64_t n, HostTensor& dst, int64_t at) {
   const size_t row = src.bytes() / size_t(src.shape()[0]);
@@ -30,11 +33,16 @@ DualEncoder::DualEncoder(FitConfig config, WeightSet weights,
       tokenizer_(std::move(tokenizer)),
       options_(std::move(options)) {
   config_.validate();
-  FROST_CHECK(options_.batch_size > 0, InvalidArgument, "DualEncoder: batch_size must be positive");
-  FROST_CHECK(!tokenizer_ || int64_t(tokenizer_->vocab_size()) <= config_.text.vocab_size, InvalidArgument,
-              "DualEncoder: the tokenizer has " << tokenizer_->vocab_size()
-                                                << " tokens, the text model's table "
-                                                << config_.text.vocab_size);
+  FROST_CHECK(options_.batch_size > 0, InvalidArgument,
+              "the batch size must be positive, got " << options_.batch_size);
+  // A vocabulary fits its model when it fills the word-embedding table, up to the padding some models add
+  // to round the table up (to a multiple of 8 or 64, say): a short or a longer vocabulary is the wrong one.
+  if (tokenizer_) {
+    const int64_t tokens = int64_t(tokenizer_->vocab_size()), rows = config_.text.vocab_size;
+    FROST_CHECK(tokens <= rows && tokens > rows - kMaxVocabPadding, InvalidArgument,
+                "the vocabulary has " << tokens << " tokens but the text model's word-embedding table has "
+                                      << rows << " rows — give the vocabulary the weights were trained with");
+  }
 }
 
 DualEncoder::~DualEncoder() = default;
@@ -53,7 +61,7 @@ CompiledGraph& DualEncoder::graph_for(int part, int64_t batch, int64_t n) {
 
 Embeddings DualEncoder::encode_text(const std::vector<std::string>& captions) {
   FROST_CHECK(tokenizer_.has_value(), InvalidArgument,
-              "encode_text: this encoder was built without a tokenizer");
+              "this encoder was built without a tokenizer, so it cannot encode text");
   const int64_t N = int64_t(captions.size()), P = config_.projection_dim, C = config_.text.dim;
   Embeddings out{HostTensor(DType::F32, {N, P}), HostTensor(DType::F32, {N, C})};
   const int64_t max_len = std::min(options_.max_text_length, config_.text.max_positions);
@@ -79,9 +87,9 @@ Embeddings DualEncoder::encode_clips(const HostTensor& clips) {
   FROST_CHECK(clips.dtype() == DType::F32 && s.rank() == 5 && s[1] >= 1 && s[1] <= v.num_frames &&
                   s[2] == v.channels && s[3] == v.image_size && s[4] == v.image_size,
               InvalidArgument,
-              "encode_clips: clips must be F32 (N, F, " << v.channels << ", " << v.image_size << ", "
-                                                        << v.image_size << ") with 1 <= F <= " << v.num_frames
-                                                        << ", got " << clips.dtype() << s);
+              "clips must be F32 (N, F, " << v.channels << ", " << v.image_size << ", " << v.image_size
+                                          << ") with 1 <= F <= " << v.num_frames << ", got " << clips.dtype()
+                                          << s);
   const int64_t N = s[0], F = s[1], P = config_.projection_dim, C = v.dim;
   Embeddings out{HostTensor(DType::F32, {N, P}), HostTensor(DType::F32, {N, C})};
   for (int64_t at = 0; at < N; at += options_.batch_size) {
@@ -122,6 +130,9 @@ Embeddings DualEncoder::encode_videos(const std::vector<std::string>& paths, loa
 }
 
 Embeddings DualEncoder::encode_images(const std::vector<std::string>& paths) {
+  for (const std::string& p : paths)
+    FROST_CHECK(loader::is_image_file(p), BadFile,
+                p << ": not a PNG or JPEG image (videos and frame folders are encoded as videos)");
   loader::ClipOptions clip;
   clip.sampling.num_frames = 1;
   return encode_videos(paths, clip);
@@ -131,7 +142,7 @@ HostTensor similarity(const HostTensor& a, const HostTensor& b, double eps) {
   FROST_CHECK(a.dtype() == DType::F32 && b.dtype() == DType::F32 && a.shape().rank() == 2 &&
                   b.shape().rank() == 2 && a.shape()[1] == b.shape()[1],
               InvalidArgument,
-              "similarity: needs F32 (A, P) and (B, P), got " << a.shape() << " and " << b.shape());
+              "cosine similarity needs F32 (A, P) and (B, P), got " << a.shape() << " and " << b.shape());
   const int64_t A = a.shape()[0], B = b.shape()[0], P = a.shape()[1];
   auto inv_norms = [&](const HostTensor& t, int64_t rows) {
     std::vector<double> r(static_cast<size_t>(rows));

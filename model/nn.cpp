@@ -39,7 +39,7 @@ Tensor layer_norm(Tensor x, Tensor w, Tensor b, double eps) {
 Tensor self_attention(const SelfAttentionWeights& w, Tensor x) {
   const Shape s = x.shape();
   FROST_CHECK(s.rank() == 3 && w.heads > 0 && s[2] % w.heads == 0, InvalidArgument,
-              "self_attention: x must be (B, L, C) with C divisible by " << w.heads << " heads, got " << s);
+              "self-attention: x must be (B, L, C) with C divisible by " << w.heads << " heads, got " << s);
   const int64_t B = s[0], L = s[1], C = s[2], H = w.heads, D = C / H;
   auto split_heads = [&](Tensor t) {                         // (B, L, C)
     return permute(reshape(t, {B, L, H, D}), {0, 2, 1, 3});  // (B, H, L, D)

@@ -49,11 +49,11 @@ TextOutputs text_encoder(Params& p, const TextConfig& c, const TextInputs& in, c
   Graph& g = p.graph();
   const Shape ids = in.input_ids.shape();
   FROST_CHECK(ids.rank() == 2 && in.attention_mask.shape() == ids, InvalidArgument,
-              "text_encoder: input_ids " << ids << " and attention_mask " << in.attention_mask.shape()
+              "text encoder: input_ids " << ids << " and attention_mask " << in.attention_mask.shape()
                                          << " must both be (B, L)");
   const int64_t B = ids[0], L = ids[1], C = c.dim, F = c.ffn_dim;
   FROST_CHECK(L <= c.max_positions, InvalidArgument,
-              "text_encoder: " << L << " tokens exceed the model's " << c.max_positions << " positions");
+              "text encoder: " << L << " tokens exceed the model's " << c.max_positions << " positions");
   auto scope = g.scope("text");
   // Key-padding bias (B, 1, 1, L): 0 for tokens, the lowest f32 for padding — HF's masked_fill / additive
   // finfo.min, which softmax turns into exact zeros.
@@ -66,7 +66,7 @@ TextOutputs text_encoder(Params& p, const TextConfig& c, const TextInputs& in, c
       gather_rows(p.get(emb + "word_embeddings.weight", {c.vocab_size, C}), in.input_ids);  // (B, L, C)
   x = x + slice(p.get(emb + "position_embeddings.weight", {c.max_positions, C}), 0, 0, L);  // (L, C)
   if (bert) {
-    FROST_CHECK(in.token_type_ids.valid(), InvalidArgument, "text_encoder: BERT needs token_type_ids");
+    FROST_CHECK(in.token_type_ids.valid(), InvalidArgument, "text encoder: BERT needs token_type_ids");
     x = x +
         gather_rows(p.get(emb + "token_type_embeddings.weight", {c.type_vocab_size, C}), in.token_type_ids);
   }

@@ -50,12 +50,12 @@ Tensor video_encoder(Params& p, const VideoConfig& c, Tensor clips, const std::s
   const Shape s = clips.shape();
   FROST_CHECK(s.rank() == 5 && s[2] == c.channels && s[3] == c.image_size && s[4] == c.image_size,
               InvalidArgument,
-              "video_encoder: clips must be (B, F, " << c.channels << ", " << c.image_size << ", "
+              "video encoder: clips must be (B, F, " << c.channels << ", " << c.image_size << ", "
                                                      << c.image_size << "), got " << s);
   const int64_t B = s[0], F = s[1], C = c.dim, H = c.heads, N = c.patches_per_frame();
   const int64_t P = c.patch_size;
   FROST_CHECK(F >= 1 && F <= c.num_frames, InvalidArgument,
-              "video_encoder: a clip of " << F << " frames; the model takes 1 to " << c.num_frames);
+              "video encoder: a clip of " << F << " frames; the model takes 1 to " << c.num_frames);
   auto scope = g.scope("video");
   // Patch embedding: frames as a batch, (B·F, C, H, W) → (B·F, C, 14, 14) → tokens (B, F·N, C), frame-major.
   Tensor x = conv2d_patch(reshape(clips, {B * F, c.channels, c.image_size, c.image_size}),

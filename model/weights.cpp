@@ -161,16 +161,16 @@ WeightSet load_weights(const FitConfig& c, const std::vector<WeightFile>& files,
       }
       HostTensor t = st.read(e.name, DType::F32);
       if (temporal && e.shape != want) {
-        set.warnings.push_back(name + ": the checkpoint has " + std::to_string(e.shape[1]) +
-                               " frames, the model " + std::to_string(want[1]) +
+        set.warnings.push_back(file.path + ": " + name + ": the checkpoint has " +
+                               std::to_string(e.shape[1]) + " frames, the model " + std::to_string(want[1]) +
                                ": inflated as the reference does");
         t = inflate_temporal(t, want[1], options.temporal_fix);
       }
       int64_t bad = 0;
       for (int64_t i = 0; i < t.numel(); ++i) bad += !std::isfinite(t.data<float>()[i]);
       if (bad > 0)
-        set.warnings.push_back(name + ": " + std::to_string(bad) + " of " + std::to_string(t.numel()) +
-                               " values are NaN or Inf");
+        set.warnings.push_back(file.path + ": " + name + ": " + std::to_string(bad) + " of " +
+                               std::to_string(t.numel()) + " values are NaN or Inf");
       set.tensors.emplace(name, std::move(t));
     }
   }

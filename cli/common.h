@@ -1,0 +1,55 @@
+// What every `frost` subcommand shares: the error policy (exit codes, one-line messages), --threads and
+// --strict, warnings, and strict parsing of the values CLI11 would wrap (seeds).
+//
+//   exit 0  success
+//   exit 1  a user error: a bad argument value, a bad or unreadable file, an output refused
+//   exit 2  usage: an unknown command or option, a missing required argument
+//   exit 3  an internal error: a bug in frost (the message asks for a report)
+//
+// Every message is one line on stderr, `frost <command>: <what> — <what to do>`, with control characters
+// and invalid UTF-8 escaped (a file name can never print a fake line).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace CLI {
+class App;
+}
+
+namespace frost::cli {
+
+enum ExitCode : int { kExitOk = 0, kExitUserError = 1, kExitUsage = 2, kExitInternal = 3 };
+
+// The one command this process runs.
+struct Session {
+  std::string command;  // the subcommand's name, for messages
+  int64_t threads = 0;  // --threads; 0 when not given
+  bool strict = false;  // --strict: every warning is an error
+  int64_t warnings = 0;
+};
+Session& session();
+
+// Adds --threads and --strict to `cmd` and runs `run` as its callback after the shared set-up (the thread
+// count applied to the one OpenMP pool frost and oneDNN share).
+void set_command(CLI::App* cmd, std::function<void()> run);
+
+// The cores this process may run on (its CPU affinity mask), and the most threads --threads or
+// OMP_NUM_THREADS may ask for: 4 × that, at least 256.
+int cores_available();
+int max_threads();
+
+// "frost <command>: warning: <message>" on stderr; under --strict, an InvalidArgument error instead.
+void warn(const std::string& message);
+
+// A path, caption or name as printed to the terminal (loader::escape_for_terminal).
+std::string display(const std::string& text);
+
+// An unsigned 64-bit option parsed strictly: digits only ("-1" is refused, never wrapped to 2^64 - 1).
+void add_u64_option(CLI::App* cmd, const std::string& name, uint64_t& out, const std::string& description);
+
+// Maps an exception in flight (call inside a catch block) to its exit code, printing its one line.
+int report_exception(const std::string& command);
+
+}  // namespace frost::cli

@@ -1,0 +1,656 @@
+// The `frost` command against bad input, driven from a table: each row runs the built binary (with a time
+// limit, so a hang fails the row instead of the suite) and asserts its exit code, a fragment of its last
+// line of output, and that the files it names as inputs are unchanged afterwards (type, mode and bytes).
+// The rows are one (or more) per kind of fault of issue 12: crashes, damaged files, hangs, silent wrong
+// answers, options that do not apply, and the exit-code policy (cli/common.h). Every error row also
+// asserts the policy's form: the last line of stderr is `frost <command>: ...`, no line comes from a
+// crash (terminate, a sanitizer, a signal) and no internal function name shows.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "loader/safetensors.h"
+
+extern char** environ;
+
+namespace frost {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kFrost = FROST_BINARY;
+const std::string kParity = FROST_PARITY_DIR;
+const std::string kFixtures = FROST_TEST_FIXTURES;
+
+// ---- running the binary ----------------------------------------------------------------------------------
+
+struct Result {
+  int exit_code = -1;  // -1: killed by a signal, -2: timed out
+  int signal = 0;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+Result run_frost(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                 const std::string& dir, const std::string& stdin_file, int timeout_s) {
+  std::vector<std::string> argv_s = {kFrost};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  // The environment as given to the test, less OMP_NUM_THREADS (rows set it when they test it).
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e != nullptr; ++e)
+    if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0) env_s.push_back(*e);
+  for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (std::string& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  const std::string out_path = dir + "/.stdout", err_path = dir + "/.stderr";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, stdin_file.empty() ? "/dev/null" : stdin_file.c_str(),
+                                   O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
+  pid_t pid = 0;
+  Result r;
+  const int rc = posix_spawn(&pid, kFrost.c_str(), &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    r.err = std::string("posix_spawn failed: ") + std::strerror(rc);
+    return r;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  int status = 0;
+  for (;;) {
+    const pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) break;
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      r.exit_code = -2;
+      r.out = slurp(out_path);
+      r.err = slurp(err_path);
+      return r;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  return r;
+}
+
+// A file's type, mode and bytes (for FIFOs and devices: type and mode only; never opened).
+std::string snapshot(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return "missing";
+  std::ostringstream os;
+  os << "type " << (st.st_mode & S_IFMT) << " mode " << std::oct << (st.st_mode & 07777) << std::dec;
+  if (S_ISLNK(st.st_mode)) {
+    char buf[4096];
+    const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+    os << " -> " << std::string(buf, size_t(std::max<ssize_t>(n, 0)));
+  } else if (S_ISREG(st.st_mode)) {
+    os << " bytes " << std::hash<std::string>()(slurp(path)) << " size " << st.st_size;
+  }
+  return os.str();
+}
+
+// ---- the fixture folder ----------------------------------------------------------------------------------
+
+const std::string kLong(300, 'a');  // longer than any file system's NAME_MAX (255)
+
+class CliBadInput : public ::testing::Test {
+ public:
+  static std::string dir() { return dir_; }
+
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = (fs::temp_directory_path() / ("frost_cli_" + std::to_string(::getpid()))).string();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ + "/frames_dangling");
+    fs::create_directories(dir_ + "/frames_ok");
+    fs::copy_file(kParity + "/fixtures/tiny_dual_weights.safetensors", dir_ + "/w.safetensors");
+    fs::copy_file(kParity + "/fixtures/tiny_vocab.txt", dir_ + "/v.txt");
+    fs::copy_file(kFixtures + "/preprocess/frames_small_0.png", dir_ + "/img.png");
+    fs::copy_file(kFixtures + "/preprocess/frames_small_0.png", dir_ + "/frames_ok/0001.png");
+    fs::copy_file(kFixtures + "/preprocess/frames_landscape_0.png", dir_ + "/frames_dangling/0001.png");
+    fs::create_symlink(dir_ + "/no-such-frame.png", dir_ + "/frames_dangling/0002.png");
+    fs::copy_file(kFixtures + "/preprocess/frames_small_0.png", dir_ +
+                                                                    "/bad\xff"
+                                                                    "name.png");
+    fs::create_hard_link(dir_ + "/w.safetensors", dir_ + "/w_hardlink.safetensors");
+    fs::create_symlink("w.safetensors", dir_ + "/w_symlink.safetensors");
+    ASSERT_EQ(::mkfifo((dir_ + "/fifo").c_str(), 0644), 0);
+    write("not_a_video.mp4", "this is text, not a video\n");
+    write("captions.txt", "a dog runs on the beach\n\ntwo children playing\n");
+    write("captions_bad_utf8.txt", "a dog\nbad \xff caption\ntwo cats\n");
+    {
+      const std::string vocab = slurp(dir_ + "/v.txt");
+      std::istringstream lines(vocab);
+      std::string v4, line;
+      for (int i = 0; i < 4 && std::getline(lines, line); ++i) v4 += line + "\n";
+      write("v4.txt", v4);
+      write("v_bad_utf8.txt", vocab + "bad\xfftoken\n");
+    }
+    // Configs: absurd sizes, a non-integer, a duplicate key, no name (the file's name is used).
+    write("c_ffn_huge.json", R"({"text": {"ffn_dim": 1099511627776}})");
+    write("c_mlp_huge.json", R"({"video": {"mlp_dim": 1099511627776}})");
+    write("c_depth_huge.json", R"({"video": {"depth": 1000000000}})");
+    write("c_patches_huge.json", R"({"video": {"image_size": 4096, "patch_size": 1}})");
+    write("c_float.json", R"({"video": {"dim": 64.5, "heads": 2}})");
+    write("c_duplicate.json", R"({"video": {"dim": 64, "dim": 128}})");
+    write("c_nan_eps.json", R"({"video": {"eps": 1e999}})");
+    write("c_unnamed_tiny.json",
+          R"({"projection_dim": 32, "text": {"vocab_size": 512, "dim": 64, "layers": 2, "heads": 2,
+              "ffn_dim": 128, "max_positions": 64}, "video": {"image_size": 32, "patch_size": 8, "dim": 64,
+              "depth": 2, "heads": 2, "mlp_dim": 128}})");
+    // Weights with one NaN, and weights scaled by 1e30 (finite, but the forward overflows).
+    {
+      const auto f = loader::SafetensorsFile::open(dir_ + "/w.safetensors");
+      std::vector<std::pair<std::string, HostTensor>> nan, big;
+      for (const loader::TensorEntry& e : f.tensors()) {
+        HostTensor t = f.read(e.name);
+        HostTensor s = t;
+        if (t.dtype() == DType::F32) {
+          s = HostTensor(DType::F32, t.shape());
+          for (int64_t i = 0; i < t.numel(); ++i) s.data<float>()[i] = t.data<float>()[i] * 1e30f;
+          if (nan.empty()) {
+            HostTensor n = t;
+            n = HostTensor(DType::F32, t.shape());
+            std::memcpy(n.raw(), t.raw(), t.bytes());
+            n.data<float>()[0] = std::numeric_limits<float>::quiet_NaN();
+            t = n;
+          }
+        }
+        nan.emplace_back(e.name, t);
+        big.emplace_back(e.name, s);
+      }
+      auto save = [](const std::string& path, const std::vector<std::pair<std::string, HostTensor>>& ts) {
+        std::vector<std::pair<std::string, const HostTensor*>> list;
+        for (const auto& [n, t] : ts) list.emplace_back(n, &t);
+        loader::write_safetensors(path, list);
+      };
+      save(dir_ + "/w_nan.safetensors", nan);
+      save(dir_ + "/w_big.safetensors", big);
+      // Tensor names and metadata a file may carry that must not print as terminal control.
+      HostTensor one(DType::F32, {1});
+      loader::write_safetensors(dir_ + "/evil_names.safetensors", {{"evil\nname\x1b[2J", &one}},
+                                {{"note", "line one\nfake line"}});
+    }
+    // Tiny videos: a 2x2 raw YUV 4:2:0 stream (it corrupted the heap once) and an 8x6 FFV1 one.
+    const std::string ffmpeg = "ffmpeg -nostdin -y -loglevel error -f lavfi -i testsrc2=size=";
+    if (std::system(
+            (ffmpeg + "2x2:rate=5 -frames:v 5 -c:v rawvideo -pix_fmt yuv420p '" + dir_ + "/raw_2x2.mkv'")
+                .c_str()) != 0 ||
+        std::system((ffmpeg + "8x6:rate=5 -frames:v 5 -c:v ffv1 '" + dir_ + "/ffv1_8x6.mkv'").c_str()) != 0)
+      setup_error_ = "the ffmpeg command failed (scripts/install_deps.sh installs it)";
+    // Clips at the reference's 224 pixels, which the tiny model (32) does not take.
+    const Result r =
+        run_frost({"clip", "img.png", "--frames", "2", "--out", "clips224.safetensors"}, {}, dir_, "", 120);
+    if (r.exit_code != 0) setup_error_ = "frost clip failed: " + r.err;
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  static void write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ + "/" + name, std::ios::binary) << text;
+  }
+
+  static std::string dir_;
+  static std::string setup_error_;
+};
+std::string CliBadInput::dir_;
+std::string CliBadInput::setup_error_;
+
+// ---- the table -------------------------------------------------------------------------------------------
+
+struct Row {
+  std::string name;               // the ctest name
+  std::vector<std::string> args;  // run in the fixture folder; "@" stands for its path
+  int exit_code;
+  std::string message;                 // expected in the last line of stderr (errors) or in stdout (success)
+  std::vector<std::string> unchanged;  // files (in the fixture folder) whose type, mode and bytes must stay
+  std::map<std::string, std::string> env = {};
+  std::string stdin_file = "";  // in the fixture folder
+  std::string absent = "";      // must not appear in stdout + stderr
+  std::string then = "";        // a second command's stdout must contain `then_message`
+  std::string then_message = "";
+};
+
+const std::vector<std::string> kTiny = {"--config", "tiny", "--weights", "w.safetensors"};
+std::vector<std::string> tiny(std::vector<std::string> head, std::vector<std::string> tail) {
+  head.insert(head.end(), kTiny.begin(), kTiny.end());
+  head.insert(head.end(), tail.begin(), tail.end());
+  return head;
+}
+std::vector<std::string> text_cmd(std::vector<std::string> tail) {
+  std::vector<std::string> a = {"encode",    "text",          "--config", "tiny",
+                                "--weights", "w.safetensors", "--vocab",  "v.txt"};
+  a.insert(a.end(), tail.begin(), tail.end());
+  return a;
+}
+
+std::vector<Row> rows() {
+  const std::string long_out = kLong + ".safetensors";
+  return {
+      // -- the exit-code policy: usage 2, bad values 1, help 0 --
+      {"unknown_command", {"no-such-command"}, 2, "frost: "},
+      {"unknown_option", {"ops", "--no-such-option"}, 2, "frost ops: "},
+      {"missing_required", {"clip"}, 2, "frost clip: inputs is required"},
+      {"help_lists_exit_codes", {"--help"}, 0, "3 internal error"},
+      {"value_not_a_number", {"clip", "img.png", "--frames", "abc", "--out", "o.safetensors"}, 1, "--frames"},
+      {"seed_negative_demo", {"demo", "--seed", "-1"}, 1, "--seed: must be an integer in 0.."},
+      {"seed_negative_clip",
+       {"clip", "img.png", "--train", "--seed", "-1", "--out", "o.safetensors"},
+       1,
+       "--seed"},
+      {"threads_zero", {"ops", "--threads", "0"}, 1, "--threads"},
+      {"threads_absurd", {"ops", "--threads", "100000"}, 1, "--threads"},
+      {"omp_threads_absurd",
+       {"demo", "--steps", "2", "--no-plan"},
+       1,
+       "OMP_NUM_THREADS=100000 is not a thread count",
+       {},
+       {{"OMP_NUM_THREADS", "100000"}}},
+      {"omp_threads_garbage",
+       {"demo", "--steps", "2", "--no-plan"},
+       1,
+       "OMP_NUM_THREADS=lots",
+       {},
+       {{"OMP_NUM_THREADS", "lots"}}},
+      {"threads_override_omp",
+       {"demo", "--steps", "2", "--no-plan", "--threads", "1"},
+       0,
+       "loss fell",
+       {},
+       {{"OMP_NUM_THREADS", "100000"}}},
+      {"demo_loss_falls", {"demo", "--steps", "30"}, 0, "loss fell from"},
+      {"demo_lr_too_large", {"demo", "--steps", "5", "--no-plan", "--lr", "1e6"}, 1, "try a smaller --lr"},
+      {"demo_backend_unknown", {"demo", "--backend", "tpu"}, 1, "--backend"},
+      {"info_not_safetensors", {"info", "captions.txt"}, 1, "captions.txt: "},
+      {"clip_input_missing",
+       {"clip", "/no/such/video.mp4", "--out", "o.safetensors"},
+       1,
+       "input /no/such/video.mp4 is missing"},
+      {"plan_train_needs_dual", {"plan", "--config", "tiny", "--train"}, 1, "--train needs --part dual"},
+      {"clips_of_the_wrong_size",
+       tiny({"encode", "video"}, {"clips224.safetensors", "--out", "o.safetensors"}),
+       1,
+       "none of the 1 inputs could be read",
+       {"clips224.safetensors"}},
+      {"clips_of_the_wrong_size_strict",
+       tiny({"encode", "video"}, {"clips224.safetensors", "--out", "o.safetensors", "--strict"}), 1,
+       "clips F32[1, 2, 3, 224, 224] do not fit the model of config 'tiny', which takes F32 [N, F, 3, 32, "
+       "32]"},
+      // -- crashes --
+      {"tiny_video_2x2",
+       {"clip", "raw_2x2.mkv", "--out", "o_2x2.safetensors"},
+       0,
+       "raw_2x2.mkv: 5 frames",
+       {"raw_2x2.mkv"}},
+      {"tiny_video_8x6",
+       {"clip", "ffv1_8x6.mkv", "--frames", "2", "--size", "8", "--out", "o_8x6.safetensors"},
+       0,
+       "clips F32[1, 2, 3, 8, 8]"},
+      {"path_not_utf8",
+       {"clip",
+        "bad\xff"
+        "name.png",
+        "--out", "o_utf8.safetensors"},
+       0,
+       "bad\\xFFname.png: 1 frame",
+       {},
+       {},
+       "",
+       "",
+       "info o_utf8.safetensors",
+       "bad\\\\xFFname.png"},
+      {"path_component_too_long_input",
+       {"clip", kLong + ".mkv", "--out", "o.safetensors"},
+       1,
+       "unreachable (File name too long)"},
+      {"path_component_too_long_output", {"clip", "img.png", "--out", long_out}, 1, "longer than the 255"},
+      {"config_ffn_dim_absurd",
+       {"plan", "--config", "c_ffn_huge.json"},
+       1,
+       "text.ffn_dim must be in 1..262144"},
+      {"config_mlp_dim_absurd",
+       {"plan", "--config", "c_mlp_huge.json"},
+       1,
+       "video.mlp_dim must be in 1..262144"},
+      {"config_depth_absurd", {"plan", "--config", "c_depth_huge.json"}, 1, "video.depth must be in 1..256"},
+      {"config_patches_absurd", {"plan", "--config", "c_patches_huge.json"}, 1, "patches per frame"},
+      {"config_dev_zero", {"plan", "--config", "/dev/zero"}, 1, "config /dev/zero: is a character device"},
+      {"config_not_integer",
+       {"plan", "--config", "c_float.json"},
+       1,
+       "field 'dim' must be an integer, got 64.5"},
+      {"config_duplicate_key", {"plan", "--config", "c_duplicate.json"}, 1, "field 'dim' appears twice"},
+      {"config_eps_infinite", {"plan", "--config", "c_nan_eps.json"}, 1, "c_nan_eps.json: "},
+      {"config_named_after_file",
+       {"plan", "--config", "c_unnamed_tiny.json"},
+       0,
+       "plan of c_unnamed_tiny video"},
+      {"plan_batch_wraps_nothing",
+       {"plan", "--config", "tiny", "--batch", "65536", "--part", "dual", "--text-len", "64"},
+       0,
+       "plan of tiny dual inference, batch 65536"},
+      // -- damage: an output that is an input is refused before any work --
+      {"out_is_weights",
+       text_cmd({"a dog", "--out", "w.safetensors"}),
+       1,
+       "is the input w.safetensors",
+       {"w.safetensors"}},
+      {"out_is_vocab", text_cmd({"a dog", "--out", "v.txt"}), 1, "is the input v.txt", {"v.txt"}},
+      {"out_is_captions",
+       text_cmd({"--captions", "captions.txt", "--out", "captions.txt"}),
+       1,
+       "is the input",
+       {"captions.txt"}},
+      {"out_is_config",
+       {"encode", "text", "--config", "c_unnamed_tiny.json", "--weights", "w.safetensors", "--vocab", "v.txt",
+        "a dog", "--out", "c_unnamed_tiny.json"},
+       1,
+       "is the input c_unnamed_tiny.json",
+       {"c_unnamed_tiny.json"}},
+      {"out_is_video_input", {"clip", "img.png", "--out", "img.png"}, 1, "is the input img.png", {"img.png"}},
+      {"out_hard_link_to_weights",
+       text_cmd({"a dog", "--out", "w_hardlink.safetensors"}),
+       1,
+       "(the same file)",
+       {"w.safetensors", "w_hardlink.safetensors"}},
+      {"out_symlink_to_weights",
+       text_cmd({"a dog", "--out", "w_symlink.safetensors"}),
+       1,
+       "(the same file)",
+       {"w.safetensors", "w_symlink.safetensors"}},
+      {"out_inside_frame_folder",
+       {"clip", "frames_ok", "--out", "frames_ok/0002.png"},
+       1,
+       "inside the input folder",
+       {"frames_ok/0001.png"}},
+      {"out_device", text_cmd({"a dog", "--out", "/dev/null"}), 1, "is a character device"},
+      {"out_fifo", text_cmd({"a dog", "--out", "fifo"}), 1, "is a FIFO", {"fifo"}},
+      {"out_directory", text_cmd({"a dog", "--out", "frames_ok"}), 1, "is a folder", {"frames_ok/0001.png"}},
+      {"out_dot", text_cmd({"a dog", "--out", "."}), 1, "names a folder"},
+      {"out_stdout", text_cmd({"a dog", "--out", "-"}), 1, "cannot write to standard output"},
+      {"out_folder_missing", text_cmd({"a dog", "--out", "no/such/folder/o.safetensors"}), 1,
+       "create the folder"},
+      // -- hangs: FIFOs and devices where a file is mapped or seeked --
+      {"fifo_as_weights",
+       {"encode", "text", "--config", "tiny", "--weights", "fifo", "--vocab", "v.txt", "a", "--out",
+        "o.safetensors"},
+       1,
+       "fifo: is a FIFO",
+       {"fifo"}},
+      {"fifo_as_vocab",
+       {"encode", "text", "--config", "tiny", "--weights", "w.safetensors", "--vocab", "fifo", "a", "--out",
+        "o.safetensors"},
+       1,
+       "vocabulary fifo: is a FIFO",
+       {"fifo"}},
+      {"fifo_as_config", {"plan", "--config", "fifo"}, 1, "config fifo: is a FIFO", {"fifo"}},
+      {"fifo_as_info_file", {"info", "fifo"}, 1, "fifo: is a FIFO", {"fifo"}},
+      {"fifo_as_video",
+       tiny({"encode", "video"}, {"fifo", "--out", "o.safetensors"}),
+       1,
+       "input fifo is a FIFO",
+       {"fifo"}},
+      {"fifo_as_clip_input", {"clip", "fifo", "--out", "o.safetensors"}, 1, "input fifo is a FIFO", {"fifo"}},
+      {"fifo_as_image",
+       tiny({"encode", "image"}, {"fifo", "--out", "o.safetensors"}),
+       1,
+       "input fifo is a FIFO",
+       {"fifo"}},
+      {"device_as_weights",
+       {"encode", "text", "--config", "tiny", "--weights", "/dev/zero", "--vocab", "v.txt", "a", "--out",
+        "o.safetensors"},
+       1,
+       "/dev/zero: is a character device"},
+      {"captions_from_stdin",
+       text_cmd({"--captions", "-", "--out", "o_stdin.safetensors"}),
+       0,
+       "embeddings F32[2, 32]",
+       {"captions.txt"},
+       {},
+       "captions.txt"},
+      {"captions_from_device", text_cmd({"--captions", "/dev/zero", "--out", "o.safetensors"}), 1,
+       "is a character device"},
+      // -- silent wrong answers --
+      {"weights_nan",
+       {"encode", "text", "--config", "tiny", "--weights", "w_nan.safetensors", "--vocab", "v.txt", "a dog",
+        "--out", "o.safetensors"},
+       1,
+       "the embedding of caption 'a dog' is not finite"},
+      {"weights_nan_strict",
+       {"encode", "text", "--config", "tiny", "--weights", "w_nan.safetensors", "--vocab", "v.txt", "a dog",
+        "--out", "o.safetensors", "--strict"},
+       1,
+       "values are NaN or Inf (an error under --strict)"},
+      {"weights_times_1e30",
+       {"encode", "video", "--config", "tiny", "--weights", "w_big.safetensors", "img.png", "--out",
+        "o.safetensors"},
+       1,
+       "the embedding of img.png is not finite"},
+      {"image_given_a_video", tiny({"encode", "image"}, {"raw_2x2.mkv", "--out", "o.safetensors"}), 1,
+       "input raw_2x2.mkv is not a PNG or JPEG image"},
+      {"image_given_a_folder", tiny({"encode", "image"}, {"frames_ok", "--out", "o.safetensors"}), 1,
+       "input frames_ok is a folder"},
+      {"frame_folder_dangling_link", tiny({"encode", "video"}, {"frames_dangling", "--out", "o.safetensors"}),
+       1, "none of the 1 inputs could be read"},
+      {"vocab_too_short", tiny({"encode", "text"}, {"a dog", "--out", "o.safetensors", "--vocab", "v4.txt"}),
+       1, "the vocabulary has 4 tokens but the text model's word-embedding table has 512 rows"},
+      {"vocab_not_utf8",
+       tiny({"encode", "text"}, {"a dog", "--out", "o.safetensors", "--vocab", "v_bad_utf8.txt"}), 1,
+       "v_bad_utf8.txt: line 513 of the vocabulary is not valid UTF-8"},
+      {"plan_prints_only_arenas_that_exist",
+       {"plan", "--config", "tiny"},
+       0,
+       "activations",
+       {},
+       {},
+       "",
+       "gradients"},
+      {"info_escapes_names",
+       {"info", "evil_names.safetensors"},
+       0,
+       "evil\\nname\\x1B[2J  F32[1]",
+       {},
+       {},
+       "",
+       "\x1b"},
+      {"info_escapes_metadata", {"info", "evil_names.safetensors"}, 0, "note = line one\\nfake line"},
+      // -- options that do not apply, values that do not fit --
+      {"fix_start_without_fix_start",
+       {"clip", "img.png", "--fix-start", "2", "--out", "o.safetensors"},
+       1,
+       "--fix-start applies to --sampling fix_start only"},
+      {"seed_without_randomness",
+       {"clip", "img.png", "--seed", "3", "--out", "o.safetensors"},
+       1,
+       "--seed has no effect here"},
+      {"vocab_for_video",
+       tiny({"encode", "video"}, {"img.png", "--vocab", "v.txt", "--out", "o.safetensors"}), 1,
+       "--vocab does not apply to `encode video`"},
+      {"frames_for_text", text_cmd({"a dog", "--frames", "2", "--out", "o.safetensors"}), 1,
+       "--frames does not apply to `encode text`"},
+      {"captions_for_video",
+       tiny({"encode", "video"}, {"img.png", "--captions", "captions.txt", "--out", "o.safetensors"}), 1,
+       "--captions does not apply"},
+      {"frames_for_image", tiny({"encode", "image"}, {"img.png", "--frames", "2", "--out", "o.safetensors"}),
+       1, "--frames does not apply to `encode image`"},
+      {"frames_past_the_model",
+       tiny({"encode", "video"}, {"img.png", "--frames", "8", "--out", "o.safetensors"}), 1,
+       "takes 1 to 4 frames"},
+      {"video_weights_for_text",
+       {"encode", "text", "--config", "tiny", "--video-weights", "w.safetensors", "a", "--out",
+        "o.safetensors"},
+       1,
+       "--video-weights does not apply to `encode text`"},
+      {"plan_frames_for_text",
+       {"plan", "--config", "tiny", "--part", "text", "--frames", "2"},
+       1,
+       "--frames does not apply to --part text"},
+      {"plan_text_len_past_the_model",
+       {"plan", "--config", "tiny", "--part", "text", "--text-len", "65"},
+       1,
+       "has 64 positions"},
+      {"backend_unknown", text_cmd({"a dog", "--backend", "tpu", "--out", "o.safetensors"}), 1,
+       "--backend tpu is not in this build"},
+      // -- batch commands: unreadable items are skipped, said, and recorded; --strict refuses --
+      {"clip_skips_unreadable",
+       {"clip", "img.png", "not_a_video.mp4", "--out", "o_skip.safetensors"},
+       0,
+       "skipped 1 of 2 inputs",
+       {},
+       {},
+       "",
+       "",
+       "info o_skip.safetensors",
+       "\"skipped\":[{\"error\":"},
+      {"clip_skips_unreadable_strict",
+       {"clip", "img.png", "not_a_video.mp4", "--out", "o.safetensors", "--strict"},
+       1,
+       "not_a_video.mp4: "},
+      {"encode_records_rows",
+       tiny({"encode", "video"}, {"not_a_video.mp4", "img.png", "--out", "o_rows.safetensors"}),
+       0,
+       "skipped 1 of 2 inputs",
+       {},
+       {},
+       "",
+       "",
+       "info o_rows.safetensors",
+       "\"inputs\":[\"img.png\"]"},
+      {"captions_not_utf8_skipped",
+       text_cmd({"--captions", "captions_bad_utf8.txt", "--out", "o_cap.safetensors"}),
+       0,
+       "skipped 1 of 3 inputs",
+       {},
+       {},
+       "",
+       "",
+       "info o_cap.safetensors",
+       "captions_bad_utf8.txt:2"},
+  };
+}
+
+class CliTable : public CliBadInput, public ::testing::WithParamInterface<Row> {};
+
+TEST_P(CliTable, ExitCodeMessageAndFilesUnchanged) {
+  ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  const Row& row = GetParam();
+  std::map<std::string, std::string> before;
+  for (const std::string& f : row.unchanged) before[f] = snapshot(dir_ + "/" + f);
+  const std::string stdin_file = row.stdin_file.empty() ? "" : dir_ + "/" + row.stdin_file;
+  const Result r = run_frost(row.args, row.env, dir_, stdin_file, 120);
+  const std::string all = r.out + r.err;
+  SCOPED_TRACE("stdout:\n" + r.out + "\nstderr:\n" + r.err);
+  ASSERT_NE(r.exit_code, -2) << "timed out (a hang)";
+  ASSERT_EQ(r.signal, 0) << "killed by signal " << r.signal;
+  EXPECT_EQ(r.exit_code, row.exit_code);
+  for (const char* crash : {"terminate called", "Sanitizer", "runtime error:", "Aborted", "what():"})
+    EXPECT_EQ(all.find(crash), std::string::npos) << crash;
+  for (const char* internal : {"encode_clips", "DualEncoder", "write_safetensors", "build_fit_graph",
+                               "sample_frame_indices", "json.exception.type_error"})
+    EXPECT_EQ(all.find(internal), std::string::npos) << internal;
+  if (row.exit_code == 0) {
+    EXPECT_NE(r.out.find(row.message), std::string::npos) << "want in stdout: " << row.message;
+  } else {
+    // One line per error: the last line of stderr, in the policy's form; earlier lines are warnings.
+    std::vector<std::string> lines;
+    std::istringstream err(r.err);
+    for (std::string l; std::getline(err, l);) lines.push_back(l);
+    ASSERT_FALSE(lines.empty());
+    EXPECT_EQ(lines.back().rfind("frost", 0), 0u) << lines.back();
+    EXPECT_NE(lines.back().find(" — "), std::string::npos) << "no what-to-do: " << lines.back();
+    EXPECT_NE(lines.back().find(row.message), std::string::npos) << "want: " << row.message;
+    // (libgomp itself complains of an invalid OMP_NUM_THREADS, after an empty line, when it loads.)
+    for (size_t i = 0; i + 1 < lines.size(); ++i)
+      EXPECT_TRUE(lines[i].find(": warning: ") != std::string::npos || lines[i].rfind("libgomp: ", 0) == 0 ||
+                  (lines[i].empty() && i + 2 < lines.size() && lines[i + 1].rfind("libgomp: ", 0) == 0))
+          << "an extra line: " << lines[i];
+  }
+  if (!row.absent.empty()) {
+    EXPECT_EQ(all.find(row.absent), std::string::npos) << "must not show: " << row.absent;
+  }
+  for (const std::string& f : row.unchanged)
+    EXPECT_EQ(snapshot(dir_ + "/" + f), before[f]) << f << " changed";
+  if (!row.then.empty()) {
+    std::vector<std::string> args;
+    std::istringstream words(row.then);
+    for (std::string w; words >> w;) args.push_back(w);
+    const Result t = run_frost(args, {}, dir_, "", 60);
+    EXPECT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_NE(t.out.find(row.then_message), std::string::npos) << t.out;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, CliTable, ::testing::ValuesIn(rows()),
+                         [](const ::testing::TestParamInfo<Row>& info) { return info.param.name; });
+
+// ---- outputs replaced in place: mode kept, umask honoured, symlinks written through --------------------
+
+TEST_F(CliBadInput, ReplacingAFileKeepsItsModeAndANewFileHonoursTheUmask) {
+  ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  const std::string kept = dir_ + "/mode_kept.safetensors";
+  write("mode_kept.safetensors", "old");
+  ASSERT_EQ(::chmod(kept.c_str(), 0600), 0);
+  Result r = run_frost(text_cmd({"a dog", "--out", "mode_kept.safetensors"}), {}, dir_, "", 60);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  struct stat st {};
+  ASSERT_EQ(::stat(kept.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_GT(st.st_size, 100);
+
+  const mode_t old_mask = ::umask(027);  // inherited by the child
+  r = run_frost(text_cmd({"a dog", "--out", "mode_new.safetensors"}), {}, dir_, "", 60);
+  ::umask(old_mask);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(::stat((dir_ + "/mode_new.safetensors").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  // No temporary file is left beside the outputs.
+  for (const auto& e : fs::directory_iterator(dir_))
+    EXPECT_EQ(e.path().filename().string().rfind(".frost-", 0), std::string::npos) << e.path();
+}
+
+TEST_F(CliBadInput, ASymlinkOutputReplacesItsTargetAndStaysALink) {
+  ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  write("link_target.safetensors", "old");
+  fs::create_symlink("link_target.safetensors", dir_ + "/link.safetensors");
+  const Result r = run_frost(text_cmd({"a dog", "--out", "link.safetensors"}), {}, dir_, "", 60);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(dir_ + "/link.safetensors"));
+  EXPECT_EQ(fs::read_symlink(dir_ + "/link.safetensors").string(), "link_target.safetensors");
+  EXPECT_NO_THROW(loader::SafetensorsFile::open(dir_ + "/link_target.safetensors").read("embeddings"));
+}
+
+}  // namespace
+}  // namespace frost
