@@ -112,7 +112,7 @@ void run_plan(const PlanCommandOptions& opt) {
     std::cout << out.dump(2) << "\n";
     return;
   }
-  std::cout << "plan of " << config.name << " " << opt.part << (opt.train ? " training" : " inference")
+  std::cout << "plan of " << display(config.name) << " " << opt.part << (opt.train ? " training" : " inference")
             << ", batch " << opt.batch << ": " << gp.schedule.size() << " steps, "
             << (opt.no_reuse ? "no_reuse" : "greedy") << "\n";
   std::cout << "  arena         planned        naive          lower bound\n";
