@@ -72,8 +72,14 @@ void set_command(CLI::App* cmd, std::function<void()> run) {
       ->check(CLI::Range(int64_t(1), int64_t(max_threads())));
   cmd->add_flag("--strict", s.strict, "treat every warning as an error (exit 1)");
   const std::string name = cmd->get_name();
-  cmd->callback([name, run = std::move(run)] {
+  cmd->callback([cmd, name, run = std::move(run)] {
     session().command = name;
+    // An option given an empty value (--vocab "") is a mistake, never "use the default".
+    for (const CLI::Option* o : cmd->get_options())
+      if (!o->get_lnames().empty() && o->count() > 0)
+        for (const std::string& v : o->results())
+          FROST_CHECK(!v.empty(), InvalidArgument,
+                      "--" << o->get_lnames().front() << " is empty — give it a value");
     apply_threads();
     run();
   });

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 
@@ -94,8 +95,9 @@ void run_demo(const DemoOptions& opt) {
     if (step % 5 == 0 || step == opt.steps - 1) std::printf("step %3d  loss %.5f\n", step, last);
   }
   double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  std::printf("loss fell from %.5f to %.5f over %d steps (%.3f ms per step on backend '%s')\n", first, last,
-              opt.steps, opt.steps ? ms / opt.steps : 0.0, opt.backend.c_str());
+  std::printf("loss %s from %.5f to %.5f over %d steps (%.3f ms per step on backend '%s')\n",
+              last < first ? "fell" : "did not fall", first, last, opt.steps, ms / opt.steps,
+              opt.backend.c_str());
   // With the default settings the loss always falls (tests/CMakeLists.txt runs it): if it does not, frost is
   // broken. With a learning rate of the user's, it is the rate.
   if (!(last < first)) {
@@ -113,8 +115,18 @@ void add_demo_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "demo", "Build, differentiate, compile and train a small attention + MLP graph; print its plan");
   opt->cmd = cmd;
-  cmd->add_option("--steps", opt->steps, "training steps")->check(CLI::Range(1, 100000));
-  cmd->add_option("--lr", opt->lr, "SGD learning rate")->check(CLI::Range(1e-12, 1e6));
+  cmd->add_option("--steps", opt->steps, "training steps (at least 2: the loss must be seen to fall)")
+      ->check(CLI::Range(2, 100000));
+  cmd->add_option("--lr", opt->lr, "SGD learning rate, in (0, 1e6]")
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            char* end = nullptr;
+            const double x = std::strtod(v.c_str(), &end);
+            return *end == '\0' && std::isfinite(x) && x > 0 && x <= 1e6
+                       ? ""
+                       : "must be a number in (0, 1e6], got " + v;
+          },
+          "(0, 1e6]"));
   add_u64_option(cmd, "--seed", opt->seed, "seed of the parameter and data streams");
   cmd->add_option("--backend", opt->backend, "backend: reference or cpu")
       ->check(CLI::IsMember(available_backends()));

@@ -10,7 +10,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -30,7 +29,7 @@ struct EncodeOptions {
   std::string kind;  // text, video, image
   std::vector<std::string> inputs;
   std::string captions_file;
-  std::string weights, text_weights, video_weights;
+  std::string weights;
   std::string config = "base";
   std::string vocab;
   std::string backend = "cpu";
@@ -65,21 +64,17 @@ void check_options_apply(const EncodeOptions& opt) {
   };
   if (opt.kind == "text") {
     refuse("--frames", "captions have no frames");
-    refuse("--video-weights", "text is encoded by the text side (--weights or --text-weights)");
-    FROST_CHECK(
-        given("--weights") || given("--text-weights"), InvalidArgument,
-        "`encode text` needs --weights (a Frozen in Time checkpoint) or --text-weights (a Hugging Face "
-        "DistilBERT/BERT)");
+    // A stream is fine for captions (a pipe, <(cmd), - for standard input); a folder or device is not.
+    if (given("--captions") && opt.captions_file != "-") {
+      const loader::FileKind kind = loader::file_kind(opt.captions_file);
+      FROST_CHECK(kind == loader::FileKind::Regular || kind == loader::FileKind::Fifo, BadFile,
+                  "--captions " << opt.captions_file << " is " << loader::describe_path(opt.captions_file)
+                                << " — give a file of captions, one a line, a pipe, or - for standard input");
+    }
   } else {
     refuse("--vocab", "only captions are tokenized");
     refuse("--captions", "it lists captions (use `encode text`)");
-    refuse("--text-weights",
-           "videos and images are encoded by the video side (--weights or --video-weights)");
     if (opt.kind == "image") refuse("--frames", "an image is a one-frame clip");
-    FROST_CHECK(given("--weights") || given("--video-weights"), InvalidArgument,
-                "`encode " << opt.kind
-                           << "` needs --weights (a Frozen in Time checkpoint) or --video-weights (a "
-                              "timm ViT)");
   }
 }
 
@@ -131,35 +126,21 @@ void run_encode(const EncodeOptions& opt) {
 
   // The output is checked against every file this run reads, before it reads any of them.
   std::vector<std::string> read_files;
-  for (const std::string* f :
-       {&opt.weights, &opt.text_weights, &opt.video_weights, &opt.vocab, &opt.captions_file})
+  for (const std::string* f : {&opt.weights, &opt.vocab, &opt.captions_file})
     if (!f->empty()) read_files.push_back(*f);
   if (opt.config != "base" && opt.config != "tiny") read_files.push_back(opt.config);
-  std::filesystem::path hf_config;
-  if (!opt.text_weights.empty()) {
-    hf_config = std::filesystem::path(opt.text_weights).parent_path() / "config.json";
-    read_files.push_back(hf_config.string());
-  }
   if (opt.kind != "text") read_files.insert(read_files.end(), opt.inputs.begin(), opt.inputs.end());
   loader::check_output_path(opt.out, read_files);
 
-  model::FitConfig config = model::FitConfig::named_or_file(opt.config);
-  // An HF text checkpoint's config.json beside it sets the text side (its width, depth, BERT or DistilBERT).
-  if (!hf_config.empty() && loader::file_kind(hf_config.string()) != loader::FileKind::Missing) {
-    config.text = model::TextConfig::from_hf_config_file(hf_config.string());
-    config.validate();
-  }
+  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
   const int64_t frames = opt.kind == "image" ? 1 : opt.frames > 0 ? opt.frames : config.video.num_frames;
   FROST_CHECK(opt.kind == "text" || frames <= config.video.num_frames, InvalidArgument,
               "--frames " << frames << ": the model of config '" << config.name << "' takes 1 to "
                           << config.video.num_frames << " frames per clip");
 
-  std::vector<model::WeightFile> files;
-  if (!opt.weights.empty()) files.push_back({opt.weights, model::WeightSource::FrozenInTime});
-  if (!opt.text_weights.empty()) files.push_back({opt.text_weights, model::WeightSource::HuggingFaceText});
-  if (!opt.video_weights.empty()) files.push_back({opt.video_weights, model::WeightSource::TimmVit});
-  model::WeightSet weights =
-      model::load_weights(config, files, {.allow_missing = opt.weights.empty()});  // HF/timm: one side only
+  // A whole Frozen in Time checkpoint: embeddings need both encoders' projections, which Hugging Face and
+  // timm checkpoints (the initialisations of training) do not have.
+  model::WeightSet weights = model::load_weights(config, {{opt.weights, model::WeightSource::FrozenInTime}});
   for (const std::string& w : weights.warnings) warn(w);
   std::optional<loader::WordPieceTokenizer> tokenizer;
   if (opt.kind == "text")
@@ -233,6 +214,9 @@ void run_encode(const EncodeOptions& opt) {
           const loader::TensorEntry* t = f.find("clips");
           FROST_CHECK(t != nullptr, BadFile, in << ": no tensor named 'clips' (F32 [N, F, 3, S, S])");
           const Shape& s = t->shape;
+          FROST_CHECK(!opt.cmd->count("--frames") || (s.rank() == 5 && s[1] == frames), BadFile,
+                      in << ": its clips have " << (s.rank() == 5 ? s[1] : 0) << " frames, not the --frames "
+                         << frames << " asked for (clips are encoded as they were sampled)");
           FROST_CHECK(t->dtype_name == "F32" && s.rank() == 5 && s[0] >= 1 && s[1] >= 1 &&
                           s[1] <= v.num_frames && s[2] == v.channels && s[3] == v.image_size &&
                           s[4] == v.image_size,
@@ -300,10 +284,8 @@ void add_encode_command(CLI::App& app) {
                   "captions; or video files, frame folders, .safetensors clips (tensor 'clips'); or images");
   cmd->add_option("--captions", opt->captions_file,
                   "captions, one a line (encode text): a file, a pipe, or - for standard input");
-  cmd->add_option("--weights", opt->weights, "a converted Frozen in Time checkpoint (.safetensors)");
-  cmd->add_option("--text-weights", opt->text_weights, "a Hugging Face DistilBERT/BERT model.safetensors");
-  cmd->add_option("--video-weights", opt->video_weights,
-                  "a timm ViT (.safetensors), initialised as the reference");
+  cmd->add_option("--weights", opt->weights, "a converted Frozen in Time checkpoint (.safetensors)")
+      ->required();
   cmd->add_option("--config", opt->config, "base, tiny, or a JSON config file");
   cmd->add_option("--vocab", opt->vocab, "a WordPiece vocab.txt (default: BERT uncased, as the reference)");
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");

@@ -3,14 +3,20 @@
 //   frost --version    frost --help    frost demo    frost ops    frost info F    frost clip V... --out F
 //   frost encode text|video|image ... --out F    frost plan ...
 // Errors and exit codes: cli/common.h.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "engine/backend.h"
 #include "engine/error.h"
+#include "loader/files.h"
 #ifdef FROST_HAVE_CUDA
 #include "engine/cuda/cuda_info.h"
 #endif
@@ -42,9 +48,55 @@ std::string command_named(CLI::App& app, int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// Signals: an interrupted command removes its temporary output files, then dies of the signal as usual; an
+// input file truncated under its memory mapping (SIGBUS) is one line and exit 1, not a crash.
+extern "C" void on_terminate(int sig) {
+  frost::loader::remove_temporary_files();
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+extern "C" void on_bus_error(int) {
+  frost::loader::remove_temporary_files();
+  static const char message[] =
+      "frost: an input file shrank while frost was reading it (another program changed it) — run again once "
+      "the file is complete\n";
+  (void)!::write(STDERR_FILENO, message, sizeof message - 1);
+  ::_exit(frost::cli::kExitUserError);
+}
+
+void install_signal_handlers() {
   // A reader that goes away (`frost ops | head -1`) ends output quietly instead of killing frost by signal.
   std::signal(SIGPIPE, SIG_IGN);
+  // Past a file-size limit (ulimit -f) a write fails with EFBIG and is reported, instead of SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, on_terminate);
+  std::signal(SIGBUS, on_bus_error);
+}
+
+// What the user typed that is not a command or an option CLI11 knows, for a message naming it; "" if none.
+std::string unknown_word(CLI::App& app, int argc, char** argv) {
+  if (argc < 2) return "";
+  const std::string first = argv[1];
+  for (const char* known : {"--help", "-h", "--version"})
+    if (first == known) return "";
+  if (first[0] == '-') return "unknown option " + first;
+  for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    if (sub->get_name() == first) return "";
+  return "unknown command '" + first + "'";
+}
+
+// Output to a closed or full standard output is an error too (a reader that went away is not).
+int check_stdout(const std::string& command) {
+  std::cout.flush();
+  if (std::cout.good() && std::fflush(stdout) == 0 && !std::ferror(stdout)) return frost::cli::kExitOk;
+  if (errno == EPIPE) return frost::cli::kExitOk;
+  std::cerr << "frost" << (command.empty() ? "" : " " + command) << ": cannot write to standard output ("
+            << std::strerror(errno) << ") — check where the output goes" << std::endl;
+  return frost::cli::kExitUserError;
+}
+
+int main(int argc, char** argv) {
+  install_signal_handlers();
   CLI::App app{"frost: a compiled static-graph tensor engine and the Frozen in Time video-text dual encoder"};
   app.footer(
       "Exit codes: 0 success; 1 a user error (bad argument value, bad or unreadable file, output refused); "
@@ -60,11 +112,21 @@ int main(int argc, char** argv) {
     frost::cli::add_plan_command(app);
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
-    return app.exit(e);  // --help, --version
+    const int code = app.exit(e);  // --help, --version
+    return code != 0 ? code : check_stdout("");
+  } catch (const CLI::ParseError& e) {
+    std::string command = frost::cli::session().command;
+    if (command.empty()) command = command_named(app, argc, argv);
+    if (const std::string word = unknown_word(app, argc, argv); command.empty() && !word.empty()) {
+      std::cerr << "frost: " << frost::cli::display(word) << " — run 'frost --help' for the commands"
+                << std::endl;
+      return frost::cli::kExitUsage;
+    }
+    return frost::cli::report_exception(command);
   } catch (...) {
     std::string command = frost::cli::session().command;
     if (command.empty()) command = command_named(app, argc, argv);
     return frost::cli::report_exception(command);
   }
-  return frost::cli::kExitOk;
+  return check_stdout(frost::cli::session().command);
 }

@@ -112,9 +112,9 @@ void run_plan(const PlanCommandOptions& opt) {
     std::cout << out.dump(2) << "\n";
     return;
   }
-  std::cout << "plan of " << display(config.name) << " " << opt.part << (opt.train ? " training" : " inference")
-            << ", batch " << opt.batch << ": " << gp.schedule.size() << " steps, "
-            << (opt.no_reuse ? "no_reuse" : "greedy") << "\n";
+  std::cout << "plan of " << display(config.name) << " " << opt.part
+            << (opt.train ? " training" : " inference") << ", batch " << opt.batch << ": "
+            << gp.schedule.size() << " steps, " << (opt.no_reuse ? "no_reuse" : "greedy") << "\n";
   std::cout << "  arena         planned        naive          lower bound\n";
   for (int a = 0; a < kNumArenas; ++a)
     if (arena_exists(a))

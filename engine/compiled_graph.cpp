@@ -1,5 +1,7 @@
 #include "engine/compiled_graph.h"
 
+#include <omp.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
@@ -7,6 +9,7 @@
 
 #include "engine/error.h"
 #include "engine/passes/passes.h"
+#include "engine/threads.h"
 
 namespace frost {
 
@@ -80,13 +83,15 @@ GraphPlan plan_graph(const Graph& graph, const CompileOptions& options) {
     absorb_views(out.graph);
   }
   std::vector<Chosen> chosen;
+  const ThreadScope scope(available_threads());  // the workspaces compile() would plan
   schedule_and_plan(out.graph, get_backend(options.backend), options, out.schedule, chosen, out.memory);
   for (const Chosen& c : chosen) out.kernels.push_back(c.kernel ? c.kernel->name : "");
   return out;
 }
 
 CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
-    : graph_(graph), backend_(get_backend(options.backend)) {
+    : graph_(graph), backend_(get_backend(options.backend)), threads_(available_threads()) {
+  const ThreadScope scope(threads_);  // kernels are prepared for the team run() will get (engine/threads.h)
   if (fusion_enabled(options)) {
     fuse(graph_);
     absorb_views(graph_);
@@ -182,6 +187,16 @@ void CompiledGraph::set_input(std::string_view name, const void* data, size_t by
 }
 
 void CompiledGraph::run() {
+  // Every parallel region must get the team the kernels were prepared for: fewer threads would leave
+  // oneDNN's partitions uncomputed (wrong results, silently).
+  FROST_CHECK(
+      threads_ == 1 ||
+          (omp_get_active_level() < omp_get_max_active_levels() && omp_get_thread_limit() >= threads_),
+      Unsupported,
+      "this graph was compiled for " << threads_
+                                     << " threads, but OpenMP would give fewer here (a thread limit, or "
+                                        "inside a parallel region) — compile it where it runs");
+  const ThreadScope scope(threads_);
   for (ValueId v : inputs_) {
     if (!input_bound_[v])
       FROST_FAIL(InvalidArgument, "run: input '" << graph_.value(v).name << "' was never set");

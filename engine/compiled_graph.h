@@ -66,6 +66,8 @@ class CompiledGraph {
   const Graph& graph() const { return graph_; }
   Backend& backend() const { return backend_; }
   size_t num_steps() const { return steps_.size(); }
+  // The OpenMP threads the kernels were prepared for and every run uses (engine/threads.h).
+  int threads() const { return threads_; }
   // The kernel chosen for each step, in order ("reference.matmul", ...).
   std::vector<std::string> kernel_names() const;
   Cost total_cost() const;
@@ -85,6 +87,7 @@ class CompiledGraph {
 
   Graph graph_;  // a copy: kernels read node attributes from it
   Backend& backend_;
+  int threads_ = 1;  // the OpenMP team the kernels were prepared for
   MemoryPlan plan_;
   std::array<void*, kNumArenas> arenas_{};
   std::vector<Step> steps_;

@@ -231,6 +231,11 @@ std::string escape_invalid_utf8(const std::string& s) {
   return escape(s, false);
 }
 
+std::string json_error_text(const std::string& what) {
+  const size_t close = what.find("] ");
+  return what.rfind("[json.exception.", 0) == 0 && close != std::string::npos ? what.substr(close + 2) : what;
+}
+
 void check_output_path(const std::string& out, const std::vector<std::string>& inputs, const char* role) {
   auto refuse = [&](const std::string& why) {
     throw_error(ErrorCategory::InvalidArgument,
@@ -243,9 +248,11 @@ void check_output_path(const std::string& out, const std::vector<std::string>& i
   if (base == "." || base == "..") refuse("names a folder — name a file to write");
   const std::string folder = folder_of(out);
   const auto folder_st = stat_of(folder);
-  if (!folder_st)
-    refuse("its folder " + escape_for_terminal(folder) + " cannot be used (" + std::strerror(errno) +
-           ") — create the folder first");
+  if (!folder_st) {
+    const int err = errno;
+    refuse("its folder " + escape_for_terminal(folder) + " cannot be used (" + std::strerror(err) + ") — " +
+           (err == ENOENT ? "create the folder first" : "name another folder"));
+  }
   if (!S_ISDIR(folder_st->st_mode)) refuse("its folder " + escape_for_terminal(folder) + " is not a folder");
   long name_max = ::pathconf(folder.c_str(), _PC_NAME_MAX);
   if (name_max <= 0) name_max = NAME_MAX;
@@ -284,6 +291,42 @@ void check_output_path(const std::string& out, const std::vector<std::string>& i
 
 // ---- AtomicFile ------------------------------------------------------------------------------------------
 
+namespace {
+
+// Temporary files in flight, in fixed storage a signal handler can walk without allocating or locking.
+constexpr int kTempSlots = 32;
+struct TempSlot {
+  std::atomic<bool> used{false};   // claimed by an AtomicFile
+  std::atomic<bool> ready{false};  // `path` is written: the handler may unlink it
+  char path[PATH_MAX] = {};
+};
+TempSlot temp_slots[kTempSlots];
+
+int register_temporary(const std::string& path) {
+  if (path.size() >= PATH_MAX) return -1;
+  for (int i = 0; i < kTempSlots; ++i) {
+    bool expected = false;
+    if (!temp_slots[i].used.compare_exchange_strong(expected, true)) continue;
+    std::memcpy(temp_slots[i].path, path.c_str(), path.size() + 1);
+    temp_slots[i].ready.store(true);
+    return i;
+  }
+  return -1;  // more files in flight than slots: that one is not cleaned up on a signal
+}
+
+void unregister_temporary(int slot) {
+  if (slot < 0) return;
+  temp_slots[slot].ready.store(false);
+  temp_slots[slot].used.store(false);
+}
+
+}  // namespace
+
+void remove_temporary_files() {
+  for (TempSlot& slot : temp_slots)
+    if (slot.ready.load()) ::unlink(slot.path);
+}
+
 AtomicFile::AtomicFile(const std::string& path) : path_(path), target_(path) {
   // Write through symlinks: the file the link points to is replaced and the link stays a link.
   for (int hops = 0;; ++hops) {
@@ -310,6 +353,7 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path), target_(path) {
       fail("cannot create a temporary file in " + escape_for_terminal(folder), errno);
     }
   }
+  slot_ = register_temporary(tmp_);
   struct stat existing {};
   if (::stat(target_.c_str(), &existing) == 0 && ::fchmod(fd_, existing.st_mode & 07777) != 0)
     fail("cannot keep the mode of the file replaced", errno);
@@ -318,6 +362,7 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path), target_(path) {
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!tmp_.empty()) ::unlink(tmp_.c_str());
+  unregister_temporary(slot_);
 }
 
 void AtomicFile::fail(const std::string& what, int err) {
@@ -325,6 +370,8 @@ void AtomicFile::fail(const std::string& what, int err) {
   fd_ = -1;
   if (!tmp_.empty()) ::unlink(tmp_.c_str());
   tmp_.clear();
+  unregister_temporary(slot_);
+  slot_ = -1;
   throw_error(ErrorCategory::Io,
               "cannot write " + escape_for_terminal(path_) + ": " + what + ": " + std::strerror(err));
 }
@@ -350,6 +397,8 @@ void AtomicFile::commit() {
   if (std::rename(tmp_.c_str(), target_.c_str()) != 0)
     fail("cannot rename the temporary file onto it", errno);
   tmp_.clear();
+  unregister_temporary(slot_);
+  slot_ = -1;
   // Make the rename itself durable.
   const int dfd = ::open(folder_of(target_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {

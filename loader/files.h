@@ -48,6 +48,10 @@ std::string escape_for_terminal(const std::string& s);
 // characters itself).
 std::string escape_invalid_utf8(const std::string& s);
 
+// A JSON parser's message (nlohmann's exception what()) without its internal "[json.exception.NAME.ID] "
+// prefix: what a user reads is where and what, not the library's class name.
+std::string json_error_text(const std::string& what);
+
 // Checks, before any work, that `out` can be written as a regular file: not "-", not an existing folder,
 // FIFO, device or socket (a symlink to one counts as one), its folder exists and is writable, its name fits
 // the file system, and it is not the same file (device and inode, after links) as any of `inputs`. An
@@ -60,6 +64,10 @@ void check_output_path(const std::string& out, const std::vector<std::string>& i
 // the old file or the new one, never a part. If `path` is a symlink the link's target is replaced. The
 // file replaced keeps its mode; a new file gets 0666 less the umask. Destroyed without commit(), the
 // temporary file is removed and the target is untouched.
+// Unlinks the temporary files of every AtomicFile not yet committed or destroyed. Async-signal-safe: for a
+// handler of SIGINT/SIGTERM, so an interrupted command leaves nothing behind.
+void remove_temporary_files();
+
 class AtomicFile {
  public:
   explicit AtomicFile(const std::string& path);
@@ -76,6 +84,7 @@ class AtomicFile {
   std::string target_;  // the file replaced: `path_`, or the end of its symlink chain
   std::string tmp_;
   int fd_ = -1;
+  int slot_ = -1;  // in the registry remove_temporary_files() walks
 };
 
 }  // namespace frost::loader

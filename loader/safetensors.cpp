@@ -83,7 +83,7 @@ struct DuplicateKeyCheck : json::json_sax_t {
   bool start_array(std::size_t) override { return true; }
   bool end_array() override { return true; }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
-    bad(file, std::string("header is not valid UTF-8 JSON: ") + e.what());
+    bad(file, "header is not valid UTF-8 JSON: " + json_error_text(e.what()));
   }
 };
 
@@ -109,11 +109,6 @@ uint64_t byte_size(const std::string& file, const std::string& tensor, const std
 }
 
 }  // namespace
-
-int safetensors_dtype_bits(const std::string& dtype_name) {
-  const DTypeInfo* d = dtype_info(dtype_name);
-  return d ? d->bits : 0;
-}
 
 std::string safetensors_dtype_name(DType dtype) {
   for (const DTypeInfo& d : kDTypes)
@@ -179,7 +174,7 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::byte> bytes, const s
     json::sax_parse(text.begin(), text.end(), &keys);  // rejects duplicates and malformed JSON
     header = json::parse(text.begin(), text.end());
   } catch (const json::exception& e) {
-    bad(name, std::string("header is not valid UTF-8 JSON: ") + e.what());
+    bad(name, "header is not valid UTF-8 JSON: " + json_error_text(e.what()));
   }
   if (!header.is_object()) bad(name, "header is not a JSON object");
 

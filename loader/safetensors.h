@@ -72,8 +72,6 @@ class SafetensorsFile {
   std::map<std::string, std::string> metadata_;
 };
 
-// Bits per element of a safetensors dtype name, or 0 when the name is not a dtype of the format.
-int safetensors_dtype_bits(const std::string& dtype_name);
 std::string safetensors_dtype_name(DType dtype);  // "F32", ...
 
 // Writes tensors and metadata to `path`: header padded with spaces to a multiple of 8, tensors ordered by

@@ -170,7 +170,7 @@ WordPieceTokenizer WordPieceTokenizer::from_tokenizer_json(const std::string& pa
   try {
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    FROST_FAIL(BadFile, path << ": not valid JSON: " << e.what());
+    FROST_FAIL(BadFile, path << ": not valid JSON: " << json_error_text(e.what()));
   }
   FROST_CHECK(
       j.contains("model") && j["model"].value("type", "") == "WordPiece" && j["model"]["vocab"].is_object(),

@@ -164,7 +164,10 @@ std::vector<int64_t> fix_start_offsets(int64_t n, int64_t num_frames, int64_t st
 std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const VideoLimits& limits) {
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
-  if (ec || !fs::exists(st)) bad(path, "no such file or folder");
+  if (ec || !fs::exists(st)) {
+    const std::string what = describe_path(path);
+    bad(path, what == "missing" ? std::string("no such file or folder") : "is " + what);
+  }
   if (fs::is_directory(st)) return std::make_unique<FrameFolder>(path, limits);
   if (!fs::is_regular_file(st))
     bad(path, std::string("is ") + file_kind_name(file_kind(path)) +

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "engine/error.h"
@@ -27,10 +28,18 @@ namespace {
   throw_error(ErrorCategory::BadFile, name + ": " + what);
 }
 
+// FFmpeg's out-of-memory is the machine's, not the file's: it must not read as a bad input (and be skipped).
+[[noreturn]] void bad_av(const std::string& name, const std::string& what, int code);
+
 std::string av_error(int code) {
   char buf[AV_ERROR_MAX_STRING_SIZE] = {};
   av_strerror(code, buf, sizeof buf);
   return buf;
+}
+
+void bad_av(const std::string& name, const std::string& what, int code) {
+  if (code == AVERROR(ENOMEM)) throw std::bad_alloc();
+  bad(name, what + ": " + av_error(code));
 }
 
 struct CloseFormat {
@@ -97,10 +106,10 @@ class VideoFile final : public FrameSource {
     set_ffmpeg_log_level();
     AVFormatContext* fmt = nullptr;
     int r = avformat_open_input(&fmt, path.c_str(), nullptr, nullptr);
-    if (r < 0) bad(name_, "cannot open as a video: " + av_error(r));
+    if (r < 0) bad_av(name_, "cannot open as a video", r);
     fmt_.reset(fmt);
     r = avformat_find_stream_info(fmt_.get(), nullptr);
-    if (r < 0) bad(name_, "cannot read the stream information: " + av_error(r));
+    if (r < 0) bad_av(name_, "cannot read the stream information", r);
     const AVCodec* codec = nullptr;
     stream_ = av_find_best_stream(fmt_.get(), AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
     if (stream_ == AVERROR_STREAM_NOT_FOUND) bad(name_, "holds no video stream");
@@ -122,10 +131,10 @@ class VideoFile final : public FrameSource {
     FROST_CHECK(dec_ && packet_ && frame_, Internal,
                 name_ << ": FFmpeg could not allocate its decoder state");
     r = avcodec_parameters_to_context(dec_.get(), par);
-    if (r < 0) bad(name_, "bad codec parameters: " + av_error(r));
+    if (r < 0) bad_av(name_, "bad codec parameters", r);
     dec_->thread_count = 0;  // as many decoding threads as FFmpeg sees fit
     r = avcodec_open2(dec_.get(), codec, nullptr);
-    if (r < 0) bad(name_, std::string("cannot open the ") + codec->name + " decoder: " + av_error(r));
+    if (r < 0) bad_av(name_, std::string("cannot open the ") + codec->name + " decoder", r);
 
     index_frames();
   }
@@ -189,7 +198,7 @@ class VideoFile final : public FrameSource {
   void seek(int64_t ts) {
     int r = avformat_seek_file(fmt_.get(), stream_, INT64_MIN, ts, ts, 0);
     if (r < 0) r = av_seek_frame(fmt_.get(), stream_, ts, AVSEEK_FLAG_BACKWARD);
-    if (r < 0) bad(name_, "cannot seek to timestamp " + std::to_string(ts) + ": " + av_error(r));
+    if (r < 0) bad_av(name_, "cannot seek to timestamp " + std::to_string(ts), r);
     avcodec_flush_buffers(dec_.get());
     sent_end_ = false;
     positioned_ = true;
@@ -201,7 +210,7 @@ class VideoFile final : public FrameSource {
     if (!ordinal_mode_) return seek(keys_.empty() ? pts_.front() : std::min(keys_.front(), pts_.front()));
     int r = av_seek_frame(fmt_.get(), -1, 0, AVSEEK_FLAG_BYTE);
     if (r < 0) r = av_seek_frame(fmt_.get(), stream_, INT64_MIN, AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_ANY);
-    if (r < 0) bad(name_, "cannot seek back to the start: " + av_error(r));
+    if (r < 0) bad_av(name_, "cannot seek back to the start", r);
     avcodec_flush_buffers(dec_.get());
     sent_end_ = false;
     positioned_ = true;
@@ -222,7 +231,7 @@ class VideoFile final : public FrameSource {
         if (++damaged > 10000) bad(name_, "decoding failed: the decoder reports damaged data without end");
         continue;
       }
-      if (r != AVERROR(EAGAIN)) bad(name_, "decoding failed: " + av_error(r));
+      if (r != AVERROR(EAGAIN)) bad_av(name_, "decoding failed", r);
       if (sent_end_) return false;
       r = av_read_frame(fmt_.get(), packet_.get());
       if (r < 0) {  // the end, or a read error: drain what the decoder holds
@@ -235,7 +244,7 @@ class VideoFile final : public FrameSource {
         // A damaged packet is skipped, as FFmpeg's own tools do; a frame it held is then reported missing.
         if (r < 0 && r != AVERROR_INVALIDDATA) {
           av_packet_unref(packet_.get());
-          bad(name_, "decoding failed: " + av_error(r));
+          bad_av(name_, "decoding failed", r);
         }
       }
       av_packet_unref(packet_.get());

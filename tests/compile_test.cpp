@@ -1,6 +1,7 @@
 // compile() and run(): persistent state across runs, inputs and outputs by name, views sharing bytes,
 // guard bytes, errors for unbound or mistyped inputs, the printed plan.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cstring>
 
@@ -139,6 +140,75 @@ TEST(Compile, OutputsCanBeInputsOrState) {
   cg->run();
   EXPECT_EQ(cg->output("x_again").as<float>()[1], 2.0f);
   EXPECT_EQ(cg->output("w_now").as<float>()[0], 5.0f);
+}
+
+// OpenMP may give a parallel region fewer threads than asked (OMP_DYNAMIC, OMP_THREAD_LIMIT, inactive nested
+// levels); kernels prepared for more (oneDNN's partitions) then leave work undone. compile() prepares for
+// the team OpenMP can give, run() pins it (dynamic adjustment off), and a run where the team cannot be had
+// is an error — never a wrong result. engine/threads.h.
+namespace threads_test {
+
+std::unique_ptr<CompiledGraph> mlp(Graph& g) {
+  Tensor x = g.input("x", DType::F32, {64, 256});
+  Tensor w1 = g.input("w1", DType::F32, {256, 512}), w2 = g.input("w2", DType::F32, {512, 128});
+  g.output("y", softmax(matmul(relu(matmul(x, w1)), w2)));
+  auto cg = compile(g, {});
+  cg->set_input("x", test::uniform(DType::F32, {64, 256}, 1));
+  cg->set_input("w1", test::uniform(DType::F32, {256, 512}, 2, -0.1, 0.1));
+  cg->set_input("w2", test::uniform(DType::F32, {512, 128}, 3, -0.1, 0.1));
+  return cg;
+}
+
+HostTensor run_with(int threads) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  Graph g;
+  auto cg = mlp(g);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(cg->threads(), threads);
+  cg->run();
+  return cg->output_copy("y");
+}
+
+}  // namespace threads_test
+
+TEST(Compile, RunsOnTheTeamItWasPreparedForWhateverOpenMpIsToldLater) {
+  const HostTensor two = threads_test::run_with(2);
+  // Dynamic adjustment on at run time: still the two threads compiled for, so bit for bit the same.
+  omp_set_num_threads(2);
+  Graph g;
+  auto cg = threads_test::mlp(g);
+  omp_set_dynamic(1);
+  omp_set_num_threads(1);
+  cg->run();
+  EXPECT_EQ(omp_get_dynamic(), 1);  // the caller's settings are restored
+  EXPECT_EQ(omp_get_max_threads(), 1);
+  omp_set_dynamic(0);
+  omp_set_num_threads(2);
+  EXPECT_TRUE(test::bit_identical(cg->output_copy("y"), two));
+
+  // No active parallel level left (OMP_MAX_ACTIVE_LEVELS=0): a graph compiled there uses one thread and
+  // agrees with a one-thread compile; a two-thread graph refuses to run rather than compute on one.
+  const HostTensor one = threads_test::run_with(1);
+  const int levels = omp_get_max_active_levels();
+  omp_set_max_active_levels(0);
+  {
+    Graph g1;
+    auto cg1 = threads_test::mlp(g1);
+    EXPECT_EQ(cg1->threads(), 1);
+    cg1->run();
+    EXPECT_TRUE(test::bit_identical(cg1->output_copy("y"), one));
+  }
+  try {
+    cg->run();
+    ADD_FAILURE() << "ran a two-thread graph where OpenMP gives one thread";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("compiled for 2 threads"), std::string::npos) << e.what();
+  }
+  omp_set_max_active_levels(levels);
+  cg->run();
+  EXPECT_TRUE(test::bit_identical(cg->output_copy("y"), two));
 }
 
 }  // namespace

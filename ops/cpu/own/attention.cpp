@@ -34,8 +34,9 @@ constexpr int64_t kKeyBlock = 128;   // score columns per online-softmax step (a
 
 // exp(x) in float to ~1 ulp (Cephes' expf: x = n ln2 + r, a degree-6 polynomial in r, 2^n from the
 // exponent bits), written so GCC vectorises loops of it; below -87.3 it gives 0 (as exp's underflow does,
-// and as a -inf mask must), NaN stays NaN.
+// and as a -inf mask must), NaN stays NaN (returned as given: converting NaN to an integer is undefined).
 FROST_INLINE float fast_exp(float x) {
+  if (x != x) return x;
   const float lo = -87.33654f, hi = 88.3762626647949f;
   const bool under = x < lo;
   x = x > hi ? hi : (under ? lo : x);
@@ -82,6 +83,9 @@ FROST_INLINE void store8(float* p, v8 v) {
 typedef int32_t v8i __attribute__((vector_size(32)));
 FROST_INLINE v8 fast_exp8(v8 x) {
   const v8 lo = v8{} - 87.33654f, hi = v8{} + 88.3762626647949f;
+  const v8 given = x;
+  const v8i nan = x != x;  // NaN lanes compute on 0 (no NaN reaches the integer conversion) and return NaN
+  x = nan ? v8{} : x;
   const v8i under = x < lo;
   x = x > hi ? hi : x;
   x = under ? lo : x;
@@ -100,7 +104,7 @@ FROST_INLINE v8 fast_exp8(v8 x) {
   y = y * r * r + r + 1.0f;
   const v8 pow2n = (v8)((n + 127) << 23);
   const v8 e = y * pow2n;
-  return under ? v8{} : e;
+  return nan ? given : (under ? v8{} : e);
 }
 
 // s[j] = exp(s[j] - sub) over a row.

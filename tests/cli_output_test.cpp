@@ -1,0 +1,183 @@
+// The `frost` command on good input, from a table: each row asserts exit code 0 and a pattern (ECMAScript
+// regex, searched in stdout), and optionally a second command over what the first wrote (`frost info` of its
+// output). Together with cli_bad_input_test (every failing case), this is every CLI test: none relies on
+// ctest's PASS_REGULAR_EXPRESSION, which ignores the exit code.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli_runner.h"
+
+namespace frost {
+namespace {
+
+namespace fs = std::filesystem;
+using test::Result;
+using test::run_frost;
+using test::slurp;
+
+const std::string kParity = FROST_PARITY_DIR;
+const std::string kFixtures = FROST_TEST_FIXTURES;
+
+class CliOutputs : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = (fs::temp_directory_path() / ("frost_cli_out_" + std::to_string(::getpid()))).string();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ + "/hf");
+    fs::copy_file(kParity + "/fixtures/tiny_dual_weights.safetensors", dir_ + "/w.safetensors");
+    fs::copy_file(kParity + "/fixtures/tiny_vocab.txt", dir_ + "/v.txt");
+    // A Hugging Face BERT checkpoint as users have it: model.safetensors with its config.json beside it.
+    fs::copy_file(kParity + "/fixtures/tiny_bert_weights.safetensors", dir_ + "/hf/model.safetensors");
+    fs::copy_file(kParity + "/fixtures/tiny_bert_config.json", dir_ + "/hf/config.json");
+    fs::copy_file(kFixtures + "/safetensors/python_mixed.safetensors", dir_ + "/mixed.safetensors");
+    fs::copy_file(kFixtures + "/preprocess/frames_small_0.png", dir_ + "/small.png");
+    fs::copy_file(kFixtures + "/preprocess/frames_landscape_0.png", dir_ + "/landscape.png");
+    std::ofstream(dir_ + "/captions.txt")
+        << "a dog runs on the beach\n\ntwo children playing\na cooking show\n";
+    std::ofstream(dir_ + "/tiny.json")
+        << R"({"projection_dim": 32, "text": {"vocab_size": 512, "dim": 64, "layers": 2, "heads": 2,
+              "ffn_dim": 128, "max_positions": 64}, "video": {"image_size": 32, "patch_size": 8, "dim": 64,
+              "depth": 2, "heads": 2, "mlp_dim": 128}})";
+    const std::string make =
+        "ffmpeg -nostdin -y -loglevel error -f lavfi -i testsrc2=size=64x48:rate=10 "
+        "-frames:v 12 -c:v libx264 -pix_fmt yuv420p '" +
+        dir_ + "/v.mp4'";
+    if (std::system(make.c_str()) != 0) setup_error_ = "the ffmpeg command failed: " + make;
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  static std::string dir_, setup_error_;
+};
+std::string CliOutputs::dir_, CliOutputs::setup_error_;
+
+struct OutputRow {
+  std::string name;
+  std::vector<std::string> args;
+  std::string pattern;    // searched in stdout
+  std::string then = "";  // a second command (words), run after the first succeeds
+  std::string then_pattern = "";
+};
+
+std::vector<std::string> tiny(std::vector<std::string> head, std::vector<std::string> tail) {
+  for (const char* a : {"--config", "tiny", "--weights", "w.safetensors"}) head.push_back(a);
+  head.insert(head.end(), tail.begin(), tail.end());
+  return head;
+}
+
+const char* kAny = "[\\s\\S]*";  // any text, newlines included
+
+std::vector<OutputRow> output_rows() {
+  const std::string any = kAny;
+  return {
+      {"version", {"--version"}, "^frost " FROST_VERSION "\nbackends: reference, cpu"},
+      {"help_lists_every_command",
+       {"--help"},
+       "demo" + any + "ops" + any + "info" + any + "clip" + any + "encode" + any + "plan" + any +
+           "Exit codes: 0 success; 1 a user error"},
+      {"command_help_lists_threads", {"encode", "--help"}, "--threads" + any + "overrides OMP_NUM_THREADS"},
+      {"ops_lists_the_registry",
+       {"ops"},
+       "^(?=[\\s\\S]*\nmatmul )(?=[\\s\\S]*\nattention )(?=[\\s\\S]*\nadd_layer_norm )"},
+      {"info", {"info", "mixed.safetensors"}, "10 tensors" + any + "odd\\.name/with:chars  F32\\[1\\]"},
+      {"info_json", {"info", "--json", "mixed.safetensors"}, "\"tensor_count\": 10"},
+      {"clip_image",
+       {"clip", "small.png", "--frames", "2", "--out", "clip.safetensors"},
+       "1 frame, sampled 0 \\(\\+1 zero frames\\)" + any + "clips F32\\[1, 2, 3, 224, 224\\]",
+       "info clip.safetensors",
+       "frame_indices  I64\\[1, 2\\]" + any + "clips  F32\\[1, 2, 3, 224, 224\\]"},
+      {"clip_video_rand_train",
+       {"clip", "v.mp4", "--sampling", "rand", "--train", "--seed", "7", "--size", "32", "--out",
+        "clip_rand.safetensors"},
+       "v\\.mp4: 12 frames, sampled [0-2] [3-5] [6-8] (9|10)\n",
+       "info clip_rand.safetensors",
+       "\"sampling\":\"rand\"" + any + "\"transform\":\"train\""},
+      {"clip_video_fix_start",
+       {"clip", "v.mp4", "--sampling", "fix_start", "--fix-start", "1", "--size", "32", "--out",
+        "clip_fix.safetensors"},
+       "v\\.mp4: 12 frames, sampled 1 4 7 10\n"},
+      {"encode_text",
+       tiny({"encode", "text"}, {"--vocab", "v.txt", "a dog runs on the beach", "two children playing",
+                                 "--batch", "1", "--out", "text.safetensors"}),
+       "embeddings F32\\[2, 32\\], features F32\\[2, 64\\]", "info text.safetensors",
+       "\"inputs\":\\[\"a dog runs on the beach\",\"two children playing\"\\]"},
+      {"encode_captions_file",
+       tiny({"encode", "text"},
+            {"--vocab", "v.txt", "--captions", "captions.txt", "--out", "captions.safetensors"}),
+       "embeddings F32\\[3, 32\\]"},
+      {"encode_config_file",
+       {"encode", "text", "--config", "tiny.json", "--weights", "w.safetensors", "--vocab", "v.txt", "a dog",
+        "--out", "config_file.safetensors"},
+       "embeddings F32\\[1, 32\\]",
+       "info config_file.safetensors",
+       "\"config\":\"tiny\""},
+      {"encode_video",
+       tiny({"encode", "video"},
+            {"small.png", "landscape.png", "v.mp4", "--batch", "2", "--out", "video.safetensors"}),
+       "embeddings F32\\[3, 32\\]", "info video.safetensors",
+       "\"inputs\":\\[\"small.png\",\"landscape.png\",\"v.mp4\"\\]"},
+      {"encode_image",
+       tiny({"encode", "image"}, {"small.png", "landscape.png", "--out", "image.safetensors"}),
+       "embeddings F32\\[2, 32\\]"},
+      {"plan_json",
+       {"plan", "--config", "base", "--batch", "8", "--part", "video", "--json"},
+       "\"activations\": \\{[^}]*\"planned_bytes\": [0-9]+,[^}]*\"lower_bound_bytes\"" + any +
+           "\"fusions\": \\{\\s*\"add_layer_norm\": 36,\\s*\"attention\": 48,\\s*\"layer_norm\": "
+           "1,\\s*\"linear\": "
+           "74,\\s*\"linear/gelu\": 12"},
+      {"plan_no_reuse", {"plan", "--config", "tiny", "--no-reuse"}, "steps, no_reuse\n"},
+      {"plan_no_fuse", {"plan", "--config", "tiny", "--no-fuse"}, "fused ops:\n"},
+      {"plan_train", {"plan", "--config", "tiny", "--part", "dual", "--train"}, "plan of tiny dual training"},
+  };
+}
+
+class CliOutputTable : public CliOutputs, public ::testing::WithParamInterface<OutputRow> {};
+
+TEST_P(CliOutputTable, ExitsZeroAndPrints) {
+  ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  const OutputRow& row = GetParam();
+  const Result r = run_frost(row.args, {}, dir_, "", 300);
+  SCOPED_TRACE("stdout:\n" + r.out + "\nstderr:\n" + r.err);
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(r.err.empty());
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(row.pattern))) << "want: " << row.pattern;
+  if (!row.then.empty()) {
+    std::vector<std::string> args;
+    std::istringstream words(row.then);
+    for (std::string w; words >> w;) args.push_back(w);
+    const Result t = run_frost(args, {}, dir_, "", 60);
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    EXPECT_TRUE(std::regex_search(t.out, std::regex(row.then_pattern)))
+        << "want: " << row.then_pattern << "\n"
+        << t.out;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Rows, CliOutputTable, ::testing::ValuesIn(output_rows()),
+                         [](const ::testing::TestParamInfo<OutputRow>& info) { return info.param.name; });
+
+// The same seed gives the same clips, byte for byte; another seed other ones.
+TEST_F(CliOutputs, RandomClipsAreSeeded) {
+  ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  auto clip = [&](const char* seed, const char* out) {
+    const Result r = run_frost(
+        {"clip", "v.mp4", "--sampling", "rand", "--train", "--seed", seed, "--size", "32", "--out", out}, {},
+        dir_, "", 120);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return slurp(dir_ + "/" + out);
+  };
+  const std::string a = clip("11", "seed_a.safetensors"), b = clip("11", "seed_b.safetensors");
+  const std::string c = clip("12", "seed_c.safetensors");
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+}
+
+}  // namespace
+}  // namespace frost
