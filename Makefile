@@ -1,7 +1,8 @@
 # The two set-up commands of the README, plus the sanitizer suite CI runs:
 #   make demo            install what is missing, build, run the demo
 #   make test            install what is missing, build, run the whole test suite
-#   make test-sanitize   the suite under AddressSanitizer + UndefinedBehaviorSanitizer (CUDA off)
+#   make test-sanitize   the suite under AddressSanitizer + UndefinedBehaviorSanitizer (CUDA off), less the
+#                        tests labelled heavy (release build only)
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
 JOBS ?= $(shell nproc)
@@ -34,7 +35,7 @@ test-sanitize: deps
 	  -DFROST_BUILD_BENCH=OFF >/dev/null
 	@cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --test-dir $(SANITIZE_BUILD) -j $(JOBS) --output-on-failure
+	  ctest --test-dir $(SANITIZE_BUILD) -j $(JOBS) --output-on-failure -LE heavy
 
 bench: build
 	$(BUILD)/bench/bench_kernels
