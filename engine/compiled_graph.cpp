@@ -100,6 +100,9 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
   std::vector<Chosen> chosen;
   schedule_and_plan(graph_, backend_, options, schedule, chosen, plan_);
   for (int a = 0; a < kNumArenas; ++a) arenas_[size_t(a)] = backend_.alloc(plan_.arena_bytes[size_t(a)]);
+  if (options.plan.poison)
+    for (Arena a : {Arena::IO, Arena::Activations, Arena::Workspace})
+      if (plan_.arena_bytes[size_t(a)] > 0) backend_.memset(arenas_[size_t(a)], 0xFF, plan_.arena_bytes[size_t(a)]);
 
   // Persistent state starts from its initial value (zeros when none).
   for (ValueId v = 0; v < graph_.num_values(); ++v) {

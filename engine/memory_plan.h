@@ -45,6 +45,9 @@ struct PlanOptions {
   // catch kernels that write out of bounds). Implies NoReuse: a reused region's guards would be
   // overwritten by its next tenant, legitimately.
   size_t guard_bytes = 0;
+  // Debug aid: the io, activation and workspace arenas start filled with 0xFF bytes (NaN for floats, -1 for
+  // integers) instead of zeros, so an output element a kernel forgets to write shows (tests use it).
+  bool poison = false;
 };
 
 struct ValueSlot {
