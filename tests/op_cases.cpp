@@ -115,6 +115,31 @@ void add_full_op_set_cases(std::vector<OpCase>& c) {
       {"layer_norm/y", OpKind::LayerNorm, {{{2, 3, 6}}, {{6}}, {{6}}}, [](Graph&, DType, In in) -> Out {
          return {layer_norm(in[0], in[1], in[2], 1e-6).y};
        }});
+  // Inputs of +-0.01 with eps 1e-3: the variance (~3e-5) is far below eps, so eps decides the result (and
+  // oneDNN's backward, which rebuilds the variance from rstd and eps, is held to it).
+  c.push_back({"layer_norm/eps_matters",
+               OpKind::LayerNorm,
+               {{{4, 9}, -0.01, 0.01}, {{9}}, {{9}}},
+               [](Graph&, DType, In in) -> Out { return {layer_norm(in[0], in[1], in[2], 1e-3).y}; }});
+  c.push_back({"layer_norm_backward/eps_matters",
+               OpKind::LayerNormBackward,
+               {{{4, 9}}, {{4, 9}, -0.01, 0.01}, {{9}}, {{9}}},
+               [](Graph&, DType, In in) -> Out {
+                 const LayerNormResult r = layer_norm(in[1], in[2], in[3], 1e-3);
+                 return layer_norm_backward(in[0], in[1], in[2], r.mean, r.rstd, 1e-3);
+               }});
+  c.back().gradcheck = false;  // the statistics come from a forward in the same graph
+  // The model's row lengths (a ViT-B patch row of 197 tokens' scores, the CLS row's 785 columns) and enough
+  // rows for the threaded paths; compared with the oracle only.
+  for (const auto& [name, shape] :
+       {std::pair{"layer_norm/row_197", Shape{3, 197}}, std::pair{"layer_norm/row_785", Shape{2, 785}},
+        std::pair{"layer_norm/threaded", Shape{512, 197}}}) {
+    const int64_t C = shape[-1];
+    c.push_back({name, OpKind::LayerNorm, {{shape}, {{C}}, {{C}}}, [](Graph&, DType, In in) -> Out {
+                   return {layer_norm(in[0], in[1], in[2], 1e-6).y};
+                 }});
+    c.back().gradcheck = false;
+  }
   c.push_back({"layer_norm_backward/rows",
                OpKind::LayerNormBackward,
                {{{3, 7}}, {{3, 7}}, {{7}}, {{3}}, {{3}, 0.5, 2.0}},
@@ -346,6 +371,32 @@ void add_attention_cases(std::vector<OpCase>& c) {
                         {2, 2, 200, 8}, {2, 2, 200, 8}, Shape{2, 2, 1, 8}, 2, backward));
     c.back().gradcheck = false;
   }
+  // A value width of 24: the wide path's column tails (16 lanes + 8), forward and backward.
+  for (bool backward : {false, true}) {
+    c.push_back(case_of(backward ? "attention_backward/dv24" : "attention/dv24", {2, 2, 5, 16},
+                        {2, 2, 33, 16}, {2, 2, 33, 24}, Shape{2, 2, 1, 16}, 2, backward));
+    c.back().gradcheck = !backward;
+  }
+  // The whole first key block (128 columns) filled with -inf, finite keys after it: the online softmax's
+  // running max starts at -inf and must rescale without NaN when the finite block arrives.
+  for (bool backward : {false, true}) {
+    const Shape q{2, 3, 16}, k{2, 200, 16}, v{2, 200, 24};
+    std::vector<InputSpec> in = {{q}, {k}, {v}};
+    if (backward) in.push_back({Shape{2, 3, 24}});
+    c.push_back({backward ? "attention_backward/first_key_block_masked" : "attention/first_key_block_masked",
+                 backward ? OpKind::AttentionBackward : OpKind::Attention, in,
+                 [backward](Graph& g, DType dt, In in) -> Out {
+                   // Keep the first 128 columns out (mask 0, where_zero), the other 72 in.
+                   const Tensor keep =
+                       concat({fill(g, {2, 1, 128}, DType::U8, 0.0), fill(g, {2, 1, 72}, DType::U8, 1.0)}, 2);
+                   AttentionResult r =
+                       fused_attention(in[0], in[1], in[2], 0.25, {}, {}, keep, -INFINITY, true);
+                   if (!backward) return {r.out, r.lse};
+                   const Attrs& a = g.node(g.value(r.out.id).producer).attrs;
+                   return fused_attention_backward(in[3], {in[0], in[1], in[2], keep}, r.out, r.lse, a);
+                 }});
+    c.back().gradcheck = false;
+  }
   // Past the block sizes (query and key blocks, rows not a multiple of them); checked against the oracle
   // only (a gradient check of ~20k inputs by central differences would take minutes).
   for (bool backward : {false, true}) {
@@ -447,6 +498,13 @@ std::vector<OpCase> make_cases() {
   // Softmax family, including extreme logits (stability) and one-element rows.
   c.push_back(unary("softmax/rows", OpKind::Softmax, {4, 7}, softmax));
   c.push_back(unary("softmax/single", OpKind::Softmax, {2, 3, 1}, softmax));
+  for (const auto& [name, shape] :
+       {std::pair{"softmax/row_197", Shape{3, 197}}, std::pair{"softmax/row_785", Shape{2, 785}},
+        std::pair{"softmax/threaded", Shape{512, 197}}, std::pair{"log_softmax/row_785", Shape{2, 785}}}) {
+    c.push_back(unary(name, std::string(name).rfind("log_", 0) == 0 ? OpKind::LogSoftmax : OpKind::Softmax,
+                      shape, std::string(name).rfind("log_", 0) == 0 ? log_softmax : softmax));
+    c.back().gradcheck = false;
+  }
   OpCase wide = unary("softmax/large_logits", OpKind::Softmax, {3, 5}, softmax, -60, 60);
   wide.gradcheck = false;  // saturated: finite differences of a saturated softmax say little
   c.push_back(wide);
