@@ -15,6 +15,7 @@ packages=(
   libjpeg62-turbo-dev                    # libjpeg-turbo: JPEG decoding
   pkg-config libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # FFmpeg's libraries: video files
   ffmpeg                                 # the ffmpeg command: the video tests encode their test videos
+  qemu-user                              # tests: the op table on an emulated CPU without AVX (baseline kernels)
 )
 
 # `install_deps.sh fuzz` adds what `make fuzz` needs: clang with its libFuzzer runtime.
