@@ -19,6 +19,7 @@
 #include "engine/error.h"
 #include "engine/kernel.h"
 #include "ops/cpu/onednn.h"
+#include "ops/cpu/parallel.h"
 #include "ops/registration.h"
 
 // Wraps a oneDNN C-API call made while running: a failure is an internal error with file and line.
@@ -270,9 +271,7 @@ void run_softmax(const KernelContext& ctx) {
   const int64_t n = in.shape[-1], rows = in.shape.numel() / n;
   const float* x = in.as<const float>();
   auto* nan_row = static_cast<uint8_t*>(ctx.workspace) + static_cast<const Prepared*>(ctx.state)->extra_at;
-  int64_t any = 0;
-#pragma omp parallel for schedule(static) reduction(+ : any)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, rows * n > 65536, [&](int64_t r) {
     bool poisoned = false, all_minus_inf = true;
     for (int64_t j = 0; j < n; ++j) {
       const float v = x[r * n + j];
@@ -280,15 +279,16 @@ void run_softmax(const KernelContext& ctx) {
       all_minus_inf = all_minus_inf && v == -INFINITY;
     }
     nan_row[r] = poisoned || all_minus_inf;
-    any += nan_row[r];
-  }
+  });
   execute(ctx);
-  if (any == 0) return;
+  bool any = false;
+  for (int64_t r = 0; r < rows && !any; ++r) any = nan_row[r] != 0;
+  if (!any) return;
   float* y = out.as<float>();
-#pragma omp parallel for schedule(static)
-  for (int64_t r = 0; r < rows; ++r)
+  parallel_for(rows, rows * n > 65536, [&](int64_t r) {
     if (nan_row[r])
       for (int64_t j = 0; j < n; ++j) y[r * n + j] = NAN;
+  });
 }
 
 // ---- layer norm ----------------------------------------------------------------------------------------
@@ -444,9 +444,9 @@ void run_eltwise(const KernelContext& ctx) {
   const float* x = ctx.in[0].as<const float>();
   float* y = ctx.out[0].as<float>();
   const int64_t n = ctx.in[0].shape.numel();
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i)
+  parallel_for(n, n > 65536, [&](int64_t i) {
     if (std::isnan(x[i])) y[i] = x[i];
+  });
 }
 
 // (dy, x) -> dx, from the source values

@@ -22,6 +22,7 @@
 #include "engine/attention_geometry.h"
 #include "engine/kernel.h"
 #include "ops/registration.h"
+#include "ops/cpu/parallel.h"
 
 namespace frost::ops {
 namespace {
@@ -359,12 +360,12 @@ void attention_f32(const KernelContext& ctx) {
   const Plan& pl = plan_of(ctx);
   const int64_t tasks = pl.g.tuples();
   float* ws = static_cast<float*>(ctx.workspace);
-#pragma omp parallel num_threads(pl.threads)
-  {
-    float* scratch = ws + size_t(omp_get_thread_num()) * pl.per_thread;
+  // The team is the one the workspace was planned for (engine/threads.h pins it), pl.threads at most.
+  parallel_region(pl.threads > 1, [&](int thread, int) {
+    float* scratch = ws + size_t(thread) * pl.per_thread;
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < tasks; ++t) forward_tuple(ctx, pl, t, scratch);
-  }
+  });
 }
 
 // One tuple's backward: dq rows written once per query block; dk, dv (and the prefix's slice) accumulated
@@ -458,14 +459,13 @@ void attention_backward_f32(const KernelContext& ctx) {
   }
   const int64_t tasks = (g.tuples() + pl.group - 1) / pl.group;
   float* ws = static_cast<float*>(ctx.workspace);
-#pragma omp parallel num_threads(pl.threads)
-  {
-    float* scratch = ws + size_t(omp_get_thread_num()) * pl.per_thread;
+  parallel_region(pl.threads > 1, [&](int thread, int) {
+    float* scratch = ws + size_t(thread) * pl.per_thread;
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < tasks; ++task)
       for (int64_t t = task * pl.group; t < std::min(g.tuples(), (task + 1) * pl.group); ++t)
         backward_tuple(ctx, pl, t, scratch);
-  }
+  });
 }
 
 bool supports(const Graph& graph, const Node& node) {

@@ -10,6 +10,7 @@
 
 #include "engine/kernel.h"
 #include "ops/registration.h"
+#include "ops/cpu/parallel.h"
 
 namespace frost::ops {
 namespace {
@@ -72,8 +73,8 @@ void binary_kernel(const KernelContext& ctx) {
     constexpr int64_t kChunk = 1024;
     const float s = pa == 1 ? a[0] : b[0];
     const float* full = pa == 1 ? b : a;
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
+    parallel_for((n + kChunk - 1) / kChunk, n > 65536, [&](int64_t chunk) {
+      const int64_t c0 = chunk * kChunk;
       float splat[kChunk];
       const int64_t len = std::min(kChunk, n - c0);
       std::fill(splat, splat + len, s);
@@ -81,15 +82,14 @@ void binary_kernel(const KernelContext& ctx) {
         binary_run<Op>(splat, full + c0, y + c0, len);
       else
         binary_run<Op>(full + c0, splat, y + c0, len);
-    }
+    });
     return;
   }
   const int64_t rows = n / run;
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t r = 0; r < rows; ++r) {
+  parallel_for(rows, n > 65536, [&](int64_t r) {
     const int64_t base = r * run;
     binary_run<Op>(a + base % pa, b + base % pb, y + base, run);
-  }
+  });
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "engine/kernel.h"
 #include "ops/registration.h"
+#include "ops/cpu/parallel.h"
 
 namespace frost::ops {
 namespace {
@@ -23,9 +24,9 @@ void copy_runs(const KernelContext& ctx, int64_t run, Source source) {
   const int64_t total = ctx.out[0].shape.numel(), outer = total / run;
   const char* x = static_cast<const char*>(ctx.in[0].data);
   char* y = static_cast<char*>(ctx.out[0].data);
-#pragma omp parallel for schedule(static) if (total > 65536)
-  for (int64_t o = 0; o < outer; ++o)
+  parallel_for(outer, total > 65536, [&](int64_t o) {
     std::memcpy(y + size_t(o * run) * width, x + size_t(source(o)) * width, size_t(run) * width);
+  });
 }
 
 // The number of trailing dims the permutation leaves in place.
@@ -138,8 +139,7 @@ void concat_kernel(const KernelContext& ctx) {
   if (outer == 0) return;
   const size_t out_block = size_t(out.numel() / outer) * width;
   char* y = static_cast<char*>(ctx.out[0].data);
-#pragma omp parallel for schedule(static) if (out.numel() > 65536)
-  for (int64_t j = 0; j < outer; ++j) {
+  parallel_for(outer, out.numel() > 65536, [&](int64_t j) {
     size_t offset = 0;
     for (int i = 0; i < ctx.num_in; ++i) {
       const size_t block = size_t(ctx.in[i].shape.numel() / outer) * width;
@@ -148,7 +148,7 @@ void concat_kernel(const KernelContext& ctx) {
                     static_cast<const char*>(ctx.in[i].data) + size_t(j) * block, block);
       offset += block;
     }
-  }
+  });
 }
 
 bool supports_concat(const Graph& g, const Node& n) {

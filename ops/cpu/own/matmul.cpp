@@ -11,6 +11,7 @@
 
 #include "engine/kernel.h"
 #include "ops/registration.h"
+#include "ops/cpu/parallel.h"
 
 namespace frost::ops {
 namespace {
@@ -75,20 +76,18 @@ void matmul_f32(const KernelContext& ctx) {
   const float* pb = b.as<const float>();
   float* pc = out.as<float>();
   if (!tb) {
-#pragma omp parallel for schedule(static)
-    for (int64_t task = 0; task < batches * row_tiles; ++task) {
+    parallel_for(batches * row_tiles, true, [&](int64_t task) {
       const int64_t bi = task / row_tiles;
       const int64_t m0 = (task % row_tiles) * kRowTile, m1 = std::min(M, m0 + kRowTile);
       rows_times_b(pa + matrix_offset(bi, a.shape, batch), pb + matrix_offset(bi, b.shape, batch),
                    pc + bi * M * N, m0, m1, M, K, N, ta);
-    }
+    });
     return;
   }
   float* bt = static_cast<float*>(ctx.workspace);  // (K, N)
   for (int64_t bi = 0; bi < batches; ++bi) {
     const float* B = pb + matrix_offset(bi, b.shape, batch);  // (N, K)
-#pragma omp parallel
-    {
+    parallel_region(true, [&](int, int) {
 #pragma omp for schedule(static)
       for (int64_t k = 0; k < K; ++k)
         for (int64_t n = 0; n < N; ++n) bt[k * N + n] = B[n * K + k];
@@ -97,7 +96,7 @@ void matmul_f32(const KernelContext& ctx) {
         const int64_t m0 = tile * kRowTile, m1 = std::min(M, m0 + kRowTile);
         rows_times_b(pa + matrix_offset(bi, a.shape, batch), bt, pc + bi * M * N, m0, m1, M, K, N, ta);
       }
-    }
+    });
   }
 }
 
@@ -137,8 +136,7 @@ void linear_f32(const KernelContext& ctx) {
   float* y = out.as<float>();
   const Activation act = ctx.node->attrs.activation;
   const int64_t row_tiles = (M + kRowTile - 1) / kRowTile;
-#pragma omp parallel
-  {
+  parallel_region(true, [&](int, int) {
     if (ctx.node->attrs.trans_b) {
       float* bt = static_cast<float*>(ctx.workspace);  // (K, N)
 #pragma omp for schedule(static)
@@ -152,7 +150,7 @@ void linear_f32(const KernelContext& ctx) {
       rows_times_b(x.as<const float>(), b, y, m0, m1, M, K, N, false);
       bias_activation_rows(y, bias, m0, m1, N, act);
     }
-  }
+  });
 }
 
 bool supports_linear(const Graph& g, const Node& n) {

@@ -15,6 +15,7 @@
 
 #include "engine/kernel.h"
 #include "ops/registration.h"
+#include "ops/cpu/parallel.h"
 
 namespace frost::ops {
 namespace {
@@ -62,10 +63,10 @@ void norm_kernel(const KernelContext& ctx) {
   float* s = Add ? ctx.out[0].as<float>() : nullptr;
   float *y = ctx.out[p].as<float>(), *mean = ctx.out[p + 1].as<float>(), *rstd = ctx.out[p + 2].as<float>();
   const double eps = ctx.node->attrs.scalar;
-#pragma omp parallel for schedule(static) if (R * C > 65536)
-  for (int64_t r = 0; r < R; ++r)
+  parallel_for(R, R * C > 65536, [&](int64_t r) {
     norm_row(a + r * C, Add ? b + r * C : nullptr, Add ? s + r * C : nullptr, y + r * C, C, w, bias, eps,
              mean + r, rstd + r);
+  });
 }
 
 bool supports_norm(const Graph& g, const Node& n) {

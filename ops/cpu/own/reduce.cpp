@@ -7,6 +7,7 @@
 
 #include "engine/kernel.h"
 #include "ops/registration.h"
+#include "ops/cpu/parallel.h"
 
 namespace frost::ops {
 namespace {
@@ -54,26 +55,23 @@ void reduce_kernel(const KernelContext& ctx) {
   float* y = ctx.out[0].as<float>();
   if (!l.leading) {
     const double scale = Mean ? 1.0 / double(l.inner) : 1.0;
-#pragma omp parallel for schedule(static) if (l.outer * l.inner > 65536)
-    for (int64_t r = 0; r < l.outer; ++r) {
+    parallel_for(l.outer, l.outer * l.inner > 65536, [&](int64_t r) {
       double acc = 0;
       for (int64_t j = 0; j < l.inner; ++j) acc += double(x[r * l.inner + j]);
       y[r] = float(acc * scale);
-    }
+    });
     return;
   }
   // Column sums: each thread owns a slice of columns and walks every row over it, in row order.
   double* acc = static_cast<double*>(ctx.workspace);
   const double scale = Mean ? 1.0 / double(l.outer) : 1.0;
-#pragma omp parallel if (l.outer * l.inner > 65536)
-  {
-    const int threads = omp_get_num_threads(), t = omp_get_thread_num();
+  parallel_region(l.outer * l.inner > 65536, [&](int t, int threads) {
     const int64_t j0 = l.inner * t / threads, j1 = l.inner * (t + 1) / threads;
     for (int64_t j = j0; j < j1; ++j) acc[j] = 0;
     for (int64_t r = 0; r < l.outer; ++r)
       for (int64_t j = j0; j < j1; ++j) acc[j] += double(x[r * l.inner + j]);
     for (int64_t j = j0; j < j1; ++j) y[j] = float(acc[j] * scale);
-  }
+  });
 }
 
 }  // namespace
