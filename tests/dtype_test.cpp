@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <climits>
+
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -70,10 +72,27 @@ TEST(DType, ConvertBetweenTypes) {
   convert(src, DType::F64, i, DType::I32, 3);
   EXPECT_EQ(i[0], 1);
   EXPECT_EQ(i[1], -2);
-  const int64_t big[] = {(int64_t(1) << 53) + 1};
-  int64_t back[1];
-  convert(big, DType::I64, back, DType::I64, 1);
-  EXPECT_EQ(back[0], big[0]);
+  // I64 beyond 2^53 must never pass through a double: to I32 and U8 it wraps as PyTorch's .to() does
+  // (the low bits), where a double would have rounded 2^53 + 1 to 2^53 first.
+  const int64_t big[] = {(int64_t(1) << 53) + 1, -((int64_t(1) << 40) + 3), 257};
+  int32_t narrow[3];
+  convert(big, DType::I64, narrow, DType::I32, 3);
+  EXPECT_EQ(narrow[0], 1);
+  EXPECT_EQ(narrow[1], -3);
+  EXPECT_EQ(narrow[2], 257);
+  uint8_t bytes[3];
+  convert(big, DType::I64, bytes, DType::U8, 3);
+  EXPECT_EQ(bytes[0], 1);
+  EXPECT_EQ(bytes[2], 1);
+  // To F64 it rounds to nearest even (2^53 + 1 is not representable); I32 and U8 widen to I64 exactly.
+  double wide[1];
+  convert(big, DType::I64, wide, DType::F64, 1);
+  EXPECT_EQ(wide[0], 9007199254740992.0);
+  const int32_t small[] = {-7, INT32_MIN};
+  int64_t widened[2];
+  convert(small, DType::I32, widened, DType::I64, 2);
+  EXPECT_EQ(widened[0], -7);
+  EXPECT_EQ(widened[1], int64_t(INT32_MIN));
 }
 
 TEST(Random, PhiloxKnownAnswer) {
