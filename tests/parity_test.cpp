@@ -442,6 +442,38 @@ std::string sha256_of_file(const std::string& path) {
   return hex;
 }
 
+// The reference's own text model as Hugging Face ships it: the fixture's DistilBERT under `distilbert.`
+// names with the MLM head beside it, loaded from that file while the rest comes from the Frozen in Time
+// checkpoint, gives PyTorch's text features and embeddings (the fixture's, from transformers).
+TEST(WeightLoading, DistilBertFromAHuggingFaceCheckpointGivesTheReferenceOutputs) {
+  std::map<std::string, HostTensor> hf, rest;
+  for (auto& [name, t] : fixture_weights()) {
+    const std::string prefix = "module.text_model.";
+    if (name.rfind(prefix, 0) == 0)
+      hf.emplace("distilbert." + name.substr(prefix.size()), t);
+    else
+      rest.emplace(name, t);
+  }
+  ASSERT_GT(hf.size(), 10u);
+  const FitConfig c = FitConfig::tiny();
+  const int64_t V = c.text.vocab_size, C = c.text.dim;
+  for (const auto& [name, shape] :
+       std::vector<std::pair<std::string, Shape>>{{"vocab_transform.weight", {C, C}},
+                                                  {"vocab_transform.bias", {C}},
+                                                  {"vocab_layer_norm.weight", {C}},
+                                                  {"vocab_layer_norm.bias", {C}},
+                                                  {"vocab_projector.bias", {V}}})
+    hf.emplace(name, test::uniform(DType::F32, shape, 7));
+  const WeightSet w =
+      load_weights(c, {{write_temp("hf_distilbert.safetensors", hf), WeightSource::HuggingFaceText},
+                       {write_temp("fit_without_text.safetensors", rest), WeightSource::FrozenInTime}});
+  EXPECT_EQ(w.ignored.size(), 5u);  // the MLM head
+  const auto io = loader::SafetensorsFile::open(kFixtures + "/tiny_dual_io.safetensors");
+  const DualRun r = run_dual(test::kernel_paths().front(), io, w);
+  for (const char* name : {"text_features", "text_embedding", "similarity"})
+    expect_close(r.out.at(name), io.read(name), 1e-5, 0, std::string("distilbert. ") + name);
+}
+
 TEST(ParityFixtures, AreFreshForTheirGeneratorScripts) {
   const std::pair<const char*, std::vector<const char*>> generators[] = {
       {"make_fixtures.py", {"tiny_dual_io", "tiny_dual_weights", "tiny_bert_io", "tiny_bert_weights"}},
