@@ -74,12 +74,23 @@ void set_command(CLI::App* cmd, std::function<void()> run) {
   const std::string name = cmd->get_name();
   cmd->callback([cmd, name, run = std::move(run)] {
     session().command = name;
-    // An option given an empty value (--vocab "") is a mistake, never "use the default".
-    for (const CLI::Option* o : cmd->get_options())
-      if (!o->get_lnames().empty() && o->count() > 0)
-        for (const std::string& v : o->results())
-          FROST_CHECK(!v.empty(), InvalidArgument,
-                      "--" << o->get_lnames().front() << " is empty — give it a value");
+    // An option given an empty value (--vocab "") is a mistake, never "use the default"; an integer is
+    // written in decimal (CLI11 would read 010 as 8 and 0x20 as 32).
+    for (const CLI::Option* o : cmd->get_options()) {
+      if (o->get_lnames().empty() || o->count() == 0) continue;
+      const std::string name = "--" + o->get_lnames().front();
+      const std::string type = o->get_type_name();  // "INT", or "INT in [1 - 4096]" with a range
+      const bool integer = type.rfind("INT", 0) == 0 || type.rfind("UINT", 0) == 0;
+      for (const std::string& v : o->results()) {
+        FROST_CHECK(!v.empty(), InvalidArgument, name << " is empty — give it a value");
+        const size_t sign = v[0] == '-' || v[0] == '+' ? 1 : 0;
+        const bool decimal = v.size() > sign &&
+                             v.find_first_not_of("0123456789", sign) == std::string::npos &&
+                             (v[sign] != '0' || v.size() == sign + 1);
+        FROST_CHECK(!integer || decimal, InvalidArgument,
+                    name << " takes a decimal integer, got '" << v << "'");
+      }
+    }
     apply_threads();
     run();
   });
