@@ -87,6 +87,11 @@ class CliBadInput : public ::testing::Test {
     write("c_duplicate.json", R"({"video": {"dim": 64, "dim": 128}})");
     write("c_nan_eps.json", R"({"video": {"eps": 1e999}})");
     write("c_channels.json", R"({"video": {"channels": 1}})");
+    write("c_unknown_field.json", R"({"video": {"depht": 2}})");
+    write("c_wrong_type.json", R"({"text": {"layers": "six"}})");
+    write("c_text_array.json", R"({"text": [1, 2]})");
+    write("c_arch.json", R"({"text": {"arch": "gpt2"}})");
+    write("c_array.json", R"([{"name": "base"}])");
     write("c_bert_no_types.json", R"({"text": {"arch": "bert", "type_vocab_size": 0}})");
     write("c_nul_key.json", R"({"projection_dim\u0000x": 3})");
     write("c_unnamed_tiny.json",
@@ -463,6 +468,20 @@ std::vector<Row> rows() {
        {"plan", "--config", "c_nul_key.json"},
        1,
        "unknown field 'projection_dim\\x00x'"},
+      {"config_unknown_field",
+       {"plan", "--config", "c_unknown_field.json"},
+       1,
+       "video: unknown field 'depht'"},
+      {"config_wrong_type",
+       {"plan", "--config", "c_wrong_type.json"},
+       1,
+       "field 'layers' must be an integer, got \"six\""},
+      {"config_section_not_object",
+       {"plan", "--config", "c_text_array.json"},
+       1,
+       "text: must be a JSON object"},
+      {"config_unknown_arch", {"plan", "--config", "c_arch.json"}, 1, "arch 'gpt2' (distilbert or bert)"},
+      {"config_not_an_object", {"plan", "--config", "c_array.json"}, 1, "a config is a JSON object"},
       {"config_not_json",
        {"plan", "--config", "captions.txt"},
        1,
