@@ -88,7 +88,8 @@ void run_clip(const ClipCommandOptions& opt) {
     try {
       clip = loader::load_clip(input, o);
     } catch (const Error& e) {
-      if (e.category() == ErrorCategory::Internal) throw;
+      // A bug or a missing capability of this build is no input's fault: never a skip.
+      if (e.category() == ErrorCategory::Internal || e.category() == ErrorCategory::Unsupported) throw;
       std::string why = e.what();
       if (why.rfind(input, 0) != 0) why = input + ": " + why;  // every message names the input
       warn("skipping " + why);

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "engine/error.h"
+#include "engine/threads.h"
 #include "loader/files.h"
 
 namespace frost::cli {
@@ -20,6 +22,14 @@ namespace frost::cli {
 Session& session() {
   static Session s;
   return s;
+}
+
+namespace {
+char signal_command[64] = "";
+}  // namespace
+
+const char* command_for_signals() {
+  return signal_command;
 }
 
 int cores_available() {
@@ -60,6 +70,11 @@ void apply_threads() {
   if (n == 0) n = threads_from_environment();
   if (n == 0) n = cores_available();
   omp_set_num_threads(n);  // before any parallel region: the pool starts with this many threads
+  // OMP_THREAD_LIMIT or OMP_MAX_ACTIVE_LEVELS=0 can hold the team below that: graphs are then compiled for
+  // the threads there are (engine/threads.h), correct but slower than asked.
+  if (const int usable = available_threads(); usable < n)
+    warn("OpenMP gives " + std::to_string(usable) + " of the " + std::to_string(n) +
+         " threads asked for (OMP_THREAD_LIMIT or OMP_MAX_ACTIVE_LEVELS)");
 }
 
 }  // namespace
@@ -74,6 +89,7 @@ void set_command(CLI::App* cmd, std::function<void()> run) {
   const std::string name = cmd->get_name();
   cmd->callback([cmd, name, run = std::move(run)] {
     session().command = name;
+    std::snprintf(signal_command, sizeof signal_command, "%s", name.c_str());
     // An option given an empty value (--vocab "") is a mistake, never "use the default"; an integer is
     // written in decimal (CLI11 would read 010 as 8 and 0x20 as 32).
     for (const CLI::Option* o : cmd->get_options()) {

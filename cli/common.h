@@ -30,6 +30,8 @@ struct Session {
   int64_t warnings = 0;
 };
 Session& session();
+// The command's name in fixed storage, for a signal handler's message (async-signal-safe to read).
+const char* command_for_signals();
 
 // Adds --threads and --strict to `cmd` and runs `run` as its callback after the shared set-up (the thread
 // count applied to the one OpenMP pool frost and oneDNN share).

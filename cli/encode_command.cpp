@@ -226,7 +226,8 @@ void run_encode(const EncodeOptions& opt) {
                          << ", " << v.image_size << "] with 1 <= F <= " << v.num_frames);
           clips = f.read("clips");
         } catch (const Error& e) {
-          if (e.category() == ErrorCategory::Internal) throw;
+          // A bug or a missing capability of this build is no input's fault: never a skip.
+          if (e.category() == ErrorCategory::Internal || e.category() == ErrorCategory::Unsupported) throw;
           skip(in, e.what());
           continue;
         }
@@ -240,7 +241,8 @@ void run_encode(const EncodeOptions& opt) {
       try {
         c = loader::load_clip(in, clip);
       } catch (const Error& e) {
-        if (e.category() == ErrorCategory::Internal) throw;
+        // A bug or a missing capability of this build is no input's fault: never a skip.
+        if (e.category() == ErrorCategory::Internal || e.category() == ErrorCategory::Unsupported) throw;
         std::string why = e.what();
         if (why.rfind(in, 0) != 0) why = in + ": " + why;
         skip(in, why);

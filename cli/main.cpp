@@ -3,6 +3,8 @@
 //   frost --version    frost --help    frost demo    frost ops    frost info F    frost clip V... --out F
 //   frost encode text|video|image ... --out F    frost plan ...
 // Errors and exit codes: cli/common.h.
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -57,9 +59,13 @@ extern "C" void on_terminate(int sig) {
 }
 extern "C" void on_bus_error(int) {
   frost::loader::remove_temporary_files();
+  static const char head[] = "frost ";
   static const char message[] =
-      "frost: an input file shrank while frost was reading it (another program changed it) — run again once "
+      ": an input file shrank while frost was reading it (another program changed it?) — run again once "
       "the file is complete\n";
+  (void)!::write(STDERR_FILENO, head, sizeof head - 1);
+  const char* command = frost::cli::command_for_signals();
+  (void)!::write(STDERR_FILENO, command, std::strlen(command));
   (void)!::write(STDERR_FILENO, message, sizeof message - 1);
   ::_exit(frost::cli::kExitUserError);
 }
@@ -87,11 +93,22 @@ std::string unknown_word(CLI::App& app, int argc, char** argv) {
 
 // Output to a closed or full standard output is an error too (a reader that went away is not).
 int check_stdout(const std::string& command) {
+  const bool failed_before = !std::cout.good() || std::ferror(stdout);
+  errno = 0;
   std::cout.flush();
-  if (std::cout.good() && std::fflush(stdout) == 0 && !std::ferror(stdout)) return frost::cli::kExitOk;
-  if (errno == EPIPE) return frost::cli::kExitOk;
-  std::cerr << "frost" << (command.empty() ? "" : " " + command) << ": cannot write to standard output ("
-            << std::strerror(errno) << ") — check where the output goes" << std::endl;
+  const bool flushed = std::cout.good() && std::fflush(stdout) == 0;
+  const int err = errno;  // this flush's error only: an earlier one's errno is long gone
+  if (!failed_before && flushed) return frost::cli::kExitOk;
+  if (err == EPIPE) return frost::cli::kExitOk;
+  // A reader that went away before the end also shows as an earlier failure: tell it by the pipe's state.
+  struct stat st {};
+  if (err == 0 && ::fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode)) {
+    pollfd p{STDOUT_FILENO, 0, 0};
+    if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP))) return frost::cli::kExitOk;
+  }
+  std::cerr << "frost" << (command.empty() ? "" : " " + command) << ": cannot write to standard output"
+            << (err != 0 ? std::string(" (") + std::strerror(err) + ")" : std::string())
+            << " — check where the output goes" << std::endl;
   return frost::cli::kExitUserError;
 }
 

@@ -102,7 +102,8 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
   for (int a = 0; a < kNumArenas; ++a) arenas_[size_t(a)] = backend_.alloc(plan_.arena_bytes[size_t(a)]);
   if (options.plan.poison)
     for (Arena a : {Arena::IO, Arena::Activations, Arena::Workspace})
-      if (plan_.arena_bytes[size_t(a)] > 0) backend_.memset(arenas_[size_t(a)], 0xFF, plan_.arena_bytes[size_t(a)]);
+      if (plan_.arena_bytes[size_t(a)] > 0)
+        backend_.memset(arenas_[size_t(a)], 0xFF, plan_.arena_bytes[size_t(a)]);
 
   // Persistent state starts from its initial value (zeros when none).
   for (ValueId v = 0; v < graph_.num_values(); ++v) {
@@ -192,13 +193,16 @@ void CompiledGraph::set_input(std::string_view name, const void* data, size_t by
 void CompiledGraph::run() {
   // Every parallel region must get the team the kernels were prepared for: fewer threads would leave
   // oneDNN's partitions uncomputed (wrong results, silently).
-  FROST_CHECK(
-      threads_ == 1 ||
-          (omp_get_active_level() < omp_get_max_active_levels() && omp_get_thread_limit() >= threads_),
-      Unsupported,
-      "this graph was compiled for " << threads_
-                                     << " threads, but OpenMP would give fewer here (a thread limit, or "
-                                        "inside a parallel region) — compile it where it runs");
+  // Inside a parallel region a nested team shares the caller's thread limit and may come up short, so a
+  // multi-threaded graph refuses to run there; a one-thread graph runs inline (one compiled graph per
+  // thread).
+  FROST_CHECK(threads_ == 1 || (!omp_in_parallel() && omp_get_active_level() < omp_get_max_active_levels() &&
+                                omp_get_thread_limit() >= threads_),
+              Unsupported,
+              "this graph was compiled for "
+                  << threads_
+                  << " threads, but OpenMP would give fewer here (a thread limit, or "
+                     "inside a parallel region) — compile it where it runs");
   const ThreadScope scope(threads_);
   for (ValueId v : inputs_) {
     if (!input_bound_[v])

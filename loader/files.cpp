@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <vector>
 
 #include "engine/error.h"
 
@@ -47,6 +48,29 @@ std::string folder_of(const std::string& path) {
 std::string base_of(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The end of `path`'s symlink chain (path itself when it is no link); err is set when a link cannot be read
+// or the chain is too long.
+std::string symlink_target(const std::string& path, int& err) {
+  std::string target = path;
+  err = 0;
+  for (int hops = 0;; ++hops) {
+    struct stat link {};
+    if (::lstat(target.c_str(), &link) != 0 || !S_ISLNK(link.st_mode)) return target;
+    if (hops == 40) {
+      err = ELOOP;
+      return target;
+    }
+    std::vector<char> buf(size_t(link.st_size > 0 ? link.st_size : PATH_MAX) + 1);
+    const ssize_t n = ::readlink(target.c_str(), buf.data(), buf.size() - 1);
+    if (n <= 0) {
+      err = n < 0 ? errno : EINVAL;
+      return target;
+    }
+    const std::string dest(buf.data(), size_t(n));
+    target = dest.front() == '/' ? dest : folder_of(target) + "/" + dest;
+  }
 }
 
 // The length of the UTF-8 sequence starting at s[i], or 0 when the bytes there are not one.
@@ -208,9 +232,15 @@ std::string read_text_stream(const std::string& path, const char* what, size_t m
     bad(path, what,
         std::string("is ") + file_kind_name(kind_of(st->st_mode)) +
             ", not a file or a pipe — name a file, a pipe or -");
+  if (S_ISREG(st->st_mode)) return read_all(open_regular_file(path, what), path, what, max_bytes);
   // A pipe is meant to be read as a stream: opening it waits for its writer, as `cat` would.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) bad(path, what, std::string("cannot open: ") + std::strerror(errno));
+  struct stat now {};
+  if (fstat(fd, &now) != 0 || !(S_ISFIFO(now.st_mode) || S_ISREG(now.st_mode))) {
+    ::close(fd);
+    bad(path, what, "is not a file or a pipe — name a file, a pipe or -");
+  }
   return read_all(fd, path, what, max_bytes);
 }
 
@@ -244,9 +274,13 @@ void check_output_path(const std::string& out, const std::vector<std::string>& i
   if (out.empty()) refuse("is empty — name a file to write");
   if (out == "-") refuse("this command cannot write to standard output — name a file");
   if (out.back() == '/') refuse("names a folder — name a file to write");
-  const std::string base = base_of(out);
-  if (base == "." || base == "..") refuse("names a folder — name a file to write");
-  const std::string folder = folder_of(out);
+  if (base_of(out) == "." || base_of(out) == "..") refuse("names a folder — name a file to write");
+  // A symlink is written through (AtomicFile): the folder and name checked are its target's.
+  int link_err = 0;
+  const std::string target = symlink_target(out, link_err);
+  if (link_err != 0) refuse(std::string("cannot follow the symlink (") + std::strerror(link_err) + ")");
+  const std::string base = base_of(target);
+  const std::string folder = folder_of(target);
   const auto folder_st = stat_of(folder);
   if (!folder_st) {
     const int err = errno;
@@ -329,16 +363,9 @@ void remove_temporary_files() {
 
 AtomicFile::AtomicFile(const std::string& path) : path_(path), target_(path) {
   // Write through symlinks: the file the link points to is replaced and the link stays a link.
-  for (int hops = 0;; ++hops) {
-    struct stat link {};
-    if (::lstat(target_.c_str(), &link) != 0 || !S_ISLNK(link.st_mode)) break;
-    if (hops == 40) fail("too many levels of symbolic links", ELOOP);
-    std::vector<char> buf(size_t(link.st_size > 0 ? link.st_size : PATH_MAX) + 1);
-    const ssize_t n = ::readlink(target_.c_str(), buf.data(), buf.size() - 1);
-    if (n < 0) fail("cannot read the symlink", errno);
-    std::string dest(buf.data(), size_t(n));
-    target_ = dest.front() == '/' ? dest : folder_of(target_) + "/" + dest;
-  }
+  int err = 0;
+  target_ = symlink_target(path, err);
+  if (err != 0) fail("cannot follow the symlink", err);
   // A short temporary name, so any name that fits the file system works as a target. Created 0666 so the
   // kernel applies the umask (no process-wide umask() call: other threads may be creating files).
   const std::string folder = folder_of(target_);
@@ -347,13 +374,18 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path), target_(path) {
     char suffix[48];
     std::snprintf(suffix, sizeof suffix, "/.frost-%d-%u.tmp", int(::getpid()), counter.fetch_add(1));
     tmp_ = folder + suffix;
+    slot_ = register_temporary(tmp_);  // before it exists: a signal right after the open still removes it
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ < 0 && (errno != EEXIST || attempt == 100)) {
+    const int open_err = errno;
+    if (fd_ < 0) {
+      unregister_temporary(slot_);
+      slot_ = -1;
+    }
+    if (fd_ < 0 && (open_err != EEXIST || attempt == 100)) {
       tmp_.clear();
-      fail("cannot create a temporary file in " + escape_for_terminal(folder), errno);
+      fail("cannot create a temporary file in " + escape_for_terminal(folder), open_err);
     }
   }
-  slot_ = register_temporary(tmp_);
   struct stat existing {};
   if (::stat(target_.c_str(), &existing) == 0 && ::fchmod(fd_, existing.st_mode & 07777) != 0)
     fail("cannot keep the mode of the file replaced", errno);

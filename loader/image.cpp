@@ -106,11 +106,21 @@ HostTensor read_image(const std::string& path, const ImageLimits& limits) {
 }
 
 bool is_image_file(const std::string& path) {
-  if (file_kind(path) != FileKind::Regular) return false;
-  std::ifstream in(path, std::ios::binary);
+  int fd = -1;
+  try {
+    fd = open_regular_file(path, "image");  // never blocks: a FIFO or device is not an image
+  } catch (const Error&) {
+    return false;
+  }
   unsigned char head[8] = {};
-  in.read(reinterpret_cast<char*>(head), sizeof head);
-  const auto got = in.gcount();
+  ssize_t got = 0;
+  while (got < ssize_t(sizeof head)) {
+    const ssize_t n = ::read(fd, head + got, sizeof head - size_t(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += n;
+  }
+  ::close(fd);
   const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   return (got >= 8 && std::memcmp(head, png, 8) == 0) ||
          (got >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff);
@@ -121,7 +131,7 @@ void write_png(const std::string& path, const HostTensor& image) {
   FROST_CHECK(image.dtype() == DType::U8 && s.rank() == 3 && s[2] >= 1 && s[2] <= 4 && s[0] > 0 && s[1] > 0 &&
                   s[0] <= INT32_MAX && s[1] <= INT32_MAX,
               InvalidArgument,
-              "write_png " << path << ": needs u8 (H, W, C) with C in 1..4, got " << image.dtype() << s);
+              path << ": a PNG needs u8 (H, W, C) with C in 1..4, got " << image.dtype() << s);
   std::vector<unsigned char> png;
   auto sink = [](void* context, void* data, int size) {
     auto* out = static_cast<std::vector<unsigned char>*>(context);
@@ -129,7 +139,7 @@ void write_png(const std::string& path, const HostTensor& image) {
   };
   const int w = int(s[1]), h = int(s[0]), c = int(s[2]);
   FROST_CHECK(stbi_write_png_to_func(sink, &png, w, h, c, image.raw(), w * c) != 0, InvalidArgument,
-              "write_png " << path << ": encoding failed");
+              path << ": PNG encoding failed");
   AtomicFile file(path);
   file.write(png.data(), png.size());
   file.commit();

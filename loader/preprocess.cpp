@@ -133,7 +133,7 @@ int64_t below(uint32_t word, int64_t n) {
 }  // namespace
 
 HostTensor frames_to_float(const HostTensor& frames) {
-  check_frames(frames, "frames_to_float");
+  check_frames(frames, "frames");
   const Shape& s = frames.shape();
   const int64_t T = s[0], H = s[1], W = s[2];
   HostTensor out(DType::F32, {T, 3, H, W});
@@ -191,7 +191,7 @@ void normalize(HostTensor& x, const Normalization& norm) {
 }
 
 HostTensor test_transform(const HostTensor& frames, const TestTransform& o) {
-  check_frames(frames, "test_transform");
+  check_frames(frames, "test transform");
   FROST_CHECK(o.resize > 0 && o.crop > 0 && o.size > 0 && o.crop <= o.resize, InvalidArgument,
               "test transform: needs 0 < crop <= resize and size > 0, got resize "
                   << o.resize << ", crop " << o.crop << ", size " << o.size);
@@ -254,7 +254,7 @@ TrainCrop draw_train_crop(int64_t height, int64_t width, const TrainTransform& o
 }
 
 HostTensor train_transform(const HostTensor& frames, const TrainCrop& crop, const TrainTransform& o) {
-  check_frames(frames, "train_transform");
+  check_frames(frames, "training transform");
   const Shape& s = frames.shape();
   const int64_t T = s[0], H = s[1], W = s[2];
   FROST_CHECK(o.size > 0, InvalidArgument, "training transform: size must be positive, got " << o.size);
@@ -262,8 +262,8 @@ HostTensor train_transform(const HostTensor& frames, const TrainCrop& crop, cons
                   crop.top + crop.height <= H && crop.left + crop.width <= W,
               InvalidArgument,
               "training transform: crop (top " << crop.top << ", left " << crop.left << ", " << crop.height
-                                            << "x" << crop.width << ") is outside the " << H << "x" << W
-                                            << " frames");
+                                               << "x" << crop.width << ") is outside the " << H << "x" << W
+                                               << " frames");
   HostTensor out(DType::F32, {T, 3, o.size, o.size});
   for (int64_t t = 0; t < T; ++t)
     resize_window(U8Frame{frames.data<uint8_t>() + t * H * W * 3, W}, 3,

@@ -324,13 +324,15 @@ class VideoFile final : public FrameSource {
     const size_t row_bytes = size_t(width_) * 3;
     const int stride = int((row_bytes + 64 + 63) & ~size_t(63));
     const size_t scratch_bytes = size_t(stride) * size_t(height_ + 1) + 64;
-    if (scratch_.size() < scratch_bytes) scratch_.assign(scratch_bytes, 0);
-    uint8_t* planes[4] = {scratch_.data(), nullptr, nullptr, nullptr};
+    if (scratch_.size() < scratch_bytes + 64) scratch_.assign(scratch_bytes + 64, 0);
+    // The first row on a 64-byte boundary, as av_frame_get_buffer gives (a vector's data is 16-aligned).
+    uint8_t* base = scratch_.data() + ((64 - reinterpret_cast<uintptr_t>(scratch_.data()) % 64) % 64);
+    uint8_t* planes[4] = {base, nullptr, nullptr, nullptr};
     const int strides[4] = {stride, 0, 0, 0};
     const int rows = sws_scale(sws_.get(), frame_->data, frame_->linesize, 0, height_, planes, strides);
     if (rows != height_) bad(name_, "converting frame " + std::to_string(index) + " to RGB failed");
     for (int y = 0; y < height_; ++y)
-      std::memcpy(out + size_t(y) * row_bytes, scratch_.data() + size_t(y) * size_t(stride), row_bytes);
+      std::memcpy(out + size_t(y) * row_bytes, base + size_t(y) * size_t(stride), row_bytes);
   }
 
   std::string name_;

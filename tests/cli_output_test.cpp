@@ -29,12 +29,9 @@ class CliOutputs : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = (fs::temp_directory_path() / ("frost_cli_out_" + std::to_string(::getpid()))).string();
     fs::remove_all(dir_);
-    fs::create_directories(dir_ + "/hf");
+    fs::create_directories(dir_);
     fs::copy_file(kParity + "/fixtures/tiny_dual_weights.safetensors", dir_ + "/w.safetensors");
     fs::copy_file(kParity + "/fixtures/tiny_vocab.txt", dir_ + "/v.txt");
-    // A Hugging Face BERT checkpoint as users have it: model.safetensors with its config.json beside it.
-    fs::copy_file(kParity + "/fixtures/tiny_bert_weights.safetensors", dir_ + "/hf/model.safetensors");
-    fs::copy_file(kParity + "/fixtures/tiny_bert_config.json", dir_ + "/hf/config.json");
     fs::copy_file(kFixtures + "/safetensors/python_mixed.safetensors", dir_ + "/mixed.safetensors");
     fs::copy_file(kFixtures + "/preprocess/frames_small_0.png", dir_ + "/small.png");
     fs::copy_file(kFixtures + "/preprocess/frames_landscape_0.png", dir_ + "/landscape.png");

@@ -4,6 +4,8 @@
 #include <omp.h>
 
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "engine/compiled_graph.h"
 #include "engine/error.h"
@@ -209,6 +211,66 @@ TEST(Compile, RunsOnTheTeamItWasPreparedForWhateverOpenMpIsToldLater) {
   omp_set_max_active_levels(levels);
   cg->run();
   EXPECT_TRUE(test::bit_identical(cg->output_copy("y"), two));
+}
+
+// One compiled graph per thread, run inside the caller's parallel region: a one-thread graph runs its
+// kernels inline (no orphaned worksharing binding to the caller's team) and gives the serial result; a
+// multi-threaded graph refuses to run there.
+TEST(Compile, OneThreadGraphsRunInsideTheCallersParallelRegion) {
+  auto build = [](Graph& g, const CompileOptions& options) {
+    Tensor x = g.input("x", DType::F32, {3, 1, 40, 32});
+    Tensor wt = g.input("wt", DType::F32, {48, 32});  // used transposed: the own kernel's trans_b path
+    Tensor h = relu(matmul(x, wt, false, true));      // (3, 1, 40, 48)
+    AttentionResult a = fused_attention(h, h, h, 0.125);
+    g.output("y", a.out);
+    auto cg = compile(g, options);
+    cg->set_input("x", test::uniform(DType::F32, {3, 1, 40, 32}, 4));
+    cg->set_input("wt", test::uniform(DType::F32, {48, 32}, 5, -0.2, 0.2));
+    return cg;
+  };
+  for (const test::KernelPath& path : test::kernel_paths()) {
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    Graph g0;
+    auto serial = build(g0, path.options);
+    serial->run();
+    const HostTensor want = serial->output_copy("y");
+    std::vector<HostTensor> got(2);
+    std::vector<std::string> errors(2);
+#pragma omp parallel num_threads(2)
+    {
+      const int t = omp_get_thread_num();
+      try {
+        Graph g;
+        auto cg = build(g, path.options);  // compiled inside: one thread
+        cg->run();
+        got[size_t(t)] = cg->output_copy("y");
+      } catch (const std::exception& e) {
+        errors[size_t(t)] = e.what();
+      }
+    }
+    omp_set_num_threads(2);
+    Graph g2;
+    auto two = build(g2, path.options);
+    omp_set_num_threads(saved);
+    std::string refused;
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp single
+      try {
+        two->run();
+      } catch (const Error& e) {
+        refused = e.what();
+      }
+    }
+    for (int t = 0; t < 2; ++t) {
+      EXPECT_TRUE(errors[size_t(t)].empty()) << path.label << ": " << errors[size_t(t)];
+      if (errors[size_t(t)].empty()) {
+        EXPECT_TRUE(test::bit_identical(got[size_t(t)], want)) << path.label << ", thread " << t;
+      }
+    }
+    EXPECT_NE(refused.find("compiled for 2 threads"), std::string::npos) << path.label << ": " << refused;
+  }
 }
 
 }  // namespace

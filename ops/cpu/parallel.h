@@ -7,7 +7,9 @@
 // and each iteration's arithmetic does not depend on the thread: results are the same bits.
 //
 //   parallel_for(rows, rows * cols > 65536, [&](int64_t r) { ... });
-//   parallel_region(true, [&](int thread, int threads) { ... #pragma omp for ... });  // orphaned `for`s ok
+//   parallel_region(true, [&](int thread, int threads) {
+//     for (const Range r = static_range(n, thread, threads); ...) ...;  barrier(threads);  ...
+//   });
 #pragma once
 
 #include <omp.h>
@@ -31,15 +33,36 @@ void parallel_for(int64_t n, bool worth, F&& body) {
   }
 }
 
-// body(thread, threads) on every thread of a region, or once as (0, 1) inline. `#pragma omp for` inside
-// body binds to the region when there is one and runs the whole loop on the one thread when there is not.
+// The [begin, end) share of n iterations of `thread` among `threads`, contiguous and in order (OpenMP's
+// static schedule without a chunk size).
+struct Range {
+  int64_t begin, end;
+};
+inline Range static_range(int64_t n, int thread, int threads) {
+  const int64_t q = n / threads, r = n % threads, t = thread;
+  const int64_t begin = t * q + (t < r ? t : r);
+  return {begin, begin + q + (t < r ? 1 : 0)};
+}
+
+// body(thread, threads) on every thread of a region of at most `max_threads` (0: the pool's size), or once
+// as (0, 1) inline. Bodies split their loops with static_range and separate phases with barrier(threads):
+// never an orphaned `#pragma omp for`, which inline would bind to a caller's enclosing region (run() called
+// inside a parallel region) and compute only that thread's share.
 template <class F>
-void parallel_region(bool worth, F&& body) {
-  if (use_threads(worth)) {
-#pragma omp parallel
+void parallel_region(bool worth, F&& body, int max_threads = 0) {
+  if (use_threads(worth) && max_threads != 1) {
+    const int team = max_threads > 0 ? max_threads : omp_get_max_threads();
+#pragma omp parallel num_threads(team)
     body(omp_get_thread_num(), omp_get_num_threads());
   } else {
     body(0, 1);
+  }
+}
+
+// Waits for the region's other threads (only inside a region of more than one).
+inline void barrier(int threads) {
+  if (threads > 1) {
+#pragma omp barrier
   }
 }
 

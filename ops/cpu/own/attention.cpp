@@ -21,8 +21,8 @@
 
 #include "engine/attention_geometry.h"
 #include "engine/kernel.h"
-#include "ops/registration.h"
 #include "ops/cpu/parallel.h"
+#include "ops/registration.h"
 
 namespace frost::ops {
 namespace {
@@ -360,12 +360,14 @@ void attention_f32(const KernelContext& ctx) {
   const Plan& pl = plan_of(ctx);
   const int64_t tasks = pl.g.tuples();
   float* ws = static_cast<float*>(ctx.workspace);
-  // The team is the one the workspace was planned for (engine/threads.h pins it), pl.threads at most.
-  parallel_region(pl.threads > 1, [&](int thread, int) {
-    float* scratch = ws + size_t(thread) * pl.per_thread;
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < tasks; ++t) forward_tuple(ctx, pl, t, scratch);
-  });
+  parallel_region(
+      true,
+      [&](int thread, int threads) {
+        float* scratch = ws + size_t(thread) * pl.per_thread;
+        const Range r = static_range(tasks, thread, threads);
+        for (int64_t t = r.begin; t < r.end; ++t) forward_tuple(ctx, pl, t, scratch);
+      },
+      pl.threads);  // at most the threads the workspace holds scratch for
 }
 
 // One tuple's backward: dq rows written once per query block; dk, dv (and the prefix's slice) accumulated
@@ -459,13 +461,16 @@ void attention_backward_f32(const KernelContext& ctx) {
   }
   const int64_t tasks = (g.tuples() + pl.group - 1) / pl.group;
   float* ws = static_cast<float*>(ctx.workspace);
-  parallel_region(pl.threads > 1, [&](int thread, int) {
-    float* scratch = ws + size_t(thread) * pl.per_thread;
-#pragma omp for schedule(static)
-    for (int64_t task = 0; task < tasks; ++task)
-      for (int64_t t = task * pl.group; t < std::min(g.tuples(), (task + 1) * pl.group); ++t)
-        backward_tuple(ctx, pl, t, scratch);
-  });
+  parallel_region(
+      true,
+      [&](int thread, int threads) {
+        float* scratch = ws + size_t(thread) * pl.per_thread;
+        const Range r = static_range(tasks, thread, threads);
+        for (int64_t task = r.begin; task < r.end; ++task)
+          for (int64_t t = task * pl.group; t < std::min(g.tuples(), (task + 1) * pl.group); ++t)
+            backward_tuple(ctx, pl, t, scratch);
+      },
+      pl.threads);
 }
 
 bool supports(const Graph& graph, const Node& node) {

@@ -8,8 +8,8 @@
 #include <cstring>
 
 #include "engine/kernel.h"
-#include "ops/registration.h"
 #include "ops/cpu/parallel.h"
+#include "ops/registration.h"
 
 namespace frost::ops {
 namespace {

@@ -10,8 +10,8 @@
 #include <cmath>
 
 #include "engine/kernel.h"
-#include "ops/registration.h"
 #include "ops/cpu/parallel.h"
+#include "ops/registration.h"
 
 namespace frost::ops {
 namespace {
@@ -87,12 +87,12 @@ void matmul_f32(const KernelContext& ctx) {
   float* bt = static_cast<float*>(ctx.workspace);  // (K, N)
   for (int64_t bi = 0; bi < batches; ++bi) {
     const float* B = pb + matrix_offset(bi, b.shape, batch);  // (N, K)
-    parallel_region(true, [&](int, int) {
-#pragma omp for schedule(static)
-      for (int64_t k = 0; k < K; ++k)
+    parallel_region(true, [&](int thread, int threads) {
+      const Range ks = static_range(K, thread, threads), tiles = static_range(row_tiles, thread, threads);
+      for (int64_t k = ks.begin; k < ks.end; ++k)
         for (int64_t n = 0; n < N; ++n) bt[k * N + n] = B[n * K + k];
-#pragma omp for schedule(static)
-      for (int64_t tile = 0; tile < row_tiles; ++tile) {
+      barrier(threads);  // every row of bt is read by every tile
+      for (int64_t tile = tiles.begin; tile < tiles.end; ++tile) {
         const int64_t m0 = tile * kRowTile, m1 = std::min(M, m0 + kRowTile);
         rows_times_b(pa + matrix_offset(bi, a.shape, batch), bt, pc + bi * M * N, m0, m1, M, K, N, ta);
       }
@@ -136,16 +136,17 @@ void linear_f32(const KernelContext& ctx) {
   float* y = out.as<float>();
   const Activation act = ctx.node->attrs.activation;
   const int64_t row_tiles = (M + kRowTile - 1) / kRowTile;
-  parallel_region(true, [&](int, int) {
+  parallel_region(true, [&](int thread, int threads) {
     if (ctx.node->attrs.trans_b) {
       float* bt = static_cast<float*>(ctx.workspace);  // (K, N)
-#pragma omp for schedule(static)
-      for (int64_t k = 0; k < K; ++k)
+      const Range ks = static_range(K, thread, threads);
+      for (int64_t k = ks.begin; k < ks.end; ++k)
         for (int64_t n = 0; n < N; ++n) bt[k * N + n] = B[n * K + k];
+      barrier(threads);  // every row of bt is read by every tile
     }
     const float* b = ctx.node->attrs.trans_b ? static_cast<const float*>(ctx.workspace) : B;
-#pragma omp for schedule(static)
-    for (int64_t tile = 0; tile < row_tiles; ++tile) {
+    const Range tiles = static_range(row_tiles, thread, threads);
+    for (int64_t tile = tiles.begin; tile < tiles.end; ++tile) {
       const int64_t m0 = tile * kRowTile, m1 = std::min(M, m0 + kRowTile);
       rows_times_b(x.as<const float>(), b, y, m0, m1, M, K, N, false);
       bias_activation_rows(y, bias, m0, m1, N, act);

@@ -14,8 +14,8 @@
 #include <cmath>
 
 #include "engine/kernel.h"
-#include "ops/registration.h"
 #include "ops/cpu/parallel.h"
+#include "ops/registration.h"
 
 namespace frost::ops {
 namespace {

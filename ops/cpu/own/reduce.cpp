@@ -6,8 +6,8 @@
 #include <omp.h>
 
 #include "engine/kernel.h"
-#include "ops/registration.h"
 #include "ops/cpu/parallel.h"
+#include "ops/registration.h"
 
 namespace frost::ops {
 namespace {
