@@ -13,6 +13,7 @@
   /* sources and state */                                                                                    \
   X(Fill, "fill")     /* () -> constant of attrs.shape, attrs.dtype, value attrs.scalar */                   \
   X(Assign, "assign") /* (state, value) -> (): writes value into persistent state */                         \
+  X(AdamW, "adamw")   /* (param, grad, m, v, coeffs[7]) -> (): one AdamW step of three states */             \
   /* elementwise, with broadcasting */                                                                       \
   X(Add, "add")                                                                                              \
   X(Sub, "sub")                                                                                              \

@@ -78,6 +78,9 @@ Tensor zeros_like(Tensor x) {
 void assign(Tensor state, Tensor value) {
   make(OpKind::Assign, {state, value});
 }
+void adamw_update(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor coeffs) {
+  make(OpKind::AdamW, {param, grad, m, v, coeffs});
+}
 
 Tensor add(Tensor a, Tensor b) {
   return make(OpKind::Add, {a, b});

@@ -18,6 +18,17 @@ namespace frost {
 Tensor fill(Graph& g, Shape shape, DType dtype, double value);  // a constant, rewritten every run
 Tensor zeros_like(Tensor x);
 void assign(Tensor state, Tensor value);  // writes `value` into persistent `state` when the step runs
+// One AdamW step, in place, in PyTorch's operation order:
+//   m <- m * b1 + (1 - b1) * g           (transformers: mul_ then add_), or m + (1 - b1) * (g - m) when
+//                                        `lerp` is 1 (torch.optim.AdamW's lerp_, for 1 - b1 < 0.5)
+//   v <- v * b2 + ((1 - b2) * g) * g     (mul_ then addcmul_)
+//   p <- p * pre_decay;   p <- p + (-step) * (m / (sqrt(v) / sqrt_bc2 + eps));   p <- p + (-post_decay) * p
+// `coeffs` holds [b1, 1 - b1, b2, 1 - b2, eps, pre_decay, sqrt_bc2, step, post_decay, lerp]
+// (kAdamWCoefficients values of the parameter's dtype; the differences computed in double, as PyTorch's
+// Python floats are), set per step by the trainer: train/adamw.h computes them for transformers.AdamW and
+// torch.optim.AdamW. param, m and v are persistent state of one shape; grad has it too.
+inline constexpr int64_t kAdamWCoefficients = 10;
+void adamw_update(Tensor param, Tensor grad, Tensor m, Tensor v, Tensor coeffs);
 
 // Elementwise, broadcasting.
 Tensor add(Tensor a, Tensor b);

@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 
+#include "engine/random.h"
 #include "ops/api.h"
 #include "test_util.h"
 
@@ -439,6 +441,28 @@ std::vector<OpCase> make_cases() {
                0,
                false,
                {"s"}});
+
+  // The AdamW update of three states (param, m, v) from a gradient and the step's coefficients.
+  c.push_back({"adamw/step",
+               OpKind::AdamW,
+               {{{3, 5}}},
+               [](Graph& g, DType dt, In in) -> Out {
+                 auto state = [&](const char* name, uint64_t seed, double lo, double hi) {
+                   auto init = std::make_shared<HostTensor>(dt, Shape{3, 5});
+                   fill_uniform(*init, Philox(seed), lo, hi);
+                   return g.state(name, dt, {3, 5}, init);
+                 };
+                 std::vector<Tensor> c;
+                 for (double x : {0.9, 0.1, 0.999, 0.001, 1e-6, 0.99, 0.3, 0.05, 0.001, 0.0})
+                   c.push_back(fill(g, {1}, dt, x));
+                 adamw_update(state("p", 11, -1, 1), in[0], state("m", 12, -0.5, 0.5),
+                              state("v", 13, 0.01, 1), concat(c, 0));
+                 return {};
+               },
+               1e-6,  // f32 against the f64 oracle: a few ulps of each state
+               1e-5,
+               false,
+               {"p", "m", "v"}});
 
   // Elementwise, with broadcasting and odd sizes.
   c.push_back(binary("add/same", OpKind::Add, {7, 13}, {7, 13}, add));

@@ -62,10 +62,14 @@ void verify(const Graph& graph) {
                   "verify: output " << i << " of " << graph.describe_node(n) << " is " << to_string(out.type)
                                     << " but inference gives " << to_string(expected[i]));
     }
-    if (node.kind == OpKind::Assign) {
-      ValueId target = node.inputs[0];
+    // The ops that write persistent state through inputs: assign (its input 0), adamw (param, m, v).
+    std::vector<size_t> written;
+    if (node.kind == OpKind::Assign) written = {0};
+    if (node.kind == OpKind::AdamW) written = {0, 2, 3};
+    for (size_t w : written) {
+      ValueId target = node.inputs[w];
       FROST_CHECK(graph.value(target).role == ValueRole::State, InvalidArgument,
-                  "verify: " << graph.describe_node(n) << " assigns to " << graph.describe_value(target)
+                  "verify: " << graph.describe_node(n) << " writes " << graph.describe_value(target)
                              << ", which is not persistent state");
       assigned_at[target] = n;
     }

@@ -1,4 +1,6 @@
-// Reference kernels for fill (a constant, on every dtype) and assign (copies a value into persistent state).
+// Reference kernels for fill (a constant, on every dtype), assign (copies a value into persistent state)
+// and the AdamW update (three states in place).
+#include <cmath>
 #include <cstring>
 
 #include "engine/kernel.h"
@@ -24,9 +26,33 @@ void assign_kernel(const KernelContext& ctx) {
   if (ctx.in[1].bytes()) std::memmove(ctx.in[0].data, ctx.in[1].data, ctx.in[1].bytes());
 }
 
+// One AdamW step (ops/api.h): in[0], in[2], in[3] are the states' own buffers, written in place. The
+// arithmetic is the element's type's, in PyTorch's order (transformers.AdamW / torch.optim.AdamW in f32).
+template <class T>
+void adamw_kernel(const KernelContext& ctx) {
+  T* p = static_cast<T*>(ctx.in[0].data);
+  const T* g = ctx.in[1].as<const T>();
+  T* m = static_cast<T*>(ctx.in[2].data);
+  T* v = static_cast<T*>(ctx.in[3].data);
+  const T* c = ctx.in[4].as<const T>();
+  const T b1 = c[0], one_minus_b1 = c[1], b2 = c[2], one_minus_b2 = c[3], eps = c[4], pre_decay = c[5];
+  const T sqrt_bc2 = c[6], step = c[7], post_decay = c[8];
+  const bool lerp = c[9] != T(0);
+  const int64_t n = ctx.in[0].shape.numel();
+  for (int64_t i = 0; i < n; ++i) {
+    m[i] = lerp ? m[i] + one_minus_b1 * (g[i] - m[i]) : m[i] * b1 + one_minus_b1 * g[i];
+    v[i] = v[i] * b2 + (one_minus_b2 * g[i]) * g[i];
+    T x = p[i] * pre_decay;
+    x = x + -step * (m[i] / (std::sqrt(v[i]) / sqrt_bc2 + eps));
+    p[i] = x + -post_decay * x;
+  }
+}
+
 }  // namespace
 
 void register_reference_source_kernels(KernelRegistry& r) {
+  r.add(OpKind::AdamW, BackendKind::Reference, DType::F32, {"reference.adamw", adamw_kernel<float>});
+  r.add(OpKind::AdamW, BackendKind::Reference, DType::F64, {"reference.adamw", adamw_kernel<double>});
   for (int i = 0; i < kNumDTypes; ++i) {
     r.add(OpKind::Fill, BackendKind::Reference, DType(i), {"reference.fill", fill_kernel});
     r.add(OpKind::Assign, BackendKind::Reference, DType(i), {"reference.assign", assign_kernel});
