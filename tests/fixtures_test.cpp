@@ -14,23 +14,12 @@
 #include <sstream>
 #include <string>
 
+#include "sha256.h"
+
 namespace frost {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string sha256_hex(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = ss.str();
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EXPECT_EQ(EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr), 1);
-  char hex[2 * EVP_MAX_MD_SIZE + 1] = {};
-  for (unsigned i = 0; i < len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-  return hex;
-}
 
 TEST(Fixtures, EveryFolderMatchesTheManifestItsGeneratorWrote) {
   int checked = 0;
@@ -42,14 +31,15 @@ TEST(Fixtures, EveryFolderMatchesTheManifestItsGeneratorWrote) {
     std::ifstream in(entry.path() / "MANIFEST.json");
     ASSERT_TRUE(in.good()) << "no MANIFEST.json: run its make_fixtures.py";
     const nlohmann::json m = nlohmann::json::parse(in);
-    EXPECT_EQ(m.at("generator_sha256").get<std::string>(), sha256_hex(entry.path() / "make_fixtures.py"))
+    EXPECT_EQ(m.at("generator_sha256").get<std::string>(),
+              test::sha256_of_file(entry.path() / "make_fixtures.py"))
         << "make_fixtures.py changed since the fixtures were made: re-run it";
     EXPECT_FALSE(m.at("packages").empty());
     ASSERT_FALSE(m.at("files").empty());
     std::set<std::string> listed;
     for (const auto& [name, sha] : m.at("files").items()) {
       listed.insert(name);
-      EXPECT_EQ(sha.get<std::string>(), sha256_hex(entry.path() / name))
+      EXPECT_EQ(sha.get<std::string>(), test::sha256_of_file(entry.path() / name))
           << name << " is not what the generator wrote";
     }
     // Every data file of the folder is one the generator wrote.

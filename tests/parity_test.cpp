@@ -20,6 +20,7 @@
 #include "model/video_encoder.h"
 #include "model/weights.h"
 #include "ops/api.h"
+#include "sha256.h"
 #include "test_util.h"
 
 namespace frost::model {
@@ -429,18 +430,6 @@ TEST(WeightLoading, BadInputsNameTheInput) {
 }
 
 // The fixtures must come from the committed generators: each records its script's SHA-256.
-std::string sha256_of_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = ss.str();
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  EXPECT_EQ(EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr), 1);
-  char hex[2 * EVP_MAX_MD_SIZE + 1] = {};
-  for (unsigned i = 0; i < len; ++i) std::snprintf(hex + 2 * i, 3, "%02x", digest[i]);
-  return hex;
-}
 
 // The reference's own text model as Hugging Face ships it: the fixture's DistilBERT under `distilbert.`
 // names with the MLM head beside it, loaded from that file while the rest comes from the Frozen in Time
@@ -480,7 +469,7 @@ TEST(ParityFixtures, AreFreshForTheirGeneratorScripts) {
       {"make_minilm_fixture.py", {"minilm_expected"}},
       {"make_adamw_fixtures.py", {"adamw"}}};
   for (const auto& [script, fixtures] : generators) {
-    const std::string sha = sha256_of_file(kDir + "/" + script);
+    const std::string sha = test::sha256_of_file(kDir + "/" + script);
     for (const char* f : fixtures) {
       const auto file = loader::SafetensorsFile::open(kFixtures + "/" + f + ".safetensors");
       const auto meta = nlohmann::json::parse(file.metadata().at("fixture"));
