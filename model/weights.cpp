@@ -195,10 +195,11 @@ WeightSet load_weights(const FitConfig& c, const std::vector<WeightFile>& files,
   return set;
 }
 
-void WeightSet::apply(CompiledGraph& cg) const {
+void WeightSet::apply(CompiledGraph& cg, const std::vector<std::string>& other_states) const {
+  const std::set<std::string> skip(other_states.begin(), other_states.end());
   std::vector<std::string> absent;
   for (const Value& v : cg.graph().values()) {
-    if (v.role != ValueRole::State) continue;
+    if (v.role != ValueRole::State || skip.count(v.name)) continue;
     auto it = tensors.find(v.name);
     if (it == tensors.end()) {
       absent.push_back(v.name);

@@ -40,7 +40,8 @@ struct WeightSet {
   std::vector<std::string> ignored;           // checkpoint names recognised as unused (task heads, buffers)
 
   // Sets every parameter state of `cg` from the set; a parameter the set lacks is an error naming it.
-  void apply(CompiledGraph& cg) const;
+  // `other_states` are states that are not model parameters (an optimiser's moments): left as they are.
+  void apply(CompiledGraph& cg, const std::vector<std::string>& other_states = {}) const;
 };
 
 // Every parameter of the full dual encoder of config `c`, in declaration order.

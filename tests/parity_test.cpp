@@ -467,7 +467,8 @@ TEST(ParityFixtures, AreFreshForTheirGeneratorScripts) {
   const std::pair<const char*, std::vector<const char*>> generators[] = {
       {"make_fixtures.py", {"tiny_dual_io", "tiny_dual_weights", "tiny_bert_io", "tiny_bert_weights"}},
       {"make_minilm_fixture.py", {"minilm_expected"}},
-      {"make_adamw_fixtures.py", {"adamw"}}};
+      {"make_adamw_fixtures.py", {"adamw"}},
+      {"make_train_fixtures.py", {"tiny_train_plain"}}};
   for (const auto& [script, fixtures] : generators) {
     const std::string sha = test::sha256_of_file(kDir + "/" + script);
     for (const char* f : fixtures) {
