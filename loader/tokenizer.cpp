@@ -4,9 +4,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "engine/error.h"
 #include "loader/files.h"
@@ -105,8 +103,7 @@ CodePoints nfd(const CodePoints& in) {
 
 // A vocabulary is a regular file (a FIFO or device named as one is refused, never opened) of one token a
 // line; 64 MiB is far past any WordPiece vocabulary (BERT's is 226 kB).
-std::vector<std::string> read_lines(const std::string& path) {
-  const std::string text = read_regular_file(path, "vocabulary", size_t(64) << 20);
+std::vector<std::string> split_lines(const std::string& text) {
   std::vector<std::string> lines;
   size_t start = 0;
   while (start < text.size()) {
@@ -118,6 +115,10 @@ std::vector<std::string> read_lines(const std::string& path) {
     start = end + 1;
   }
   return lines;
+}
+
+std::vector<std::string> read_lines(const std::string& path) {
+  return split_lines(read_regular_file(path, "vocabulary", size_t(64) << 20));
 }
 
 std::string sha256_hex(const std::string& bytes) {
@@ -359,14 +360,11 @@ std::string default_vocab_path() {
 
 WordPieceTokenizer default_uncased_tokenizer() {
   const std::string path = default_vocab_path();
-  std::ifstream in(path, std::ios::binary);
-  FROST_CHECK(in.good(), BadFile, path << ": the default vocabulary is missing");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const std::string digest = sha256_hex(buffer.str());
+  const std::string text = read_regular_file(path, "default vocabulary", size_t(64) << 20);  // read once
+  const std::string digest = sha256_hex(text);
   FROST_CHECK(digest == kDefaultVocabSha256, BadFile,
               path << ": SHA-256 " << digest << " is not the recorded " << kDefaultVocabSha256);
-  return WordPieceTokenizer::from_vocab(path);
+  return WordPieceTokenizer(split_lines(text), {}, path);
 }
 
 }  // namespace frost::loader

@@ -38,8 +38,8 @@ using test::run_frost;
 using test::slurp;
 using test::snapshot;
 
-const std::string kParity = FROST_PARITY_DIR;
-const std::string kFixtures = FROST_TEST_FIXTURES;
+using test::kFixtures;
+using test::kParity;
 
 // ---- the fixture folder ----------------------------------------------------------------------------------
 

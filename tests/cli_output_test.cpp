@@ -21,8 +21,8 @@ using test::Result;
 using test::run_frost;
 using test::slurp;
 
-const std::string kParity = FROST_PARITY_DIR;
-const std::string kFixtures = FROST_TEST_FIXTURES;
+using test::kFixtures;
+using test::kParity;
 
 class CliOutputs : public ::testing::Test {
  protected:
@@ -174,6 +174,68 @@ TEST_F(CliOutputs, RandomClipsAreSeeded) {
   const std::string c = clip("12", "seed_c.safetensors");
   EXPECT_EQ(a, b);
   EXPECT_NE(a, c);
+}
+
+// Every `build/frost ...` line of the README's command block runs and exits 0. The README names placeholder
+// files; this test makes them: W.safetensors (a safetensors file), fit.safetensors (the tiny model's
+// weights, so `--config tiny` is added to encode lines, and its vocabulary to `encode text`), video.mp4, a
+// frames/ folder, and clips.safetensors from the README's own clip line (given `--size 32` so the tiny
+// model takes them). An optional `[--flag]` runs both without and with the flag.
+TEST_F(CliOutputs, EveryReadmeCommandRuns) {
+  ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  fs::copy_file(dir_ + "/mixed.safetensors", dir_ + "/W.safetensors", fs::copy_options::overwrite_existing);
+  fs::copy_file(dir_ + "/w.safetensors", dir_ + "/fit.safetensors", fs::copy_options::overwrite_existing);
+  fs::copy_file(dir_ + "/v.mp4", dir_ + "/video.mp4", fs::copy_options::overwrite_existing);
+  fs::create_directories(dir_ + "/frames");
+  for (const char* f : {"/frames/0001.png", "/frames/0002.png"})
+    fs::copy_file(dir_ + "/small.png", dir_ + f, fs::copy_options::overwrite_existing);
+
+  std::istringstream readme(slurp(FROST_README));
+  int ran = 0;
+  bool in_block = false;
+  for (std::string line; std::getline(readme, line);) {
+    if (line.rfind("## The `frost` command", 0) == 0) in_block = true;
+    if (!in_block || line.rfind("build/frost ", 0) != 0) continue;
+    line = line.substr(std::string("build/frost ").size());
+    if (const size_t hash = line.find("  #"); hash != std::string::npos) line = line.substr(0, hash);
+    std::vector<std::string> words, optional;
+    for (size_t i = 0; i < line.size();) {  // words; "quoted phrases" as one
+      if (line[i] == ' ') {
+        ++i;
+        continue;
+      }
+      const bool quoted = line[i] == '"';
+      const size_t end = quoted ? line.find('"', i + 1) : line.find(' ', i);
+      std::string w =
+          quoted ? line.substr(i + 1, end - i - 1) : line.substr(i, end == std::string::npos ? end : end - i);
+      i = end == std::string::npos ? line.size() : end + 1;
+      if (w.size() > 2 && w.front() == '[' && w.back() == ']')
+        optional.push_back(w.substr(1, w.size() - 2));
+      else
+        words.push_back(w);
+    }
+    if (words[0] == "encode") {
+      for (const char* a : {"--config", "tiny"}) words.push_back(a);
+      if (words[1] == "text")
+        for (const char* a : {"--vocab", "v.txt"}) words.push_back(a);
+    }
+    if (words[0] == "clip")
+      for (const char* a : {"--size", "32"}) words.push_back(a);
+    std::vector<std::vector<std::string>> variants = {words};
+    if (!optional.empty()) {
+      variants.push_back(words);
+      variants.back().insert(variants.back().end(), optional.begin(), optional.end());
+    }
+    for (const auto& args : variants) {
+      const Result r = run_frost(args, {}, dir_, "", 300);
+      std::string shown;
+      for (const std::string& a : args) shown += " " + a;
+      EXPECT_EQ(r.exit_code, 0) << "frost" << shown << "\n" << r.err;
+      EXPECT_FALSE(r.out.empty()) << "frost" << shown << " printed nothing";
+      ++ran;
+    }
+  }
+  EXPECT_GE(ran, 8);  // the README's seven lines, one with an optional flag
 }
 
 }  // namespace

@@ -10,6 +10,10 @@
 
 namespace frost::test {
 
+// The committed fixtures the CLI tests copy into their folders.
+inline const std::string kParity = FROST_PARITY_DIR;       // tests/parity
+inline const std::string kFixtures = FROST_TEST_FIXTURES;  // tests/fixtures
+
 struct Result {
   int exit_code = -1;  // -1: killed by a signal (see `signal`), -2: timed out (killed)
   int signal = 0;
