@@ -1,5 +1,7 @@
 #include "engine/autodiff.h"
 
+#include <algorithm>
+
 #include "engine/error.h"
 #include "engine/op_registry.h"
 
@@ -37,7 +39,8 @@ void BackwardContext::set_grad_input(int i, Tensor grad) {
   input_grads_[size_t(i)] = grad.id;
 }
 
-std::vector<Tensor> gradients(Tensor loss, std::span<const Tensor> wrt) {
+std::vector<Tensor> gradients(Tensor loss, std::span<const Tensor> wrt,
+                              const std::function<void(size_t, Tensor)>& on_complete) {
   FROST_CHECK(loss.valid(), InvalidArgument, "gradients: the loss is an empty Tensor");
   Graph& g = *loss.graph;
   FROST_CHECK(loss.shape().numel() == 1 && is_floating(loss.dtype()), InvalidArgument,
@@ -68,9 +71,28 @@ std::vector<Tensor> gradients(Tensor loss, std::span<const Tensor> wrt) {
   ones.scalar = 1.0;
   grad[loss.id] = g.add_node(OpKind::Fill, {}, ones)[0];
 
+  // Each parameter's first consumer: once its backward is appended, the parameter's gradient is complete.
+  // A consumer through a view counts by the view's producer (itself a consumer of the parameter).
+  std::vector<std::vector<size_t>> completes_at(num_forward_nodes);
+  if (on_complete) {
+    for (size_t i = 0; i < wrt.size(); ++i) {
+      for (NodeId n = 0; n < num_forward_nodes; ++n) {
+        const std::vector<ValueId>& in = g.node(n).inputs;
+        if (std::find(in.begin(), in.end(), wrt[i].id) != in.end()) {
+          completes_at[n].push_back(i);
+          break;
+        }
+      }
+    }
+  }
+  auto complete = [&](NodeId n) {
+    for (size_t i : completes_at[n])
+      if (grad[wrt[i].id] != kNoId) on_complete(i, Tensor{&g, grad[wrt[i].id]});
+  };
+
   const Value& loss_value = g.value(loss.id);
   NodeId last = loss_value.producer == kNoId ? kNoId : loss_value.producer;
-  for (NodeId n = last; n != kNoId && n < num_forward_nodes; n = n == 0 ? kNoId : n - 1) {
+  auto backward = [&](NodeId n) {
     const Node node = g.node(n);  // copy: rules append nodes
     std::vector<ValueId> out_grads;
     bool any_out = false;
@@ -84,9 +106,9 @@ std::vector<Tensor> gradients(Tensor loss, std::span<const Tensor> wrt) {
       needs.push_back(depends[v]);
       any_in = any_in || depends[v];
     }
-    if (!any_out || !any_in) continue;
+    if (!any_out || !any_in) return;
     const OpRow& row = op_registry().row(node.kind);
-    if (row.grad == Grad::None) continue;
+    if (row.grad == Grad::None) return;
     FROST_CHECK(row.grad == Grad::Rule && row.backward != nullptr, Unsupported,
                 "autodiff: op '" << row.name << "' has no backward rule"
                                  << (row.grad == Grad::Unsupported
@@ -102,6 +124,10 @@ std::vector<Tensor> gradients(Tensor loss, std::span<const Tensor> wrt) {
       ValueId& acc = grad[node.inputs[i]];
       acc = acc == kNoId ? gi : g.add_node(OpKind::Add, {acc, gi})[0];  // fan-in
     }
+  };
+  for (NodeId n = last; n != kNoId && n < num_forward_nodes; n = n == 0 ? kNoId : n - 1) {
+    backward(n);
+    complete(n);
   }
 
   std::vector<Tensor> out;

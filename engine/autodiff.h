@@ -8,6 +8,7 @@
 //   g.output("grad/w1", g[0]);
 #pragma once
 
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -45,6 +46,11 @@ class BackwardContext {
 };
 
 // Appends backward nodes for d(loss)/d(wrt[i]). `loss` must hold one element of a floating type.
-std::vector<Tensor> gradients(Tensor loss, std::span<const Tensor> wrt);
+// `on_complete(i, grad)`, when given, is called as soon as wrt[i]'s gradient is complete — after the
+// backward of its first consumer, when no later backward node reads wrt[i] or a view of it — so nodes the
+// caller appends there (an optimiser's update of wrt[i], a norm) run early and the gradient dies early:
+// the memory planner sees a short life instead of one to the end of the backward pass.
+std::vector<Tensor> gradients(Tensor loss, std::span<const Tensor> wrt,
+                              const std::function<void(size_t, Tensor)>& on_complete = {});
 
 }  // namespace frost

@@ -9,6 +9,7 @@
 
 #include "engine/error.h"
 #include "engine/passes/passes.h"
+#include "engine/state_store.h"
 #include "engine/threads.h"
 
 namespace frost {
@@ -90,7 +91,13 @@ GraphPlan plan_graph(const Graph& graph, const CompileOptions& options) {
 }
 
 CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
-    : graph_(graph), backend_(get_backend(options.backend)), threads_(available_threads()) {
+    : graph_(graph),
+      backend_(get_backend(options.backend)),
+      states_(options.states),
+      threads_(available_threads()) {
+  FROST_CHECK(!states_ || &states_->backend() == &backend_, InvalidArgument,
+              "compile: the shared state store is on backend '"
+                  << states_->backend().name() << "', the graph on '" << backend_.name() << "'");
   const ThreadScope scope(threads_);  // kernels are prepared for the team run() will get (engine/threads.h)
   if (fusion_enabled(options)) {
     fuse(graph_);
@@ -99,7 +106,18 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
   std::vector<NodeId> schedule;
   std::vector<Chosen> chosen;
   schedule_and_plan(graph_, backend_, options, schedule, chosen, plan_);
-  for (int a = 0; a < kNumArenas; ++a) arenas_[size_t(a)] = backend_.alloc(plan_.arena_bytes[size_t(a)]);
+  for (int a = 0; a < kNumArenas; ++a) {
+    const bool shared = states_ && (Arena(a) == Arena::Weights || Arena(a) == Arena::Optimizer);
+    if (!shared) arenas_[size_t(a)] = backend_.alloc(plan_.arena_bytes[size_t(a)]);
+  }
+  if (states_) {
+    bound_.assign(graph_.num_values(), nullptr);
+    for (ValueId v = 0; v < graph_.num_values(); ++v) {
+      const Value& value = graph_.value(v);
+      if (value.role == ValueRole::State && plan_.slots[v].planned)
+        bound_[v] = states_->bind(value.name, value.type, value.state_kind, value.init.get());
+    }
+  }
   if (options.plan.poison)
     for (Arena a : {Arena::IO, Arena::Activations, Arena::Workspace})
       if (plan_.arena_bytes[size_t(a)] > 0)
@@ -108,13 +126,13 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
   // Persistent state starts from its initial value (zeros when none).
   for (ValueId v = 0; v < graph_.num_values(); ++v) {
     const Value& value = graph_.value(v);
-    if (value.role == ValueRole::State && value.init)
+    if (value.role == ValueRole::State && value.init && !states_)
       backend_.copy_from_host(address(v), value.init->raw(), value.init->bytes());
   }
   if (plan_.options.guard_bytes > 0) {
     FROST_CHECK(backend_.is_host(), Unsupported, "guard bytes are checked on host backends only");
     for (const ValueSlot& s : plan_.slots) {
-      if (!s.planned || s.alias_of != kNoId) continue;
+      if (!s.planned || s.alias_of != kNoId || arenas_[size_t(s.arena)] == nullptr) continue;
       char* base = static_cast<char*>(arenas_[size_t(s.arena)]);
       backend_.memset(base + s.offset - plan_.options.guard_bytes, kGuardByte, plan_.options.guard_bytes);
       backend_.memset(base + s.offset + s.bytes, kGuardByte, plan_.options.guard_bytes);
@@ -150,6 +168,10 @@ CompiledGraph::~CompiledGraph() {
 void* CompiledGraph::address(ValueId v) const {
   const ValueSlot& s = plan_.slots[v];
   FROST_CHECK(s.planned, Internal, "value " << v << " has no memory slot");
+  if (!bound_.empty()) {
+    const ValueId root = s.alias_of != kNoId ? s.alias_of : v;  // views of a state share its buffer
+    if (bound_[root] != nullptr) return bound_[root];
+  }
   return static_cast<char*>(arenas_[size_t(s.arena)]) + s.offset;
 }
 
@@ -257,7 +279,7 @@ void CompiledGraph::check_guards() const {
   if (guard == 0) return;
   for (ValueId v = 0; v < plan_.slots.size(); ++v) {
     const ValueSlot& s = plan_.slots[v];
-    if (!s.planned || s.alias_of != kNoId) continue;
+    if (!s.planned || s.alias_of != kNoId || arenas_[size_t(s.arena)] == nullptr) continue;
     const unsigned char* base = static_cast<const unsigned char*>(arenas_[size_t(s.arena)]) + s.offset;
     for (size_t i = 0; i < guard; ++i) {
       FROST_CHECK(base[-1 - std::ptrdiff_t(i)] == kGuardByte, Internal,
@@ -311,6 +333,10 @@ std::string CompiledGraph::report() const {
   Cost c = total_cost();
   os << "  total: " << c.flops / 1e6 << " MFLOP, " << c.bytes / 1e6 << " MB moved per run\n";
   os << describe_plan(plan_);
+  if (states_)
+    os << "  (the weights and optimizer arenas are a shared state store's: "
+       << states_->bytes(StateKind::Parameter) << " + " << states_->bytes(StateKind::Optimizer)
+       << " bytes, not this graph's)\n";
   return os.str();
 }
 

@@ -24,6 +24,8 @@
 
 namespace frost {
 
+class StateStore;
+
 struct CompileOptions {
   std::string backend = "cpu";
   PlanOptions plan;
@@ -34,6 +36,10 @@ struct CompileOptions {
   // its operands through strided maps instead of layout copies). The environment variable FROST_NO_FUSE=1
   // turns both off (for bisecting: everything runs unfused, within tolerance the same).
   bool fuse = true;
+  // Persistent state shared with other compiled graphs (engine/state_store.h): the graph's state values
+  // are bound to the store's buffers by name instead of its own weights and optimizer arenas. The store's
+  // backend must be this graph's.
+  std::shared_ptr<StateStore> states;
 };
 
 class CompiledGraph {
@@ -87,7 +93,9 @@ class CompiledGraph {
 
   Graph graph_;  // a copy: kernels read node attributes from it
   Backend& backend_;
-  int threads_ = 1;  // the OpenMP team the kernels were prepared for
+  std::shared_ptr<StateStore> states_;  // shared persistent state, or null: states in this graph's arenas
+  std::vector<void*> bound_;            // per value: its buffer in states_ (state roots only)
+  int threads_ = 1;                     // the OpenMP team the kernels were prepared for
   MemoryPlan plan_;
   std::array<void*, kNumArenas> arenas_{};
   std::vector<Step> steps_;

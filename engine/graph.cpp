@@ -51,7 +51,8 @@ Tensor Graph::input(std::string name, DType dtype, Shape shape) {
   return Tensor{this, add_value({dtype, shape}, ValueRole::Input, kNoId, 0, std::move(name))};
 }
 
-Tensor Graph::state(std::string name, DType dtype, Shape shape, std::shared_ptr<const HostTensor> init) {
+Tensor Graph::state(std::string name, DType dtype, Shape shape, std::shared_ptr<const HostTensor> init,
+                    StateKind kind) {
   FROST_CHECK(!name.empty(), InvalidArgument, "graph state needs a name");
   FROST_CHECK(find_source(name) == kNoId, InvalidArgument,
               "graph already has an input or state named '" << name << "'");
@@ -62,6 +63,7 @@ Tensor Graph::state(std::string name, DType dtype, Shape shape, std::shared_ptr<
   }
   ValueId id = add_value({dtype, shape}, ValueRole::State, kNoId, 0, std::move(name));
   values_[id].init = std::move(init);
+  values_[id].state_kind = kind;
   return Tensor{this, id};
 }
 

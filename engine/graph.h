@@ -35,6 +35,10 @@ enum class ValueRole : uint8_t {
   Intermediate,  // produced by a node
 };
 
+// What persistent state holds, which decides its arena (engine/memory_plan.h): model parameters, or an
+// optimiser's (moments, gradient accumulators) — kept apart so a plan and a checkpoint can tell them apart.
+enum class StateKind : uint8_t { Parameter, Optimizer };
+
 struct TensorType {
   DType dtype = DType::F32;
   Shape shape;
@@ -76,8 +80,9 @@ struct Value {
   ValueRole role = ValueRole::Intermediate;
   NodeId producer = kNoId;  // kNoId for inputs and state
   uint32_t output_index = 0;
-  std::string name;                        // required for inputs and state; optional otherwise
-  std::shared_ptr<const HostTensor> init;  // state only: initial contents (zeros when null)
+  std::string name;                             // required for inputs and state; optional otherwise
+  std::shared_ptr<const HostTensor> init;       // state only: initial contents (zeros when null)
+  StateKind state_kind = StateKind::Parameter;  // state only
 };
 
 struct Node {
@@ -118,7 +123,8 @@ class Graph {
 
   // Sources. Names are unique among inputs and state.
   Tensor input(std::string name, DType dtype, Shape shape);
-  Tensor state(std::string name, DType dtype, Shape shape, std::shared_ptr<const HostTensor> init = nullptr);
+  Tensor state(std::string name, DType dtype, Shape shape, std::shared_ptr<const HostTensor> init = nullptr,
+               StateKind kind = StateKind::Parameter);
   // Marks a value as a graph output, read by name after each run. Names are unique among outputs.
   void output(std::string name, Tensor t);
 

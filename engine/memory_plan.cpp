@@ -15,8 +15,8 @@ const char* arena_name(Arena a) {
   switch (a) {
     case Arena::Weights:
       return "weights";
-    case Arena::Gradients:
-      return "gradients";
+    case Arena::Optimizer:
+      return "optimizer";
     case Arena::IO:
       return "io";
     case Arena::Activations:
@@ -160,7 +160,8 @@ MemoryPlan plan_memory(const Graph& graph, const std::vector<NodeId>& schedule,
 
   auto arena_of = [&](ValueId r) {
     const Value& value = graph.value(r);
-    if (value.role == ValueRole::State) return Arena::Weights;
+    if (value.role == ValueRole::State)
+      return value.state_kind == StateKind::Optimizer ? Arena::Optimizer : Arena::Weights;
     if (pinned[r]) return Arena::IO;
     return Arena::Activations;
   };

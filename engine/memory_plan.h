@@ -1,10 +1,10 @@
 // Memory planning (DESIGN principle 4): every value of a compiled graph gets an arena and an offset before
 // anything runs, so run() allocates nothing.
 //
-// Arenas: persistent state (weights), graph inputs and outputs (never reused: readable after run()),
-// activations (planned), one workspace sized to the largest kernel need. In Greedy mode (the default)
-// activations share bytes: each value lives from the step that writes it to the last step that reads it
-// (or reads a view of it: views share their base's bytes and extend its life); an op whose row allows it
+// Arenas: persistent state (weights; optimizer state apart), graph inputs and outputs (never reused: readable
+// after run()), activations (planned), one workspace sized to the largest kernel need. In Greedy mode (the
+// default) activations share bytes: each value lives from the step that writes it to the last step that reads
+// it (or reads a view of it: views share their base's bytes and extend its life); an op whose row allows it
 // writes its output over an input that dies at that step (in place); then buffers are placed largest first,
 // each at the lowest offset free of every buffer whose lifetime overlaps its own. NoReuse gives every value
 // its own slot — the switch for bisecting aliasing bugs, and what guard bytes need.
@@ -24,8 +24,8 @@
 namespace frost {
 
 enum class Arena : uint8_t {
-  Weights,      // persistent state: parameters (and, until the training issue, optimiser moments)
-  Gradients,    // gradients + optimiser state (used once the planner separates them)
+  Weights,      // persistent state: parameters
+  Optimizer,    // persistent state of an optimiser: AdamW moments, gradient accumulators (StateKind)
   IO,           // graph inputs and outputs: never reused, readable after run()
   Activations,  // everything else: planned
   Workspace,    // one scratch area sized to the largest kernel need

@@ -161,6 +161,35 @@ FitConfig FitConfig::named_or_file(const std::string& name_or_path) {
   return from_json(read_text(name_or_path), name_or_path);
 }
 
+std::string FitConfig::to_json() const {
+  json t = {{"arch", text.arch == TextArch::Bert ? "bert" : "distilbert"},
+            {"vocab_size", text.vocab_size},
+            {"dim", text.dim},
+            {"layers", text.layers},
+            {"heads", text.heads},
+            {"ffn_dim", text.ffn_dim},
+            {"max_positions", text.max_positions},
+            {"type_vocab_size", text.type_vocab_size},
+            {"eps", text.eps},
+            {"use_pooler", text.use_pooler}};
+  json v = {{"image_size", video.image_size},
+            {"patch_size", video.patch_size},
+            {"channels", video.channels},
+            {"dim", video.dim},
+            {"depth", video.depth},
+            {"heads", video.heads},
+            {"mlp_dim", video.mlp_dim},
+            {"num_frames", video.num_frames},
+            {"eps", video.eps}};
+  json j = {{"name", name},
+            {"projection_dim", projection_dim},
+            {"temperature", temperature},
+            {"similarity_eps", similarity_eps},
+            {"text", t},
+            {"video", v}};
+  return j.dump();
+}
+
 FitConfig FitConfig::from_json(const std::string& text, const std::string& name) {
   const json j = parse(text, name);
   FROST_CHECK(j.is_object(), BadFile, name << ": a config is a JSON object");

@@ -65,6 +65,9 @@ struct FitConfig {
   // with the fields above under their names here (unknown fields are errors).
   static FitConfig named_or_file(const std::string& name_or_path);
   static FitConfig from_json(const std::string& json, const std::string& name);
+  // Every field, in the form from_json reads (from_json(to_json()) gives this config back): checkpoints
+  // store it, and two configs are the same model exactly when their JSON is equal.
+  std::string to_json() const;
   // Throws InvalidArgument naming the field: every size positive and within frost's bounds (far past any
   // released model; config.cpp lists them), eps and temperature finite, at most 4 billion parameters.
   void validate() const;

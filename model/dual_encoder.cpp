@@ -41,7 +41,9 @@ FitGraph build_fit_graph(const FitConfig& c, const FitGraphOptions& o) {
   if (o.part != Part::Video) {
     FROST_CHECK(o.text_length > 0, InvalidArgument, "text_length must be positive");
     const TextInputs in = text_inputs(g, c.text, o.batch, o.text_length);
-    const TextOutputs out = text_encoder(p, c.text, in, "text_model.");
+    TextDropout drop{.hidden = o.dropout, .attention = o.attention_dropout, .seed = o.dropout_seed};
+    if (drop.active()) drop.offset = g.input("dropout.offset", DType::I64, {});
+    const TextOutputs out = text_encoder(p, c.text, in, "text_model.", drop);
     g.output("text_features", out.embedding);
     text_emb = text_projection(p, c, out.embedding);
     g.output("text_embedding", text_emb);

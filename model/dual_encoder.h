@@ -33,6 +33,10 @@ struct FitGraphOptions {
   int64_t frames = 0;       // frames per clip; 0 = the config's num_frames (Video, Dual)
   bool loss = true;         // Dual: the similarity matrix and the loss
   bool fuse = true;         // run the fusion passes on the built graph (before any autodiff by the caller)
+  // Training dropout of the text encoder (model/text_encoder.h; the video encoder's is 0 in the reference,
+  // spec §1). When active the graph has an input "dropout.offset" I64 (): the masks' Philox stream.
+  double dropout = 0.0, attention_dropout = 0.0;
+  uint64_t dropout_seed = 0;
 };
 
 // Inputs: "input_ids" I64 (B, L), "attention_mask" F32 (B, L) [+ "token_type_ids" I64 (B, L) for BERT];

@@ -19,11 +19,14 @@ Tensor linear(Tensor x, Tensor w, Tensor b) {
   return b.valid() ? y + b : y;
 }
 
-Tensor attention(Tensor q, Tensor k, Tensor v, Tensor mask_bias) {
+Tensor attention(Tensor q, Tensor k, Tensor v, Tensor mask_bias,
+                 const std::function<Tensor(Tensor)>& probs_dropout) {
   const double scale_factor = 1.0 / std::sqrt(double(q.shape()[-1]));
   Tensor scores = scale(matmul(q, k, false, true), scale_factor);  // (..., Lq, Lk)
   if (mask_bias.valid()) scores = scores + mask_bias;
-  return matmul(softmax(scores), v);  // (..., Lq, D)
+  Tensor probs = softmax(scores);
+  if (probs_dropout) probs = probs_dropout(probs);
+  return matmul(probs, v);  // (..., Lq, D)
 }
 
 Tensor layer_norm(Tensor x, Tensor w, Tensor b, double eps) {

@@ -7,6 +7,7 @@
 //   nn::sgd(params, grads, 0.1);                                     // p <- p - lr * g, in the graph
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,7 +27,10 @@ Tensor linear(Tensor x, Tensor w, Tensor b = {});
 // The canonical attention sequence the fusion pass matches:
 //   matmul(q, k^T) -> scale(1/sqrt(D)) -> [add(mask_bias)] -> softmax -> matmul(., v)
 // q: (..., Lq, D), k and v: (..., Lk, D), mask_bias broadcast to (..., Lq, Lk) -> (..., Lq, D).
-Tensor attention(Tensor q, Tensor k, Tensor v, Tensor mask_bias = {});
+// With `probs_dropout` (a function applied to the probabilities, training only) the sequence has a dropout
+// between softmax and the second matmul, which the fusion pass does not match: it runs unfused.
+Tensor attention(Tensor q, Tensor k, Tensor v, Tensor mask_bias = {},
+                 const std::function<Tensor(Tensor)>& probs_dropout = {});
 
 // The canonical LayerNorm sequence over the last dim (biased variance, as PyTorch):
 //   mean -> sub -> mul(d, d) -> mean -> add(eps) -> rsqrt -> mul -> mul(w) -> add(b)

@@ -2,6 +2,7 @@
 
 #include <cfloat>
 #include <cmath>
+#include <functional>
 
 #include "engine/error.h"
 #include "model/layers.h"
@@ -25,14 +26,45 @@ Tensor merge_heads(Tensor t) {
   return reshape(permute(t, {0, 2, 1, 3}), {s[0], s[2], s[1] * s[3]});
 }
 
+// The dropout sites of one encoder, each with its own Philox key (splitmix64 of seed and site number).
+class DropoutSites {
+ public:
+  explicit DropoutSites(const TextDropout& d) : d_(d) {
+    FROST_CHECK(
+        d.hidden >= 0 && d.hidden < 1 && d.attention >= 0 && d.attention < 1, InvalidArgument,
+        "text encoder: dropout probabilities must be in [0, 1), got " << d.hidden << " and " << d.attention);
+    FROST_CHECK(
+        !d.active() || (d.offset.valid() && d.offset.dtype() == DType::I64 && d.offset.shape().numel() == 1),
+        InvalidArgument, "text encoder: dropout needs an I64 scalar offset value");
+  }
+  Tensor hidden(Tensor x) { return apply(x, d_.hidden); }
+  std::function<Tensor(Tensor)> attention() {
+    if (d_.attention <= 0) return {};
+    return [this](Tensor probs) { return apply(probs, d_.attention); };
+  }
+
+ private:
+  Tensor apply(Tensor x, double p) {
+    const uint64_t site = next_++;
+    if (p <= 0) return x;
+    uint64_t z = d_.seed + 0x9E3779B97F4A7C15ull * (site + 1);  // splitmix64's finaliser
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return dropout(x, p, z ^ (z >> 31), d_.offset);
+  }
+  const TextDropout& d_;
+  uint64_t next_ = 0;
+};
+
 // Self-attention over (B, L, C) with the key-padding bias; q/k/v/out linear layers named as given.
 Tensor self_attention(Params& p, const TextConfig& c, Tensor x, Tensor mask_bias, const std::string& q,
-                      const std::string& k, const std::string& v, const std::string& out) {
+                      const std::string& k, const std::string& v, const std::string& out,
+                      DropoutSites& drop) {
   const int64_t C = c.dim, H = c.heads;
   Tensor qh = split_heads(linear(p, q, x, C, C), H);
   Tensor kh = split_heads(linear(p, k, x, C, C), H);
   Tensor vh = split_heads(linear(p, v, x, C, C), H);
-  return linear(p, out, merge_heads(nn::attention(qh, kh, vh, mask_bias)), C, C);
+  return linear(p, out, merge_heads(nn::attention(qh, kh, vh, mask_bias, drop.attention())), C, C);
 }
 
 }  // namespace
@@ -45,7 +77,9 @@ TextInputs text_inputs(Graph& g, const TextConfig& c, int64_t batch, int64_t len
   return in;
 }
 
-TextOutputs text_encoder(Params& p, const TextConfig& c, const TextInputs& in, const std::string& prefix) {
+TextOutputs text_encoder(Params& p, const TextConfig& c, const TextInputs& in, const std::string& prefix,
+                         const TextDropout& dropout) {
+  DropoutSites drop(dropout);
   Graph& g = p.graph();
   const Shape ids = in.input_ids.shape();
   FROST_CHECK(ids.rank() == 2 && in.attention_mask.shape() == ids, InvalidArgument,
@@ -70,24 +104,27 @@ TextOutputs text_encoder(Params& p, const TextConfig& c, const TextInputs& in, c
     x = x +
         gather_rows(p.get(emb + "token_type_embeddings.weight", {c.type_vocab_size, C}), in.token_type_ids);
   }
-  x = layer_norm(p, emb + "LayerNorm", x, c.eps);
+  x = drop.hidden(layer_norm(p, emb + "LayerNorm", x, c.eps));
 
   for (int64_t i = 0; i < c.layers; ++i) {
     auto layer_scope = g.scope("layer" + std::to_string(i));
     if (!bert) {  // DistilBERT's TransformerBlock, post-LN
       const std::string l = prefix + "transformer.layer." + std::to_string(i) + ".";
       const std::string a = l + "attention.";
-      Tensor sa = self_attention(p, c, x, mask_bias, a + "q_lin", a + "k_lin", a + "v_lin", a + "out_lin");
+      // No dropout after out_lin: DistilBERT's MultiHeadSelfAttention has none there.
+      Tensor sa =
+          self_attention(p, c, x, mask_bias, a + "q_lin", a + "k_lin", a + "v_lin", a + "out_lin", drop);
       x = layer_norm(p, l + "sa_layer_norm", sa + x, c.eps);
-      Tensor ffn = linear(p, l + "ffn.lin2", gelu(linear(p, l + "ffn.lin1", x, C, F)), F, C);
+      Tensor ffn = drop.hidden(linear(p, l + "ffn.lin2", gelu(linear(p, l + "ffn.lin1", x, C, F)), F, C));
       x = layer_norm(p, l + "output_layer_norm", ffn + x, c.eps);
     } else {  // BertLayer, post-LN
       const std::string l = prefix + "encoder.layer." + std::to_string(i) + ".";
       const std::string a = l + "attention.";
-      Tensor sa = self_attention(p, c, x, mask_bias, a + "self.query", a + "self.key", a + "self.value",
-                                 a + "output.dense");
+      Tensor sa = drop.hidden(self_attention(p, c, x, mask_bias, a + "self.query", a + "self.key",
+                                             a + "self.value", a + "output.dense", drop));
       x = layer_norm(p, a + "output.LayerNorm", sa + x, c.eps);
-      Tensor ffn = linear(p, l + "output.dense", gelu(linear(p, l + "intermediate.dense", x, C, F)), F, C);
+      Tensor ffn = drop.hidden(
+          linear(p, l + "output.dense", gelu(linear(p, l + "intermediate.dense", x, C, F)), F, C));
       x = layer_norm(p, l + "output.LayerNorm", ffn + x, c.eps);
     }
   }

@@ -31,6 +31,21 @@ struct TextOutputs {
   Tensor embedding;          // what Frozen in Time projects: pooler when use_pooler, else cls
 };
 
-TextOutputs text_encoder(Params& p, const TextConfig& c, const TextInputs& in, const std::string& prefix);
+// Dropout in training as Hugging Face's DistilBERT and BERT apply it (modeling_distilbert.py: `dropout`
+// after the embeddings' LayerNorm and after each FFN's second linear, `attention_dropout` on the attention
+// probabilities; BERT adds `hidden_dropout` after the attention output projection). Inverted dropout whose
+// masks come from Philox: site s of the encoder draws from key mix(seed, s) at stream `offset` — an I64
+// scalar value the trainer advances every micro-step — so masks differ per site and per step and are
+// reproducible. Attention-probability dropout makes the attention run unfused (softmax, dropout, matmul).
+struct TextDropout {
+  double hidden = 0.0;     // in [0, 1)
+  double attention = 0.0;  // in [0, 1)
+  uint64_t seed = 0;
+  Tensor offset;  // I64 (): required when either probability is positive
+  bool active() const { return hidden > 0.0 || attention > 0.0; }
+};
+
+TextOutputs text_encoder(Params& p, const TextConfig& c, const TextInputs& in, const std::string& prefix,
+                         const TextDropout& dropout = {});
 
 }  // namespace frost::model

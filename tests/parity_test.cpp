@@ -468,7 +468,9 @@ TEST(ParityFixtures, AreFreshForTheirGeneratorScripts) {
       {"make_fixtures.py", {"tiny_dual_io", "tiny_dual_weights", "tiny_bert_io", "tiny_bert_weights"}},
       {"make_minilm_fixture.py", {"minilm_expected"}},
       {"make_adamw_fixtures.py", {"adamw"}},
-      {"make_train_fixtures.py", {"tiny_train_plain"}}};
+      {"make_train_fixtures.py",
+       {"tiny_train_plain", "tiny_train_accum2", "tiny_train_clip", "tiny_train_frozen_text"}},
+      {"make_export_fixture.py", {"reference_state_dict"}}};
   for (const auto& [script, fixtures] : generators) {
     const std::string sha = test::sha256_of_file(kDir + "/" + script);
     for (const char* f : fixtures) {

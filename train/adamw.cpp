@@ -58,28 +58,30 @@ AdamWGraph add_adamw(Graph& g, std::span<const Tensor> params, std::span<const T
                      const std::function<bool(const std::string&)>& decays) {
   FROST_CHECK(params.size() == grads.size(), InvalidArgument,
               "AdamW: " << params.size() << " parameters but " << grads.size() << " gradients");
-  AdamWGraph out;
-  Tensor coeffs[2];  // [no decay, decay], made when first needed
-  for (size_t i = 0; i < params.size(); ++i) {
-    const Value p = g.value(params[i].id);  // a copy: adding values below may move the graph's storage
-    FROST_CHECK(grads[i].valid(), InvalidArgument,
-                "AdamW: parameter '" << p.name << "' has no gradient (it does not reach the loss)");
-    const bool decay = decays(p.name);
-    Tensor& c = coeffs[decay ? 1 : 0];
-    if (!c.valid()) {
-      c = g.input(decay ? "adamw.decay" : "adamw.no_decay", p.type.dtype, {kAdamWCoefficients});
-      (decay ? out.has_decay_group : out.has_no_decay_group) = true;
-    }
-    FROST_CHECK(c.dtype() == p.type.dtype, InvalidArgument,
-                "AdamW: parameter '" << p.name << "' is " << p.type.dtype << ", the others " << c.dtype());
-    const std::string m_name = "adamw.m." + p.name, v_name = "adamw.v." + p.name;
-    Tensor m = g.state(m_name, p.type.dtype, p.type.shape);
-    Tensor v = g.state(v_name, p.type.dtype, p.type.shape);
-    out.moment_states.push_back(m_name);
-    out.moment_states.push_back(v_name);
-    adamw_update(params[i], grads[i], m, v, c);
+  AdamWBuilder b(g, decays);
+  for (size_t i = 0; i < params.size(); ++i) b.add(params[i], grads[i]);
+  return b.result();
+}
+
+void AdamWBuilder::add(Tensor param, Tensor grad) {
+  Graph& g = graph_;
+  const Value p = g.value(param.id);  // a copy: adding values below may move the graph's storage
+  FROST_CHECK(grad.valid(), InvalidArgument,
+              "AdamW: parameter '" << p.name << "' has no gradient (it does not reach the loss)");
+  const bool decay = decays_(p.name);
+  Tensor& c = coeffs_[decay ? 1 : 0];
+  if (!c.valid()) {
+    c = g.input(decay ? "adamw.decay" : "adamw.no_decay", p.type.dtype, {kAdamWCoefficients});
+    (decay ? out_.has_decay_group : out_.has_no_decay_group) = true;
   }
-  return out;
+  FROST_CHECK(c.dtype() == p.type.dtype, InvalidArgument,
+              "AdamW: parameter '" << p.name << "' is " << p.type.dtype << ", the others " << c.dtype());
+  const std::string m_name = "adamw.m." + p.name, v_name = "adamw.v." + p.name;
+  Tensor m = g.state(m_name, p.type.dtype, p.type.shape, nullptr, StateKind::Optimizer);
+  Tensor v = g.state(v_name, p.type.dtype, p.type.shape, nullptr, StateKind::Optimizer);
+  out_.moment_states.push_back(m_name);
+  out_.moment_states.push_back(v_name);
+  adamw_update(param, grad, m, v, c);
 }
 
 void AdamWGraph::set_step(CompiledGraph& cg, const AdamWOptions& o, int64_t step, double lr) const {

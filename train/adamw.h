@@ -63,8 +63,8 @@ double schedule_factor(const Schedule& s, int64_t step);
 bool decays_by_default(const std::string& param_name);
 
 // The AdamW update appended to a graph: per parameter, persistent m and v ("adamw.m.<name>",
-// "adamw.v.<name>", zero at start) and one adamw_update node; two coefficient inputs ("adamw.decay",
-// "adamw.no_decay") shared by the parameters of each group.
+// "adamw.v.<name>", zero at start; StateKind::Optimizer) and one adamw_update node; two coefficient inputs
+// ("adamw.decay", "adamw.no_decay") shared by the parameters of each group.
 struct AdamWGraph {
   std::vector<std::string> moment_states;  // every m and v state's name (checkpoints save them)
   bool has_decay_group = false, has_no_decay_group = false;
@@ -73,5 +73,21 @@ struct AdamWGraph {
 };
 AdamWGraph add_adamw(Graph& g, std::span<const Tensor> params, std::span<const Tensor> grads,
                      const std::function<bool(const std::string&)>& decays = decays_by_default);
+
+// The same, one parameter at a time: a trainer adds each update as soon as its gradient is complete
+// (engine/autodiff.h on_complete), so the gradient dies there.
+class AdamWBuilder {
+ public:
+  explicit AdamWBuilder(Graph& g, std::function<bool(const std::string&)> decays = decays_by_default)
+      : graph_(g), decays_(std::move(decays)) {}
+  void add(Tensor param, Tensor grad);
+  const AdamWGraph& result() const { return out_; }
+
+ private:
+  Graph& graph_;
+  std::function<bool(const std::string&)> decays_;
+  Tensor coeffs_[2];  // [no decay, decay], made when first needed
+  AdamWGraph out_;
+};
 
 }  // namespace frost::train

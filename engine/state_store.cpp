@@ -1,0 +1,77 @@
+#include "engine/state_store.h"
+
+#include "engine/error.h"
+
+namespace frost {
+
+StateStore::StateStore(std::string_view backend) : backend_(get_backend(backend)) {}
+
+StateStore::~StateStore() {
+  for (auto& [name, e] : states_)
+    if (e.data != nullptr) backend_.free(e.data);
+}
+
+void* StateStore::bind(const std::string& name, const TensorType& type, StateKind kind,
+                       const HostTensor* init) {
+  auto it = states_.find(name);
+  if (it != states_.end()) {
+    FROST_CHECK(it->second.type == type && it->second.kind == kind, InvalidArgument,
+                "state '" << name << "' is " << to_string(it->second.type)
+                          << " in the shared store, but a graph "
+                          << "declares it " << to_string(type));
+    return it->second.data;
+  }
+  const size_t bytes = size_t(type.shape.numel()) * size_of(type.dtype);
+  void* data = backend_.alloc(bytes);  // zero-filled
+  if (init != nullptr) backend_.copy_from_host(data, init->raw(), init->bytes());
+  states_.emplace(name, Entry{type, kind, data, bytes});
+  return data;
+}
+
+std::vector<std::string> StateStore::names() const {
+  std::vector<std::string> out;
+  for (const auto& [name, e] : states_) out.push_back(name);
+  return out;
+}
+
+const StateStore::Entry& StateStore::entry(const std::string& name) const {
+  auto it = states_.find(name);
+  FROST_CHECK(it != states_.end(), InvalidArgument, "the state store has no state named '" << name << "'");
+  return it->second;
+}
+
+const TensorType& StateStore::type(const std::string& name) const {
+  return entry(name).type;
+}
+
+StateKind StateStore::kind(const std::string& name) const {
+  return entry(name).kind;
+}
+
+HostTensor StateStore::copy(const std::string& name) const {
+  const Entry& e = entry(name);
+  HostTensor t(e.type.dtype, e.type.shape);
+  backend_.copy_to_host(t.raw(), e.data, e.bytes);
+  return t;
+}
+
+void StateStore::set(const std::string& name, const HostTensor& data) {
+  const Entry& e = entry(name);
+  FROST_CHECK(data.dtype() == e.type.dtype && data.shape() == e.type.shape, InvalidArgument,
+              "state '" << name << "' is " << to_string(e.type) << ", got " << data.dtype() << data.shape());
+  backend_.copy_from_host(e.data, data.raw(), e.bytes);
+}
+
+void StateStore::zero(const std::string& name) {
+  const Entry& e = entry(name);
+  backend_.memset(e.data, 0, e.bytes);
+}
+
+size_t StateStore::bytes(StateKind kind) const {
+  size_t total = 0;
+  for (const auto& [name, e] : states_)
+    if (e.kind == kind) total += e.bytes;
+  return total;
+}
+
+}  // namespace frost

@@ -1,0 +1,60 @@
+// Persistent state shared by several compiled graphs. A training step with gradient accumulation is two
+// graphs — a micro-step (forward + backward, gradients added into accumulators) run K times, then an
+// update (clipping, AdamW, accumulators zeroed) — that read and write the same parameters, moments and
+// accumulators. Compiled with the same store, their state values are bound by name to the store's buffers
+// instead of each graph's own weights arena, so nothing is copied between them.
+//
+//   auto store = std::make_shared<StateStore>("cpu");
+//   auto micro = compile(micro_graph, {.states = store});    // binds "w", "grad.w"
+//   auto update = compile(update_graph, {.states = store});  // the same "w" and "grad.w" buffers
+//   store->copy("w");                                        // a host copy, whichever graph wrote it
+//
+// A state is made on its first bind (from the graph's initial value, or zeros); a later bind must agree on
+// dtype, shape and kind, or compile throws InvalidArgument naming the state and both types. Buffers are
+// allocated at compile time, never by run(). Not thread-safe: one compile at a time per store.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/graph.h"
+#include "engine/storage.h"
+
+namespace frost {
+
+class StateStore {
+ public:
+  explicit StateStore(std::string_view backend = "cpu");
+  ~StateStore();
+  StateStore(const StateStore&) = delete;
+  StateStore& operator=(const StateStore&) = delete;
+
+  Backend& backend() const { return backend_; }
+  // The buffer of state `name`, made on first request; see the header comment for the rules.
+  void* bind(const std::string& name, const TensorType& type, StateKind kind, const HostTensor* init);
+
+  bool contains(const std::string& name) const { return states_.count(name) != 0; }
+  std::vector<std::string> names() const;  // sorted
+  const TensorType& type(const std::string& name) const;
+  StateKind kind(const std::string& name) const;
+  HostTensor copy(const std::string& name) const;
+  void set(const std::string& name, const HostTensor& data);  // dtype and shape must match
+  void zero(const std::string& name);
+  // Bytes held for states of this kind.
+  size_t bytes(StateKind kind) const;
+
+ private:
+  struct Entry {
+    TensorType type;
+    StateKind kind;
+    void* data;
+    size_t bytes;
+  };
+  const Entry& entry(const std::string& name) const;
+  Backend& backend_;
+  std::map<std::string, Entry> states_;
+};
+
+}  // namespace frost
