@@ -3,8 +3,9 @@
 // Plans the dual encoder's memory without allocating weights or activations (plan_graph): per arena the
 // planned bytes, the naive sum (every value its own bytes) and the lower bound (the most bytes live at one
 // step after the same view and in-place decisions; for arenas that are not reused, the naive sum), and the
-// ten largest values live at the activation peak. --train plans forward + loss + backward (the optimiser
-// update arrives with the training issue).
+// ten largest values live at the activation peak. --train plans the training step of train/trainer.h —
+// forward, loss, backward, AdamW — with --clip-norm and --accumulation choosing the gradients' layout, and
+// says where the gradients live and how many of their bytes are live at the activation peak.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iomanip>
@@ -14,12 +15,12 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "engine/autodiff.h"
 #include "engine/backend.h"
 #include "engine/compiled_graph.h"
 #include "engine/error.h"
 #include "engine/passes/passes.h"
 #include "model/dual_encoder.h"
+#include "train/trainer.h"
 
 namespace frost::cli {
 namespace {
@@ -31,6 +32,8 @@ struct PlanCommandOptions {
   int64_t frames = 0;
   int64_t text_len = 32;
   bool train = false;
+  double clip_norm = 0;
+  int64_t accumulation = 1;
   bool json = false;
   bool no_reuse = false;
   bool no_fuse = false;
@@ -65,25 +68,49 @@ void run_plan(const PlanCommandOptions& opt) {
   const model::Part part = opt.part == "text"   ? model::Part::Text
                            : opt.part == "dual" ? model::Part::Dual
                                                 : model::Part::Video;
-  model::FitGraph fg = model::build_fit_graph(config, {.part = part,
-                                                       .batch = opt.batch,
-                                                       .text_length = opt.text_len,
-                                                       .frames = opt.frames,
-                                                       .loss = opt.train,
-                                                       .fuse = !opt.no_fuse});
-  if (opt.train) {
-    const std::vector<Tensor> params = fg.params->tensors();
-    const std::vector<Tensor> grads = gradients(fg.loss, params);
-    for (size_t i = 0; i < params.size(); ++i)
-      if (grads[i].valid()) fg.graph->output("grad." + fg.params->specs()[i].name, grads[i]);
-  }
+  FROST_CHECK(opt.train || (!given("--clip-norm") && !given("--accumulation")), InvalidArgument,
+              "--clip-norm and --accumulation apply to --train only");
   CompileOptions co{.backend = opt.backend};
   co.fuse = !opt.no_fuse;
   if (opt.no_reuse) co.plan.mode = PlanMode::NoReuse;
-  const GraphPlan gp = plan_graph(*fg.graph, co);
+  std::unique_ptr<Graph> graph;
+  train::TrainOptions to{.batch = opt.batch,
+                         .text_length = opt.text_len,
+                         .frames = opt.frames,
+                         .accumulation = opt.accumulation,
+                         .clip_norm = opt.clip_norm,
+                         .compile = co};
+  std::vector<ValueId> gradient_values;
+  size_t update_optimizer_bytes =
+      0;  // accumulation: the update graph's optimizer arena (accumulators + moments)
+  if (opt.train) {
+    train::TrainingGraphs tg = train::build_training_graphs(config, to);
+    graph = std::make_unique<Graph>(std::move(tg.step));
+    gradient_values = tg.gradient_values;
+    if (tg.update)
+      update_optimizer_bytes = plan_graph(*tg.update, co).memory.arena_bytes[size_t(Arena::Optimizer)];
+  } else {
+    graph = std::move(model::build_fit_graph(config, {.part = part,
+                                                      .batch = opt.batch,
+                                                      .text_length = opt.text_len,
+                                                      .frames = opt.frames,
+                                                      .loss = false,
+                                                      .fuse = !opt.no_fuse})
+                          .graph);
+  }
+  const GraphPlan gp = plan_graph(*graph, co);
   const MemoryPlan& m = gp.memory;
   const Graph& g = gp.graph;
   const std::vector<ValueId> peak = live_at(m, m.peak_step);
+  // The gradients' bytes in all, and those live at the activation peak (views and in-place results count
+  // once, through the buffer they occupy).
+  size_t gradient_bytes = 0, gradient_peak_bytes = 0;
+  for (ValueId v : gradient_values) gradient_bytes += m.slots[v].bytes;
+  if (opt.accumulation == 1)
+    for (const PlannedBuffer& b : m.buffers)
+      if (b.bytes > 0 && b.first <= m.peak_step && m.peak_step <= b.last &&
+          std::find(gradient_values.begin(), gradient_values.end(), b.value) != gradient_values.end())
+        gradient_peak_bytes += b.bytes;
 
   // Arenas that hold nothing in this plan (gradients outside training, say) are not printed.
   auto arena_exists = [&](int a) { return m.naive_arena_bytes[size_t(a)] > 0; };
@@ -103,6 +130,11 @@ void run_plan(const PlanCommandOptions& opt) {
         out["arenas"][arena_name(Arena(a))] = {{"planned_bytes", m.arena_bytes[size_t(a)]},
                                                {"naive_bytes", m.naive_arena_bytes[size_t(a)]},
                                                {"lower_bound_bytes", lower_bound(a)}};
+    if (opt.train)
+      out["gradients"] = {{"placement", train::gradient_placement(to)},
+                          {"bytes", gradient_bytes},
+                          {"live_at_peak_bytes", gradient_peak_bytes}};
+    if (update_optimizer_bytes > 0) out["update_graph_optimizer_bytes"] = update_optimizer_bytes;
     out["peak_step"] = m.peak_step;
     out["peak_values"] = nlohmann::ordered_json::array();
     for (size_t i = 0; i < peak.size() && i < 10; ++i)
@@ -125,6 +157,13 @@ void run_plan(const PlanCommandOptions& opt) {
   std::cout << "  activations per clip/caption: "
             << mib(m.arena_bytes[size_t(Arena::Activations)] / size_t(opt.batch)) << " planned, "
             << mib(m.activation_lower_bound / size_t(opt.batch)) << " lower bound\n";
+  if (opt.train)
+    std::cout << "  gradients: " << mib(gradient_bytes) << " in " << train::gradient_placement(to) << "; "
+              << mib(gradient_peak_bytes) << " of them live at the activation peak\n";
+  if (update_optimizer_bytes > 0)
+    std::cout << "  (the micro-step graph, run " << opt.accumulation << " times per step; the update graph's "
+              << "optimizer arena — accumulators and AdamW moments — is " << mib(update_optimizer_bytes)
+              << ")\n";
   std::cout << "  fused ops:";
   for (const auto& [kind, count] : count_fused_ops(g)) std::cout << " " << kind << " " << count;
   std::cout << "\n  largest values live at the peak (step " << m.peak_step << "):\n";
@@ -149,7 +188,14 @@ void add_plan_command(CLI::App& app) {
       ->check(CLI::Range(int64_t(1), int64_t(1024)));
   cmd->add_option("--text-len", opt->text_len, "tokens per caption")
       ->check(CLI::Range(int64_t(1), int64_t(1 << 16)));
-  cmd->add_flag("--train", opt->train, "forward + loss + backward (needs --part dual)");
+  cmd->add_flag("--train", opt->train,
+                "the training step: forward, loss, backward, AdamW (needs --part dual)");
+  cmd->add_option("--clip-norm", opt->clip_norm, "--train: clip by global gradient norm (gradients held)")
+      ->check(CLI::Range(0.0, 1e30));
+  cmd->add_option("--accumulation", opt->accumulation,
+                  "--train: micro-batches per step (plans the micro-step graph; gradients accumulate in "
+                  "the optimizer arena)")
+      ->check(CLI::Range(int64_t(1), int64_t(1 << 16)));
   cmd->add_flag("--no-reuse", opt->no_reuse, "every value its own bytes (the planner's off switch)");
   cmd->add_flag("--no-fuse", opt->no_fuse, "skip the fusion passes");
   cmd->add_option("--backend", opt->backend, "the backend whose kernels are planned");

@@ -131,7 +131,17 @@ std::vector<OutputRow> output_rows() {
            "74,\\s*\"linear/gelu\": 12"},
       {"plan_no_reuse", {"plan", "--config", "tiny", "--no-reuse"}, "steps, no_reuse\n"},
       {"plan_no_fuse", {"plan", "--config", "tiny", "--no-fuse"}, "fused ops:\n"},
-      {"plan_train", {"plan", "--config", "tiny", "--part", "dual", "--train"}, "plan of tiny dual training"},
+      {"plan_train",
+       {"plan", "--config", "tiny", "--part", "dual", "--train"},
+       "plan of tiny dual training" + any + "optimizer +1\\.70 MiB" + any +
+           "gradients: 0\\.85 MiB in activations, each consumed by its parameter's update"},
+      {"plan_train_clip",
+       {"plan", "--config", "tiny", "--part", "dual", "--train", "--clip-norm", "1", "--json"},
+       "\"gradients\": \\{\\s*\"placement\": \"activations, all held until the clipping norm is known\",\\s*"
+       "\"bytes\": 889856"},
+      {"plan_train_accumulation",
+       {"plan", "--config", "tiny", "--part", "dual", "--train", "--accumulation", "4"},
+       "in optimizer arena \\(accumulators\\)" + any + "run 4 times per step"},
   };
 }
 

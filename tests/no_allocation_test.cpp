@@ -16,11 +16,13 @@
 
 #include "engine/autodiff.h"
 #include "engine/compiled_graph.h"
+#include "model/config.h"
 #include "model/nn.h"
 #include "ops/api.h"
 #include "ops/cpu/onednn.h"
 #include "test_util.h"
 #include "train/adamw.h"
+#include "train/trainer.h"
 
 namespace {
 std::atomic<long> g_news{0};         // outside oneDNN's execute
@@ -186,6 +188,39 @@ TEST(NoAllocation, RunAllocatesNothingForInferenceAndTraining) {
                               : "AdamW training",
                   path.label.c_str(), g_onednn_news.load() - onednn_before);
     }
+  }
+}
+
+// The trainer's graphs (train/trainer.h): the dual encoder's whole step with dropout and clipping, and the
+// micro-step and update graphs of accumulation.
+TEST(NoAllocation, TrainerGraphsRunWithoutAllocating) {
+  const model::FitConfig c = model::FitConfig::tiny();
+  for (int64_t K : {1, 2}) {
+    train::TrainOptions o{.batch = 2, .text_length = 6, .accumulation = K};
+    o.clip_norm = 1.0;
+    o.dropout = 0.1;
+    o.attention_dropout = 0.1;
+    train::Trainer t(c, o);
+    std::vector<train::MicroBatch> micro;
+    for (int64_t k = 0; k < K; ++k) {
+      train::MicroBatch b{.input_ids = HostTensor(DType::I64, {2, 6}),
+                          .attention_mask = HostTensor(DType::F32, {2, 6}),
+                          .video = HostTensor(DType::F32, {2, c.video.num_frames, 3, c.video.image_size,
+                                                           c.video.image_size})};
+      for (int64_t i = 0; i < 12; ++i) {
+        b.input_ids.data<int64_t>()[i] = 1 + i;
+        b.attention_mask.data<float>()[i] = 1.0f;
+      }
+      fill_uniform(b.video, Philox(uint64_t(k)), -1, 1);
+      micro.push_back(std::move(b));
+    }
+    t.step(micro);  // binds every input; warms the OpenMP pool
+    const long onednn_before = g_onednn_news.load();
+    EXPECT_EQ(allocations_during([&] { t.step_graph().run(); }), 0) << "step graph, accumulation " << K;
+    if (t.update_graph() != nullptr)
+      EXPECT_EQ(allocations_during([&] { t.update_graph()->run(); }), 0) << "update graph";
+    std::printf("trainer graphs, accumulation %lld: %ld allocations inside oneDNN's execute\n", (long long)K,
+                g_onednn_news.load() - onednn_before);
   }
 }
 

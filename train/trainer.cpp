@@ -93,27 +93,24 @@ void TrainOptions::validate() const {
   FROST_CHECK(!compile.states, InvalidArgument, "training: the trainer makes its own state store");
 }
 
-Trainer::Trainer(model::FitConfig config, TrainOptions options)
-    : config_(std::move(config)), options_(std::move(options)) {
-  config_.validate();
-  options_.validate();
-  store_ = std::make_shared<StateStore>(options_.compile.backend);
-  CompileOptions co = options_.compile;
-  co.states = store_;
-  const bool accumulate = options_.accumulation > 1;
-
-  model::FitGraph fg = model::build_fit_graph(config_, {.part = model::Part::Dual,
-                                                        .batch = options_.batch,
-                                                        .text_length = options_.text_length,
-                                                        .frames = options_.frames,
-                                                        .dropout = options_.dropout,
-                                                        .attention_dropout = options_.attention_dropout,
-                                                        .dropout_seed = options_.seed});
-  dropout_active_ = options_.dropout > 0 || options_.attention_dropout > 0;
+TrainingGraphs build_training_graphs(const model::FitConfig& config, const TrainOptions& options) {
+  config.validate();
+  options.validate();
+  TrainingGraphs out;
+  const bool accumulate = options.accumulation > 1;
+  model::FitGraph fg = model::build_fit_graph(config, {.part = model::Part::Dual,
+                                                       .batch = options.batch,
+                                                       .text_length = options.text_length,
+                                                       .frames = options.frames,
+                                                       .fuse = options.compile.fuse,
+                                                       .dropout = options.dropout,
+                                                       .attention_dropout = options.attention_dropout,
+                                                       .dropout_seed = options.seed});
+  out.dropout_active = options.dropout > 0 || options.attention_dropout > 0;
   Graph& g = *fg.graph;
   const std::vector<Tensor> all = fg.params->tensors();
   std::vector<Tensor> trainable;
-  for (const std::string& prefix : options_.frozen) {
+  for (const std::string& prefix : options.frozen) {
     const bool matches = std::any_of(fg.params->specs().begin(), fg.params->specs().end(),
                                      [&](const model::ParamSpec& s) { return s.name.rfind(prefix, 0) == 0; });
     FROST_CHECK(!prefix.empty() && matches, InvalidArgument,
@@ -122,26 +119,26 @@ Trainer::Trainer(model::FitConfig config, TrainOptions options)
   }
   for (size_t i = 0; i < all.size(); ++i) {
     const std::string& name = fg.params->specs()[i].name;
-    param_names_.push_back(name);
-    const bool frozen = std::any_of(options_.frozen.begin(), options_.frozen.end(),
+    out.param_names.push_back(name);
+    const bool frozen = std::any_of(options.frozen.begin(), options.frozen.end(),
                                     [&](const std::string& p) { return name.rfind(p, 0) == 0; });
     if (frozen) continue;
     trainable.push_back(all[i]);
-    trainable_names_.push_back(name);
+    out.trainable_names.push_back(name);
   }
   FROST_CHECK(!trainable.empty(), InvalidArgument, "training: every parameter is frozen");
 
   std::function<bool(const std::string&)> decays = decays_by_default;
-  if (options_.decay_everything) decays = [](const std::string&) { return true; };
-  const bool immediate = !accumulate && options_.clip_norm <= 0;  // updates placed at each gradient
+  if (options.decay_everything) decays = [](const std::string&) { return true; };
+  const bool immediate = !accumulate && options.clip_norm <= 0;  // updates placed at each gradient
   AdamWBuilder adam(g, decays);
   std::vector<Tensor> squares(trainable.size()), held(trainable.size());
-  std::vector<bool> got(trainable.size(), false);
+  out.gradient_values.assign(trainable.size(), kNoId);
   gradients(fg.loss, trainable, [&](size_t i, Tensor grad) {
-    got[i] = true;
+    out.gradient_values[i] = grad.id;
     if (accumulate) {
-      const Shape shape = trainable[i].shape();
-      Tensor acc = g.state("grad." + trainable_names_[i], DType::F32, shape, nullptr, StateKind::Optimizer);
+      Tensor acc = g.state("grad." + out.trainable_names[i], DType::F32, trainable[i].shape(), nullptr,
+                           StateKind::Optimizer);
       assign(acc, acc + grad);
       return;
     }
@@ -152,38 +149,62 @@ Trainer::Trainer(model::FitConfig config, TrainOptions options)
       held[i] = grad;
   });
   for (size_t i = 0; i < trainable.size(); ++i)
-    FROST_CHECK(got[i], InvalidArgument,
-                "training: parameter '" << trainable_names_[i] << "' does not reach the loss; freeze it");
+    FROST_CHECK(out.gradient_values[i] != kNoId, InvalidArgument,
+                "training: parameter '" << out.trainable_names[i] << "' does not reach the loss; freeze it");
 
   if (!accumulate) {
     Tensor norm = global_norm(squares);
     g.output("grad_norm", norm);
     if (!immediate) {
-      const Tensor coef = clip_coefficient(norm, options_.clip_norm);
+      const Tensor coef = clip_coefficient(norm, options.clip_norm);
       for (size_t i = 0; i < trainable.size(); ++i) adam.add(trainable[i], held[i] * coef);
     }
-    adam_ = adam.result();
-    micro_ = compile(g, co);
-    return;
+    out.adam = adam.result();
+    out.step = std::move(g);
+    return out;
   }
-  micro_ = compile(g, co);
+  std::vector<Shape> shapes;
+  for (const Tensor& t : trainable) shapes.push_back(t.shape());
+  out.step = std::move(g);  // the Tensor handles on it are dead from here
 
   // The update graph: the accumulated gradients' norm, clipping, AdamW.
-  Graph u;
+  out.update = std::make_unique<Graph>();
+  Graph& u = *out.update;
   AdamWBuilder uadam(u, decays);
   std::vector<Tensor> params, accs;
   for (size_t i = 0; i < trainable.size(); ++i) {
-    const Shape shape = trainable[i].shape();
-    params.push_back(u.state(trainable_names_[i], DType::F32, shape));
-    accs.push_back(u.state("grad." + trainable_names_[i], DType::F32, shape, nullptr, StateKind::Optimizer));
+    const Shape& shape = shapes[i];
+    params.push_back(u.state(out.trainable_names[i], DType::F32, shape));
+    accs.push_back(
+        u.state("grad." + out.trainable_names[i], DType::F32, shape, nullptr, StateKind::Optimizer));
     squares[i] = sum(accs[i] * accs[i]);
   }
   Tensor norm = global_norm(squares);
   u.output("grad_norm", norm);
-  Tensor coef = options_.clip_norm > 0 ? clip_coefficient(norm, options_.clip_norm) : Tensor{};
+  Tensor coef = options.clip_norm > 0 ? clip_coefficient(norm, options.clip_norm) : Tensor{};
   for (size_t i = 0; i < trainable.size(); ++i) uadam.add(params[i], coef.valid() ? accs[i] * coef : accs[i]);
-  adam_ = uadam.result();
-  update_ = compile(u, co);
+  out.adam = uadam.result();
+  return out;
+}
+
+std::string gradient_placement(const TrainOptions& options) {
+  if (options.accumulation > 1) return "optimizer arena (accumulators)";
+  if (options.clip_norm > 0) return "activations, all held until the clipping norm is known";
+  return "activations, each consumed by its parameter's update as soon as it is complete";
+}
+
+Trainer::Trainer(model::FitConfig config, TrainOptions options)
+    : config_(std::move(config)), options_(std::move(options)) {
+  TrainingGraphs graphs = build_training_graphs(config_, options_);
+  store_ = std::make_shared<StateStore>(options_.compile.backend);
+  CompileOptions co = options_.compile;
+  co.states = store_;
+  micro_ = compile(graphs.step, co);
+  if (graphs.update) update_ = compile(*graphs.update, co);
+  adam_ = std::move(graphs.adam);
+  param_names_ = std::move(graphs.param_names);
+  trainable_names_ = std::move(graphs.trainable_names);
+  dropout_active_ = graphs.dropout_active;
 }
 
 Trainer::~Trainer() = default;
@@ -391,14 +412,6 @@ std::string Trainer::report() const {
   if (update_) os << "update graph\n" << update_->report();
   os << "gradients: " << gradient_placement() << "\n";
   return os.str();
-}
-
-std::string Trainer::gradient_placement() const {
-  if (update_)
-    return "optimizer arena (accumulators, " + std::to_string(store_->bytes(StateKind::Optimizer)) +
-           " bytes with the moments)";
-  if (options_.clip_norm > 0) return "activations, all held until the clipping norm is known";
-  return "activations, each consumed by its parameter's update as soon as it is complete";
 }
 
 LoopEnd run_training(Trainer& trainer, const std::function<std::vector<MicroBatch>(int64_t step)>& batches,

@@ -84,6 +84,22 @@ class Diverged : public Error {
   int64_t step_;
 };
 
+// The graphs of a training step, built but not compiled: the trainer compiles them; `frost plan --train`
+// plans them without allocating.
+struct TrainingGraphs {
+  Graph step;                     // K = 1: the whole step; K > 1: the micro-step
+  std::unique_ptr<Graph> update;  // K > 1 only
+  AdamWGraph adam;                // of the graph that updates
+  std::vector<std::string> param_names, trainable_names;
+  std::vector<ValueId> gradient_values;  // in `step`: each trainable parameter's complete gradient
+  bool dropout_active = false;
+};
+TrainingGraphs build_training_graphs(const model::FitConfig& config, const TrainOptions& options);
+// Where the gradients live with these options: "activations, each consumed by its parameter's update as
+// soon as it is complete", "activations, all held until the clipping norm is known", or "optimizer arena
+// (accumulators)".
+std::string gradient_placement(const TrainOptions& options);
+
 class Trainer {
  public:
   // Builds and compiles the graphs; parameters start at zero until set_weights or load_checkpoint.
@@ -134,11 +150,13 @@ class Trainer {
   void request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
   bool stop_requested() const noexcept { return stop_.load(std::memory_order_relaxed); }
 
+  // The compiled graphs: the step graph (K = 1) or micro-step graph, and the update graph (null for K = 1).
+  // For plans, reports and the allocation test; step() is how training runs them.
+  CompiledGraph& step_graph() const { return *micro_; }
+  CompiledGraph* update_graph() const { return update_.get(); }
   // The compiled graphs' step lists and memory plans.
   std::string report() const;
-  // Where the gradients live (`frost plan --train`): "activations (each consumed by its update)",
-  // "activations (held for clipping)" or "optimizer arena (accumulators)".
-  std::string gradient_placement() const;
+  std::string gradient_placement() const { return train::gradient_placement(options_); }
 
  private:
   void bind_batch(CompiledGraph& cg, const MicroBatch& b) const;
@@ -147,7 +165,7 @@ class Trainer {
   std::shared_ptr<StateStore> store_;
   std::unique_ptr<CompiledGraph> micro_;   // K = 1: the whole step; K > 1: forward + backward + accumulate
   std::unique_ptr<CompiledGraph> update_;  // K > 1 only
-  AdamWGraph adam_;
+  AdamWGraph adam_;                        // of the graph that updates
   std::vector<std::string> param_names_, trainable_names_;
   bool dropout_active_ = false;
   int64_t step_ = 0;         // optimiser steps done
