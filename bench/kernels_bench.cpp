@@ -115,6 +115,26 @@ void BM_PermuteHeads(benchmark::State& state, const std::string& path) {
   run_graph(state, g, path, {{"x", {1, 785, 12, 64}}});
 }
 
+// One AdamW update of the MLP's first weight (3072 x 768, as the base video model has 12 of): the
+// parameter, its two moments and the gradient are read, three of them written.
+void BM_AdamW(benchmark::State& state, const std::string& path) {
+  Graph g;
+  const Shape shape{3072, 768};
+  auto st = [&](const char* name) { return g.state(name, DType::F32, shape); };
+  adamw_update(st("p"), g.input("grad", DType::F32, shape), st("m"), st("v"),
+               g.input("coefficients", DType::F32, {kAdamWCoefficients}));
+  auto cg = compile(g, path_options(path));
+  HostTensor grad(DType::F32, shape), c(DType::F32, {kAdamWCoefficients});
+  fill_uniform(grad, Philox(1), -1.0, 1.0);
+  const float k[] = {0.9f, 0.1f, 0.999f, 0.001f, 1e-6f, 1.0f, 0.0447f, 3e-5f, 0.0f, 0.0f};
+  std::copy(k, k + kAdamWCoefficients, c.data<float>());
+  cg->set_input("grad", grad);
+  cg->set_input("coefficients", c);
+  for (auto _ : state) cg->run();
+  state.SetBytesProcessed(int64_t(state.iterations()) * shape.numel() * 4 * 7);
+  state.SetLabel(cg->kernel_names().front());
+}
+
 // One clip's attention as the video model computes it, fused (the attention op: tiled, online softmax) or
 // not (matmul, scale, softmax, matmul, and the CLS row concatenated in front of every group): args are
 // (tuples = heads x groups, queries, keys per group, CLS prefix 0/1, fused 0/1). Space groups: 12 x 4
@@ -197,6 +217,10 @@ BENCHMARK(BM_LinearGelu)->Arg(1)->Arg(0)->ArgName("fused")->Unit(benchmark::kMil
 FROST_BENCH_PATHS(BM_Gelu, Args({785 * 3072}));
 BENCHMARK_CAPTURE(BM_AddBias, own, std::string("own"))->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_CAPTURE(BM_AddBias, reference, std::string("reference"))
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK_CAPTURE(BM_AdamW, own, std::string("own"))->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_CAPTURE(BM_AdamW, reference, std::string("reference"))
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_CAPTURE(BM_SumRows, own, std::string("own"))->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -42,6 +42,7 @@ void register_all() {
     register_cpu_own_layout_kernels(kernels);
     register_cpu_own_attention_kernels(kernels);
     register_cpu_own_normalization_kernels(kernels);
+    register_cpu_own_optimizer_kernels(kernels);
   });
 }
 

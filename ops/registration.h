@@ -36,6 +36,7 @@ void register_cpu_own_reduce_kernels(KernelRegistry& r);
 void register_cpu_own_layout_kernels(KernelRegistry& r);
 void register_cpu_own_attention_kernels(KernelRegistry& r);
 void register_cpu_own_normalization_kernels(KernelRegistry& r);  // layer_norm, add_layer_norm
+void register_cpu_own_optimizer_kernels(KernelRegistry& r);      // adamw
 void register_onednn_kernels(KernelRegistry& r);  // ops/cpu/onednn.cpp, in builds with FROST_ONEDNN
 
 }  // namespace frost::ops

@@ -442,27 +442,33 @@ std::vector<OpCase> make_cases() {
                false,
                {"s"}});
 
-  // The AdamW update of three states (param, m, v) from a gradient and the step's coefficients.
-  c.push_back({"adamw/step",
-               OpKind::AdamW,
-               {{{3, 5}}},
-               [](Graph& g, DType dt, In in) -> Out {
-                 auto state = [&](const char* name, uint64_t seed, double lo, double hi) {
-                   auto init = std::make_shared<HostTensor>(dt, Shape{3, 5});
-                   fill_uniform(*init, Philox(seed), lo, hi);
-                   return g.state(name, dt, {3, 5}, init);
-                 };
-                 std::vector<Tensor> c;
-                 for (double x : {0.9, 0.1, 0.999, 0.001, 1e-6, 0.99, 0.3, 0.05, 0.001, 0.0})
-                   c.push_back(fill(g, {1}, dt, x));
-                 adamw_update(state("p", 11, -1, 1), in[0], state("m", 12, -0.5, 0.5),
-                              state("v", 13, 0.01, 1), concat(c, 0));
-                 return {};
-               },
-               1e-6,  // f32 against the f64 oracle: a few ulps of each state
-               1e-5,
-               false,
-               {"p", "m", "v"}});
+  // The AdamW update of three states (param, m, v) from a gradient and the step's coefficients: the
+  // transformers form at a small size, and torch's (lerp, decay before) at a size the cpu kernel splits
+  // over threads in chunks with a ragged tail.
+  auto adamw_case = [&](const char* name, Shape shape, std::vector<double> coefficients) {
+    c.push_back({name,
+                 OpKind::AdamW,
+                 {{shape}},
+                 [shape, coefficients](Graph& g, DType dt, In in) -> Out {
+                   auto state = [&](const char* n, uint64_t seed, double lo, double hi) {
+                     auto init = std::make_shared<HostTensor>(dt, shape);
+                     fill_uniform(*init, Philox(seed), lo, hi);
+                     return g.state(n, dt, shape, init);
+                   };
+                   std::vector<Tensor> k;
+                   for (double x : coefficients) k.push_back(fill(g, {1}, dt, x));
+                   adamw_update(state("p", 11, -1, 1), in[0], state("m", 12, -0.5, 0.5),
+                                state("v", 13, 0.01, 1), concat(k, 0));
+                   return {};
+                 },
+                 1e-6,  // f32 against the f64 oracle: a few ulps of each state
+                 1e-5,
+                 false,
+                 {"p", "m", "v"}});
+  };
+  adamw_case("adamw/step", {3, 5}, {0.9, 0.1, 0.999, 0.001, 1e-6, 0.99, 0.3, 0.05, 0.001, 0.0});
+  adamw_case("adamw/torch_lerp_threads", {3, 30001},
+             {0.9, 0.1, 0.999, 0.001, 1e-8, 0.9999, 0.0447, 0.01, 0.0, 1.0});
 
   // Elementwise, with broadcasting and odd sizes.
   c.push_back(binary("add/same", OpKind::Add, {7, 13}, {7, 13}, add));

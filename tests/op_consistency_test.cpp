@@ -35,8 +35,10 @@ std::map<std::string, HostTensor> run_case(const OpCase& c, CaseGraph& cg, Compi
 // Ops whose every f32 result is one correctly rounded operation (add, sub, mul, div: a double result of two
 // floats rounds to the float one) or a copy: any kernel must give the reference kernel's bits (NaNs may
 // differ in payload only; -0 and +0 are told apart).
+// AdamW is a fixed sequence of such operations, which the cpu kernel keeps (compiled without contraction).
 bool ieee_exact(OpKind k) {
   switch (k) {
+    case OpKind::AdamW:
     case OpKind::Add:
     case OpKind::Sub:
     case OpKind::Mul:
