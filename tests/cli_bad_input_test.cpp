@@ -421,7 +421,7 @@ std::vector<Row> rows() {
        {},
        {},
        "",
-       "gradients"},
+       "optimizer"},
       {"info_escapes_names",
        {"info", "evil_names.safetensors"},
        0,
