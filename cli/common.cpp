@@ -151,6 +151,8 @@ std::string hint(ErrorCategory category, const std::string& command) {
       return "frost --version says what this build supports";
     case ErrorCategory::Io:
       return "check the disk space and the permissions";
+    case ErrorCategory::Numerical:
+      return "resume from the last good checkpoint with a smaller learning rate";
     case ErrorCategory::Internal:
       break;
   }

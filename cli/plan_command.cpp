@@ -102,14 +102,21 @@ void run_plan(const PlanCommandOptions& opt) {
   const MemoryPlan& m = gp.memory;
   const Graph& g = gp.graph;
   const std::vector<ValueId> peak = live_at(m, m.peak_step);
-  // The gradients' bytes in all, and those live at the activation peak (views and in-place results count
-  // once, through the buffer they occupy).
+  // The gradients' bytes in all, and those live at the activation peak: a gradient occupies the buffer of
+  // its alias root, or — written in place over a dying input (a fan-in add over a partial gradient) — the
+  // buffer that input's chain started; each buffer counts once.
   size_t gradient_bytes = 0, gradient_peak_bytes = 0;
-  for (ValueId v : gradient_values) gradient_bytes += m.slots[v].bytes;
+  std::vector<ValueId> gradient_buffers;
+  for (ValueId v : gradient_values) {
+    gradient_bytes += m.slots[v].bytes;
+    ValueId r = m.slots[v].alias_of != kNoId ? m.slots[v].alias_of : v;
+    while (m.slots[r].inplace_of != kNoId) r = m.slots[r].inplace_of;
+    gradient_buffers.push_back(r);
+  }
   if (opt.accumulation == 1)
     for (const PlannedBuffer& b : m.buffers)
       if (b.bytes > 0 && b.first <= m.peak_step && m.peak_step <= b.last &&
-          std::find(gradient_values.begin(), gradient_values.end(), b.value) != gradient_values.end())
+          std::find(gradient_buffers.begin(), gradient_buffers.end(), b.value) != gradient_buffers.end())
         gradient_peak_bytes += b.bytes;
 
   // Arenas that hold nothing in this plan (gradients outside training, say) are not printed.

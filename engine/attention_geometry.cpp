@@ -50,7 +50,7 @@ StridedOperand operand(const Shape& in, const Attrs& attrs, size_t& cursor, cons
 }  // namespace
 
 int attention_num_inputs(const Attrs& attrs) {
-  return 3 + (attrs.prefix ? 2 : 0) + (attrs.masked ? 1 : 0);
+  return 3 + (attrs.prefix ? 2 : 0) + (attrs.masked ? 1 : 0) + (attrs.dropout > 0 ? 1 : 0);
 }
 
 AttentionGeometry attention_geometry(std::span<const Shape> inputs, const Attrs& attrs) {
@@ -123,6 +123,13 @@ AttentionGeometry attention_geometry(std::span<const Shape> inputs, const Attrs&
       g.mask_strides[size_t(d)] = m[md] == 1 ? 0 : stride;
       stride *= m[md];
     }
+  }
+  if (attrs.dropout > 0) {
+    FROST_CHECK(attrs.dropout < 1, InvalidArgument,
+                "attention: dropout rate " << attrs.dropout << " not in [0, 1)");
+    g.offset_in = next++;
+    FROST_CHECK(inputs[size_t(g.offset_in)].numel() == 1, InvalidArgument,
+                "attention: the dropout offset must be one element, got " << inputs[size_t(g.offset_in)]);
   }
   return g;
 }

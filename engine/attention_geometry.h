@@ -32,6 +32,7 @@ struct AttentionGeometry {
   bool has_prefix = false, has_mask = false;
   // Input indices (of the forward node; a backward node's are one higher, dout being input 0).
   int q_in = 0, k_in = 1, v_in = 2, pk_in = -1, pv_in = -1, mask_in = -1;
+  int offset_in = -1;                 // the dropout stream offset (I64, one element) when attrs.dropout > 0
   StridedOperand q, k, v, pk, pv;     // pk/pv strides are 0 over the batch dims they broadcast on
   std::vector<int64_t> mask_strides;  // over batch + (Lq, P + Lk); 0 where the mask broadcasts
   // Where a prefix gradient (contiguous, the prefix's logical shape) of batch tuple t starts: its strides
@@ -41,7 +42,7 @@ struct AttentionGeometry {
   int64_t tuples() const { return batch.numel(); }
 };
 
-// Inputs of the forward node's operands: 3, or 5 with a prefix; +1 with a mask.
+// Inputs of the forward node's operands: 3, or 5 with a prefix; +1 with a mask; +1 with dropout.
 int attention_num_inputs(const Attrs& attrs);
 // From the input shapes of a forward node (backward: pass the shapes after dout, i.e. starting at q) and
 // its attrs. Throws InvalidArgument with a reason on inconsistent shapes or views that leave their input.
@@ -58,6 +59,11 @@ int64_t mask_row_offset(const AttentionGeometry& g, int64_t t, int64_t i);
 // A u8 mask (masked fill) replaces its score by attrs.fill where this is true.
 inline bool mask_fills(uint8_t m, const Attrs& attrs) {
   return (m != 0) != attrs.fill_where_zero;
+}
+
+// Element (t, i, j) of the probabilities (batch..., Lq, P + Lk), flat: the dropout mask's index.
+inline uint64_t probability_index(const AttentionGeometry& g, int64_t t, int64_t i, int64_t j) {
+  return uint64_t((t * g.Lq + i) * g.columns() + j);
 }
 
 // Encodes one operand's strided view for attrs.views (rank, offset, sizes, strides).

@@ -106,6 +106,14 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
   std::vector<NodeId> schedule;
   std::vector<Chosen> chosen;
   schedule_and_plan(graph_, backend_, options, schedule, chosen, plan_);
+  if (states_) {  // every state checked against the store before anything is allocated or bound
+    for (ValueId v = 0; v < graph_.num_values(); ++v) {
+      const Value& value = graph_.value(v);
+      if (value.role == ValueRole::State && plan_.slots[v].planned)
+        states_->check(value.name, value.type, value.state_kind);
+    }
+  }
+  arenas_.backend = &backend_;
   for (int a = 0; a < kNumArenas; ++a) {
     const bool shared = states_ && (Arena(a) == Arena::Weights || Arena(a) == Arena::Optimizer);
     if (!shared) arenas_[size_t(a)] = backend_.alloc(plan_.arena_bytes[size_t(a)]);
@@ -160,9 +168,11 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
     if (graph_.value(v).role == ValueRole::Input && plan_.slots[v].planned) inputs_.push_back(v);
 }
 
-CompiledGraph::~CompiledGraph() {
-  for (void* a : arenas_)
-    if (a != nullptr) backend_.free(a);
+CompiledGraph::~CompiledGraph() = default;
+
+CompiledGraph::Arenas::~Arenas() {
+  for (void* a : ptr)
+    if (a != nullptr) backend->free(a);
 }
 
 void* CompiledGraph::address(ValueId v) const {

@@ -97,7 +97,15 @@ class CompiledGraph {
   std::vector<void*> bound_;            // per value: its buffer in states_ (state roots only)
   int threads_ = 1;                     // the OpenMP team the kernels were prepared for
   MemoryPlan plan_;
-  std::array<void*, kNumArenas> arenas_{};
+  // The arenas, freed by their owner's destructor — also when the constructor throws half-way (a member's
+  // destructor runs then; the graph's does not).
+  struct Arenas {
+    Backend* backend = nullptr;
+    std::array<void*, kNumArenas> ptr{};
+    ~Arenas();
+    void*& operator[](size_t i) { return ptr[i]; }
+    void* operator[](size_t i) const { return ptr[i]; }
+  } arenas_;
   std::vector<Step> steps_;
   std::vector<TensorView> views_;  // step inputs and outputs, contiguous per step
   std::vector<ValueId> inputs_;    // the graph inputs this schedule reads

@@ -12,6 +12,8 @@ const char* error_category_name(ErrorCategory category) {
       return "unsupported";
     case ErrorCategory::Io:
       return "i/o error";
+    case ErrorCategory::Numerical:
+      return "numerical error";
     case ErrorCategory::Internal:
       return "internal error";
   }

@@ -18,6 +18,7 @@ enum class ErrorCategory {
   BadFile,          // a file is malformed, truncated or not what it claims
   Unsupported,      // valid request that this build cannot serve (dtype, backend, kernel)
   Io,               // the operating system failed a read or write of a valid request (disk full, permissions)
+  Numerical,        // a computation produced non-finite values: training diverged
   Internal,         // a broken invariant inside frost: a bug
 };
 

@@ -71,6 +71,10 @@ struct Attrs {
   // `fill` where the mask is nonzero (torch's masked_fill), or where it is zero with fill_where_zero.
   double fill = 0.0;
   bool fill_where_zero = false;
+  // attention: dropout of the probabilities at this rate (attrs.seed its Philox key; the I64 stream offset
+  // is the node's last input), as softmax → dropout → matmul with the mask element (t, i, j) of the
+  // (batch..., Lq, P + Lk) probabilities drawn exactly as the dropout op draws it.
+  double dropout = 0.0;
   std::vector<int64_t> views;
   bool operator==(const Attrs& o) const = default;
 };

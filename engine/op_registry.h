@@ -52,7 +52,7 @@ inline constexpr int kVariadic = -1;
 struct OpRow {
   OpKind kind{};
   const char* name = nullptr;
-  int num_inputs = 0;  // exact count, or kVariadic
+  int num_inputs = 0;   // exact count, or kVariadic
   int num_outputs = 1;  // exact count, or kVariadic
   InferFn infer = nullptr;
   // Output 0 may be written over this input's buffer when the input dies at this node and the types match

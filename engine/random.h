@@ -31,6 +31,12 @@ class Philox {
   uint64_t stream_;
 };
 
+// Inverted dropout's draw for element i at rate p: kept when the stream's uniform is >= p (the dropout op
+// and the fused attention op share it, so their masks are the same).
+inline bool dropout_keeps(const Philox& rng, uint64_t i, double p) {
+  return double(rng.uniform(i)) >= p;
+}
+
 // Fills an f32 or f64 host tensor; element i takes stream element i.
 void fill_uniform(HostTensor& t, const Philox& rng, double lo, double hi);
 void fill_normal(HostTensor& t, const Philox& rng, double mean, double stddev);

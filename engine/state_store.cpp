@@ -11,16 +11,25 @@ StateStore::~StateStore() {
     if (e.data != nullptr) backend_.free(e.data);
 }
 
+namespace {
+const char* kind_name(StateKind k) {
+  return k == StateKind::Parameter ? "a parameter" : "optimizer state";
+}
+}  // namespace
+
+void StateStore::check(const std::string& name, const TensorType& type, StateKind kind) const {
+  auto it = states_.find(name);
+  if (it == states_.end()) return;
+  FROST_CHECK(it->second.type == type && it->second.kind == kind, InvalidArgument,
+              "state '" << name << "' is " << to_string(it->second.type) << ", " << kind_name(it->second.kind)
+                        << ", in the shared store, but a graph declares it " << to_string(type) << ", "
+                        << kind_name(kind));
+}
+
 void* StateStore::bind(const std::string& name, const TensorType& type, StateKind kind,
                        const HostTensor* init) {
-  auto it = states_.find(name);
-  if (it != states_.end()) {
-    FROST_CHECK(it->second.type == type && it->second.kind == kind, InvalidArgument,
-                "state '" << name << "' is " << to_string(it->second.type)
-                          << " in the shared store, but a graph "
-                          << "declares it " << to_string(type));
-    return it->second.data;
-  }
+  check(name, type, kind);
+  if (auto it = states_.find(name); it != states_.end()) return it->second.data;
   const size_t bytes = size_t(type.shape.numel()) * size_of(type.dtype);
   void* data = backend_.alloc(bytes);  // zero-filled
   if (init != nullptr) backend_.copy_from_host(data, init->raw(), init->bytes());

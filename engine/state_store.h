@@ -32,6 +32,8 @@ class StateStore {
   StateStore& operator=(const StateStore&) = delete;
 
   Backend& backend() const { return backend_; }
+  // Throws InvalidArgument, changing nothing, when state `name` exists with another type or kind.
+  void check(const std::string& name, const TensorType& type, StateKind kind) const;
   // The buffer of state `name`, made on first request; see the header comment for the rules.
   void* bind(const std::string& name, const TensorType& type, StateKind kind, const HostTensor* init);
 

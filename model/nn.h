@@ -28,7 +28,7 @@ Tensor linear(Tensor x, Tensor w, Tensor b = {});
 //   matmul(q, k^T) -> scale(1/sqrt(D)) -> [add(mask_bias)] -> softmax -> matmul(., v)
 // q: (..., Lq, D), k and v: (..., Lk, D), mask_bias broadcast to (..., Lq, Lk) -> (..., Lq, D).
 // With `probs_dropout` (a function applied to the probabilities, training only) the sequence has a dropout
-// between softmax and the second matmul, which the fusion pass does not match: it runs unfused.
+// between softmax and the second matmul; the fusion pass folds it into the attention op.
 Tensor attention(Tensor q, Tensor k, Tensor v, Tensor mask_bias = {},
                  const std::function<Tensor(Tensor)>& probs_dropout = {});
 

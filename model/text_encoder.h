@@ -36,7 +36,8 @@ struct TextOutputs {
 // probabilities; BERT adds `hidden_dropout` after the attention output projection). Inverted dropout whose
 // masks come from Philox: site s of the encoder draws from key mix(seed, s) at stream `offset` — an I64
 // scalar value the trainer advances every micro-step — so masks differ per site and per step and are
-// reproducible. Attention-probability dropout makes the attention run unfused (softmax, dropout, matmul).
+// reproducible. Attention-probability dropout is softmax → dropout → matmul, which the fusion pass folds into
+// the attention op (the same masks).
 struct TextDropout {
   double hidden = 0.0;     // in [0, 1)
   double attention = 0.0;  // in [0, 1)

@@ -202,7 +202,10 @@ std::vector<Tensor> layer_norm_backward(Tensor dy, Tensor x, Tensor weight, Tens
   return make_all(OpKind::LayerNormBackward, {dy, x, weight, mean, rstd}, a);
 }
 AttentionResult fused_attention(Tensor q, Tensor k, Tensor v, double scale, Tensor prefix_k, Tensor prefix_v,
-                                Tensor mask, double fill, bool fill_where_zero) {
+                                Tensor mask, double fill, bool fill_where_zero, double dropout, uint64_t seed,
+                                Tensor offset) {
+  FROST_CHECK(dropout <= 0 || offset.valid(), InvalidArgument,
+              "fused_attention: dropout needs its stream offset (an I64 scalar value)");
   FROST_CHECK(prefix_k.valid() == prefix_v.valid(), InvalidArgument,
               "fused_attention: give both prefix keys and prefix values, or neither");
   Attrs a;
@@ -217,6 +220,11 @@ AttentionResult fused_attention(Tensor q, Tensor k, Tensor v, double scale, Tens
     in.push_back(prefix_v);
   }
   if (a.masked) in.push_back(mask);
+  if (dropout > 0) {
+    a.dropout = dropout;
+    a.seed = seed;
+    in.push_back(offset);
+  }
   std::vector<Tensor> o = make_all(OpKind::Attention, in, a);
   return {o[0], o[1]};
 }

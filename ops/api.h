@@ -116,10 +116,12 @@ struct AttentionResult {
   Tensor out, lse;
 };
 // A u8 mask instead fills: scores become `fill` where it is nonzero (masked_fill), or where it is zero
-// with fill_where_zero.
+// with fill_where_zero. With dropout > 0 the probabilities are dropped as dropout(p, seed, offset) would
+// drop them (the same mask) before the product with the values.
 AttentionResult fused_attention(Tensor q, Tensor k, Tensor v, double scale, Tensor prefix_k = {},
                                 Tensor prefix_v = {}, Tensor mask = {}, double fill = 0.0,
-                                bool fill_where_zero = false);
+                                bool fill_where_zero = false, double dropout = 0.0, uint64_t seed = 0,
+                                Tensor offset = {});
 // `inputs` and `attrs` are the forward node's; -> dq, dk, dv[, dprefix_k, dprefix_v].
 std::vector<Tensor> fused_attention_backward(Tensor dout, const std::vector<Tensor>& inputs, Tensor out,
                                              Tensor lse, const Attrs& attrs);

@@ -236,6 +236,27 @@ TEST(Fusion, AttentionPrefixKeyValueIsNotMaterialised) {
   EXPECT_EQ(backward, 1);
 }
 
+// Probability dropout (training) folds into the op with its rate, key and offset; the op draws the dropout
+// op's masks, so fused and unfused give the same outputs and gradients on every backend — here past a key
+// block (the tiled kernel's wide path) with a mask bias.
+TEST(Fusion, AttentionWithProbabilityDropout) {
+  Graph g;
+  Tensor q = g.input("q", DType::F32, {2, 3, 20, 16}), k = g.input("k", DType::F32, {2, 3, 150, 16});
+  Tensor v = g.input("v", DType::F32, {2, 3, 150, 8}), bias = g.input("bias", DType::F32, {2, 1, 1, 150});
+  const Tensor offset = fill(g, {}, DType::I64, 3.0);
+  Tensor o = nn::attention(q, k, v, bias, [&](Tensor p) { return dropout(p, 0.25, 99, offset); });
+  g.output("o", o);
+  Graph fused = g;
+  EXPECT_EQ(fuse(fused).attention, 1);
+  const Node& a = producer_of(fused, o);
+  ASSERT_EQ(a.kind, OpKind::Attention);
+  EXPECT_EQ(a.attrs.dropout, 0.25);
+  EXPECT_EQ(a.attrs.seed, 99u);
+  EXPECT_EQ(a.inputs.back(), offset.id);
+  expect_fused_equals_unfused(g);
+  expect_gradients_fused_equal_unfused(g, o, {"q", "k", "v"});
+}
+
 TEST(Fusion, AttentionDoesNotMatchWhenProbabilitiesAreUsedElsewhere) {
   Graph g;
   Tensor q = g.input("q", DType::F32, {3, 4, 8}), k = g.input("k", DType::F32, {3, 6, 8});

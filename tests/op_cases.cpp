@@ -298,8 +298,10 @@ void add_attention_cases(std::vector<OpCase>& c) {
   // with_lse: the logsumexp output is compared too (no gradient flows through it: not gradient-checked).
   // masked: 0 none, 1 a bias (-30 where a random u8 mask is set), 2 a masked fill of -30 where the u8 mask
   // is nonzero, 3 a fill of -1e9 where it is zero (finite fills: the gradient must still skip them).
+  // dropout: the probabilities' dropout at rate 0.3 (offset 5 from a fill; the gradient check holds the mask
+  // fixed, so the function is smooth in q, k, v).
   auto case_of = [](std::string name, Shape q, Shape k, Shape v, std::optional<Shape> prefix, int masked,
-                    bool backward, bool with_lse = false) {
+                    bool backward, bool with_lse = false, bool dropout = false) {
     const int64_t D = q[-1];
     std::vector<InputSpec> in = {{q}, {k}, {v}};
     Shape pk, pv;
@@ -321,28 +323,44 @@ void add_attention_cases(std::vector<OpCase>& c) {
         return o;
       }()});
     const OpKind kind = backward ? OpKind::AttentionBackward : OpKind::Attention;
-    return OpCase{std::move(name), kind, in,
-                  [D, prefix, masked, backward, mask_shape, with_lse](Graph& g, DType dt, In in) -> Out {
-                    size_t next = 3;
-                    Tensor pk, pv, bias;
-                    if (prefix) {
-                      pk = in[next++];
-                      pv = in[next++];
-                    }
-                    if (masked == 1) bias = masked_fill(fill(g, mask_shape, dt, 0.0), in[next++], -30.0);
-                    if (masked >= 2) bias = in[next++];  // the u8 mask itself
-                    const double s = 1.0 / std::sqrt(double(D));
-                    AttentionResult r = fused_attention(in[0], in[1], in[2], s, pk, pv, bias,
-                                                        masked == 3 ? -1e9 : -30.0, masked == 3);
-                    if (!backward) return with_lse ? Out{r.out, r.lse} : Out{r.out};
-                    std::vector<Tensor> fwd = {in[0], in[1], in[2]};
-                    if (prefix) fwd.insert(fwd.end(), {pk, pv});
-                    if (masked) fwd.push_back(bias);
-                    const Attrs& a = g.node(g.value(r.out.id).producer).attrs;
-                    return fused_attention_backward(in[next], fwd, r.out, r.lse, a);
-                  }};
+    return OpCase{
+        std::move(name), kind, in,
+        [D, prefix, masked, backward, mask_shape, with_lse, dropout](Graph& g, DType dt, In in) -> Out {
+          size_t next = 3;
+          Tensor pk, pv, bias;
+          if (prefix) {
+            pk = in[next++];
+            pv = in[next++];
+          }
+          if (masked == 1) bias = masked_fill(fill(g, mask_shape, dt, 0.0), in[next++], -30.0);
+          if (masked >= 2) bias = in[next++];  // the u8 mask itself
+          const double s = 1.0 / std::sqrt(double(D));
+          const Tensor offset = dropout ? fill(g, {}, DType::I64, 5.0) : Tensor{};
+          AttentionResult r =
+              fused_attention(in[0], in[1], in[2], s, pk, pv, bias, masked == 3 ? -1e9 : -30.0, masked == 3,
+                              dropout ? 0.3 : 0.0, 77, offset);
+          if (!backward) return with_lse ? Out{r.out, r.lse} : Out{r.out};
+          std::vector<Tensor> fwd = {in[0], in[1], in[2]};
+          if (prefix) fwd.insert(fwd.end(), {pk, pv});
+          if (masked) fwd.push_back(bias);
+          if (dropout) fwd.push_back(offset);
+          const Attrs& a = g.node(g.value(r.out.id).producer).attrs;
+          return fused_attention_backward(in[next], fwd, r.out, r.lse, a);
+        }};
   };
   c.push_back(case_of("attention/plain", {2, 3, 4}, {2, 5, 4}, {2, 5, 3}, std::nullopt, false, false));
+  // Probability dropout: gradient-checked small (the row-dot path), and on the wide path past a key block
+  // with a prefix and a fill, forward and backward against the oracle.
+  c.push_back(case_of("attention/dropout", {2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 5, 6}, Shape{2, 1, 1, 4}, 1,
+                      false, false, true));
+  c.push_back(case_of("attention_backward/dropout", {2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 5, 6},
+                      Shape{2, 1, 1, 4}, 1, true, false, true));
+  for (bool backward : {false, true}) {
+    c.push_back(case_of(backward ? "attention_backward/dropout_wide" : "attention/dropout_wide",
+                        {2, 2, 20, 16}, {2, 2, 150, 16}, {2, 2, 150, 24}, Shape{2, 1, 1, 16}, 2, backward,
+                        false, true));
+    c.back().gradcheck = false;
+  }
   c.push_back(case_of("attention/prefix_mask", {2, 2, 3, 4}, {2, 2, 5, 4}, {2, 2, 5, 6}, Shape{2, 1, 1, 4},
                       true, false));
   c.push_back(

@@ -11,8 +11,11 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 
+#include "engine/passes/passes.h"
 #include "loader/safetensors.h"
+#include "model/dual_encoder.h"
 #include "model/weights.h"
 #include "test_util.h"
 #include "train/trainer.h"
@@ -49,7 +52,7 @@ std::vector<MicroBatch> batches_of_step(int64_t step, int64_t K) {
 
 // Dropout on text hidden states and attention probabilities, warm-up 3 then cosine to step 8, weight decay
 // on the default group: every piece of state a resume must restore.
-TrainOptions resumable_options(int64_t K) {
+TrainOptions resumable_options(int64_t K, double clip_norm = 30.0) {
   TrainOptions o{.batch = 4, .text_length = 8, .accumulation = K};
   o.adamw.lr = 1e-3;
   o.adamw.weight_decay = 0.01;
@@ -57,7 +60,7 @@ TrainOptions resumable_options(int64_t K) {
   o.dropout = 0.1;
   o.attention_dropout = 0.1;
   o.seed = 1234;
-  o.clip_norm = 30.0;
+  o.clip_norm = clip_norm;
   return o;
 }
 
@@ -71,16 +74,19 @@ bool same_bits(const HostTensor& a, const HostTensor& b) {
   return a.bytes() == b.bytes() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
 }
 
-class Resume : public ::testing::TestWithParam<int64_t> {};
+// (accumulation, clip norm): each gradient layout — consumed by its update, held for clipping, accumulated.
+class Resume : public ::testing::TestWithParam<std::pair<int64_t, double>> {};
 
 TEST_P(Resume, TwoNStepsEqualNPlusResumePlusNToTheBit) {
-  const int64_t K = GetParam(), N = 4;
+  const int64_t K = GetParam().first, N = 4;
+  auto resumable_options = [&](int64_t k) { return train::resumable_options(k, GetParam().second); };
   Trainer straight(model::FitConfig::tiny(), resumable_options(K));
   straight.set_weights(initial_weights());
   std::vector<double> losses;
   for (int64_t s = 1; s <= 2 * N; ++s) losses.push_back(straight.step(batches_of_step(s, K)).loss);
 
-  const std::string ckpt = temp_path("resume_" + std::to_string(K) + ".safetensors");
+  const std::string ckpt = temp_path("resume_" + std::to_string(K) + "_" +
+                                     std::to_string(int(GetParam().second)) + ".safetensors");
   {
     Trainer first(model::FitConfig::tiny(), resumable_options(K));
     first.set_weights(initial_weights());
@@ -109,7 +115,54 @@ TEST_P(Resume, TwoNStepsEqualNPlusResumePlusNToTheBit) {
   EXPECT_EQ(compared, 3 * int(straight.parameter_names().size()));  // parameters, m and v
 }
 
-INSTANTIATE_TEST_SUITE_P(Accumulation, Resume, ::testing::Values(1, 2));
+INSTANTIATE_TEST_SUITE_P(Layouts, Resume,
+                         ::testing::Values(std::make_pair(int64_t(1), 0.0), std::make_pair(int64_t(1), 30.0),
+                                           std::make_pair(int64_t(2), 0.0)));
+
+TEST(Trainer, AStopRequestIsClearedSoTheNextLoopContinues) {
+  Trainer t(model::FitConfig::tiny(), resumable_options(1));
+  t.set_weights(initial_weights());
+  const std::string ckpt = temp_path("continue.safetensors");
+  auto batches = [](int64_t s) { return batches_of_step(s, 1); };
+  t.request_stop();  // before any step: nothing runs, nothing is written
+  EXPECT_EQ(run_training(t, batches, {.steps = 3, .checkpoint_path = ckpt}), LoopEnd::Stopped);
+  EXPECT_EQ(t.step_count(), 0);
+  EXPECT_FALSE(fs::exists(ckpt));
+  EXPECT_EQ(run_training(t, batches, {.steps = 3, .checkpoint_path = ckpt}), LoopEnd::Finished);
+  EXPECT_EQ(t.step_count(), 3);
+  EXPECT_TRUE(fs::exists(ckpt));
+}
+
+// The masks change from micro-batch to micro-batch (the stream advances) and from site to site (each its
+// own key): at lr 0 the weights stay put, so two steps on one batch differ only by their masks.
+TEST(Trainer, DropoutMasksDifferPerStepAndPerSite) {
+  TrainOptions o = resumable_options(1);
+  o.adamw.lr = 0;
+  Trainer t(model::FitConfig::tiny(), o);
+  t.set_weights(initial_weights());
+  const double first = t.step(batches_of_step(1, 1)).loss, second = t.step(batches_of_step(1, 1)).loss;
+  EXPECT_NE(first, second);
+  TrainOptions off = o;
+  off.dropout = off.attention_dropout = 0;
+  Trainer plain(model::FitConfig::tiny(), off);
+  plain.set_weights(initial_weights());
+  EXPECT_EQ(plain.step(batches_of_step(1, 1)).loss, plain.step(batches_of_step(1, 1)).loss);
+  std::set<uint64_t> keys;
+  int sites = 0;
+  // The forward graph (the backward's dropout nodes reuse their forward site's key, as they must).
+  const model::FitGraph fg = model::build_fit_graph(
+      model::FitConfig::tiny(),
+      {.batch = 4, .text_length = 8, .dropout = 0.1, .attention_dropout = 0.1, .dropout_seed = 1234});
+  const std::vector<bool> live = live_nodes(*fg.graph);  // fusion leaves the replaced nodes dead
+  for (NodeId id = 0; id < fg.graph->num_nodes(); ++id)
+    if (const Node& n = fg.graph->node(id);
+        live[id] && (n.kind == OpKind::Dropout || (n.kind == OpKind::Attention && n.attrs.dropout > 0))) {
+      keys.insert(n.attrs.seed);
+      ++sites;
+    }
+  EXPECT_EQ(sites, 1 + 2 * model::FitConfig::tiny().text.layers);  // embeddings; attention and FFN per layer
+  EXPECT_EQ(int(keys.size()), sites);
+}
 
 TEST(Trainer, DropoutChangesTheStepAndDependsOnTheSeed) {
   auto final_weight = [](double p, uint64_t seed) {
@@ -161,6 +214,23 @@ TEST(Trainer, RefusesCheckpointsThatDoNotFit) {
   seeded.seed = 99;
   Trainer wrong_seed(model::FitConfig::tiny(), seeded);
   expect_refused(wrong_seed, ckpt, "dropout seed 1234");
+  TrainOptions torch_adamw = resumable_options(1);
+  torch_adamw.adamw.variant = AdamWVariant::Torch;
+  Trainer wrong_variant(model::FitConfig::tiny(), torch_adamw);
+  expect_refused(wrong_variant, ckpt, "AdamW variant");
+  TrainOptions betas = resumable_options(1);
+  betas.adamw.beta2 = 0.98;
+  Trainer wrong_betas(model::FitConfig::tiny(), betas);
+  expect_refused(wrong_betas, ckpt, "AdamW betas");
+  {  // a checkpoint trained without dropout resumes with dropout whatever the seed
+    TrainOptions no_dropout = resumable_options(1);
+    no_dropout.dropout = no_dropout.attention_dropout = 0;
+    Trainer t(model::FitConfig::tiny(), no_dropout);
+    t.set_weights(initial_weights());
+    const std::string plain = temp_path("no_dropout.safetensors");
+    t.save_checkpoint(plain);
+    wrong_seed.load_checkpoint(plain);
+  }
   // An inference export has weights but nothing to resume.
   Trainer t(model::FitConfig::tiny(), resumable_options(1));
   const std::string exported = temp_path("export_only.safetensors");

@@ -260,6 +260,18 @@ StepResult Trainer::step(std::span<const MicroBatch> micro_batches) {
   CompiledGraph& last = update_ ? *update_ : *micro_;
   adam_.set_step(last, options_.adamw, t, lr);
   double loss = 0;
+  const int64_t micro_before = micro_steps_;
+  struct Rollback {  // a throw part-way leaves no step done: the dropout stream and accumulators restart
+    Trainer& t;
+    int64_t micro;
+    bool armed = true;
+    ~Rollback() {
+      if (!armed) return;
+      t.micro_steps_ = micro;
+      if (t.update_)
+        for (const std::string& name : t.trainable_names_) t.store_->zero("grad." + name);
+    }
+  } rollback{*this, micro_before};
   for (const MicroBatch& b : micro_batches) {
     bind_batch(*micro_, b);
     if (dropout_active_) {
@@ -276,6 +288,7 @@ StepResult Trainer::step(std::span<const MicroBatch> micro_batches) {
     for (const std::string& name : trainable_names_) store_->zero("grad." + name);
   }
   const double norm = last.output_copy("grad_norm").to(DType::F64).data<double>()[0];
+  rollback.armed = false;
   step_ = t;
   if (!std::isfinite(loss) || !std::isfinite(norm)) {
     std::ostringstream ids;
@@ -359,7 +372,16 @@ void Trainer::load_checkpoint(const std::string& path) {
       FROST_FAIL(BadFile, path << ": its optimizer state does not fit this trainer (" << example
                                << "): resume with the same frozen parameters");
     }
-    if (dropout_active_)
+    const json& their = meta.at("options");
+    const json ours_opt = options_json(options_);
+    for (const char* key : {"variant", "betas"})
+      FROST_CHECK(their.at("adamw").at(key) == ours_opt.at("adamw").at(key), BadFile,
+                  path << ": trained with AdamW " << key << " " << their.at("adamw").at(key).dump()
+                       << ", this trainer's is " << ours_opt.at("adamw").at(key).dump()
+                       << ": its moments would not fit");
+    const bool their_dropout =
+        their.at("dropout").get<double>() > 0 || their.at("attention_dropout").get<double>() > 0;
+    if (dropout_active_ && their_dropout)
       FROST_CHECK(meta.at("seed").get<uint64_t>() == options_.seed, BadFile,
                   path << ": trained with dropout seed " << meta.at("seed") << ", this trainer's is "
                        << options_.seed << ": the masks would not continue — use the checkpoint's seed");
@@ -377,6 +399,8 @@ void Trainer::load_checkpoint(const std::string& path) {
     const int64_t step = meta.at("step").get<int64_t>(), micro = meta.at("micro_steps").get<int64_t>();
     FROST_CHECK(step >= 0 && micro >= 0, BadFile, path << ": negative step count");
     for (size_t i = 0; i < names.size(); ++i) store_->set(names[i], values[i]);
+    if (update_)
+      for (const std::string& name : trainable_names_) store_->zero("grad." + name);
     step_ = step;
     micro_steps_ = micro;
   } catch (const json::exception& e) {
@@ -424,9 +448,11 @@ LoopEnd run_training(Trainer& trainer, const std::function<std::vector<MicroBatc
     trainer.save_checkpoint(o.checkpoint_path);
     last_good = o.checkpoint_path + " (step " + std::to_string(trainer.step_count()) + ")";
   };
+  bool ran = false;
   while (trainer.step_count() < o.steps) {
     if (trainer.stop_requested()) {
-      checkpoint();
+      if (ran) checkpoint();
+      trainer.clear_stop();
       return LoopEnd::Stopped;
     }
     const std::vector<MicroBatch> b = batches(trainer.step_count() + 1);
@@ -436,11 +462,14 @@ LoopEnd run_training(Trainer& trainer, const std::function<std::vector<MicroBatc
     } catch (const Diverged& e) {
       throw Diverged(std::string(e.what()) + "; the last good checkpoint is " + last_good, e.step());
     }
+    ran = true;
     if (o.on_step) o.on_step(r);
     if (o.checkpoint_every > 0 && r.step % o.checkpoint_every == 0 && r.step < o.steps) checkpoint();
   }
-  checkpoint();
-  return trainer.stop_requested() ? LoopEnd::Stopped : LoopEnd::Finished;
+  if (ran) checkpoint();
+  const bool stopped = trainer.stop_requested();
+  trainer.clear_stop();
+  return stopped ? LoopEnd::Stopped : LoopEnd::Finished;
 }
 
 }  // namespace frost::train

@@ -134,12 +134,14 @@ class Trainer {
   // Restores parameters, moments, step and RNG position from a checkpoint of save_checkpoint. Refused
   // (BadFile, naming the field or tensor) when the checkpoint's config differs from this trainer's, when
   // its set of trained parameters differs (other frozen prefixes), or when a tensor is missing or
-  // mis-shaped; nothing is changed then. Learning rate, schedule and clipping are this trainer's options:
-  // a resume may change them (the metadata records what the checkpoint was trained with).
+  // mis-shaped, when its AdamW variant or betas differ (the moments would mean something else), or, with
+  // dropout, when its dropout seed differs; nothing is changed then. Learning rate, eps, weight decay,
+  // schedule, clipping and accumulation are this trainer's options: a resume may change them (the metadata
+  // records what the checkpoint was trained with). Accumulators are zeroed.
   void load_checkpoint(const std::string& path);
-  // The parameters alone, as the reference's checkpoints name them (`module.` + canonical name) plus the
-  // buffers its model's state_dict holds (`module.text_model.embeddings.position_ids` for DistilBERT):
-  // torch's load_state_dict(strict=True) on the reference model accepts it.
+  // The parameters alone, as the reference's checkpoints name them (`module.` + canonical name): the
+  // reference model's state_dict with the pinned transformers has exactly these (position_ids is a
+  // non-persistent buffer there), so torch's load_state_dict(strict=True) accepts the file.
   void export_inference(const std::string& path) const;
   // The names and shapes export_inference writes for config `c`, in sorted order (tests compare them with
   // the reference model's state_dict).
@@ -149,6 +151,7 @@ class Trainer {
   // training loop checks stop_requested() between steps and writes a checkpoint (run_training does).
   void request_stop() noexcept { stop_.store(true, std::memory_order_relaxed); }
   bool stop_requested() const noexcept { return stop_.load(std::memory_order_relaxed); }
+  void clear_stop() noexcept { stop_.store(false, std::memory_order_relaxed); }
 
   // The compiled graphs: the step graph (K = 1) or micro-step graph, and the update graph (null for K = 1).
   // For plans, reports and the allocation test; step() is how training runs them.
@@ -175,8 +178,9 @@ class Trainer {
 
 // A training loop with the safety the trainer's users need: `batches(step)` gives step's micro-batches
 // (step 1-based); a checkpoint every `checkpoint_every` steps and at the end (when `checkpoint_path` is
-// set); a stop request ends the loop after the current step with a checkpoint; a non-finite loss or
-// gradient norm throws Diverged naming the step, the batch's sample ids and the last good checkpoint.
+// set and a step ran); a stop request ends the loop after the current step with a checkpoint (and is
+// cleared, so a later call continues); a non-finite loss or gradient norm throws Diverged naming the
+// step, the batch's sample ids and the last good checkpoint.
 struct LoopOptions {
   int64_t steps = 0;  // run until step_count() reaches this
   int64_t checkpoint_every = 0;

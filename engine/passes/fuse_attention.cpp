@@ -2,10 +2,10 @@
 // sequences") becomes one attention op, whose kernels never materialise the score matrix and whose backward
 // recomputes the probabilities from the saved logsumexp.
 //
-//   q ─► [scale α] ─► matmul(·, k, trans_b) ─► [scale β] ─► [add mask | masked fill] ─► softmax ─► matmul(·,
-//   v)
+//   q ─► [scale α] ─► matmul(·, k, trans_b) ─► [scale β] ─► [add mask | masked fill] ─► softmax
+//     ─► [dropout] ─► matmul(·, v)
 //
-//   ⇒  attention(q, k, v[, mask]; scale = α·β) → (out, logsumexp)
+//   ⇒  attention(q, k, v[, mask][, offset]; scale = α·β, dropout rate and key) → (out, logsumexp)
 //
 // The mask is a float bias added on either side, or a masked fill: where(mask u8, fill, scores) (fills where
 // the mask is nonzero, torch's masked_fill) or where(mask, scores, fill) (where it is zero), the fill a
@@ -72,12 +72,20 @@ int fuse_attention(Graph& g) {
   for (NodeId id = 0; id < g.num_nodes(); ++id) {
     const Node& out_mm = g.node(id);
     if (out_mm.kind != OpKind::MatMul || !plain_matmul(&out_mm, false) || consumed[id]) continue;
-    const ValueId probs = out_mm.inputs[0], v_full = out_mm.inputs[1];
+    ValueId probs = out_mm.inputs[0];
+    const ValueId v_full = out_mm.inputs[1];
+    // Dropout of the probabilities (training): softmax → dropout → matmul, its rate, key and offset kept.
+    const Node* drop = m.producer(probs, OpKind::Dropout);
+    if (drop != nullptr) {
+      if (!m.internal(probs, {&out_mm}) || drop->attrs.scalar <= 0) continue;
+      probs = drop->inputs[0];
+    }
     const Node* softmax = m.producer(probs, OpKind::Softmax);
-    if (softmax == nullptr || !m.internal(probs, {&out_mm})) continue;
+    if (softmax == nullptr || !m.internal(probs, {drop != nullptr ? drop : &out_mm})) continue;
     // Walk back from the softmax input: [add mask] ← [scale β] ← matmul(q', k, trans_b) ← [scale α].
     ValueId s = softmax->inputs[0], mask = kNoId;
     std::vector<const Node*> members = {softmax};
+    if (drop != nullptr) members.push_back(drop);
     auto is_scores = [&](ValueId x) {
       return m.producer(x, OpKind::Scale) != nullptr || plain_matmul(m.producer(x, OpKind::MatMul), true);
     };
@@ -117,7 +125,7 @@ int fuse_attention(Graph& g) {
       members.push_back(where);
     }
     double scale = 1.0;
-    const Node* consumer = members.back();
+    const Node* consumer = members.back() == drop ? softmax : members.back();
     if (const Node* beta = m.producer(s, OpKind::Scale)) {
       if (!m.internal(s, {consumer})) continue;
       scale *= beta->attrs.scalar;
@@ -161,6 +169,11 @@ int fuse_attention(Graph& g) {
       inputs.push_back(prefix.prefix_v);
     }
     if (attrs.masked) inputs.push_back(mask);
+    if (drop != nullptr) {
+      attrs.dropout = drop->attrs.scalar;
+      attrs.seed = drop->attrs.seed;
+      inputs.push_back(drop->inputs[1]);
+    }
     // The op's own shape rules (the mask's broadcast, the prefix's) decide the rest.
     std::vector<Shape> shapes;
     for (ValueId in : inputs) shapes.push_back(g.value(in).type.shape);

@@ -5,7 +5,10 @@
 //                                           lse  (batch..., Lq)     = logsumexp of S per row
 //     S = scale q [pk; k]^T + mask with a float mask (a bias), or with a u8 mask (masked fill) the scaled
 //     scores where it keeps them and attrs.fill where it fills (nonzero, or zero with attrs.fill_where_zero)
-//   attention_backward(dout, q, k, v[, pk, pv][, mask], out, lse) -> dq, dk, dv[, dpk, dpv]
+//     With attrs.dropout > 0 (an I64 offset input last): the probabilities are dropped and scaled by
+//     1 / (1 - rate) before the matmul with v, the mask drawn per element as the dropout op draws it; lse
+//     stays the logsumexp of S.
+//   attention_backward(dout, q, k, v[, pk, pv][, mask][, offset], out, lse) -> dq, dk, dv[, dpk, dpv]
 //     (the probabilities are recomputed from lse, flash-attention style; dpk/dpv are summed over the batch
 //     dims they broadcast on; gradients have the operands' logical shapes, contiguous)
 #include <vector>
@@ -34,9 +37,15 @@ Shape with_last(const Shape& batch, std::initializer_list<int64_t> tail) {
 // Operands (and dout, out, lse) share one floating dtype; the mask is of it (a bias) or u8 (masked fill).
 void require_attention_dtypes(const InferContext& ctx, int first) {
   require_floating(ctx, 0);
-  const int mask = ctx.attrs.masked ? first + attention_num_inputs(ctx.attrs) - 1 : -1;
+  const int dropout = ctx.attrs.dropout > 0 ? first + attention_num_inputs(ctx.attrs) - 1 : -1;
+  const int mask =
+      ctx.attrs.masked ? first + attention_num_inputs(ctx.attrs) - 1 - (dropout >= 0 ? 1 : 0) : -1;
   for (int i = 0; i < int(ctx.inputs.size()); ++i) {
     const DType dt = ctx.inputs[size_t(i)].dtype;
+    if (i == dropout) {
+      FROST_CHECK(dt == DType::I64, InvalidArgument, "the dropout offset is " << dt << ", not i64");
+      continue;
+    }
     if (i == mask) {
       FROST_CHECK(dt == ctx.inputs[0].dtype || dt == DType::U8, InvalidArgument,
                   "the mask is " << dt << "; a bias is " << ctx.inputs[0].dtype << ", a masked fill u8");
@@ -98,7 +107,7 @@ void backward_attention(BackwardContext& c) {
                   << c.node_id() << ")");
   const int n = attention_num_inputs(a);
   if (a.masked)
-    FROST_CHECK(!c.needs_grad(n - 1), Unsupported,
+    FROST_CHECK(!c.needs_grad(n - 1 - (a.dropout > 0 ? 1 : 0)), Unsupported,
                 "autodiff: attention node " << c.node_id() << ": gradients of the mask are not supported");
   std::vector<Tensor> in;
   for (int i = 0; i < n; ++i) in.push_back(c.input(i));

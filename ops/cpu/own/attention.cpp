@@ -21,6 +21,7 @@
 
 #include "engine/attention_geometry.h"
 #include "engine/kernel.h"
+#include "engine/random.h"
 #include "ops/cpu/parallel.h"
 #include "ops/registration.h"
 
@@ -279,6 +280,32 @@ FROST_INLINE void block_scores(const KernelContext& ctx, const AttentionGeometry
   }
 }
 
+// Attention-probability dropout (attrs.dropout): the factor of probability (t, i, j) — 1 / (1 - rate) kept,
+// 0 dropped — drawn as the dropout op draws element (t, i, j) of the probabilities.
+struct Dropout {
+  bool on = false;
+  float keep_scale = 1.0f;
+  double rate = 0;
+  Philox rng{0};
+  Dropout(const KernelContext& ctx, const AttentionGeometry& g, int first) {
+    rate = ctx.node->attrs.dropout;
+    on = rate > 0;
+    if (!on) return;
+    rng = Philox(ctx.node->attrs.seed, uint64_t(ctx.in[first + g.offset_in].as<const int64_t>()[0]));
+    keep_scale = float(1.0 / (1.0 - rate));
+  }
+  // x[r][jj] *= factor(t, i0 + r, j0 + jj) over a block's rows and n columns (row stride kKeyBlock).
+  void apply(const AttentionGeometry& g, int64_t t, int64_t i0, int64_t rows, int64_t j0, int64_t n,
+             float* x) const {
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t jj = 0; jj < n; ++jj)
+        if (!dropout_keeps(rng, probability_index(g, t, i0 + r, j0 + jj), rate))
+          x[r * kKeyBlock + jj] = 0.0f;
+        else
+          x[r * kKeyBlock + jj] *= keep_scale;
+  }
+};
+
 // dS = 0 where a u8 mask filled the score: a constant there, whatever its probability.
 void zero_filled(const KernelContext& ctx, const AttentionGeometry& g, int64_t t, int64_t i0, int64_t rows,
                  int64_t j0, int64_t j1, float* dS) {
@@ -307,6 +334,7 @@ FROST_CPU_CLONES void forward_tuple(const KernelContext& ctx, const Plan& pl, in
   float* buf = vb + C * g.Dv;                  // (max(D, Dv)) for strided rows
   const RowSource q = source(ctx.in[g.q_in], g.q, g.batch, t, g.D);
   const Columns cols = columns(ctx, g, 0, t);
+  const Dropout drop(ctx, g, 0);
   gather_columns(cols.k, cols.pk, g.P, C, g.D, wide ? nullptr : keys, wide ? keys : nullptr, buf);
   gather_columns(cols.v, cols.pv, g.P, C, g.Dv, vb, nullptr, buf);
   for (int64_t i0 = 0; i0 < g.Lq; i0 += kQueryBlock) {
@@ -344,6 +372,8 @@ FROST_CPU_CLONES void forward_tuple(const KernelContext& ctx, const Plan& pl, in
         if (alpha != 1.0f)
           for (int64_t c = 0; c < g.Dv; ++c) a[c] *= alpha;
       }
+      // The sum l above is of the kept and the dropped: softmax normalises before dropout.
+      if (drop.on) drop.apply(g, t, i0, rows, j0, n, S);
       small_gemm(rows, g.Dv, n, S, kKeyBlock, 1, vb + j0 * g.Dv, g.Dv, acc, g.Dv);  // acc += P V
     }
     float* out = ctx.out[0].as<float>() + (t * g.Lq + i0) * g.Dv;
@@ -398,8 +428,10 @@ FROST_CPU_CLONES void backward_tuple(const KernelContext& ctx, const Plan& pl, i
   float* dkb = vs + Dv * padded_columns(C);   // (kKeyBlock, D) this block's key gradients
   float* dvb = dkb + kKeyBlock * D;           // (kKeyBlock, Dv) this block's value gradients
   float* buf = dvb + kKeyBlock * Dv;          // (max(D, Dv))
+  float* pd = buf + std::max(D, Dv);          // (rows, kKeyBlock): P with dropout (dropout only)
   const RowSource q = source(ctx.in[1 + g.q_in], g.q, g.batch, t, D);
   const Columns cols = columns(ctx, g, 1, t);
+  const Dropout drop(ctx, g, 1);
   const bool wide = wide_layout(g);
   gather_columns(cols.k, cols.pk, g.P, C, D, kb, wide ? kt : nullptr, buf);
   gather_columns(cols.v, cols.pv, g.P, C, Dv, wide ? nullptr : vs, wide ? vs : nullptr, buf);
@@ -421,9 +453,8 @@ FROST_CPU_CLONES void backward_tuple(const KernelContext& ctx, const Plan& pl, i
         exp_row(s, n, lr);
         std::fill(dP + r * kKeyBlock, dP + r * kKeyBlock + padded_columns(n), 0.0f);
       }
-      // dV_block = P^T dout; dP = dout V^T; dS = P (dP - delta)
-      std::fill(dvb, dvb + n * Dv, 0.0f);
-      small_gemm(n, Dv, rows, S, 1, kKeyBlock, dout_b, Dv, dvb, Dv);
+      // dP = dout V^T; with dropout factors F: PF = P F, dP = F dP. dV_block = (PF)^T dout; dS = P (dP -
+      // delta)
       if (wide) {
         small_gemm(rows, padded_columns(n), Dv, dout_b, Dv, 1, vs + j0, padded_columns(C), dP, kKeyBlock);
       } else {
@@ -431,6 +462,19 @@ FROST_CPU_CLONES void backward_tuple(const KernelContext& ctx, const Plan& pl, i
           for (int64_t j = j0; j < j1; ++j)
             dP[r * kKeyBlock + (j - j0)] = dot(dout_b + r * Dv, vs + j * Dv, Dv);
       }
+      const float* pv = S;
+      if (drop.on) {  // pd = F, then dP *= F and pd = P F
+        for (int64_t r = 0; r < rows; ++r) std::fill(pd + r * kKeyBlock, pd + r * kKeyBlock + n, 1.0f);
+        drop.apply(g, t, i0, rows, j0, n, pd);
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t jj = 0; jj < n; ++jj) {
+            dP[r * kKeyBlock + jj] *= pd[r * kKeyBlock + jj];
+            pd[r * kKeyBlock + jj] *= S[r * kKeyBlock + jj];
+          }
+        pv = pd;
+      }
+      std::fill(dvb, dvb + n * Dv, 0.0f);
+      small_gemm(n, Dv, rows, pv, 1, kKeyBlock, dout_b, Dv, dvb, Dv);
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t jj = 0; jj < n; ++jj)
           S[r * kKeyBlock + jj] = S[r * kKeyBlock + jj] * (dP[r * kKeyBlock + jj] - delta[r]);
@@ -486,7 +530,7 @@ KernelPrep prepare(const Graph& graph, const Node& node) {
   const size_t Q = size_t(kQueryBlock), K = size_t(kKeyBlock), D = size_t(g.D), Dv = size_t(g.Dv);
   const size_t C = size_t(padded_columns(g.columns()));
   const size_t forward = Q * (D + K + Dv + 2) + C * (D + Dv) + std::max(D, Dv);
-  const size_t backward = Q * (2 * D + 2 * K + 1) + C * (2 * D + Dv) + K * (D + Dv) + std::max(D, Dv);
+  const size_t backward = Q * (2 * D + 3 * K + 1) + C * (2 * D + Dv) + K * (D + Dv) + std::max(D, Dv);
   pl->per_thread = (std::max(forward, backward) + 15) / 16 * 16;  // 64 bytes apart
   if (node.kind == OpKind::AttentionBackward && g.has_prefix) {
     // Tuples that add into one prefix-gradient slice must share a task: the prefix may broadcast over

@@ -9,6 +9,7 @@
 
 #include "engine/attention_geometry.h"
 #include "engine/kernel.h"
+#include "engine/random.h"
 #include "ops/registration.h"
 
 namespace frost::ops {
@@ -63,6 +64,22 @@ bool filled(const KernelContext& ctx, const AttentionGeometry& g, int first, int
                     ctx.node->attrs);
 }
 
+// The dropout factor of probability (t, i, j): 1 / (1 - rate) where kept, 0 where dropped; 1 without.
+struct DropoutMask {
+  double rate = 0, keep_scale = 1;
+  Philox rng{0};
+  DropoutMask(const KernelContext& ctx, const AttentionGeometry& g, int first) {
+    rate = ctx.node->attrs.dropout;
+    if (rate <= 0) return;
+    rng = Philox(ctx.node->attrs.seed, uint64_t(ctx.in[first + g.offset_in].as<const int64_t>()[0]));
+    keep_scale = 1.0 / (1.0 - rate);
+  }
+  double operator()(const AttentionGeometry& g, int64_t t, int64_t i, int64_t j) const {
+    if (rate <= 0) return 1.0;
+    return dropout_keeps(rng, probability_index(g, t, i, j), rate) ? keep_scale : 0.0;
+  }
+};
+
 // scores[j] = scale * q_i . key_j + mask[i, j] (a float mask), or attrs.fill where a u8 mask fills.
 template <class T>
 void row_scores(const KernelContext& ctx, const AttentionGeometry& g, int first, int64_t t, int64_t i,
@@ -85,6 +102,7 @@ void attention_kernel(const KernelContext& ctx) {
   double* acc = scores + g.columns();                    // (Dv)
   T* out = ctx.out[0].as<T>();
   T* lse = ctx.out[1].as<T>();
+  const DropoutMask drop(ctx, g, 0);
   for (int64_t t = 0; t < g.tuples(); ++t) {
     const Rows<T> q = rows<T>(ctx.in[g.q_in], g.q, g.batch, t);
     const Columns<T> cols = columns_of<T>(ctx, g, 0, t);
@@ -96,7 +114,7 @@ void attention_kernel(const KernelContext& ctx) {
       for (int64_t j = 0; j < g.columns(); ++j) l += std::exp(scores[j] - m);
       for (int64_t c = 0; c < g.Dv; ++c) acc[c] = 0;
       for (int64_t j = 0; j < g.columns(); ++j) {
-        const double p = std::exp(scores[j] - m) / l;
+        const double p = std::exp(scores[j] - m) / l * drop(g, t, i, j);
         for (int64_t c = 0; c < g.Dv; ++c) acc[c] += p * double(cols.value(j, c));
       }
       const int64_t row = t * g.Lq + i;
@@ -106,8 +124,10 @@ void attention_kernel(const KernelContext& ctx) {
   }
 }
 
-// With p = exp(s - lse), dp_j = dout_i . v_j, delta_i = dout_i . out_i, ds_j = p_j (dp_j - delta_i):
-//   dq_i = scale sum_j ds_j key_j,  dkey_j += scale ds_j q_i,  dvalue_j += p_j dout_i.
+// With p = exp(s - lse), d_j the dropout factor (1 without), dp_j = d_j dout_i . v_j, delta_i = dout_i .
+// out_i
+// (= sum_j p_j dp_j), ds_j = p_j (dp_j - delta_i):
+//   dq_i = scale sum_j ds_j key_j,  dkey_j += scale ds_j q_i,  dvalue_j += d_j p_j dout_i.
 // Sums over the rows of a tuple (and, for a broadcast prefix, over tuples) are kept in double until the end.
 template <class T>
 void attention_backward_kernel(const KernelContext& ctx) {
@@ -130,6 +150,7 @@ void attention_backward_kernel(const KernelContext& ctx) {
     for (int64_t e = 0; e < g.pv.shape.numel(); ++e) dpv[e] = 0;
   }
   const StridedOperand &pk_grad = g.pk_grad, &pv_grad = g.pv_grad;
+  const DropoutMask drop(ctx, g, 1);
   for (int64_t t = 0; t < g.tuples(); ++t) {
     const Rows<T> q = rows<T>(ctx.in[1 + g.q_in], g.q, g.batch, t);
     const Columns<T> cols = columns_of<T>(ctx, g, 1, t);
@@ -144,12 +165,13 @@ void attention_backward_kernel(const KernelContext& ctx) {
       double delta = 0;
       for (int64_t c = 0; c < g.Dv; ++c) delta += double(dout_i[c]) * double(out[row * g.Dv + c]);
       for (int64_t j = 0; j < C; ++j) {
-        const double p = std::exp(scores[j] - double(lse[row]));
+        const double p = std::exp(scores[j] - double(lse[row])), d = drop(g, t, i, j);
         double dp = 0;
         for (int64_t c = 0; c < g.Dv; ++c) dp += double(dout_i[c]) * double(cols.value(j, c));
+        dp *= d;
         ds[j] = filled(ctx, g, 1, t, i, j) ? 0.0 : p * (dp - delta);  // a filled score is a constant
         double* dvalue = j < g.P ? tdpv + j * g.Dv : dv + (j - g.P) * g.Dv;
-        for (int64_t c = 0; c < g.Dv; ++c) dvalue[c] += p * double(dout_i[c]);
+        for (int64_t c = 0; c < g.Dv; ++c) dvalue[c] += d * p * double(dout_i[c]);
         double* dkey = j < g.P ? tdpk + j * g.D : dk + (j - g.P) * g.D;
         for (int64_t c = 0; c < g.D; ++c) dkey[c] += scale * ds[j] * double(q.at(i, c));
       }

@@ -140,7 +140,7 @@ void dropout_kernel(const KernelContext& ctx) {
   const T* x = ctx.in[0].as<const T>();
   T* y = ctx.out[0].as<T>();
   const int64_t n = ctx.out[0].shape.numel();
-  for (int64_t i = 0; i < n; ++i) y[i] = double(rng.uniform(uint64_t(i))) >= p ? x[i] * keep_scale : T(0);
+  for (int64_t i = 0; i < n; ++i) y[i] = dropout_keeps(rng, uint64_t(i), p) ? x[i] * keep_scale : T(0);
 }
 
 template <class T>
