@@ -10,6 +10,7 @@
 // (3072, 768) the MLP.
 #include <benchmark/benchmark.h>
 
+#include <functional>
 #include <memory>
 
 #include "engine/compiled_graph.h"
@@ -158,6 +159,21 @@ void BM_Attention(benchmark::State& state) {
   run_fused_or_not(state, g, fused, inputs);
 }
 
+// The text encoder's attention in training (batch 16 captions x 12 heads, 32 tokens, D 64): fused without
+// dropout (arg 0), with the probabilities' dropout fused into the op (1), unfused with dropout (2: softmax,
+// dropout, matmul — what the model ran before the op took dropout in) and unfused without (3).
+void BM_AttentionDropout(benchmark::State& state) {
+  const int64_t T = 16 * 12, L = 32, D = 64;
+  Graph g;
+  Tensor q = g.input("q", DType::F32, {T, L, D}), k = g.input("k", DType::F32, {T, L, D});
+  Tensor v = g.input("v", DType::F32, {T, L, D});
+  const Tensor offset = fill(g, {}, DType::I64, 7.0);
+  std::function<Tensor(Tensor)> drop;
+  if (state.range(0) == 1 || state.range(0) == 2) drop = [&](Tensor p) { return dropout(p, 0.1, 5, offset); };
+  g.output("o", nn::attention(q, k, v, {}, drop));
+  run_fused_or_not(state, g, state.range(0) < 2, {{"q", {T, L, D}}, {"k", {T, L, D}}, {"v", {T, L, D}}});
+}
+
 // One clip's residual add + layer norm (785 tokens x 768): add_layer_norm (fused 1) vs the add and the
 // layer_norm op (fused 0).
 void BM_AddLayerNorm(benchmark::State& state) {
@@ -212,6 +228,11 @@ BENCHMARK(BM_Attention)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 FROST_BENCH_PATHS(BM_LayerNorm, Args({785}));
+BENCHMARK(BM_AttentionDropout)
+    ->DenseRange(0, 3)
+    ->ArgName("variant")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_AddLayerNorm)->Arg(1)->Arg(0)->ArgName("fused")->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_LinearGelu)->Arg(1)->Arg(0)->ArgName("fused")->Unit(benchmark::kMillisecond)->UseRealTime();
 FROST_BENCH_PATHS(BM_Gelu, Args({785 * 3072}));

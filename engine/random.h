@@ -9,6 +9,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 
 #include "engine/storage.h"
@@ -23,6 +24,9 @@ class Philox {
   std::array<uint32_t, 4> block(uint64_t counter) const;
   // Element i of the uniform [0, 1) stream (24-bit resolution, exact in f32).
   float uniform(uint64_t i) const;
+  // Elements first .. first + n - 1 of the uniform stream, each four-word block computed once (a run costs
+  // a quarter of n calls of uniform()).
+  void uniforms(uint64_t first, int64_t n, float* out) const;
   // Element i of the standard normal stream.
   float normal(uint64_t i) const;
 
@@ -35,6 +39,11 @@ class Philox {
 // and the fused attention op share it, so their masks are the same).
 inline bool dropout_keeps(const Philox& rng, uint64_t i, double p) {
   return double(rng.uniform(i)) >= p;
+}
+// The same test as a float comparison, for vector loops: uniforms are multiples of 2^-24, so u >= p exactly
+// when u >= ceil(p 2^24) 2^-24 (exact in float for p in [0, 1]).
+inline float dropout_threshold(double p) {
+  return float(std::ceil(p * 0x1p24) * 0x1p-24);
 }
 
 // Fills an f32 or f64 host tensor; element i takes stream element i.

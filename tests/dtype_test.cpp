@@ -104,6 +104,34 @@ TEST(Random, PhiloxKnownAnswer) {
   EXPECT_EQ(b[3], 0x9b00dbd8u);
 }
 
+// A run of the uniform stream, from any start and of any length, is element for element uniform(i).
+TEST(Random, UniformRunsEqualSingleDraws) {
+  const Philox rng(7, 3);
+  for (uint64_t first : {0, 1, 2, 3, 4, 101}) {
+    for (int64_t n : {0, 1, 3, 4, 5, 17, 32, 33, 70, 130}) {
+      std::vector<float> run(size_t(n) + 1, -1.0f);
+      rng.uniforms(first, n, run.data());
+      for (int64_t k = 0; k < n; ++k)
+        EXPECT_EQ(run[size_t(k)], rng.uniform(first + uint64_t(k))) << first << "+" << k;
+      EXPECT_EQ(run[size_t(n)], -1.0f);  // nothing past the run
+    }
+  }
+}
+
+// dropout_threshold turns dropout_keeps's double test into a float one with the same answer, at rates on,
+// between and next to the uniforms' 2^-24 grid.
+TEST(Random, DropoutThresholdDecidesAsDropoutKeeps) {
+  const Philox rng(3);
+  for (double p : {0.0, 0.1, 0.25, 0.5, 0.9, 1.0, 0x1p-24, 3 * 0x1p-25, 0.5 + 0x1p-30, 0.5 - 0x1p-30}) {
+    const float t = dropout_threshold(p);
+    for (uint64_t i = 0; i < 4096; ++i)
+      EXPECT_EQ(rng.uniform(i) >= t, dropout_keeps(rng, i, p)) << p << " " << i;
+    // On the grid itself: the uniform equal to the threshold is kept exactly when it is >= p.
+    EXPECT_EQ(double(t) >= p, true) << p;
+    EXPECT_LT(double(t) - 0x1p-24, p) << p;
+  }
+}
+
 TEST(Random, UniformAndNormalAreInRangeAndSeeded) {
   Philox a(7), b(7), c(8);
   double sum = 0, sum_sq = 0;

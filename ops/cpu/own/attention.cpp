@@ -294,15 +294,18 @@ struct Dropout {
     rng = Philox(ctx.node->attrs.seed, uint64_t(ctx.in[first + g.offset_in].as<const int64_t>()[0]));
     keep_scale = float(1.0 / (1.0 - rate));
   }
-  // x[r][jj] *= factor(t, i0 + r, j0 + jj) over a block's rows and n columns (row stride kKeyBlock).
+  // x[r][jj] *= factor(t, i0 + r, j0 + jj) over a block's rows and n columns (row stride kKeyBlock). A
+  // row's run of uniforms is drawn at once (Philox::uniforms, the same numbers as uniform(i)); the test is
+  // dropout_keeps's.
   void apply(const AttentionGeometry& g, int64_t t, int64_t i0, int64_t rows, int64_t j0, int64_t n,
              float* x) const {
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t jj = 0; jj < n; ++jj)
-        if (!dropout_keeps(rng, probability_index(g, t, i0 + r, j0 + jj), rate))
-          x[r * kKeyBlock + jj] = 0.0f;
-        else
-          x[r * kKeyBlock + jj] *= keep_scale;
+    float u[kKeyBlock];
+    const float threshold = dropout_threshold(rate);
+    for (int64_t r = 0; r < rows; ++r) {
+      rng.uniforms(probability_index(g, t, i0 + r, j0), n, u);
+      float* xr = x + r * kKeyBlock;
+      for (int64_t jj = 0; jj < n; ++jj) xr[jj] = u[jj] >= threshold ? xr[jj] * keep_scale : 0.0f;
+    }
   }
 };
 

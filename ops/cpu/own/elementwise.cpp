@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "engine/kernel.h"
+#include "engine/random.h"
 #include "ops/cpu/parallel.h"
 #include "ops/registration.h"
 
@@ -92,9 +93,29 @@ void binary_kernel(const KernelContext& ctx) {
   });
 }
 
+// Inverted dropout (ops/api.h dropout): the reference kernel's mask and arithmetic, its uniforms drawn in
+// runs (Philox::uniforms: four per block, blocks interleaved) and chunks split over the pool.
+void dropout_f32(const KernelContext& ctx) {
+  const double p = ctx.node->attrs.scalar;
+  const Philox rng(ctx.node->attrs.seed, uint64_t(ctx.in[1].as<const int64_t>()[0]));
+  const float keep_scale = p < 1.0 ? float(1.0 / (1.0 - p)) : 0.0f;
+  const float* x = ctx.in[0].as<const float>();
+  float* y = ctx.out[0].as<float>();
+  const int64_t n = ctx.out[0].shape.numel();
+  constexpr int64_t kChunk = 1024;
+  parallel_for((n + kChunk - 1) / kChunk, n > 65536, [&](int64_t chunk) {
+    const int64_t c0 = chunk * kChunk, len = std::min(kChunk, n - c0);
+    float u[kChunk];
+    rng.uniforms(uint64_t(c0), len, u);
+    const float threshold = dropout_threshold(p);
+    for (int64_t i = 0; i < len; ++i) y[c0 + i] = u[i] >= threshold ? x[c0 + i] * keep_scale : 0.0f;
+  });
+}
+
 }  // namespace
 
 void register_cpu_own_elementwise_kernels(KernelRegistry& r) {
+  r.add(OpKind::Dropout, BackendKind::Cpu, DType::F32, {"cpu.dropout", dropout_f32});
   r.add(OpKind::Add, BackendKind::Cpu, DType::F32, {"cpu.add", binary_kernel<BinOp::Add>, supports_binary});
   r.add(OpKind::Sub, BackendKind::Cpu, DType::F32, {"cpu.sub", binary_kernel<BinOp::Sub>, supports_binary});
   r.add(OpKind::Mul, BackendKind::Cpu, DType::F32, {"cpu.mul", binary_kernel<BinOp::Mul>, supports_binary});
