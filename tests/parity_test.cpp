@@ -470,7 +470,8 @@ TEST(ParityFixtures, AreFreshForTheirGeneratorScripts) {
       {"make_adamw_fixtures.py", {"adamw"}},
       {"make_train_fixtures.py",
        {"tiny_train_plain", "tiny_train_accum2", "tiny_train_clip", "tiny_train_frozen_text"}},
-      {"make_export_fixture.py", {"reference_state_dict"}}};
+      {"make_export_fixture.py", {"reference_state_dict"}},
+      {"make_metric_fixtures.py", {"retrieval_metrics"}}};
   for (const auto& [script, fixtures] : generators) {
     const std::string sha = test::sha256_of_file(kDir + "/" + script);
     for (const char* f : fixtures) {

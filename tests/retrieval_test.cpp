@@ -1,0 +1,137 @@
+// The retrieval library (retrieval/): the metrics against the reference's own metric code, transcribed in
+// tests/parity/make_metric_fixtures.py and run on tie-heavy matrices; chunked evaluation against the whole
+// matrix; top-k against a full sort.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+#include "engine/random.h"
+#include "loader/safetensors.h"
+#include "retrieval/metrics.h"
+#include "retrieval/search.h"
+#include "test_util.h"
+
+namespace frost::retrieval {
+namespace {
+
+const std::string kFixtures = std::string(FROST_PARITY_DIR) + "/fixtures";
+
+void expect_metrics(const Metrics& got, const nlohmann::json& want, const std::string& what) {
+  auto near = [&](double g, const char* key) {
+    const double w = want.at(key).get<double>();
+    EXPECT_NEAR(g, w, 1e-12 * std::max(1.0, std::abs(w))) << what << " " << key;
+  };
+  near(got.R1, "R1");
+  near(got.R5, "R5");
+  near(got.R10, "R10");
+  near(got.R50, "R50");
+  near(got.MedR, "MedR");
+  near(got.MeanR, "MeanR");
+  near(got.geometric_mean, "geometric_mean_R1-R5-R10");
+}
+
+TEST(RetrievalMetrics, EqualTheReferenceCodeOnTieHeavyMatrices) {
+  const auto file = loader::SafetensorsFile::open(kFixtures + "/retrieval_metrics.safetensors");
+  const auto meta = nlohmann::json::parse(file.metadata().at("fixture"));
+  int checked = 0;
+  for (size_t k = 0; k < meta.at("cases").size(); ++k) {
+    const nlohmann::json& c = meta.at("cases")[k];
+    const std::string p = "case" + std::to_string(k) + ".";
+    const HostTensor sims = file.read(p + "sims");
+    const int64_t T = sims.shape()[0], V = sims.shape()[1];
+    const std::span<const float> s(sims.data<float>(), size_t(sims.numel()));
+    for (Ties ties : {Ties::Optimistic, Ties::Averaged, Ties::Pessimistic}) {
+      for (const char* dir : {"t2v", "v2t"}) {
+        const bool t2v = std::string(dir) == "t2v";
+        const std::string key = std::string(dir) + "." + ties_name(ties);
+        const std::vector<double> got = t2v ? t2v_ranks(s, T, V, ties) : v2t_ranks(s, T, V, ties);
+        const HostTensor want = file.read(p + key);
+        ASSERT_EQ(int64_t(got.size()), want.numel()) << c.at("name") << " " << key;
+        for (size_t i = 0; i < got.size(); ++i)
+          EXPECT_EQ(got[i], want.data<double>()[i]) << c.at("name") << " " << key << " query " << i;
+        expect_metrics(metrics_from_ranks(got, t2v ? V : T), c.at(key),
+                       c.at("name").get<std::string>() + " " + key);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(checked, 36);  // six matrices, two directions, three tie rules
+}
+
+// The collapsed model of the fixture (every similarity equal): R@1 100% under the reference's optimistic
+// t2v rule, 0% pessimistic — why tests assert with pessimistic ties.
+TEST(RetrievalMetrics, ACollapsedModelScoresOnlyWithOptimisticTies) {
+  const std::vector<float> sims(20 * 20, 0.5f);
+  EXPECT_EQ(metrics_from_ranks(t2v_ranks(sims, 20, 20, Ties::Optimistic), 20).R1, 100.0);
+  EXPECT_EQ(metrics_from_ranks(t2v_ranks(sims, 20, 20, Ties::Pessimistic), 20).R1, 0.0);
+  EXPECT_EQ(metrics_from_ranks(t2v_ranks(sims, 20, 20, Ties::Pessimistic), 20).MedR, 20.0);
+}
+
+TEST(RetrievalMetrics, BadShapesAndNaNAreRefused) {
+  const std::vector<float> sims(6, 0.0f);
+  EXPECT_THROW(t2v_ranks(sims, 3, 2, Ties::Optimistic), Error);  // 3 captions for 2 videos
+  EXPECT_THROW(t2v_ranks(sims, 2, 2, Ties::Optimistic), Error);  // 6 values are not 2 x 2
+  std::vector<float> nan(4, 0.0f);
+  nan[0] = std::nanf("");
+  EXPECT_THROW(t2v_ranks(nan, 2, 2, Ties::Optimistic), Error);
+  EXPECT_THROW(metrics_from_ranks({}, 1), Error);
+}
+
+// Embeddings with ties (entries from {-1, 0, 1}, two captions per video): the chunked evaluation equals
+// ranking the whole matrix, whatever the chunk.
+TEST(RetrievalEvaluate, ChunksDoNotChangeAnyRank) {
+  const int64_t V = 37, C = 2, T = V * C, P = 8;
+  HostTensor text(DType::F32, {T, P}), video(DType::F32, {V, P});
+  const Philox rng(5);
+  for (int64_t i = 0; i < T * P; ++i)
+    text.data<float>()[i] = std::floor(rng.uniform(uint64_t(i)) * 3.0f) - 1.0f;
+  for (int64_t i = 0; i < V * P; ++i)
+    video.data<float>()[i] = std::floor(rng.uniform(uint64_t(1000 + i)) * 3.0f) - 1.0f;
+  const NormalizedRows a = normalize_rows(text), b = normalize_rows(video);
+  std::vector<float> sims(size_t(T * V));
+  similarity_block(a, 0, T, b, 0, V, sims.data());
+  for (Ties ties : {Ties::Optimistic, Ties::Averaged, Ties::Pessimistic}) {
+    const Metrics t2v = metrics_from_ranks(t2v_ranks(sims, T, V, ties), V);
+    const Metrics v2t = metrics_from_ranks(v2t_ranks(sims, T, V, ties), T);
+    for (int64_t chunk : {1, 5, 64, 1000}) {
+      const Evaluation e = evaluate(text, video, ties, ties, chunk);
+      EXPECT_EQ(e.t2v.MeanR, t2v.MeanR) << ties_name(ties) << " chunk " << chunk;
+      EXPECT_EQ(e.t2v.R1, t2v.R1);
+      EXPECT_EQ(e.v2t.MeanR, v2t.MeanR) << ties_name(ties) << " chunk " << chunk;
+      EXPECT_EQ(e.v2t.MedR, v2t.MedR);
+      EXPECT_EQ(e.t2v.candidates, V);
+      EXPECT_EQ(e.v2t.candidates, T);
+    }
+  }
+}
+
+TEST(RetrievalSearch, TopKEqualsAFullSortWithTiesToTheLowerRow) {
+  const int64_t N = 5000, P = 16;
+  std::vector<float> values(size_t(N * P));
+  const Philox rng(9);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = std::floor(rng.uniform(i) * 4.0f);  // many ties
+  const NormalizedRows rows = normalize_rows(values, N, P);
+  const NormalizedRows query =
+      normalize_rows(std::span<const float>(values.data() + 17 * P, size_t(P)), 1, P);
+  std::vector<Hit> all;
+  for (int64_t r = 0; r < N; ++r) all.push_back({r, dot(query.row(0), rows.row(r), P)});
+  std::stable_sort(all.begin(), all.end(), [](const Hit& a, const Hit& b) { return a.score > b.score; });
+  for (int64_t k : {int64_t(1), int64_t(10), int64_t(257), N, N + 5}) {
+    const std::vector<Hit> got = top_k(rows, query.row(0), P, k);
+    ASSERT_EQ(int64_t(got.size()), std::min(k, N));
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].row, all[i].row) << "k " << k << " position " << i;
+      EXPECT_EQ(got[i].score, all[i].score);
+    }
+  }
+  // The query's own row scores 1 (within rounding) and comes first among its equals.
+  EXPECT_NEAR(top_k(rows, query.row(0), P, 1)[0].score, 1.0f, 1e-6f);
+  EXPECT_THROW(top_k(rows, query.row(0), P, 0), Error);
+  EXPECT_THROW(top_k(rows, query.row(0), P - 1, 3), Error);
+}
+
+}  // namespace
+}  // namespace frost::retrieval
