@@ -13,5 +13,6 @@ void add_info_command(CLI::App& app);    // frost info FILE.safetensors: what a 
 void add_clip_command(CLI::App& app);    // frost clip VIDEO... --out F: sampled, preprocessed clips
 void add_encode_command(CLI::App& app);  // frost encode text|video|image ...: embeddings
 void add_plan_command(CLI::App& app);    // frost plan --config base --batch 8 ...: the memory plan
+void add_score_command(CLI::App& app);   // frost score --video V CAPTION...: one clip against captions
 
 }  // namespace frost::cli

@@ -51,4 +51,28 @@ void similarity_block(const NormalizedRows& a, int64_t a0, int64_t a_rows, const
   });
 }
 
+CaptionScores score_captions(const HostTensor& text, const HostTensor& video, double temperature) {
+  FROST_CHECK(temperature > 0 && std::isfinite(temperature), InvalidArgument,
+              "score: the temperature must be positive, got " << temperature);
+  FROST_CHECK(video.dtype() == DType::F32 && video.numel() > 0 &&
+                  (video.shape().rank() == 1 || (video.shape().rank() == 2 && video.shape()[0] == 1)),
+              InvalidArgument,
+              "score: one clip's embedding, F32 (1, P) or (P), got " << video.dtype() << video.shape());
+  const NormalizedRows t = normalize_rows(text);
+  const NormalizedRows v =
+      normalize_rows(std::span<const float>(video.data<float>(), size_t(video.numel())), 1, video.numel());
+  FROST_CHECK(t.dim == v.dim && t.rows > 0, InvalidArgument,
+              "score: captions " << text.shape() << " and clip " << video.shape() << " differ in width");
+  CaptionScores out;
+  double top = -INFINITY;
+  for (int64_t r = 0; r < t.rows; ++r) {
+    out.cosine.push_back(dot(t.row(r), v.row(0), t.dim));
+    top = std::max(top, double(out.cosine.back()) / temperature);
+  }
+  double sum = 0;
+  for (float c : out.cosine) sum += std::exp(double(c) / temperature - top);
+  for (float c : out.cosine) out.probability.push_back(std::exp(double(c) / temperature - top) / sum);
+  return out;
+}
+
 }  // namespace frost::retrieval

@@ -33,4 +33,15 @@ float dot(const float* a, const float* b, int64_t n);
 void similarity_block(const NormalizedRows& a, int64_t a0, int64_t a_rows, const NormalizedRows& b,
                       int64_t b0, int64_t b_rows, float* out);
 
+// One clip against a few captions, as `frost score` reports them: the cosine of each caption with the clip
+// (the fixed-order dot of the normalised rows) and the softmax over the captions of cosine / temperature
+// (the reference's NormSoftmax logits, ../shared/spec/frozen-in-time.md §3.3), in double.
+struct CaptionScores {
+  std::vector<float> cosine;
+  std::vector<double> probability;  // sums to 1
+};
+// text F32 (N, P) captions, video F32 (1, P) or (P): unnormalised embeddings. Throws InvalidArgument for
+// other shapes, a temperature <= 0, or a non-finite embedding.
+CaptionScores score_captions(const HostTensor& text, const HostTensor& video, double temperature);
+
 }  // namespace frost::retrieval

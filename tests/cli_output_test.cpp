@@ -123,6 +123,16 @@ std::vector<OutputRow> output_rows() {
       {"encode_image",
        tiny({"encode", "image"}, {"small.png", "landscape.png", "--out", "image.safetensors"}),
        "embeddings F32\\[2, 32\\]"},
+      {"score", tiny({"score"}, {"--vocab", "v.txt", "--video", "small.png", "a dog runs", "a cooking show"}),
+       "small.png \\(1 frame\\): cosine similarity, and the softmax over these captions at temperature 0.05\n"
+       "  rank  cosine   probability  caption\n"
+       "     [12] +-?0\\.[0-9]{4} +0\\.[0-9]{4}  a dog runs\n"
+       "     [12] +-?0\\.[0-9]{4} +0\\.[0-9]{4}  a cooking show\n$"},
+      {"score_json",
+       tiny({"score"},
+            {"--vocab", "v.txt", "--video", "small.png", "--json", "a dog runs", "a cooking show"}),
+       "^\\{\"video\":\"small.png\",\"frames\":1,\"temperature\":0.05,\"captions\":\\[\\{\"caption\":\"a dog "
+       "runs\",\"cosine\":-?0\\.[0-9]+,\"probability\":0\\.[0-9]+,\"rank\":[12]\\}"},
       {"plan_json",
        {"plan", "--config", "base", "--batch", "8", "--part", "video", "--json"},
        "\"activations\": \\{[^}]*\"planned_bytes\": [0-9]+,[^}]*\"lower_bound_bytes\"" + any +

@@ -133,5 +133,35 @@ TEST(RetrievalSearch, TopKEqualsAFullSortWithTiesToTheLowerRow) {
   EXPECT_THROW(top_k(rows, query.row(0), P - 1, 3), Error);
 }
 
+// `frost score`'s numbers from fixed embeddings against the formula written out in double: cosine =
+// a.b / (|a| |b|), probability = softmax over the captions of cosine / 0.05.
+TEST(RetrievalScore, CosinesAndSoftmaxEqualTheFormula) {
+  const HostTensor text = HostTensor::from_f32({1, 0, 0, 0.6f, 0.8f, 0, -1, 2, 2, 0, 0, 3}, {4, 3});
+  const HostTensor video = HostTensor::from_f32({2, 1, 2}, {1, 3});
+  const CaptionScores s = score_captions(text, video, 0.05);
+  std::vector<double> cos, e;
+  double sum = 0;
+  for (int r = 0; r < 4; ++r) {
+    double ab = 0, aa = 0, bb = 0;
+    for (int c = 0; c < 3; ++c) {
+      const double a = text.data<float>()[r * 3 + c], b = video.data<float>()[c];
+      ab += a * b;
+      aa += a * a;
+      bb += b * b;
+    }
+    cos.push_back(ab / std::sqrt(aa) / std::sqrt(bb));
+    e.push_back(std::exp(cos.back() / 0.05));
+    sum += e.back();
+  }
+  ASSERT_EQ(s.cosine.size(), 4u);
+  for (int r = 0; r < 4; ++r) {
+    EXPECT_NEAR(s.cosine[size_t(r)], cos[size_t(r)], 1e-6) << r;
+    EXPECT_NEAR(s.probability[size_t(r)], e[size_t(r)] / sum, 1e-5 * e[size_t(r)] / sum + 1e-12) << r;
+  }
+  EXPECT_NEAR(s.cosine[3], 2.0 / 3.0, 1e-6);  // (0, 0, 3) . (2, 1, 2) / (3 * 3)
+  EXPECT_THROW(score_captions(text, video, 0.0), Error);
+  EXPECT_THROW(score_captions(text, HostTensor::from_f32({1, 2}, {1, 2}), 0.05), Error);
+}
+
 }  // namespace
 }  // namespace frost::retrieval
