@@ -14,5 +14,7 @@ void add_clip_command(CLI::App& app);    // frost clip VIDEO... --out F: sampled
 void add_encode_command(CLI::App& app);  // frost encode text|video|image ...: embeddings
 void add_plan_command(CLI::App& app);    // frost plan --config base --batch 8 ...: the memory plan
 void add_score_command(CLI::App& app);   // frost score --video V CAPTION...: one clip against captions
+void add_index_command(CLI::App& app);   // frost index --out INDEX PATH...: embeddings for search
+void add_search_command(CLI::App& app);  // frost search --index INDEX QUERY...: top k by cosine
 
 }  // namespace frost::cli

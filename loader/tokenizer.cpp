@@ -1,6 +1,5 @@
 #include "loader/tokenizer.h"
 
-#include <openssl/evp.h>
 #include <utf8proc.h>
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 
 #include "engine/error.h"
 #include "loader/files.h"
+#include "loader/hash.h"
 
 namespace frost::loader {
 namespace {
@@ -121,19 +121,6 @@ std::vector<std::string> read_lines(const std::string& path) {
   return split_lines(read_regular_file(path, "vocabulary", size_t(64) << 20));
 }
 
-std::string sha256_hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  FROST_CHECK(EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr) == 1, Internal,
-              "SHA-256 failed");
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
-}
 
 }  // namespace
 

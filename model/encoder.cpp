@@ -68,8 +68,27 @@ Embeddings DualEncoder::encode_text(const std::vector<std::string>& captions) {
   for (int64_t at = 0; at < N; at += options_.batch_size) {
     const int64_t B = std::min(options_.batch_size, N - at);
     const std::vector<std::string> batch(captions.begin() + at, captions.begin() + at + B);
-    const loader::TokenBatch tb = tokenizer_->encode_batch(batch, {.max_length = max_len});
-    const int64_t L = tb.input_ids.shape()[1];
+    loader::TokenBatch tb = tokenizer_->encode_batch(batch, {.max_length = max_len});
+    const int64_t L0 = tb.input_ids.shape()[1];
+    int64_t L = L0;
+    if (!options_.text_length_buckets.empty()) {
+      L = max_len;
+      for (int64_t b : options_.text_length_buckets)
+        if (b >= L0 && b < L) L = b;
+    }
+    if (L != L0) {  // padded up to the bucket: id 0 (as the tokenizer pads), mask 0
+      HostTensor ids(DType::I64, {B, L}), mask(tb.attention_mask.dtype(), {B, L});
+      const size_t mask_width = size_of(mask.dtype());
+      for (int64_t r = 0; r < B; ++r) {
+        std::memcpy(ids.data<int64_t>() + r * L, tb.input_ids.data<int64_t>() + r * L0,
+                    size_t(L0) * sizeof(int64_t));
+        std::memcpy(static_cast<char*>(mask.raw()) + size_t(r * L) * mask_width,
+                    static_cast<const char*>(tb.attention_mask.raw()) + size_t(r * L0) * mask_width,
+                    size_t(L0) * mask_width);
+      }
+      tb.input_ids = std::move(ids);
+      tb.attention_mask = std::move(mask);
+    }
     CompiledGraph& cg = graph_for(kText, B, L);
     cg.set_input("input_ids", tb.input_ids);
     cg.set_input("attention_mask", tb.attention_mask.to(DType::F32));

@@ -29,6 +29,10 @@ struct EncoderOptions {
   std::string backend = "cpu";
   int64_t batch_size = 8;         // inputs per run; the last batch may be smaller
   int64_t max_text_length = 512;  // tokens, special tokens included (the tokenizer's model_max_length)
+  // When not empty, a batch of captions is padded up to the smallest of these lengths that holds it (or to
+  // the longest allowed), so queries of new lengths reuse a few compiled graphs (search). The key-padding
+  // mask keeps the padding out of the result.
+  std::vector<int64_t> text_length_buckets;
 };
 
 struct Embeddings {

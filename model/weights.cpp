@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "loader/hash.h"
 #include "loader/safetensors.h"
 #include "model/dual_encoder.h"
 
@@ -210,6 +211,21 @@ void WeightSet::apply(CompiledGraph& cg, const std::vector<std::string>& other_s
   FROST_CHECK(absent.empty(), InvalidArgument,
               "the weight set has no values for " << absent.size()
                                                   << " parameters of the graph:" << list_some(absent));
+}
+
+std::string video_tower_hash(const std::map<std::string, HostTensor>& tensors) {
+  loader::Sha256 h;
+  for (const auto& [name, t] : tensors) {  // std::map: sorted by name
+    if (name.rfind("video_model.", 0) != 0 && name.rfind("vid_proj.", 0) != 0) continue;
+    std::ostringstream type;
+    type << t.dtype() << t.shape();
+    h.update(name);
+    h.update("\0", 1);
+    h.update(type.str());
+    h.update("\0", 1);
+    h.update(t.raw(), t.bytes());
+  }
+  return h.hex();
 }
 
 }  // namespace frost::model

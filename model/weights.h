@@ -62,6 +62,13 @@ struct LoadOptions {
 WeightSet load_weights(const FitConfig& c, const std::vector<WeightFile>& files,
                        const LoadOptions& options = {});
 
+// SHA-256 (hex) of the tensors a video embedding depends on — video_model.* and vid_proj.* — by canonical
+// name in sorted order, each as name, NUL, dtype and shape as text, NUL, then its bytes. A retrieval index
+// records it: a text-side change (fine-tuning the text encoder) keeps an index valid, a video-side one does
+// not. Checkpoints frost writes carry it in their metadata ("frost.video_hash"), so it is read, not computed.
+std::string video_tower_hash(const std::map<std::string, HostTensor>& tensors);
+inline constexpr const char* kVideoHashKey = "frost.video_hash";
+
 // The canonical name of a checkpoint tensor, "" if the source ignores it; exposed for tests and tools.
 std::string canonical_weight_name(const std::string& name, WeightSource source, const FitConfig& c);
 

@@ -5,11 +5,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
 #include "engine/random.h"
 #include "loader/safetensors.h"
+#include "retrieval/index.h"
 #include "retrieval/metrics.h"
 #include "retrieval/search.h"
 #include "test_util.h"
@@ -161,6 +164,110 @@ TEST(RetrievalScore, CosinesAndSoftmaxEqualTheFormula) {
   EXPECT_NEAR(s.cosine[3], 2.0 / 3.0, 1e-6);  // (0, 0, 3) . (2, 1, 2) / (3 * 3)
   EXPECT_THROW(score_captions(text, video, 0.0), Error);
   EXPECT_THROW(score_captions(text, HostTensor::from_f32({1, 2}, {1, 2}), 0.05), Error);
+}
+
+TEST(RetrievalIndex, SavesLoadsReplacesAndRemoves) {
+  const std::string dir = ::testing::TempDir();
+  Index ix("{\"name\":\"t\"}", "abc", 4, 3);
+  ix.add({"a.mp4", 10, 20, {0, 5, 9}}, std::vector<float>{3, 0, 4, 0});
+  ix.add({"b/", 11, 21, {}}, std::vector<float>{0, 2, 0, 0});
+  ix.add({"c.png", 12, 22, {0}}, std::vector<float>{1, 1, 1, 1});
+  ix.add({"a.mp4", 13, 23, {1, 2}}, std::vector<float>{0, 0, 0, 5});  // the same path: replaced
+  ASSERT_EQ(ix.size(), 3u);
+  EXPECT_EQ(ix.item(0).size, 13);
+  EXPECT_EQ(ix.rows().row(0)[3], 1.0f);  // normalised
+  EXPECT_FLOAT_EQ(ix.rows().row(2)[0], 0.5f);
+  ix.save(dir + "/ix.index");
+  const Index back = Index::load(dir + "/ix.index");
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(back.config_json(), "{\"name\":\"t\"}");
+  EXPECT_EQ(back.video_hash(), "abc");
+  EXPECT_EQ(back.frames(), 3);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(back.item(i).path, ix.item(i).path);
+    EXPECT_EQ(back.item(i).size, ix.item(i).size);
+    EXPECT_EQ(back.item(i).mtime_ns, ix.item(i).mtime_ns);
+    EXPECT_EQ(back.item(i).frames, ix.item(i).frames);
+  }
+  EXPECT_EQ(back.rows().data, ix.rows().data);
+  ix.save(dir + "/ix16.index", /*f16=*/true);
+  const Index half = Index::load(dir + "/ix16.index");
+  for (size_t i = 0; i < half.rows().data.size(); ++i)
+    EXPECT_NEAR(half.rows().data[i], ix.rows().data[i], 1e-3);
+  Index cut = back;
+  EXPECT_EQ(cut.remove({"b/", "nope", "b/"}), 1u);
+  ASSERT_EQ(cut.size(), 2u);
+  EXPECT_EQ(cut.item(1).path, "c.png");
+  EXPECT_EQ(*cut.find("c.png"), 1u);
+  EXPECT_FLOAT_EQ(cut.rows().row(1)[0], 0.5f);
+  EXPECT_THROW(ix.add({"d", 0, 0, {}}, std::vector<float>{1, 2}), Error);                  // width
+  EXPECT_THROW(ix.add({"d", 0, 0, {1, 2, 3, 4}}, std::vector<float>{1, 2, 3, 4}), Error);  // frames
+  EXPECT_THROW(ix.add({"d", 0, 0, {}}, std::vector<float>{NAN, 0, 0, 0}), Error);
+}
+
+TEST(RetrievalIndex, DamagedFilesAreRefusedByName) {
+  const std::string dir = ::testing::TempDir();
+  Index ix("{}", "h", 2, 1);
+  ix.add({"a", 1, 1, {0}}, std::vector<float>{1, 0});
+  ix.add({"bb", 1, 1, {0}}, std::vector<float>{0, 1});
+  ix.save(dir + "/good.index");
+  const auto f = loader::SafetensorsFile::open(dir + "/good.index");
+  auto rewrite = [&](const std::string& name, const std::function<void(HostTensor&)>& edit,
+                     std::map<std::string, std::string> meta) {
+    std::vector<HostTensor> keep;
+    keep.reserve(f.tensors().size());
+    std::vector<std::pair<std::string, const HostTensor*>> out;
+    for (const loader::TensorEntry& e : f.tensors()) {
+      keep.push_back(f.read(e.name));
+      if (e.name == name) edit(keep.back());
+      out.emplace_back(e.name, &keep.back());
+    }
+    loader::write_safetensors(dir + "/bad.index", out, meta);
+  };
+  auto refused = [&](const std::string& needle) {
+    try {
+      Index::load(dir + "/bad.index");
+      ADD_FAILURE() << "accepted; wanted " << needle;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.category(), ErrorCategory::BadFile) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  rewrite(
+      "item.path_end", [](HostTensor& t) { t.data<int64_t>()[0] = 7; }, f.metadata());
+  refused("item.path_end[0] = 7");
+  rewrite(
+      "item.path_end", [](HostTensor& t) { t.data<int64_t>()[1] = 2; }, f.metadata());
+  refused("bytes past the last item's path");
+  rewrite(
+      "embeddings", [](HostTensor& t) { t.data<float>()[1] = NAN; }, f.metadata());
+  refused("embedding of item 0");
+  {
+    // Two items with one path: "a" and "a".
+    std::vector<HostTensor> keep;
+    std::vector<std::pair<std::string, const HostTensor*>> out;
+    keep.reserve(f.tensors().size());
+    for (const loader::TensorEntry& e : f.tensors()) {
+      if (e.name == "item.path") {
+        keep.push_back(HostTensor(DType::U8, {2}));
+        keep.back().data<uint8_t>()[0] = 'a';
+        keep.back().data<uint8_t>()[1] = 'a';
+      } else if (e.name == "item.path_end") {
+        keep.push_back(HostTensor(DType::I64, {2}));
+        keep.back().data<int64_t>()[0] = 1;
+        keep.back().data<int64_t>()[1] = 2;
+      } else {
+        keep.push_back(f.read(e.name));
+      }
+      out.emplace_back(e.name, &keep.back());
+    }
+    loader::write_safetensors(dir + "/bad.index", out, f.metadata());
+  }
+  refused("repeats the path");
+  rewrite("embeddings", [](HostTensor&) {}, {{"frost.index", "{\"format\": 99}"}});
+  refused("index format 99");
+  rewrite("embeddings", [](HostTensor&) {}, {});
+  refused("not a frost index");
 }
 
 }  // namespace

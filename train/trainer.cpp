@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -416,16 +417,15 @@ std::vector<std::pair<std::string, Shape>> Trainer::inference_names(const model:
 }
 
 void Trainer::export_inference(const std::string& path) const {
-  std::vector<HostTensor> copies;
-  copies.reserve(param_names_.size());
+  std::map<std::string, HostTensor> by_name;
+  for (const std::string& name : param_names_) by_name.emplace(name, store_->copy(name));
   std::vector<std::pair<std::string, const HostTensor*>> tensors;
-  for (const std::string& name : param_names_) {
-    copies.push_back(store_->copy(name));
-    tensors.emplace_back("module." + name, &copies.back());
-  }
-  loader::write_safetensors(
-      path, tensors,
-      {{"format", "pt"}, {"frost.config", config_.to_json()}, {"frost.step", std::to_string(step_)}});
+  for (const auto& [name, t] : by_name) tensors.emplace_back("module." + name, &t);
+  loader::write_safetensors(path, tensors,
+                            {{"format", "pt"},
+                             {"frost.config", config_.to_json()},
+                             {"frost.step", std::to_string(step_)},
+                             {model::kVideoHashKey, model::video_tower_hash(by_name)}});
 }
 
 std::string Trainer::report() const {

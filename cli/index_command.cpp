@@ -1,0 +1,271 @@
+// frost index --weights W [--config C] --out INDEX [PATHS... | --list FILE] [--update] [--remove PATH...]
+//
+// Builds or extends a retrieval index (retrieval/index.h) of videos, frame folders and images: each item
+// sampled and preprocessed as the reference tests (images as one-frame clips), embedded with the video tower,
+// normalised and stored with its path, size, modification time and sampled frames. An existing INDEX is
+// extended: items already in it are skipped (or re-encoded with --update when their size or time changed,
+// and reported otherwise), --remove drops items. The index is written atomically every --save-every items
+// and at the end, under a lock (INDEX.lock): a killed run loses at most the items since its last save, and
+// running it again resumes — every finished item is kept exactly once. Unreadable items are skipped with a
+// warning and listed at the end (errors under --strict).
+#include <unistd.h>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/retrieval_common.h"
+#include "engine/backend.h"
+#include "engine/error.h"
+#include "loader/files.h"
+#include "loader/image.h"
+#include "model/encoder.h"
+#include "retrieval/index.h"
+
+namespace frost::cli {
+namespace {
+
+struct IndexOptions {
+  std::vector<std::string> inputs;
+  std::string list;
+  std::string weights;
+  std::string config = "base";
+  std::string backend = "cpu";
+  std::string out;
+  std::vector<std::string> remove;
+  bool update = false;
+  bool f16 = false;
+  int64_t batch = 8;
+  int64_t save_every = 256;
+  CLI::App* cmd = nullptr;
+};
+
+std::vector<std::string> read_list(const std::string& path) {
+  const std::string text = loader::read_text_stream(path, "list", size_t(1) << 30);
+  std::vector<std::string> out;
+  size_t line_no = 0;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    FROST_CHECK(loader::is_valid_utf8(line), InvalidArgument,
+                path << ":" << line_no << ": the path is not valid UTF-8");
+    out.push_back(line);
+  }
+  return out;
+}
+
+// A progress line on stderr (items/s and the time left), rewritten in place on a terminal, every 10% else.
+class Progress {
+ public:
+  explicit Progress(size_t total) : total_(total), tty_(::isatty(2) != 0), start_(clock::now()) {}
+  void update(size_t done) {
+    if (total_ == 0) return;
+    const double s = std::chrono::duration<double>(clock::now() - start_).count();
+    const size_t decile = done * 10 / total_;
+    if (!tty_ && decile == last_decile_ && done != total_) return;
+    last_decile_ = decile;
+    const double rate = s > 0 ? double(done) / s : 0;
+    std::fprintf(stderr, "%sindexed %zu/%zu items, %.1f items/s, %.0f s left%s", tty_ ? "\r" : "", done,
+                 total_, rate, rate > 0 ? double(total_ - done) / rate : 0.0, tty_ ? "   " : "\n");
+    if (tty_ && done == total_) std::fputc('\n', stderr);
+  }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  size_t total_;
+  bool tty_;
+  clock::time_point start_;
+  size_t last_decile_ = 0;
+};
+
+void run_index(const IndexOptions& opt) {
+  const std::vector<std::string>& backends = available_backends();
+  FROST_CHECK(std::find(backends.begin(), backends.end(), opt.backend) != backends.end(), InvalidArgument,
+              "--backend " << opt.backend << " is not in this build (frost --version lists the backends)");
+  std::vector<std::string> inputs = opt.inputs;
+  if (!opt.list.empty()) {
+    const std::vector<std::string> listed = read_list(opt.list);
+    inputs.insert(inputs.end(), listed.begin(), listed.end());
+  }
+  FROST_CHECK(!inputs.empty() || !opt.remove.empty(), InvalidArgument,
+              "nothing to do: give videos, frame folders or images to index (or --list FILE), or --remove");
+  std::vector<std::string> read_files = {opt.weights};
+  if (!opt.list.empty()) read_files.push_back(opt.list);
+  if (opt.config != "base" && opt.config != "tiny") read_files.push_back(opt.config);
+  read_files.insert(read_files.end(), inputs.begin(), inputs.end());
+  loader::check_output_path(opt.out, read_files);
+
+  const retrieval::IndexLock lock(opt.out);
+  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  model::WeightSet weights = model::load_weights(config, {{opt.weights, model::WeightSource::FrozenInTime}});
+  for (const std::string& w : weights.warnings) warn(w);
+  const std::string hash = video_hash_of(opt.weights, weights);
+  const int64_t F = config.video.num_frames, S = config.video.image_size;
+
+  std::optional<retrieval::Index> loaded;
+  if (std::filesystem::exists(opt.out)) {
+    loaded = retrieval::Index::load(opt.out);
+    FROST_CHECK(model_identity(loaded->config_json()) == model_identity(config), InvalidArgument,
+                opt.out << " was made with another model config (" << loaded->config_json()
+                        << ") — index into a new file");
+    FROST_CHECK(loaded->video_hash() == hash, InvalidArgument,
+                opt.out << " was made with other video weights (hash " << loaded->video_hash().substr(0, 12)
+                        << "…, these are " << hash.substr(0, 12) << "…) — index into a new file");
+  }
+  retrieval::Index index =
+      loaded ? std::move(*loaded) : retrieval::Index(config.to_json(), hash, config.projection_dim, F);
+  const size_t removed = index.remove(opt.remove);
+  if (removed < opt.remove.size())
+    warn(std::to_string(opt.remove.size() - removed) + " of the --remove paths were not in the index");
+
+  // What to encode: new items, and changed ones with --update.
+  std::vector<std::string> todo;
+  size_t unchanged = 0, changed = 0;
+  std::vector<std::pair<std::string, std::string>> skipped;
+  std::vector<retrieval::IndexItem> stamps;
+  for (const std::string& in : inputs) {
+    retrieval::IndexItem item{in, 0, 0, {}};
+    try {
+      const loader::FileKind kind = loader::file_kind(in);
+      FROST_CHECK(
+          kind == loader::FileKind::Regular || kind == loader::FileKind::Directory, BadFile,
+          in << " is " << loader::describe_path(in) << " — give video files, frame folders or images");
+      const ItemStamp st = stamp_of(in);
+      item.size = st.size;
+      item.mtime_ns = st.mtime_ns;
+    } catch (const Error& e) {
+      if (e.category() == ErrorCategory::Internal) throw;
+      warn("skipping " + std::string(e.what()));
+      skipped.emplace_back(in, e.what());
+      continue;
+    }
+    if (const std::optional<size_t> at = index.find(in)) {
+      const retrieval::IndexItem& old = index.item(*at);
+      if (old.size == item.size && old.mtime_ns == item.mtime_ns) {
+        ++unchanged;
+        continue;
+      }
+      if (!opt.update) {
+        ++changed;
+        continue;
+      }
+    }
+    if (std::find(todo.begin(), todo.end(), in) != todo.end()) continue;  // listed twice
+    todo.push_back(in);
+    stamps.push_back(std::move(item));
+  }
+
+  model::DualEncoder encoder(config, std::move(weights), std::nullopt,
+                             {.backend = opt.backend, .batch_size = opt.batch});
+  Progress progress(todo.size());
+  size_t done = 0, since_save = 0, encoded = 0;
+  // Pending clips of one frame count (videos F, images 1), encoded as a batch.
+  struct Pending {
+    int64_t frames;
+    HostTensor batch;
+    std::vector<retrieval::IndexItem> items;
+  };
+  Pending videos{F, HostTensor(DType::F32, {opt.batch, F, 3, S, S}), {}};
+  Pending images{1, HostTensor(DType::F32, {opt.batch, 1, 3, S, S}), {}};
+  auto flush = [&](Pending& p) {
+    if (p.items.empty()) return;
+    const int64_t n = int64_t(p.items.size());
+    HostTensor part(DType::F32, {n, p.frames, 3, S, S});
+    std::memcpy(part.raw(), p.batch.raw(), part.bytes());
+    const model::Embeddings e = encoder.encode_clips(part);
+    const int64_t P = e.embedding.shape()[1];
+    for (int64_t i = 0; i < n; ++i) {
+      try {
+        index.add(std::move(p.items[size_t(i)]),
+                  std::span<const float>(e.embedding.data<float>() + i * P, size_t(P)));
+        ++encoded;
+      } catch (const Error& err) {  // a non-finite embedding: that item's fault
+        warn("skipping " + std::string(err.what()));
+        skipped.emplace_back(p.items[size_t(i)].path, err.what());
+      }
+    }
+    done += size_t(n);
+    since_save += size_t(n);
+    p.items.clear();
+    progress.update(done);
+    if (since_save >= size_t(opt.save_every)) {
+      index.save(opt.out, opt.f16);
+      since_save = 0;
+    }
+  };
+  for (size_t k = 0; k < todo.size(); ++k) {
+    const std::string& in = todo[k];
+    const bool image = loader::is_image_file(in);
+    Pending& p = image ? images : videos;
+    loader::ClipOptions clip;
+    clip.sampling.num_frames = p.frames;
+    clip.test_transform.size = S;
+    loader::Clip c;
+    try {
+      c = loader::load_clip(in, clip);
+    } catch (const Error& e) {
+      if (e.category() == ErrorCategory::Internal || e.category() == ErrorCategory::Unsupported) throw;
+      std::string why = e.what();
+      if (why.rfind(in, 0) != 0) why = in + ": " + why;
+      warn("skipping " + why);
+      skipped.emplace_back(in, why);
+      ++done;
+      progress.update(done);
+      continue;
+    }
+    retrieval::IndexItem item = std::move(stamps[k]);
+    item.frames = c.indices;
+    const size_t clip_bytes = size_t(p.frames * 3 * S * S) * sizeof(float);
+    std::memcpy(static_cast<char*>(p.batch.raw()) + p.items.size() * clip_bytes, c.pixels.raw(), clip_bytes);
+    p.items.push_back(std::move(item));
+    if (int64_t(p.items.size()) == opt.batch) flush(p);
+  }
+  flush(videos);
+  flush(images);
+  index.save(opt.out, opt.f16);
+  std::cout << "wrote " << display(opt.out) << ": " << index.size() << " items (" << encoded << " encoded, "
+            << unchanged << " already indexed, " << removed << " removed";
+  if (changed > 0) std::cout << ", " << changed << " changed since indexed — --update re-encodes them";
+  std::cout << ")\n";
+  if (!skipped.empty()) {
+    std::cout << "skipped " << skipped.size() << " items:\n";
+    for (const auto& [path, why] : skipped) std::cout << "  " << display(why) << "\n";
+  }
+}
+
+}  // namespace
+
+void add_index_command(CLI::App& app) {
+  auto opt = std::make_shared<IndexOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "index", "Index videos, frame folders and images for search (builds or extends INDEX)");
+  opt->cmd = cmd;
+  cmd->add_option("inputs", opt->inputs, "video files, frame folders, images");
+  cmd->add_option("--list", opt->list,
+                  "more inputs, one path a line: a file, a pipe, or - for standard input");
+  cmd->add_option("--weights", opt->weights, "a Frozen in Time checkpoint (.safetensors)")->required();
+  cmd->add_option("--config", opt->config, "base, tiny, or a JSON config file");
+  cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
+  cmd->add_option("--out", opt->out, "the index file: created, or extended when it exists")->required();
+  cmd->add_option("--remove", opt->remove, "paths to drop from the index")->take_all();
+  cmd->add_flag("--update", opt->update, "re-encode items whose size or modification time changed");
+  cmd->add_flag("--f16", opt->f16, "store the embeddings as F16 (half the file; scores change by ~1e-3)");
+  cmd->add_option("--batch", opt->batch, "clips per run")->check(CLI::Range(int64_t(1), int64_t(4096)));
+  cmd->add_option("--save-every", opt->save_every,
+                  "write the index every this many items (a killed run resumes)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
+  set_command(cmd, [opt] { run_index(*opt); });
+}
+
+}  // namespace frost::cli
