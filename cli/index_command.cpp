@@ -7,16 +7,23 @@
 // and reported otherwise), --remove drops items. The index is written atomically every --save-every items
 // and at the end, under a lock (INDEX.lock): a killed run loses at most the items since its last save, and
 // running it again resumes — every finished item is kept exactly once. Unreadable items are skipped with a
-// warning and listed at the end (errors under --strict).
+// warning and listed at the end (errors under --strict). Decoding runs on a worker thread ahead of the
+// encoder (ClipPrefetcher).
 #include <unistd.h>
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -87,6 +94,82 @@ class Progress {
   bool tty_;
   clock::time_point start_;
   size_t last_decile_ = 0;
+};
+
+// Decodes clips on a worker thread ahead of the encoder — a bounded queue of `ahead` clips, handed out in
+// input order — so decoding the next items overlaps encoding the current batch. A failure that is the input's
+// fault comes back as that item's error; one that is not (a bug, a missing capability) is rethrown by next().
+class ClipPrefetcher {
+ public:
+  struct Item {
+    loader::Clip clip;
+    std::string error;  // empty: decoded
+  };
+  ClipPrefetcher(const std::vector<std::string>& paths,
+                 std::function<loader::ClipOptions(const std::string&)> options, size_t ahead)
+      : paths_(paths),
+        options_(std::move(options)),
+        ahead_(std::max<size_t>(1, ahead)),
+        worker_([this] { work(); }) {}
+  ~ClipPrefetcher() {
+    {
+      std::lock_guard<std::mutex> l(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    worker_.join();
+  }
+  ClipPrefetcher(const ClipPrefetcher&) = delete;
+  ClipPrefetcher& operator=(const ClipPrefetcher&) = delete;
+
+  Item next() {
+    std::unique_lock<std::mutex> l(mutex_);
+    changed_.wait(l, [&] { return !queue_.empty() || fatal_; });
+    if (queue_.empty()) std::rethrow_exception(fatal_);
+    Item item = std::move(queue_.front());
+    queue_.pop_front();
+    changed_.notify_all();
+    return item;
+  }
+
+ private:
+  void work() {
+    for (const std::string& in : paths_) {
+      Item item;
+      try {
+        item.clip = loader::load_clip(in, options_(in));
+      } catch (const Error& e) {
+        if (e.category() == ErrorCategory::Internal || e.category() == ErrorCategory::Unsupported) {
+          std::lock_guard<std::mutex> l(mutex_);
+          fatal_ = std::current_exception();
+          changed_.notify_all();
+          return;
+        }
+        item.error = e.what();
+        if (item.error.rfind(in, 0) != 0) item.error = in + ": " + item.error;
+      } catch (...) {
+        std::lock_guard<std::mutex> l(mutex_);
+        fatal_ = std::current_exception();
+        changed_.notify_all();
+        return;
+      }
+      std::unique_lock<std::mutex> l(mutex_);
+      changed_.wait(l, [&] { return queue_.size() < ahead_ || stop_; });
+      if (stop_) return;
+      queue_.push_back(std::move(item));
+      changed_.notify_all();
+    }
+  }
+
+  const std::vector<std::string>& paths_;
+  std::function<loader::ClipOptions(const std::string&)> options_;
+  size_t ahead_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Item> queue_;
+  std::exception_ptr fatal_;
+  bool stop_ = false;
+  std::thread worker_;  // last: starts once everything above exists
 };
 
 void run_index(const IndexOptions& opt) {
@@ -204,30 +287,31 @@ void run_index(const IndexOptions& opt) {
       since_save = 0;
     }
   };
+  ClipPrefetcher prefetch(
+      todo,
+      [&](const std::string& in) {
+        loader::ClipOptions clip;
+        clip.sampling.num_frames = loader::is_image_file(in) ? 1 : F;
+        clip.test_transform.size = S;
+        return clip;
+      },
+      size_t(2 * opt.batch));
   for (size_t k = 0; k < todo.size(); ++k) {
     const std::string& in = todo[k];
-    const bool image = loader::is_image_file(in);
-    Pending& p = image ? images : videos;
-    loader::ClipOptions clip;
-    clip.sampling.num_frames = p.frames;
-    clip.test_transform.size = S;
-    loader::Clip c;
-    try {
-      c = loader::load_clip(in, clip);
-    } catch (const Error& e) {
-      if (e.category() == ErrorCategory::Internal || e.category() == ErrorCategory::Unsupported) throw;
-      std::string why = e.what();
-      if (why.rfind(in, 0) != 0) why = in + ": " + why;
-      warn("skipping " + why);
-      skipped.emplace_back(in, why);
+    Pending& p = loader::is_image_file(in) ? images : videos;
+    ClipPrefetcher::Item decoded = prefetch.next();
+    if (!decoded.error.empty()) {
+      warn("skipping " + decoded.error);
+      skipped.emplace_back(in, decoded.error);
       ++done;
       progress.update(done);
       continue;
     }
     retrieval::IndexItem item = std::move(stamps[k]);
-    item.frames = c.indices;
+    item.frames = decoded.clip.indices;
     const size_t clip_bytes = size_t(p.frames * 3 * S * S) * sizeof(float);
-    std::memcpy(static_cast<char*>(p.batch.raw()) + p.items.size() * clip_bytes, c.pixels.raw(), clip_bytes);
+    std::memcpy(static_cast<char*>(p.batch.raw()) + p.items.size() * clip_bytes, decoded.clip.pixels.raw(),
+                clip_bytes);
     p.items.push_back(std::move(item));
     if (int64_t(p.items.size()) == opt.batch) flush(p);
   }

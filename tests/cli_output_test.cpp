@@ -198,7 +198,8 @@ TEST_F(CliOutputs, RandomClipsAreSeeded) {
 
 // Every `build/frost ...` line of the README's command block runs and exits 0. The README names placeholder
 // files; this test makes them: W.safetensors (a safetensors file), fit.safetensors (the tiny model's
-// weights, so `--config tiny` is added to encode lines, and its vocabulary to `encode text`), video.mp4, a
+// weights, so `--config tiny` is added to encode, score, index and search lines, and its vocabulary where
+// captions are read), video.mp4, a
 // frames/ folder, and clips.safetensors from the README's own clip line (given `--size 32` so the tiny
 // model takes them). An optional `[--flag]` runs both without and with the flag.
 TEST_F(CliOutputs, EveryReadmeCommandRuns) {
@@ -234,9 +235,10 @@ TEST_F(CliOutputs, EveryReadmeCommandRuns) {
       else
         words.push_back(w);
     }
-    if (words[0] == "encode") {
+    const std::string cmd = words[0];  // a copy: words grows below
+    if (cmd == "encode" || cmd == "score" || cmd == "index" || cmd == "search") {
       for (const char* a : {"--config", "tiny"}) words.push_back(a);
-      if (words[1] == "text")
+      if ((cmd == "encode" && words[1] == "text") || cmd == "score" || cmd == "search")
         for (const char* a : {"--vocab", "v.txt"}) words.push_back(a);
     }
     if (words[0] == "clip")
@@ -255,7 +257,7 @@ TEST_F(CliOutputs, EveryReadmeCommandRuns) {
       ++ran;
     }
   }
-  EXPECT_GE(ran, 8);  // the README's seven lines, one with an optional flag
+  EXPECT_GE(ran, 13);  // the README's eleven lines, two with an optional flag
 }
 
 }  // namespace
