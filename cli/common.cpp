@@ -119,6 +119,10 @@ void warn(const std::string& message) {
   std::cerr << "frost " << s.command << ": warning: " << display(message) << "\n";
 }
 
+void note(const std::string& message) {
+  std::cerr << "frost " << session().command << ": note: " << display(message) << "\n";
+}
+
 std::string display(const std::string& text) {
   return loader::escape_for_terminal(text);
 }

@@ -44,6 +44,9 @@ int max_threads();
 
 // "frost <command>: warning: <message>" on stderr; under --strict, an InvalidArgument error instead.
 void warn(const std::string& message);
+// "frost <command>: note: <message>" on stderr: what a user should know that is not a problem (never an
+// error, even under --strict).
+void note(const std::string& message);
 
 // A path, caption or name as printed to the terminal (loader::escape_for_terminal).
 std::string display(const std::string& text);

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -176,11 +177,18 @@ void run_index(const IndexOptions& opt) {
   const std::vector<std::string>& backends = available_backends();
   FROST_CHECK(std::find(backends.begin(), backends.end(), opt.backend) != backends.end(), InvalidArgument,
               "--backend " << opt.backend << " is not in this build (frost --version lists the backends)");
-  std::vector<std::string> inputs = opt.inputs;
-  if (!opt.list.empty()) {
-    const std::vector<std::string> listed = read_list(opt.list);
-    inputs.insert(inputs.end(), listed.begin(), listed.end());
-  }
+  // Paths in their lexically normal form ("./a.mp4" and "a.mp4" are one item), each once.
+  auto normal = [](const std::string& p) { return std::filesystem::path(p).lexically_normal().string(); };
+  std::vector<std::string> inputs;
+  std::unordered_set<std::string> seen;
+  auto take = [&](const std::string& p) {
+    if (seen.insert(normal(p)).second) inputs.push_back(normal(p));
+  };
+  for (const std::string& p : opt.inputs) take(p);
+  if (!opt.list.empty())
+    for (const std::string& p : read_list(opt.list)) take(p);
+  std::vector<std::string> to_remove;
+  for (const std::string& p : opt.remove) to_remove.push_back(normal(p));
   FROST_CHECK(!inputs.empty() || !opt.remove.empty(), InvalidArgument,
               "nothing to do: give videos, frame folders or images to index (or --list FILE), or --remove");
   std::vector<std::string> read_files = {opt.weights};
@@ -205,12 +213,16 @@ void run_index(const IndexOptions& opt) {
     FROST_CHECK(loaded->video_hash() == hash, InvalidArgument,
                 opt.out << " was made with other video weights (hash " << loaded->video_hash().substr(0, 12)
                         << "…, these are " << hash.substr(0, 12) << "…) — index into a new file");
+    FROST_CHECK(loaded->frames() == F && loaded->dim() == config.projection_dim, BadFile,
+                opt.out << ": " << loaded->frames() << " frames and " << loaded->dim()
+                        << "-wide embeddings do not fit the config's " << F << " and "
+                        << config.projection_dim);
   }
   retrieval::Index index =
       loaded ? std::move(*loaded) : retrieval::Index(config.to_json(), hash, config.projection_dim, F);
-  const size_t removed = index.remove(opt.remove);
-  if (removed < opt.remove.size())
-    warn(std::to_string(opt.remove.size() - removed) + " of the --remove paths were not in the index");
+  const size_t removed = index.remove(to_remove);
+  if (removed < to_remove.size())
+    warn(std::to_string(to_remove.size() - removed) + " of the --remove paths were not in the index");
 
   // What to encode: new items, and changed ones with --update.
   std::vector<std::string> todo;
@@ -244,7 +256,6 @@ void run_index(const IndexOptions& opt) {
         continue;
       }
     }
-    if (std::find(todo.begin(), todo.end(), in) != todo.end()) continue;  // listed twice
     todo.push_back(in);
     stamps.push_back(std::move(item));
   }
@@ -259,8 +270,8 @@ void run_index(const IndexOptions& opt) {
     HostTensor batch;
     std::vector<retrieval::IndexItem> items;
   };
-  Pending videos{F, HostTensor(DType::F32, {opt.batch, F, 3, S, S}), {}};
-  Pending images{1, HostTensor(DType::F32, {opt.batch, 1, 3, S, S}), {}};
+  Pending videos{F, HostTensor(), {}};  // batch tensors made on first use
+  Pending images{1, HostTensor(), {}};
   auto flush = [&](Pending& p) {
     if (p.items.empty()) return;
     const int64_t n = int64_t(p.items.size());
@@ -282,7 +293,9 @@ void run_index(const IndexOptions& opt) {
     since_save += size_t(n);
     p.items.clear();
     progress.update(done);
-    if (since_save >= size_t(opt.save_every)) {
+    // Every --save-every items, or every eighth of the index once that is more: each save rewrites the
+    // whole file, so a large index is not rewritten every few hundred items.
+    if (since_save >= std::max(size_t(opt.save_every), index.size() / 8)) {
       index.save(opt.out, opt.f16);
       since_save = 0;
     }
@@ -295,14 +308,17 @@ void run_index(const IndexOptions& opt) {
         clip.test_transform.size = S;
         return clip;
       },
-      size_t(2 * opt.batch));
+      // Two batches ahead, at most 512 MB of decoded clips.
+      size_t(std::clamp<int64_t>(int64_t(512 << 20) / (F * 3 * S * S * 4), 1, 2 * opt.batch)));
   for (size_t k = 0; k < todo.size(); ++k) {
     const std::string& in = todo[k];
     Pending& p = loader::is_image_file(in) ? images : videos;
     ClipPrefetcher::Item decoded = prefetch.next();
     if (!decoded.error.empty()) {
-      warn("skipping " + decoded.error);
-      skipped.emplace_back(in, decoded.error);
+      std::string why = decoded.error;
+      if (index.find(in)) why += " (its previous entry in the index is kept)";
+      warn("skipping " + why);
+      skipped.emplace_back(in, why);
       ++done;
       progress.update(done);
       continue;
@@ -310,6 +326,7 @@ void run_index(const IndexOptions& opt) {
     retrieval::IndexItem item = std::move(stamps[k]);
     item.frames = decoded.clip.indices;
     const size_t clip_bytes = size_t(p.frames * 3 * S * S) * sizeof(float);
+    if (p.batch.shape().rank() == 0) p.batch = HostTensor(DType::F32, {opt.batch, p.frames, 3, S, S});
     std::memcpy(static_cast<char*>(p.batch.raw()) + p.items.size() * clip_bytes, decoded.clip.pixels.raw(),
                 clip_bytes);
     p.items.push_back(std::move(item));
@@ -317,6 +334,9 @@ void run_index(const IndexOptions& opt) {
   }
   flush(videos);
   flush(images);
+  FROST_CHECK(inputs.empty() || skipped.size() < inputs.size(), BadFile,
+              "none of the " << inputs.size() << " items could be indexed (see the warnings above); "
+                             << opt.out << " is unchanged");
   index.save(opt.out, opt.f16);
   std::cout << "wrote " << display(opt.out) << ": " << index.size() << " items (" << encoded << " encoded, "
             << unchanged << " already indexed, " << removed << " removed";

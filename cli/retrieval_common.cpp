@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <iomanip>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/common.h"
 #include "engine/error.h"
@@ -20,10 +22,10 @@ std::string video_hash_of(const std::string& weights_path, const model::WeightSe
   const auto start = std::chrono::steady_clock::now();
   const std::string hash = model::video_tower_hash(weights.tensors);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(
-      stderr,
-      "frost: %s records no video-tower hash; computed it (%.1f s) — checkpoints frost writes carry it\n",
-      display(weights_path).c_str(), s);
+  std::ostringstream msg;
+  msg << weights_path << " records no video-tower hash; computed it (" << std::fixed << std::setprecision(1) << s
+      << " s) — checkpoints frost writes carry it";
+  note(msg.str());
   return hash;
 }
 

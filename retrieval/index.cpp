@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
@@ -182,14 +183,27 @@ Index Index::load(const std::string& path) {
   FROST_CHECK(begin == paths.shape()[0], BadFile, path << ": item.path has bytes past the last item's path");
   ix.rows_.data.assign(emb.data<float>(), emb.data<float>() + N * P);
   ix.rows_.rows = N;
-  for (int64_t i = 0; i < N * P; ++i)
-    FROST_CHECK(std::isfinite(ix.rows_.data[size_t(i)]), BadFile,
-                path << ": embedding of item " << i / P << " holds a NaN or infinite value");
+  // Rows were stored normalised: anything else (a damaged or edited file) would score wrongly, or overflow.
+  for (int64_t i = 0; i < N; ++i) {
+    double sq = 0;
+    for (int64_t c = 0; c < P; ++c) {
+      const float v = ix.rows_.data[size_t(i * P + c)];
+      FROST_CHECK(std::isfinite(v), BadFile,
+                  path << ": embedding of item " << i << " holds a NaN or infinite value");
+      sq += double(v) * double(v);
+    }
+    FROST_CHECK(std::abs(std::sqrt(sq) - 1.0) <= 1e-2, BadFile,
+                path << ": embedding of item " << i << " has norm " << std::sqrt(sq)
+                     << "; an index stores unit rows — re-index");
+  }
   return ix;
 }
 
 IndexLock::IndexLock(const std::string& index_path) {
-  const std::string lock = index_path + ".lock";
+  // The file a write lands on (outputs are written through symlinks): two names of one index share a lock.
+  std::error_code ec;
+  const std::filesystem::path target = std::filesystem::weakly_canonical(index_path, ec);
+  const std::string lock = (ec ? index_path : target.string()) + ".lock";
   fd_ = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   FROST_CHECK(fd_ >= 0, Io, lock << ": cannot create the index's lock file: " << std::strerror(errno));
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {

@@ -68,9 +68,9 @@ class Index {
   void reindex();
 };
 
-// Holds "<index>.lock" (flock, exclusive) while alive: a second writer of the same index fails at once with
-// InvalidArgument naming the file, instead of both writing. The kernel drops the lock when the process
-// dies, so a killed writer leaves no stale lock.
+// Holds "<index>.lock" (flock, exclusive; beside the file the path resolves to) while alive: a second writer
+// of the same index fails at once with InvalidArgument naming the file, instead of both writing. The kernel
+// drops the lock when the process dies, so a killed writer leaves no stale lock.
 class IndexLock {
  public:
   explicit IndexLock(const std::string& index_path);

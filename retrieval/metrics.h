@@ -51,8 +51,8 @@ struct Evaluation {
   Ties t2v_ties, v2t_ties;
 };
 // From embeddings F32 text (T, P) and video (V, P): rows scaled by 1 / max(||row||, 1e-8) as the reference's
-// sim_matrix, each similarity a dot product in double rounded to F32 — the same value whichever chunk
-// computes it — and ranked in chunks of `chunk` rows, so memory stays at chunk x max(T, V) scores.
+// sim_matrix, each similarity the fixed-order float dot of retrieval/similarity.h — the same value whichever
+// chunk computes it — and ranked in chunks of `chunk` rows, so memory stays at chunk x max(T, V) scores.
 // Defaults: the reference's tie rules.
 Evaluation evaluate(const HostTensor& text, const HostTensor& video, Ties t2v_ties = Ties::Optimistic,
                     Ties v2t_ties = Ties::Averaged, int64_t chunk = 256);

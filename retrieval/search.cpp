@@ -2,6 +2,7 @@
 
 #include <omp.h>
 #include <algorithm>
+#include <cmath>
 
 #include "engine/error.h"
 #include "ops/cpu/parallel.h"
@@ -10,9 +11,12 @@ namespace frost::retrieval {
 
 namespace {
 
-// a ranks before b: higher score, then lower row.
+// a ranks before b: higher score, then lower row; a NaN score (a query that is not finite) ranks last, so
+// the order stays strict-weak whatever the scores.
 bool better(const Hit& a, const Hit& b) {
-  return a.score != b.score ? a.score > b.score : a.row < b.row;
+  const bool an = std::isnan(a.score), bn = std::isnan(b.score);
+  if (an != bn) return bn;
+  return !an && a.score != b.score ? a.score > b.score : a.row < b.row;
 }
 
 // Keeps the k best of rows [begin, end) in `heap` (a min-heap by `better`: its front is the worst kept).

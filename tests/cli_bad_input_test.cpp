@@ -246,6 +246,17 @@ std::vector<Row> rows() {
        "--frames does not apply to an image"},
       {"score_video_is_a_fifo", tiny({"score"}, {"--vocab", "v.txt", "--video", "fifo", "a dog"}), 1,
        "--video fifo is"},
+      // -- index and search --
+      {"index_nothing", tiny({"index"}, {"--out", "n.index"}), 1, "nothing to do"},
+      {"index_only_missing_items", tiny({"index"}, {"--out", "n.index", "nope.mp4"}), 1,
+       "none of the 1 items could be indexed"},
+      {"index_out_is_an_input", tiny({"index"}, {"--out", "img.png", "img.png"}), 1, "img.png", {"img.png"}},
+      {"search_nothing", tiny({"search"}, {"--index", "w.safetensors"}), 1, "nothing to search for"},
+      {"search_not_an_index", tiny({"search"}, {"--vocab", "v.txt", "--index", "w.safetensors", "a dog"}), 1,
+       "not a frost index"},
+      {"search_index_missing", tiny({"search"}, {"--vocab", "v.txt", "--index", "none.index", "a dog"}), 1,
+       "none.index"},
+      {"search_k_zero", tiny({"search"}, {"--index", "w.safetensors", "-k", "0", "a"}), 1, "-k"},
       {"plan_accumulation_without_train",
        {"plan", "--config", "tiny", "--part", "dual", "--accumulation", "2"},
        1,
@@ -578,7 +589,7 @@ TEST_P(CliTable, ExitCodeMessageAndFilesUnchanged) {
   if (row.exit_code == 0) {
     EXPECT_NE(r.out.find(row.message), std::string::npos) << "want in stdout: " << row.message;
   } else {
-    // One line per error: the last line of stderr, in the policy's form; earlier lines are warnings.
+    // One line per error: the last line of stderr, in the policy's form; earlier lines are warnings or notes.
     std::vector<std::string> lines;
     std::istringstream err(r.err);
     for (std::string l; std::getline(err, l);) lines.push_back(l);
@@ -588,7 +599,8 @@ TEST_P(CliTable, ExitCodeMessageAndFilesUnchanged) {
     EXPECT_NE(lines.back().find(row.message), std::string::npos) << "want: " << row.message;
     // (libgomp itself complains of an invalid OMP_NUM_THREADS, after an empty line, when it loads.)
     for (size_t i = 0; i + 1 < lines.size(); ++i)
-      EXPECT_TRUE(lines[i].find(": warning: ") != std::string::npos || lines[i].rfind("libgomp: ", 0) == 0 ||
+      EXPECT_TRUE(lines[i].find(": warning: ") != std::string::npos ||
+                  lines[i].find(": note: ") != std::string::npos || lines[i].rfind("libgomp: ", 0) == 0 ||
                   (lines[i].empty() && i + 2 < lines.size() && lines[i + 1].rfind("libgomp: ", 0) == 0))
           << "an extra line: " << lines[i];
   }

@@ -47,6 +47,22 @@ TEST(Encoder, TextBatchingDoesNotChangeEmbeddings) {
   EXPECT_NE(std::memcmp(a.embedding.data<float>(), a.embedding.data<float>() + 32, 32 * sizeof(float)), 0);
 }
 
+// Captions padded up to a length bucket (what search does, so new query lengths reuse compiled graphs)
+// embed as unpadded ones: the padding is masked out. Three lengths share one bucket: one graph.
+TEST(Encoder, TextLengthBucketsDoNotChangeEmbeddings) {
+  const std::vector<std::string> captions = {"snow", "a dog runs on the beach",
+                                             "two children playing with a ball"};
+  auto vocab = [] { return loader::WordPieceTokenizer::from_vocab(kFixtures + "/tiny_vocab.txt"); };
+  DualEncoder exact(FitConfig::tiny(), tiny_weights(), vocab(), {.batch_size = 1});
+  DualEncoder bucketed(FitConfig::tiny(), tiny_weights(), vocab(),
+                       {.batch_size = 1, .text_length_buckets = {16, 32}});
+  const Embeddings a = exact.encode_text(captions), b = bucketed.encode_text(captions);
+  EXPECT_TRUE(test::close(a.embedding, b.embedding, 2e-6, 0));
+  EXPECT_TRUE(test::close(a.features, b.features, 2e-6, 0));
+  EXPECT_EQ(exact.compiled_graphs(), 3u);
+  EXPECT_EQ(bucketed.compiled_graphs(), 1u);
+}
+
 TEST(Encoder, ImagesAreOneFrameClips) {
   const std::string png = kImages + "/frames_small_0.png";
   DualEncoder enc(FitConfig::tiny(), tiny_weights(), std::nullopt);
