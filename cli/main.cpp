@@ -130,6 +130,7 @@ int main(int argc, char** argv) {
     frost::cli::add_score_command(app);
     frost::cli::add_index_command(app);
     frost::cli::add_search_command(app);
+    frost::cli::add_eval_command(app);
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     const int code = app.exit(e);  // --help, --version

@@ -111,8 +111,8 @@ Metrics metrics_from_ranks(std::span<const double> ranks, int64_t candidates) {
   return m;
 }
 
-Evaluation evaluate(const HostTensor& text, const HostTensor& video, Ties t2v_ties, Ties v2t_ties,
-                    int64_t chunk) {
+Evaluation evaluate(const HostTensor& text, const HostTensor& video, std::span<const int64_t> video_of_text,
+                    Ties t2v_ties, Ties v2t_ties, int64_t chunk) {
   FROST_CHECK(text.dtype() == DType::F32 && video.dtype() == DType::F32 && text.shape().rank() == 2 &&
                   video.shape().rank() == 2 && text.shape()[1] == video.shape()[1],
               InvalidArgument,
@@ -120,9 +120,19 @@ Evaluation evaluate(const HostTensor& text, const HostTensor& video, Ties t2v_ti
                                             << video.shape() << " must be F32 (N, P) with one P");
   FROST_CHECK(chunk > 0, InvalidArgument, "retrieval evaluation: chunk must be positive");
   const int64_t T = text.shape()[0], V = video.shape()[0];
-  check_shape(size_t(T) * size_t(V), T, V);
+  FROST_CHECK(T > 0 && V > 0 && int64_t(video_of_text.size()) == T, InvalidArgument,
+              "retrieval evaluation: " << video_of_text.size() << " video indices for " << T << " captions");
+  std::vector<std::vector<int64_t>> captions_of(static_cast<size_t>(V));
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t v = video_of_text[size_t(t)];
+    FROST_CHECK(v >= 0 && v < V, InvalidArgument,
+                "retrieval evaluation: caption " << t << " names video " << v << " of " << V);
+    captions_of[size_t(v)].push_back(t);
+  }
+  for (int64_t v = 0; v < V; ++v)
+    FROST_CHECK(!captions_of[size_t(v)].empty(), InvalidArgument,
+                "retrieval evaluation: video " << v << " has no caption (v2t would have no ground truth)");
   const NormalizedRows a = normalize_rows(text), b = normalize_rows(video);
-  const int64_t C = T / V;
   Evaluation e{.t2v_ties = t2v_ties, .v2t_ties = v2t_ties};
   std::vector<double> t2v(static_cast<size_t>(T)), v2t(static_cast<size_t>(V));
   std::vector<float> scores;
@@ -130,19 +140,38 @@ Evaluation evaluate(const HostTensor& text, const HostTensor& video, Ties t2v_ti
     const int64_t rows = std::min(chunk, T - t0);
     scores.resize(size_t(rows * V));
     similarity_block(a, t0, rows, b, 0, V, scores.data());
-    for (int64_t r = 0; r < rows; ++r)
-      t2v[size_t(t0 + r)] = t2v_rank(scores.data() + r * V, t0 + r, C, V, t2v_ties);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = scores.data() + r * V;
+      t2v[size_t(t0 + r)] = rank_of(row[video_of_text[size_t(t0 + r)]], row, V, 1, t2v_ties);
+    }
   }
   for (int64_t v0 = 0; v0 < V; v0 += chunk) {  // video rows: (rows, T), the same values transposed
     const int64_t rows = std::min(chunk, V - v0);
     scores.resize(size_t(rows * T));
     similarity_block(b, v0, rows, a, 0, T, scores.data());
-    for (int64_t r = 0; r < rows; ++r)
-      v2t[size_t(v0 + r)] = v2t_rank(scores.data() + r * T, 1, v0 + r, C, T, v2t_ties);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = scores.data() + r * T;
+      double best = INFINITY;
+      for (int64_t t : captions_of[size_t(v0 + r)])
+        best = std::min(best, rank_of(row[t], row, T, 1, v2t_ties));
+      v2t[size_t(v0 + r)] = best;
+    }
   }
   e.t2v = metrics_from_ranks(t2v, V);
   e.v2t = metrics_from_ranks(v2t, T);
   return e;
+}
+
+Evaluation evaluate(const HostTensor& text, const HostTensor& video, Ties t2v_ties, Ties v2t_ties,
+                    int64_t chunk) {
+  FROST_CHECK(
+      text.shape().rank() == 2 && video.shape().rank() == 2, InvalidArgument,
+      "retrieval evaluation: text " << text.shape() << " and video " << video.shape() << " must be (N, P)");
+  const int64_t T = text.shape()[0], V = video.shape()[0];
+  check_shape(size_t(T) * size_t(V), T, V);
+  std::vector<int64_t> video_of_text(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) video_of_text[size_t(t)] = t / (T / V);  // the reference's layout
+  return evaluate(text, video, video_of_text, t2v_ties, v2t_ties, chunk);
 }
 
 std::string format_metrics(const Metrics& m) {

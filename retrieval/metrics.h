@@ -56,6 +56,11 @@ struct Evaluation {
 // Defaults: the reference's tie rules.
 Evaluation evaluate(const HostTensor& text, const HostTensor& video, Ties t2v_ties = Ties::Optimistic,
                     Ties v2t_ties = Ties::Averaged, int64_t chunk = 256);
+// The same for any grouping (a dataset's videos with different numbers of captions): caption t belongs to
+// video video_of_text[t]; every video needs at least one caption. With the consecutive layout it equals the
+// overload above.
+Evaluation evaluate(const HostTensor& text, const HostTensor& video, std::span<const int64_t> video_of_text,
+                    Ties t2v_ties = Ties::Optimistic, Ties v2t_ties = Ties::Averaged, int64_t chunk = 256);
 
 // "R@1 12.3  R@5 34.5  R@10 45.6  R@50 78.9  MedR 12  MeanR 34.5  (n queries over m candidates)"
 std::string format_metrics(const Metrics& m);

@@ -58,6 +58,7 @@ class CliBadInput : public ::testing::Test {
     fs::copy_file(kParity + "/fixtures/tiny_dual_weights.safetensors", dir_ + "/w.safetensors");
     fs::copy_file(kParity + "/fixtures/tiny_vocab.txt", dir_ + "/v.txt");
     fs::copy_file(kFixtures + "/preprocess/frames_small_0.png", dir_ + "/img.png");
+    std::ofstream(dir_ + "/gone.csv") << "video,caption\nnot_there.mp4,a caption\n";
     fs::copy_file(kFixtures + "/preprocess/frames_small_0.png", dir_ + "/frames_ok/0001.png");
     fs::copy_file(kFixtures + "/preprocess/frames_landscape_0.png", dir_ + "/frames_dangling/0001.png");
     fs::create_symlink(dir_ + "/no-such-frame.png", dir_ + "/frames_dangling/0002.png");
@@ -246,6 +247,13 @@ std::vector<Row> rows() {
        "--frames does not apply to an image"},
       {"score_video_is_a_fifo", tiny({"score"}, {"--vocab", "v.txt", "--video", "fifo", "a dog"}), 1,
        "--video fifo is"},
+      // -- eval --
+      {"eval_data_missing", tiny({"eval"}, {"--vocab", "v.txt", "--data", "none.csv"}), 1, "none.csv"},
+      {"eval_data_not_a_dataset", tiny({"eval"}, {"--vocab", "v.txt", "--data", "img.png"}), 1,
+       "a dataset is a .csv"},
+      {"eval_no_video_readable", tiny({"eval"}, {"--vocab", "v.txt", "--data", "gone.csv"}), 1,
+       "none of the 1 videos of gone.csv could be read"},
+      {"eval_ties_unknown", tiny({"eval"}, {"--data", "gone.csv", "--ties", "random"}), 1, "--ties"},
       // -- index and search --
       {"index_nothing", tiny({"index"}, {"--out", "n.index"}), 1, "nothing to do"},
       {"index_only_missing_items", tiny({"index"}, {"--out", "n.index", "nope.mp4"}), 1,

@@ -35,6 +35,8 @@ class CliOutputs : public ::testing::Test {
     fs::copy_file(kFixtures + "/safetensors/python_mixed.safetensors", dir_ + "/mixed.safetensors");
     fs::copy_file(kFixtures + "/preprocess/frames_small_0.png", dir_ + "/small.png");
     fs::copy_file(kFixtures + "/preprocess/frames_landscape_0.png", dir_ + "/landscape.png");
+    std::ofstream(dir_ + "/d.csv") << "video,caption\nv.mp4,a test pattern\nsmall.png,a small image\n"
+                                   << "landscape.png,\"a wide image, with a comma\"\n";
     std::ofstream(dir_ + "/captions.txt")
         << "a dog runs on the beach\n\ntwo children playing\na cooking show\n";
     std::ofstream(dir_ + "/tiny.json")
@@ -133,6 +135,15 @@ std::vector<OutputRow> output_rows() {
             {"--vocab", "v.txt", "--video", "small.png", "--json", "a dog runs", "a cooking show"}),
        "^\\{\"video\":\"small.png\",\"frames\":1,\"temperature\":0.05,\"captions\":\\[\\{\"caption\":\"a dog "
        "runs\",\"cosine\":-?0\\.[0-9]+,\"probability\":0\\.[0-9]+,\"rank\":[12]\\}"},
+      {"eval", tiny({"eval"}, {"--vocab", "v.txt", "--data", "d.csv"}),
+       "^d.csv: 3 captions, 3 videos\n  t2v  R@1 [0-9.]+  R@5 100.0  R@10 100.0  R@50 100.0  MedR [0-9.]+  "
+       "MeanR "
+       "[0-9.]+  \\(3 queries over 3 candidates; chance R@1 33.33\\), optimistic ties\n  v2t  .*averaged "
+       "ties\n$"},
+      {"eval_json_pessimistic",
+       tiny({"eval"}, {"--vocab", "v.txt", "--data", "d.csv", "--json", "--ties", "pessimistic"}),
+       "^\\{\"data\":\"d.csv\",\"t2v\":\\{\"R1\":[0-9.]+,.*\"queries\":3,\"candidates\":3,\"ties\":"
+       "\"pessimistic\"\\},\"v2t\":.*\"skipped_videos\":0\\}\n$"},
       {"plan_json",
        {"plan", "--config", "base", "--batch", "8", "--part", "video", "--json"},
        "\"activations\": \\{[^}]*\"planned_bytes\": [0-9]+,[^}]*\"lower_bound_bytes\"" + any +
@@ -197,11 +208,11 @@ TEST_F(CliOutputs, RandomClipsAreSeeded) {
 }
 
 // Every `build/frost ...` line of the README's command block runs and exits 0. The README names placeholder
-// files; this test makes them: W.safetensors (a safetensors file), fit.safetensors (the tiny model's
-// weights, so `--config tiny` is added to encode, score, index and search lines, and its vocabulary where
-// captions are read), video.mp4, a
-// frames/ folder, and clips.safetensors from the README's own clip line (given `--size 32` so the tiny
-// model takes them). An optional `[--flag]` runs both without and with the flag.
+// files; this test makes them: test.csv (a dataset of video.mp4 and frames/), W.safetensors (a safetensors
+// file), fit.safetensors (the tiny model's weights, so `--config tiny` is added to encode, score, index and
+// search lines, and its vocabulary where captions are read), video.mp4, a frames/ folder, and
+// clips.safetensors from the README's own clip line (given `--size 32` so the tiny model takes them). An
+// optional `[--flag]` runs both without and with the flag.
 TEST_F(CliOutputs, EveryReadmeCommandRuns) {
   ASSERT_TRUE(setup_error_.empty()) << setup_error_;
   fs::copy_file(dir_ + "/mixed.safetensors", dir_ + "/W.safetensors", fs::copy_options::overwrite_existing);
@@ -210,6 +221,7 @@ TEST_F(CliOutputs, EveryReadmeCommandRuns) {
   fs::create_directories(dir_ + "/frames");
   for (const char* f : {"/frames/0001.png", "/frames/0002.png"})
     fs::copy_file(dir_ + "/small.png", dir_ + f, fs::copy_options::overwrite_existing);
+  std::ofstream(dir_ + "/test.csv") << "video,caption\nvideo.mp4,a test pattern\nframes/,two frames\n";
 
   std::istringstream readme(slurp(FROST_README));
   int ran = 0;
@@ -236,9 +248,9 @@ TEST_F(CliOutputs, EveryReadmeCommandRuns) {
         words.push_back(w);
     }
     const std::string cmd = words[0];  // a copy: words grows below
-    if (cmd == "encode" || cmd == "score" || cmd == "index" || cmd == "search") {
+    if (cmd == "encode" || cmd == "score" || cmd == "index" || cmd == "search" || cmd == "eval") {
       for (const char* a : {"--config", "tiny"}) words.push_back(a);
-      if ((cmd == "encode" && words[1] == "text") || cmd == "score" || cmd == "search")
+      if ((cmd == "encode" && words[1] == "text") || cmd == "score" || cmd == "search" || cmd == "eval")
         for (const char* a : {"--vocab", "v.txt"}) words.push_back(a);
     }
     if (words[0] == "clip")
@@ -257,7 +269,7 @@ TEST_F(CliOutputs, EveryReadmeCommandRuns) {
       ++ran;
     }
   }
-  EXPECT_GE(ran, 13);  // the README's eleven lines, two with an optional flag
+  EXPECT_GE(ran, 15);  // the README's twelve lines, three with an optional flag
 }
 
 }  // namespace

@@ -116,6 +116,59 @@ TEST(RetrievalEvaluate, ChunksDoNotChangeAnyRank) {
   }
 }
 
+// Any grouping — captions in any order, videos with 1 to 3 captions: the metrics of the ranks written out
+// here by their definition (pessimistic ties), in any chunk; a video without a caption is refused.
+TEST(RetrievalEvaluate, AnyGroupingRanksByDefinition) {
+  const int64_t V = 11, P = 6;
+  std::vector<int64_t> video_of_text;
+  for (int64_t v = 0; v < V; ++v)
+    for (int64_t c = 0; c <= v % 3; ++c) video_of_text.push_back((v * 7) % V);  // 1-3 captions, shuffled
+  const int64_t T = int64_t(video_of_text.size());
+  HostTensor text(DType::F32, {T, P}), video(DType::F32, {V, P});
+  const Philox rng(3);
+  for (int64_t i = 0; i < T * P; ++i)
+    text.data<float>()[i] = std::floor(rng.uniform(uint64_t(i)) * 3.0f) - 1.0f;
+  for (int64_t i = 0; i < V * P; ++i)
+    video.data<float>()[i] = std::floor(rng.uniform(uint64_t(500 + i)) * 3.0f) - 1.0f;
+  const NormalizedRows a = normalize_rows(text), b = normalize_rows(video);
+  std::vector<float> sims(size_t(T * V));
+  similarity_block(a, 0, T, b, 0, V, sims.data());
+  std::vector<double> t2v, v2t(size_t(V), INFINITY);
+  for (int64_t t = 0; t < T; ++t) {  // pessimistic, written out
+    const float gt = sims[size_t(t * V + video_of_text[size_t(t)])];
+    int64_t above = 0, equal = 0;
+    for (int64_t v = 0; v < V; ++v) {
+      above += sims[size_t(t * V + v)] > gt;
+      equal += sims[size_t(t * V + v)] == gt;
+    }
+    t2v.push_back(double(above + equal - 1));
+  }
+  for (int64_t t = 0; t < T; ++t) {
+    const int64_t v = video_of_text[size_t(t)];
+    const float x = sims[size_t(t * V + v)];
+    int64_t above = 0, equal = 0;
+    for (int64_t u = 0; u < T; ++u) {
+      above += sims[size_t(u * V + v)] > x;
+      equal += sims[size_t(u * V + v)] == x;
+    }
+    v2t[size_t(v)] = std::min(v2t[size_t(v)], double(above + equal - 1));
+  }
+  for (int64_t chunk : {1, 4, 100}) {
+    const Evaluation e = evaluate(text, video, video_of_text, Ties::Pessimistic, Ties::Pessimistic, chunk);
+    const Metrics wt = metrics_from_ranks(t2v, V), wv = metrics_from_ranks(v2t, T);
+    EXPECT_EQ(e.t2v.MeanR, wt.MeanR) << chunk;
+    EXPECT_EQ(e.t2v.R1, wt.R1);
+    EXPECT_EQ(e.t2v.MedR, wt.MedR);
+    EXPECT_EQ(e.v2t.MeanR, wv.MeanR) << chunk;
+    EXPECT_EQ(e.v2t.R5, wv.R5);
+    EXPECT_EQ(e.v2t.MedR, wv.MedR);
+  }
+  std::vector<int64_t> orphan = video_of_text;
+  for (int64_t& v : orphan)
+    if (v == 0) v = 1;  // video 0 loses its captions
+  EXPECT_THROW(evaluate(text, video, orphan), Error);
+}
+
 TEST(RetrievalSearch, TopKEqualsAFullSortWithTiesToTheLowerRow) {
   const int64_t N = 20000, P = 16;  // N P past the threading threshold: per-thread heaps, then the merge
   std::vector<float> values(size_t(N * P));

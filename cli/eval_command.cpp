@@ -1,0 +1,180 @@
+// frost eval --weights W [--config C] --data TEST.csv [--ties reference|pessimistic] [--json]
+//
+// Text-to-video and video-to-text retrieval metrics of a checkpoint on a dataset (loader/dataset.h: CSV or
+// JSONL of video, caption[, id]; a video may have several captions), as the reference's test.py reports them
+// (retrieval/metrics.h): every caption ranks all the dataset's videos, every video ranks all captions (its
+// best caption counts). Ties are the reference's (optimistic t2v, averaged v2t) unless --ties pessimistic.
+// Videos are sampled uniformly and preprocessed as the reference tests; images are one-frame clips. A video
+// that cannot be read is skipped with its captions, with a warning (an error under --strict).
+#include <CLI/CLI.hpp>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "engine/backend.h"
+#include "engine/error.h"
+#include "loader/dataset.h"
+#include "loader/files.h"
+#include "loader/image.h"
+#include "model/encoder.h"
+#include "retrieval/metrics.h"
+
+namespace frost::cli {
+namespace {
+
+struct EvalOptions {
+  std::string data;
+  std::string weights;
+  std::string config = "base";
+  std::string vocab;
+  std::string backend = "cpu";
+  std::string ties = "reference";
+  int64_t frames = 0;
+  int64_t batch = 8;
+  bool json = false;
+};
+
+nlohmann::ordered_json to_json(const retrieval::Metrics& m, retrieval::Ties ties) {
+  return {{"R1", m.R1},
+          {"R5", m.R5},
+          {"R10", m.R10},
+          {"R50", m.R50},
+          {"MedR", m.MedR},
+          {"MeanR", m.MeanR},
+          {"geometric_mean", m.geometric_mean},
+          {"queries", m.queries},
+          {"candidates", m.candidates},
+          {"ties", retrieval::ties_name(ties)}};
+}
+
+void run_eval(const EvalOptions& opt) {
+  const std::vector<std::string>& backends = available_backends();
+  FROST_CHECK(std::find(backends.begin(), backends.end(), opt.backend) != backends.end(), InvalidArgument,
+              "--backend " << opt.backend << " is not in this build (frost --version lists the backends)");
+  const loader::Dataset data = loader::read_dataset(opt.data);
+  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  const int64_t F = opt.frames > 0 ? opt.frames : config.video.num_frames, S = config.video.image_size;
+  FROST_CHECK(F <= config.video.num_frames, InvalidArgument,
+              "--frames " << F << ": the model of config '" << config.name << "' takes 1 to "
+                          << config.video.num_frames << " frames per clip");
+  model::WeightSet weights = model::load_weights(config, {{opt.weights, model::WeightSource::FrozenInTime}});
+  for (const std::string& w : weights.warnings) warn(w);
+  model::DualEncoder encoder(config, std::move(weights),
+                             opt.vocab.empty() ? loader::default_uncased_tokenizer()
+                                               : loader::WordPieceTokenizer::from_vocab(opt.vocab),
+                             {.backend = opt.backend, .batch_size = opt.batch});
+
+  // Videos: decoded one by one (a bad one skipped), encoded in batches of one frame count.
+  std::vector<int64_t> kept_index(data.videos.size(), -1);
+  std::vector<HostTensor> rows;  // (1, P) per kept video, in kept order
+  struct Pending {
+    int64_t frames;
+    std::vector<loader::Clip> clips;
+    std::vector<size_t> videos;
+  };
+  Pending videos{F, {}, {}}, images{1, {}, {}};
+  HostTensor video_emb(DType::F32, {0, 0});
+  std::vector<size_t> order;  // dataset video of each embedding row
+  auto flush = [&](Pending& p) {
+    if (p.clips.empty()) return;
+    HostTensor batch(DType::F32, {int64_t(p.clips.size()), p.frames, 3, S, S});
+    const size_t bytes = size_t(p.frames * 3 * S * S) * sizeof(float);
+    for (size_t i = 0; i < p.clips.size(); ++i)
+      std::memcpy(static_cast<char*>(batch.raw()) + i * bytes, p.clips[i].pixels.raw(), bytes);
+    const HostTensor e = encoder.encode_clips(batch).embedding;
+    const int64_t P = e.shape()[1], before = video_emb.shape().rank() == 2 ? video_emb.shape()[0] : 0;
+    HostTensor grown(DType::F32, {before + e.shape()[0], P});
+    if (before > 0) std::memcpy(grown.raw(), video_emb.raw(), video_emb.bytes());
+    std::memcpy(static_cast<char*>(grown.raw()) + size_t(before * P) * sizeof(float), e.raw(), e.bytes());
+    video_emb = std::move(grown);
+    for (size_t v : p.videos) {
+      kept_index[v] = int64_t(order.size());
+      order.push_back(v);
+    }
+    p.clips.clear();
+    p.videos.clear();
+  };
+  size_t skipped = 0;
+  for (size_t v = 0; v < data.videos.size(); ++v) {
+    const std::string& path = data.videos[v];
+    const bool image = loader::is_image_file(path);
+    Pending& p = image ? images : videos;
+    loader::ClipOptions clip;
+    clip.sampling.num_frames = p.frames;
+    clip.test_transform.size = S;
+    try {
+      const loader::FileKind kind = loader::file_kind(path);
+      FROST_CHECK(kind == loader::FileKind::Regular || kind == loader::FileKind::Directory, BadFile,
+                  path << " is " << loader::describe_path(path));
+      p.clips.push_back(loader::load_clip(path, clip));
+      p.videos.push_back(v);
+    } catch (const Error& e) {
+      if (e.category() == ErrorCategory::Internal || e.category() == ErrorCategory::Unsupported) throw;
+      std::string why = e.what();
+      if (why.rfind(path, 0) != 0) why = path + ": " + why;
+      warn("skipping " + why + " (and its captions)");
+      ++skipped;
+      continue;
+    }
+    if (int64_t(p.clips.size()) == opt.batch) flush(p);
+  }
+  flush(videos);
+  flush(images);
+  FROST_CHECK(!order.empty(), BadFile,
+              "none of the " << data.videos.size() << " videos of " << opt.data
+                             << " could be read (see the warnings above)");
+  std::vector<std::string> captions;
+  std::vector<int64_t> video_of_text;
+  for (size_t r = 0; r < data.rows.size(); ++r) {
+    const int64_t k = kept_index[size_t(data.video_of_row[r])];
+    if (k < 0) continue;
+    captions.push_back(data.rows[r].caption);
+    video_of_text.push_back(k);
+  }
+  const HostTensor text_emb = encoder.encode_text(captions).embedding;
+  const bool pessimistic = opt.ties == "pessimistic";
+  const retrieval::Ties t2v_ties = pessimistic ? retrieval::Ties::Pessimistic : retrieval::Ties::Optimistic;
+  const retrieval::Ties v2t_ties = pessimistic ? retrieval::Ties::Pessimistic : retrieval::Ties::Averaged;
+  const retrieval::Evaluation e = retrieval::evaluate(text_emb, video_emb, video_of_text, t2v_ties, v2t_ties);
+  if (opt.json) {
+    nlohmann::ordered_json out;
+    out["data"] = loader::escape_invalid_utf8(opt.data);
+    out["t2v"] = to_json(e.t2v, t2v_ties);
+    out["v2t"] = to_json(e.v2t, v2t_ties);
+    out["skipped_videos"] = skipped;
+    std::cout << out.dump() << "\n";
+    return;
+  }
+  std::cout << display(opt.data) << ": " << captions.size() << " captions, " << order.size() << " videos"
+            << (skipped ? " (" + std::to_string(skipped) + " skipped)" : "") << "\n"
+            << "  t2v  " << retrieval::format_metrics(e.t2v) << ", " << retrieval::ties_name(t2v_ties)
+            << " ties\n"
+            << "  v2t  " << retrieval::format_metrics(e.v2t) << ", " << retrieval::ties_name(v2t_ties)
+            << " ties\n";
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  auto opt = std::make_shared<EvalOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "eval", "Retrieval metrics (R@K, MedR, MeanR) of a checkpoint on a video-caption dataset");
+  cmd->add_option("--data", opt->data, "a dataset: .csv (video, caption[, id]) or .jsonl")->required();
+  cmd->add_option("--weights", opt->weights, "a Frozen in Time checkpoint (.safetensors)")->required();
+  cmd->add_option("--config", opt->config, "base, tiny, or a JSON config file");
+  cmd->add_option("--vocab", opt->vocab, "a WordPiece vocab.txt (default: BERT uncased, as the reference)");
+  cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
+  cmd->add_option("--frames", opt->frames, "frames sampled per video (default: the config's)")
+      ->check(CLI::Range(int64_t(1), int64_t(1024)));
+  cmd->add_option("--batch", opt->batch, "clips per run")->check(CLI::Range(int64_t(1), int64_t(4096)));
+  cmd->add_option("--ties", opt->ties,
+                  "reference (optimistic t2v, averaged v2t, as test.py) or pessimistic (every tie against)")
+      ->check(CLI::IsMember({"reference", "pessimistic"}));
+  cmd->add_flag("--json", opt->json, "print one JSON object");
+  set_command(cmd, [opt] { run_eval(*opt); });
+}
+
+}  // namespace frost::cli
