@@ -4,6 +4,7 @@
 // JSONL of video, caption[, id]; a video may have several captions), as the reference's test.py reports them
 // (retrieval/metrics.h): every caption ranks all the dataset's videos, every video ranks all captions (its
 // best caption counts). Ties are the reference's (optimistic t2v, averaged v2t) unless --ties pessimistic.
+// --sliding-window-stride S averages each video's window embeddings as test.py -s S does.
 // Videos are sampled uniformly and preprocessed as the reference tests; images are one-frame clips. A video
 // that cannot be read is skipped with its captions, with a warning (an error under --strict).
 #include <CLI/CLI.hpp>
@@ -34,6 +35,7 @@ struct EvalOptions {
   std::string ties = "reference";
   int64_t frames = 0;
   int64_t batch = 8;
+  int64_t stride = 0;  // --sliding-window-stride; 0: one uniform clip per video
   bool json = false;
 };
 
@@ -76,24 +78,28 @@ void run_eval(const EvalOptions& opt) {
     std::vector<size_t> videos;
   };
   Pending videos{F, {}, {}}, images{1, {}, {}};
-  HostTensor video_emb(DType::F32, {0, 0});
+  HostTensor video_emb(DType::F32, {0, config.projection_dim});
   std::vector<size_t> order;  // dataset video of each embedding row
+  // Appends embedding rows e (one per video in `vids`) to video_emb.
+  auto append_rows = [&](const HostTensor& e, const std::vector<size_t>& vids) {
+    const int64_t P = e.shape()[1], before = video_emb.shape()[0];
+    HostTensor grown(DType::F32, {before + e.shape()[0], P});
+    if (before > 0) std::memcpy(grown.raw(), video_emb.raw(), video_emb.bytes());
+    std::memcpy(static_cast<char*>(grown.raw()) + size_t(before * P) * sizeof(float), e.raw(), e.bytes());
+    video_emb = std::move(grown);
+    for (size_t v : vids) {
+      kept_index[v] = int64_t(order.size());
+      order.push_back(v);
+    }
+  };
+  auto append_row = [&](const HostTensor& e, size_t v) { append_rows(e, {v}); };
   auto flush = [&](Pending& p) {
     if (p.clips.empty()) return;
     HostTensor batch(DType::F32, {int64_t(p.clips.size()), p.frames, 3, S, S});
     const size_t bytes = size_t(p.frames * 3 * S * S) * sizeof(float);
     for (size_t i = 0; i < p.clips.size(); ++i)
       std::memcpy(static_cast<char*>(batch.raw()) + i * bytes, p.clips[i].pixels.raw(), bytes);
-    const HostTensor e = encoder.encode_clips(batch).embedding;
-    const int64_t P = e.shape()[1], before = video_emb.shape().rank() == 2 ? video_emb.shape()[0] : 0;
-    HostTensor grown(DType::F32, {before + e.shape()[0], P});
-    if (before > 0) std::memcpy(grown.raw(), video_emb.raw(), video_emb.bytes());
-    std::memcpy(static_cast<char*>(grown.raw()) + size_t(before * P) * sizeof(float), e.raw(), e.bytes());
-    video_emb = std::move(grown);
-    for (size_t v : p.videos) {
-      kept_index[v] = int64_t(order.size());
-      order.push_back(v);
-    }
+    append_rows(encoder.encode_clips(batch).embedding, p.videos);
     p.clips.clear();
     p.videos.clear();
   };
@@ -109,6 +115,10 @@ void run_eval(const EvalOptions& opt) {
       const loader::FileKind kind = loader::file_kind(path);
       FROST_CHECK(kind == loader::FileKind::Regular || kind == loader::FileKind::Directory, BadFile,
                   path << " is " << loader::describe_path(path));
+      if (opt.stride > 0 && !image) {  // the mean of the video's windows, encoded apart
+        append_row(encoder.encode_videos_sliding({path}, opt.stride, clip).embedding, v);
+        continue;
+      }
       p.clips.push_back(loader::load_clip(path, clip));
       p.videos.push_back(v);
     } catch (const Error& e) {
@@ -145,6 +155,7 @@ void run_eval(const EvalOptions& opt) {
     out["t2v"] = to_json(e.t2v, t2v_ties);
     out["v2t"] = to_json(e.v2t, v2t_ties);
     out["skipped_videos"] = skipped;
+    out["sliding_window_stride"] = opt.stride;
     std::cout << out.dump() << "\n";
     return;
   }
@@ -170,6 +181,11 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--frames", opt->frames, "frames sampled per video (default: the config's)")
       ->check(CLI::Range(int64_t(1), int64_t(1024)));
   cmd->add_option("--batch", opt->batch, "clips per run")->check(CLI::Range(int64_t(1), int64_t(4096)));
+  cmd->add_option(
+         "--sliding-window-stride", opt->stride,
+         "test.py -s: windows at offsets arange(0, frames / (F + 1), STRIDE), their embeddings averaged "
+         "per video (default: one uniform clip)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 30));
   cmd->add_option("--ties", opt->ties,
                   "reference (optimistic t2v, averaged v2t, as test.py) or pessimistic (every tie against)")
       ->check(CLI::IsMember({"reference", "pessimistic"}));

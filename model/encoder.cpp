@@ -148,6 +148,42 @@ Embeddings DualEncoder::encode_videos(const std::vector<std::string>& paths, loa
   return out;
 }
 
+Embeddings DualEncoder::encode_videos_sliding(const std::vector<std::string>& paths, int64_t stride,
+                                              loader::ClipOptions clip) {
+  FROST_CHECK(stride > 0, InvalidArgument, "sliding windows: the stride must be positive, got " << stride);
+  if (clip.sampling.num_frames <= 0) clip.sampling.num_frames = config_.video.num_frames;
+  clip.test_transform.size = config_.video.image_size;
+  clip.train_transform.size = config_.video.image_size;
+  clip.sampling.mode = loader::FrameSampling::FixStart;
+  const int64_t N = int64_t(paths.size()), F = clip.sampling.num_frames, S = config_.video.image_size;
+  const int64_t P = config_.projection_dim, C = config_.video.dim;
+  Embeddings out{HostTensor(DType::F32, {N, P}), HostTensor(DType::F32, {N, C})};
+  for (int64_t v = 0; v < N; ++v) {
+    const std::unique_ptr<loader::FrameSource> source =
+        loader::open_frame_source(paths[size_t(v)], clip.limits);
+    const std::vector<int64_t> offsets = loader::fix_start_offsets(source->frame_count(), F, stride);
+    std::vector<double> sum_e(size_t(P), 0.0), sum_f(size_t(C), 0.0);
+    for (size_t at = 0; at < offsets.size(); at += size_t(options_.batch_size)) {  // windows, in batches
+      const int64_t B = std::min<int64_t>(options_.batch_size, int64_t(offsets.size() - at));
+      HostTensor batch(DType::F32, {B, F, 3, S, S});
+      for (int64_t b = 0; b < B; ++b) {
+        clip.sampling.fix_start = offsets[at + size_t(b)];
+        const loader::Clip c = loader::load_clip(*source, clip);
+        std::memcpy(batch.data<float>() + b * c.pixels.numel(), c.pixels.raw(), c.pixels.bytes());
+      }
+      const Embeddings e = encode_clips(batch);
+      for (int64_t b = 0; b < B; ++b) {
+        for (int64_t k = 0; k < P; ++k) sum_e[size_t(k)] += e.embedding.data<float>()[b * P + k];
+        for (int64_t k = 0; k < C; ++k) sum_f[size_t(k)] += e.features.data<float>()[b * C + k];
+      }
+    }
+    const double n = double(offsets.size());
+    for (int64_t k = 0; k < P; ++k) out.embedding.data<float>()[v * P + k] = float(sum_e[size_t(k)] / n);
+    for (int64_t k = 0; k < C; ++k) out.features.data<float>()[v * C + k] = float(sum_f[size_t(k)] / n);
+  }
+  return out;
+}
+
 Embeddings DualEncoder::encode_images(const std::vector<std::string>& paths) {
   for (const std::string& p : paths)
     FROST_CHECK(loader::is_image_file(p), BadFile,

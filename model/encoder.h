@@ -55,6 +55,11 @@ class DualEncoder {
   // Video files, frame folders or images, sampled and preprocessed as the reference at test time
   // (`clip` sets frames, sampling and transform; its num_frames defaults to the config's).
   Embeddings encode_videos(const std::vector<std::string>& paths, loader::ClipOptions clip = {});
+  // The reference's sliding-window test (test.py -s STRIDE; ../shared/spec/frozen-in-time.md §3.7-3.8): for
+  // each video, a clip at every offset of loader::fix_start_offsets(frames, F, stride), sampled FixStart, and
+  // the mean of its windows' unnormalised embeddings (and features). stride > 0.
+  Embeddings encode_videos_sliding(const std::vector<std::string>& paths, int64_t stride,
+                                   loader::ClipOptions clip = {});
   // Images as one-frame clips (the reference's image path).
   Embeddings encode_images(const std::vector<std::string>& paths);
 

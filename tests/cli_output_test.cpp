@@ -143,7 +143,10 @@ std::vector<OutputRow> output_rows() {
       {"eval_json_pessimistic",
        tiny({"eval"}, {"--vocab", "v.txt", "--data", "d.csv", "--json", "--ties", "pessimistic"}),
        "^\\{\"data\":\"d.csv\",\"t2v\":\\{\"R1\":[0-9.]+,.*\"queries\":3,\"candidates\":3,\"ties\":"
-       "\"pessimistic\"\\},\"v2t\":.*\"skipped_videos\":0\\}\n$"},
+       "\"pessimistic\"\\},\"v2t\":.*\"skipped_videos\":0,\"sliding_window_stride\":0\\}\n$"},
+      {"eval_sliding_windows",
+       tiny({"eval"}, {"--vocab", "v.txt", "--data", "d.csv", "--sliding-window-stride", "1", "--json"}),
+       "\"queries\":3,\"candidates\":3,.*\"sliding_window_stride\":1\\}\n$"},
       {"plan_json",
        {"plan", "--config", "base", "--batch", "8", "--part", "video", "--json"},
        "\"activations\": \\{[^}]*\"planned_bytes\": [0-9]+,[^}]*\"lower_bound_bytes\"" + any +

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 
 #include "engine/error.h"
 #include "loader/safetensors.h"
@@ -61,6 +62,44 @@ TEST(Encoder, TextLengthBucketsDoNotChangeEmbeddings) {
   EXPECT_TRUE(test::close(a.features, b.features, 2e-6, 0));
   EXPECT_EQ(exact.compiled_graphs(), 3u);
   EXPECT_EQ(bucketed.compiled_graphs(), 1u);
+}
+
+// test.py's sliding windows: a 14-frame folder at stride 1 has windows at offsets 0, 1, 2 (arange(0, 14 / 5,
+// 1)); the video's embedding is the mean of those windows' embeddings, each clip sampled FixStart.
+TEST(Encoder, SlidingWindowsAverageTheWindowEmbeddings) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "frost_sliding_frames";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // One size, two pictures, in an irregular order (so the windows differ from each other and the uniform
+  // clip).
+  for (int i = 0; i < 14; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "%04d.png", i);
+    const bool second = (i * i + i / 3) % 2 == 1;
+    std::filesystem::copy_file(kImages + (second ? "/frames_landscape_1.png" : "/frames_landscape_0.png"),
+                               dir / name);
+  }
+  DualEncoder enc(FitConfig::tiny(), tiny_weights(), std::nullopt, {.batch_size = 2});
+  const Embeddings got = enc.encode_videos_sliding({dir.string()}, 1);
+  const auto source = loader::open_frame_source(dir.string());
+  const std::vector<int64_t> offsets = loader::fix_start_offsets(source->frame_count(), 4, 1);
+  ASSERT_EQ(offsets, (std::vector<int64_t>{0, 1, 2}));
+  loader::ClipOptions clip;
+  clip.sampling.mode = loader::FrameSampling::FixStart;
+  clip.test_transform.size = 32;
+  HostTensor mean(DType::F32, {1, 32});
+  for (int64_t o : offsets) {
+    clip.sampling.fix_start = o;
+    const loader::Clip c = loader::load_clip(*source, clip);
+    HostTensor one(DType::F32, {1, 4, 3, 32, 32});
+    std::memcpy(one.raw(), c.pixels.raw(), c.pixels.bytes());
+    const HostTensor e = enc.encode_clips(one).embedding;
+    for (int k = 0; k < 32; ++k) mean.data<float>()[k] += e.data<float>()[k] / 3.0f;
+  }
+  EXPECT_TRUE(test::close(got.embedding, mean, 1e-6, 1e-5));
+  // Not the plain clip: the windows differ from the uniform sample.
+  EXPECT_FALSE(test::close(enc.encode_videos({dir.string()}).embedding, got.embedding, 1e-6, 1e-5));
+  EXPECT_THROW(enc.encode_videos_sliding({dir.string()}, 0), Error);
 }
 
 TEST(Encoder, ImagesAreOneFrameClips) {
