@@ -50,7 +50,7 @@ struct TrainOptions {
   double clip_norm = 0.0;           // > 0: clip by the global L2 norm
   std::vector<std::string> frozen;  // parameter-name prefixes not trained; each must match a parameter
   double dropout = 0.0;             // the text encoder's hidden dropout (DistilBERT trains with 0.1)
-  double attention_dropout = 0.0;   // its attention probabilities' (0.1); runs attention unfused
+  double attention_dropout = 0.0;   // its attention probabilities' (0.1), inside the fused attention op
   uint64_t seed = 0;                // the dropout masks' Philox key
   CompileOptions compile;           // backend, kernels; `states` is the trainer's own
   // Throws InvalidArgument naming the option.
