@@ -167,7 +167,7 @@ TEST_F(CliIndex, OtherVideoWeightsAreRefusedTextWeightsAreNot) {
 }
 
 TEST_F(CliIndex, TwoWritersOfOneIndexAreRefused) {
-  const std::string lock = dir_ + "/locked.index.lock";
+  const std::string lock = fs::weakly_canonical(dir_ + "/locked.index").string() + ".lock";  // as IndexLock
   const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT, 0644);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::flock(fd, LOCK_EX), 0);  // another writer holds it
