@@ -9,6 +9,7 @@
 #include "engine/random.h"
 #include "loader/files.h"
 #include "loader/video_file.h"
+#include "loader/video_write.h"
 
 // Dimension legend: T frames (num_frames), k sampled frames (≤ T), H/W frame height/width, S output side.
 
@@ -184,6 +185,16 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const Vi
 bool video_files_supported() {
   return FROST_HAVE_FFMPEG != 0;
 }
+
+#if !FROST_HAVE_FFMPEG
+// Without FFmpeg (video_write_ffmpeg.cpp is not built): writing videos is not available.
+bool video_writing_supported() {
+  return false;
+}
+void write_video(const std::string& path, const HostTensor&, const VideoWriteOptions&) {
+  FROST_FAIL(Unsupported, path << ": this build writes no video files (built without FFmpeg's libraries)");
+}
+#endif
 
 Clip load_clip(const std::string& path, const ClipOptions& options) {
   auto source = open_frame_source(path, options.limits);

@@ -358,6 +358,10 @@ class VideoFile final : public FrameSource {
 
 }  // namespace
 
+void quiet_ffmpeg_log() {
+  set_ffmpeg_log_level();
+}
+
 std::unique_ptr<FrameSource> open_video_file(const std::string& path, const VideoLimits& limits) {
   return std::make_unique<VideoFile>(path, limits);
 }

@@ -21,6 +21,7 @@
 #include "loader/image.h"
 #include "loader/preprocess.h"
 #include "loader/video.h"
+#include "loader/video_write.h"
 
 namespace frost::loader {
 namespace {
@@ -505,6 +506,43 @@ TEST_F(FrameFolders, BadFoldersAreErrorsNamingThePlace) {
   expect_bad((dir_ / "clip" / "e.png").string(), "FIFO",
              [&] { read_image((dir_ / "clip" / "e.png").string()); });
   fs::remove(dir_ / "clip" / "e.png");
+}
+
+}  // namespace
+}  // namespace frost::loader
+
+namespace frost::loader {
+namespace {
+
+// write_video's MP4 is read back through the decode path users' videos take: every frame there, in order,
+// each frame's colour within H.264's loss of the one written; bad frames refused; the file atomic.
+TEST(VideoWrite, FramesComeBackThroughTheDecoder) {
+  if (!video_writing_supported()) GTEST_SKIP() << "this build writes no videos (no FFmpeg H.264 encoder)";
+  const int64_t T = 12, H = 48, W = 64;
+  HostTensor frames(DType::U8, {T, H, W, 3});
+  auto colour = [](int64_t t, int c) { return uint8_t((37 * t + 80 * c + 20) % 256); };
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t p = 0; p < H * W; ++p)
+      for (int c = 0; c < 3; ++c) frames.data<uint8_t>()[(t * H * W + p) * 3 + c] = colour(t, c);
+  const std::string path = ::testing::TempDir() + "/frost_written.mp4";
+  write_video(path, frames, {.fps = 10});
+  const auto source = open_frame_source(path);
+  ASSERT_EQ(source->frame_count(), T);
+  const std::vector<int64_t> all = {0, 3, 7, 11};
+  const HostTensor back = source->read(all);
+  ASSERT_EQ(back.shape(), (Shape{4, H, W, 3}));
+  for (size_t k = 0; k < all.size(); ++k) {
+    for (int c = 0; c < 3; ++c) {
+      double mean = 0;
+      for (int64_t p = 0; p < H * W; ++p) mean += back.data<uint8_t>()[(int64_t(k) * H * W + p) * 3 + c];
+      mean /= double(H * W);
+      EXPECT_NEAR(mean, colour(all[k], c), 6.0) << "frame " << all[k] << " channel " << c;
+    }
+  }
+  EXPECT_THROW(write_video(path, HostTensor(DType::U8, {2, 47, 64, 3})), Error);  // odd height
+  EXPECT_THROW(write_video(path, HostTensor(DType::F32, {2, 48, 64, 3})), Error);
+  EXPECT_THROW(write_video(path, frames, {.fps = 0}), Error);
+  EXPECT_EQ(open_frame_source(path)->frame_count(), T);  // the refused writes left the file as it was
 }
 
 }  // namespace
