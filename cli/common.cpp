@@ -13,6 +13,7 @@
 #include <new>
 #include <thread>
 
+#include "engine/backend.h"
 #include "engine/error.h"
 #include "engine/threads.h"
 #include "loader/files.h"
@@ -117,6 +118,35 @@ void warn(const std::string& message) {
   ++s.warnings;
   if (s.strict) throw_error(ErrorCategory::InvalidArgument, message + " (an error under --strict)");
   std::cerr << "frost " << s.command << ": warning: " << display(message) << "\n";
+}
+
+void check_backend(const std::string& name) {
+  const std::vector<std::string>& backends = available_backends();
+  FROST_CHECK(std::find(backends.begin(), backends.end(), name) != backends.end(), InvalidArgument,
+              "--backend " << name << " is not in this build (frost --version lists the backends)");
+}
+
+std::vector<StreamLine> read_stream_lines(const std::string& path, const char* what,
+                                          const std::string& option) {
+  if (path != "-") {
+    const loader::FileKind kind = loader::file_kind(path);
+    FROST_CHECK(kind == loader::FileKind::Regular || kind == loader::FileKind::Fifo, BadFile,
+                option << " " << path << " is " << loader::describe_path(path) << " — give a file of " << what
+                       << ", one a line, a pipe, or - for standard input");
+  }
+  const std::string text = loader::read_text_stream(path, what, size_t(1) << 30);
+  std::vector<StreamLine> lines;
+  size_t number = 0;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (!line.empty()) lines.push_back({std::move(line), number});
+  }
+  return lines;
 }
 
 void note(const std::string& message) {

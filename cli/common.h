@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -47,6 +48,19 @@ void warn(const std::string& message);
 // "frost <command>: note: <message>" on stderr: what a user should know that is not a problem (never an
 // error, even under --strict).
 void note(const std::string& message);
+
+// Throws InvalidArgument naming --backend when this build has no backend of that name.
+void check_backend(const std::string& name);
+
+// The non-empty lines of a stream option (--captions, --queries, --list): a regular file, a FIFO (a pipe,
+// <(cmd)) or "-" for standard input — a folder or device is refused as `option` names it. CR before LF is
+// dropped. Each line with its 1-based number; UTF-8 is the caller's to check (policies differ).
+struct StreamLine {
+  std::string text;
+  size_t number;
+};
+std::vector<StreamLine> read_stream_lines(const std::string& path, const char* what,
+                                          const std::string& option);
 
 // A path, caption or name as printed to the terminal (loader::escape_for_terminal).
 std::string display(const std::string& text);

@@ -120,9 +120,7 @@ void check_finite(const model::Embeddings& e, const std::vector<std::string>& ro
 void run_encode(const EncodeOptions& opt) {
   check_options_apply(opt);
   check_inputs(opt);
-  const std::vector<std::string>& backends = available_backends();
-  FROST_CHECK(std::find(backends.begin(), backends.end(), opt.backend) != backends.end(), InvalidArgument,
-              "--backend " << opt.backend << " is not in this build (frost --version lists the backends)");
+  check_backend(opt.backend);
 
   // The output is checked against every file this run reads, before it reads any of them.
   std::vector<std::string> read_files;
@@ -173,17 +171,8 @@ void run_encode(const EncodeOptions& opt) {
     for (const std::string& c : opt.inputs) take(c, "caption '" + c + "'");
     if (!opt.captions_file.empty()) {
       // A stream is fine here: a file, a pipe, <(cmd), or - for standard input.
-      const std::string text = loader::read_text_stream(opt.captions_file, "captions", size_t(1) << 30);
-      size_t line_no = 0;
-      for (size_t start = 0; start < text.size();) {
-        size_t end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        std::string line = text.substr(start, end - start);
-        start = end + 1;
-        ++line_no;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (!line.empty()) take(line, opt.captions_file + ":" + std::to_string(line_no));
-      }
+      for (const StreamLine& l : read_stream_lines(opt.captions_file, "captions", "--captions"))
+        take(l.text, opt.captions_file + ":" + std::to_string(l.number));
     }
     FROST_CHECK(considered > 0, InvalidArgument, "nothing to encode: give captions or --captions FILE");
     if (!captions.empty()) add(encoder.encode_text(captions));

@@ -53,9 +53,7 @@ nlohmann::ordered_json to_json(const retrieval::Metrics& m, retrieval::Ties ties
 }
 
 void run_eval(const EvalOptions& opt) {
-  const std::vector<std::string>& backends = available_backends();
-  FROST_CHECK(std::find(backends.begin(), backends.end(), opt.backend) != backends.end(), InvalidArgument,
-              "--backend " << opt.backend << " is not in this build (frost --version lists the backends)");
+  check_backend(opt.backend);
   const loader::Dataset data = loader::read_dataset(opt.data);
   const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
   const int64_t F = opt.frames > 0 ? opt.frames : config.video.num_frames, S = config.video.image_size;

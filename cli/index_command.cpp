@@ -55,20 +55,11 @@ struct IndexOptions {
 };
 
 std::vector<std::string> read_list(const std::string& path) {
-  const std::string text = loader::read_text_stream(path, "list", size_t(1) << 30);
   std::vector<std::string> out;
-  size_t line_no = 0;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    start = end + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    FROST_CHECK(loader::is_valid_utf8(line), InvalidArgument,
-                path << ":" << line_no << ": the path is not valid UTF-8");
-    out.push_back(line);
+  for (const StreamLine& l : read_stream_lines(path, "paths", "--list")) {
+    FROST_CHECK(loader::is_valid_utf8(l.text), InvalidArgument,
+                path << ":" << l.number << ": the path is not valid UTF-8");
+    out.push_back(l.text);
   }
   return out;
 }
@@ -174,9 +165,7 @@ class ClipPrefetcher {
 };
 
 void run_index(const IndexOptions& opt) {
-  const std::vector<std::string>& backends = available_backends();
-  FROST_CHECK(std::find(backends.begin(), backends.end(), opt.backend) != backends.end(), InvalidArgument,
-              "--backend " << opt.backend << " is not in this build (frost --version lists the backends)");
+  check_backend(opt.backend);
   // Paths in their lexically normal form ("./a.mp4" and "a.mp4" are one item), each once.
   auto normal = [](const std::string& p) { return std::filesystem::path(p).lexically_normal().string(); };
   std::vector<std::string> inputs;

@@ -55,9 +55,7 @@ void run_plan(const PlanCommandOptions& opt) {
               "--frames does not apply to --part text (captions have no frames)");
   FROST_CHECK(!given("--text-len") || opt.part != "video", InvalidArgument,
               "--text-len does not apply to --part video");
-  const std::vector<std::string>& backends = available_backends();
-  FROST_CHECK(std::find(backends.begin(), backends.end(), opt.backend) != backends.end(), InvalidArgument,
-              "--backend " << opt.backend << " is not in this build (frost --version lists the backends)");
+  check_backend(opt.backend);
   const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
   FROST_CHECK(opt.frames <= config.video.num_frames, InvalidArgument,
               "--frames " << opt.frames << ": the model of config '" << config.name << "' takes 1 to "

@@ -23,8 +23,8 @@ std::string video_hash_of(const std::string& weights_path, const model::WeightSe
   const std::string hash = model::video_tower_hash(weights.tensors);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::ostringstream msg;
-  msg << weights_path << " records no video-tower hash; computed it (" << std::fixed << std::setprecision(1) << s
-      << " s) — checkpoints frost writes carry it";
+  msg << weights_path << " records no video-tower hash; computed it (" << std::fixed << std::setprecision(1)
+      << s << " s) — checkpoints frost writes carry it";
   note(msg.str());
   return hash;
 }

@@ -37,9 +37,7 @@ struct ScoreOptions {
 };
 
 void run_score(const ScoreOptions& opt) {
-  const std::vector<std::string>& backends = available_backends();
-  FROST_CHECK(std::find(backends.begin(), backends.end(), opt.backend) != backends.end(), InvalidArgument,
-              "--backend " << opt.backend << " is not in this build (frost --version lists the backends)");
+  check_backend(opt.backend);
   const loader::FileKind kind = loader::file_kind(opt.video);
   FROST_CHECK(kind == loader::FileKind::Regular || kind == loader::FileKind::Directory, BadFile,
               "--video " << opt.video << " is " << loader::describe_path(opt.video)
@@ -54,25 +52,10 @@ void run_score(const ScoreOptions& opt) {
     captions.push_back(c);
   }
   if (!opt.captions_file.empty()) {
-    if (opt.captions_file != "-") {
-      const loader::FileKind k = loader::file_kind(opt.captions_file);
-      FROST_CHECK(k == loader::FileKind::Regular || k == loader::FileKind::Fifo, BadFile,
-                  "--captions " << opt.captions_file << " is " << loader::describe_path(opt.captions_file)
-                                << " — give a file of captions, one a line, a pipe, or - for standard input");
-    }
-    const std::string text = loader::read_text_stream(opt.captions_file, "captions", size_t(1) << 30);
-    size_t line_no = 0;
-    for (size_t start = 0; start < text.size();) {
-      size_t end = text.find('\n', start);
-      if (end == std::string::npos) end = text.size();
-      std::string line = text.substr(start, end - start);
-      start = end + 1;
-      ++line_no;
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      if (line.empty()) continue;
-      FROST_CHECK(loader::is_valid_utf8(line), InvalidArgument,
-                  opt.captions_file << ":" << line_no << ": the caption is not valid UTF-8");
-      captions.push_back(line);
+    for (const StreamLine& l : read_stream_lines(opt.captions_file, "captions", "--captions")) {
+      FROST_CHECK(loader::is_valid_utf8(l.text), InvalidArgument,
+                  opt.captions_file << ":" << l.number << ": the caption is not valid UTF-8");
+      captions.push_back(l.text);
     }
   }
   FROST_CHECK(!captions.empty(), InvalidArgument, "nothing to score: give captions or --captions FILE");

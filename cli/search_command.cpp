@@ -42,34 +42,17 @@ struct SearchOptions {
 };
 
 std::vector<std::string> read_queries(const std::string& path) {
-  if (path != "-") {
-    const loader::FileKind k = loader::file_kind(path);
-    FROST_CHECK(k == loader::FileKind::Regular || k == loader::FileKind::Fifo, BadFile,
-                "--queries " << path << " is " << loader::describe_path(path)
-                             << " — give a file of queries, one a line, a pipe, or - for standard input");
-  }
-  const std::string text = loader::read_text_stream(path, "queries", size_t(1) << 30);
   std::vector<std::string> out;
-  size_t line_no = 0;
-  for (size_t start = 0; start < text.size();) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    start = end + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    FROST_CHECK(loader::is_valid_utf8(line), InvalidArgument,
-                path << ":" << line_no << ": the query is not valid UTF-8");
-    out.push_back(line);
+  for (const StreamLine& l : read_stream_lines(path, "queries", "--queries")) {
+    FROST_CHECK(loader::is_valid_utf8(l.text), InvalidArgument,
+                path << ":" << l.number << ": the query is not valid UTF-8");
+    out.push_back(l.text);
   }
   return out;
 }
 
 void run_search(const SearchOptions& opt) {
-  const std::vector<std::string>& backends = available_backends();
-  FROST_CHECK(std::find(backends.begin(), backends.end(), opt.backend) != backends.end(), InvalidArgument,
-              "--backend " << opt.backend << " is not in this build (frost --version lists the backends)");
+  check_backend(opt.backend);
   std::vector<std::string> texts;
   for (const std::string& q : opt.queries) {
     FROST_CHECK(loader::is_valid_utf8(q), InvalidArgument, "query '" << q << "' is not valid UTF-8");
