@@ -2,6 +2,7 @@
 
 #include <csv.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -68,6 +69,41 @@ std::vector<std::pair<std::vector<std::string>, int64_t>> parse_csv(const std::s
   return std::move(s.records);
 }
 
+PixelBox checked_box(int64_t top, int64_t left, int64_t height, int64_t width, const std::string& path,
+                     int64_t line) {
+  constexpr int64_t kMax = int64_t(1) << 20;
+  FROST_CHECK(top >= 0 && left >= 0 && height > 0 && width > 0 && top <= kMax && left <= kMax &&
+                  height <= kMax && width <= kMax,
+              BadFile,
+              path << ":" << line
+                   << ": the keep box needs top, left >= 0 and height, width > 0 (pixels), got " << top << " "
+                   << left << " " << height << " " << width);
+  return {top, left, height, width};
+}
+
+// CSV's keep column: "top left height width", decimal integers separated by spaces.
+PixelBox parse_box(const std::string& text, const std::string& path, int64_t line) {
+  std::vector<int64_t> v;
+  size_t at = 0;
+  while (at < text.size()) {
+    if (text[at] == ' ') {
+      ++at;
+      continue;
+    }
+    size_t end = at;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9' && end - at < 8) ++end;
+    FROST_CHECK(end > at && (end == text.size() || text[end] == ' '), BadFile,
+                path << ":" << line << ": the keep box must be four non-negative integers "
+                     << "\"top left height width\", got '" << escape_invalid_utf8(text) << "'");
+    v.push_back(std::stoll(text.substr(at, end - at)));
+    at = end;
+  }
+  FROST_CHECK(v.size() == 4, BadFile,
+              path << ":" << line << ": the keep box must be four integers \"top left height width\", got '"
+                   << escape_invalid_utf8(text) << "'");
+  return checked_box(v[0], v[1], v[2], v[3], path, line);
+}
+
 }  // namespace
 
 Dataset read_dataset(const std::string& path) {
@@ -82,7 +118,8 @@ Dataset read_dataset(const std::string& path) {
   d.path = path;
   std::unordered_map<std::string, int64_t> video_index;
   std::unordered_set<std::string> ids;
-  auto add = [&](std::string video, std::string caption, std::string id, bool has_id, int64_t line) {
+  auto add = [&](std::string video, std::string caption, std::string id, bool has_id, int64_t line,
+                 std::optional<PixelBox> keep) {
     const std::string where = path + ":" + std::to_string(line);
     FROST_CHECK(!video.empty(), BadFile, where << ": the video is empty");
     FROST_CHECK(!caption.empty(), BadFile, where << ": the caption is empty");
@@ -96,17 +133,21 @@ Dataset read_dataset(const std::string& path) {
     auto [it, fresh] = video_index.emplace(resolved, int64_t(d.videos.size()));
     if (fresh) d.videos.push_back(resolved);
     d.video_of_row.push_back(it->second);
-    d.rows.push_back({resolved, std::move(caption), std::move(id), line});
+    d.rows.push_back({resolved, std::move(caption), std::move(id), line, keep});
   };
   if (csv) {
     const auto records = parse_csv(path, text);
     FROST_CHECK(!records.empty(), BadFile,
                 path << ": empty — the first row names the columns (video, caption[, id])");
     const std::vector<std::string>& header = records[0].first;
-    int video = -1, caption = -1, id = -1;
+    int video = -1, caption = -1, id = -1, keep = -1;
     for (int c = 0; c < int(header.size()); ++c) {
       const std::string& h = header[size_t(c)];
-      int* slot = h == "video" ? &video : h == "caption" ? &caption : h == "id" ? &id : nullptr;
+      int* slot = h == "video"     ? &video
+                  : h == "caption" ? &caption
+                  : h == "id"      ? &id
+                  : h == "keep"    ? &keep
+                                   : nullptr;
       if (slot == nullptr) continue;
       FROST_CHECK(*slot < 0, BadFile, path << ":1: column '" << h << "' appears twice");
       *slot = c;
@@ -122,7 +163,10 @@ Dataset read_dataset(const std::string& path) {
       FROST_CHECK(
           fields.size() == header.size(), BadFile,
           path << ":" << line << ": " << fields.size() << " fields, the header has " << header.size());
-      add(fields[size_t(video)], fields[size_t(caption)], id >= 0 ? fields[size_t(id)] : "", id >= 0, line);
+      std::optional<PixelBox> box;
+      if (keep >= 0 && !fields[size_t(keep)].empty()) box = parse_box(fields[size_t(keep)], path, line);
+      add(fields[size_t(video)], fields[size_t(caption)], id >= 0 ? fields[size_t(id)] : "", id >= 0, line,
+          box);
     }
   } else {
     int64_t line = 0;
@@ -151,8 +195,19 @@ Dataset read_dataset(const std::string& path) {
                     path << ":" << line << ": \"" << key << "\" must be a string");
         return j.at(key).get<std::string>();
       };
+      std::optional<PixelBox> box;
+      if (j.contains("keep")) {
+        const nlohmann::json& k = j.at("keep");
+        FROST_CHECK(k.is_array() && k.size() == 4 &&
+                        std::all_of(k.begin(), k.end(),
+                                    [](const nlohmann::json& v) { return v.is_number_integer(); }),
+                    BadFile,
+                    path << ":" << line << ": \"keep\" must be [top, left, height, width], four integers");
+        box = checked_box(k[0].get<int64_t>(), k[1].get<int64_t>(), k[2].get<int64_t>(), k[3].get<int64_t>(),
+                          path, line);
+      }
       add(text_field("video", true), text_field("caption", true), text_field("id", false), j.contains("id"),
-          line);
+          line, box);
     }
   }
   FROST_CHECK(!d.rows.empty(), BadFile, path << ": no rows");

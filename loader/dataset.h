@@ -5,6 +5,10 @@
 //   JSONL  one JSON object a line: {"video": "...", "caption": "...", "id": "..."} ("id" optional, other
 //          keys ignored); blank lines skipped
 //
+// An optional `keep` column (CSV: "top left height width"; JSONL: [top, left, height, width]), in the
+// video's pixels, is a box every training crop must contain (loader/preprocess.h draw_train_crop_keeping):
+// where the subject of a synthetic clip moves, so that augmentation never cuts it out.
+//
 // chosen by the file's extension (.csv, .jsonl). `video` is a video file, a frame folder or an image;
 // relative paths resolve against the dataset file's folder. Several rows may share a video (its captions).
 // Every problem is BadFile naming the file, the line and the field: a missing column or key, an empty video
@@ -15,16 +19,20 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "loader/preprocess.h"
 
 namespace frost::loader {
 
 struct DatasetRow {
   std::string video;  // resolved path
   std::string caption;
-  std::string id;    // as given, or "<file>:<line>"
-  int64_t line = 0;  // 1-based line of the row's start in the file
+  std::string id;                // as given, or "<file>:<line>"
+  int64_t line = 0;              // 1-based line of the row's start in the file
+  std::optional<PixelBox> keep;  // the `keep` column, when given
 };
 
 struct Dataset {

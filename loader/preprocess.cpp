@@ -253,6 +253,23 @@ TrainCrop draw_train_crop(int64_t height, int64_t width, const TrainTransform& o
   return crop;
 }
 
+TrainCrop draw_train_crop_keeping(int64_t height, int64_t width, const TrainTransform& o,
+                                  const PixelBox& keep, uint64_t seed, uint64_t sample) {
+  FROST_CHECK(keep.top >= 0 && keep.left >= 0 && keep.height > 0 && keep.width > 0 &&
+                  keep.top + keep.height <= height && keep.left + keep.width <= width,
+              InvalidArgument,
+              "training crop: the box to keep (top "
+                  << keep.top << ", left " << keep.left << ", " << keep.height << "x" << keep.width
+                  << ") is not inside the " << height << "x" << width << " frame");
+  const TrainCrop first = draw_train_crop(height, width, o, seed, sample);
+  if (PixelBox{first.top, first.left, first.height, first.width}.contains(keep)) return first;
+  for (uint64_t k = 1; k < 32; ++k) {
+    const TrainCrop c = draw_train_crop(height, width, o, seed, sample + (k << 40));
+    if (PixelBox{c.top, c.left, c.height, c.width}.contains(keep)) return c;
+  }
+  return {0, 0, height, width, first.flip};
+}
+
 HostTensor train_transform(const HostTensor& frames, const TrainCrop& crop, const TrainTransform& o) {
   check_frames(frames, "training transform");
   const Shape& s = frames.shape();

@@ -51,6 +51,15 @@ struct TrainCrop {
   bool flip = false;
 };
 
+// A box in a frame's pixels.
+struct PixelBox {
+  int64_t top = 0, left = 0, height = 0, width = 0;
+  bool contains(const PixelBox& b) const {
+    return top <= b.top && left <= b.left && b.top + b.height <= top + height &&
+           b.left + b.width <= left + width;
+  }
+};
+
 // The reference's test transform on u8 (T, H, W, 3) frames → f32 (T, 3, size, size).
 HostTensor test_transform(const HostTensor& frames, const TestTransform& options = {});
 
@@ -59,6 +68,13 @@ HostTensor test_transform(const HostTensor& frames, const TestTransform& options
 // gives the same crop on every platform. Draw once per clip; pass the result for every frame.
 TrainCrop draw_train_crop(int64_t height, int64_t width, const TrainTransform& options, uint64_t seed,
                           uint64_t sample);
+
+// draw_train_crop constrained to crops that contain `keep` (a synthetic clip's moving subject): up to 32
+// draws from Philox(seed, sample + k·2^40), k = 0, 1, ..., the first that contains the box wins; if none
+// does, the whole frame (scale 1) with the first draw's flip. `keep` must lie inside the frame
+// (InvalidArgument otherwise).
+TrainCrop draw_train_crop_keeping(int64_t height, int64_t width, const TrainTransform& options,
+                                  const PixelBox& keep, uint64_t seed, uint64_t sample);
 
 // Crops `crop`, resizes it to (size, size), mirrors it if asked, normalises: u8 (T, H, W, 3) → f32.
 HostTensor train_transform(const HostTensor& frames, const TrainCrop& crop,

@@ -196,6 +196,43 @@ void write_video(const std::string& path, const HostTensor&, const VideoWriteOpt
 }
 #endif
 
+namespace {
+
+class MemoryFrames final : public FrameSource {
+ public:
+  MemoryFrames(HostTensor frames, std::string name) : frames_(std::move(frames)), name_(std::move(name)) {
+    FROST_CHECK(
+        frames_.dtype() == DType::U8 && frames_.shape().rank() == 4 && frames_.shape()[3] == 3 &&
+            frames_.shape()[0] > 0,
+        InvalidArgument,
+        name_ << ": frames in memory must be U8 (N, H, W, 3), got " << frames_.dtype() << frames_.shape());
+  }
+  const std::string& name() const override { return name_; }
+  int64_t frame_count() const override { return frames_.shape()[0]; }
+  HostTensor read(std::span<const int64_t> indices) override {
+    const Shape& s = frames_.shape();
+    const size_t frame_bytes = size_t(s[1] * s[2] * 3);
+    HostTensor out(DType::U8, {int64_t(indices.size()), s[1], s[2], 3});
+    for (size_t k = 0; k < indices.size(); ++k) {
+      FROST_CHECK(indices[k] >= 0 && indices[k] < s[0], InvalidArgument,
+                  name_ << ": frame " << indices[k] << " of " << s[0]);
+      std::memcpy(out.data<uint8_t>() + k * frame_bytes,
+                  frames_.data<uint8_t>() + size_t(indices[k]) * frame_bytes, frame_bytes);
+    }
+    return out;
+  }
+
+ private:
+  HostTensor frames_;
+  std::string name_;
+};
+
+}  // namespace
+
+std::unique_ptr<FrameSource> frames_in_memory(HostTensor frames, std::string name) {
+  return std::make_unique<MemoryFrames>(std::move(frames), std::move(name));
+}
+
 Clip load_clip(const std::string& path, const ClipOptions& options) {
   auto source = open_frame_source(path, options.limits);
   return load_clip(*source, options);
@@ -208,8 +245,11 @@ Clip load_clip(FrameSource& source, const ClipOptions& o) {
   const HostTensor frames = source.read(clip.indices);  // u8 (k, H, W, 3)
   HostTensor x;                                         // f32 (k, 3, S, S)
   if (o.train) {
-    const TrainCrop crop = draw_train_crop(frames.shape()[1], frames.shape()[2], o.train_transform,
-                                           o.sampling.seed, o.sampling.sample);
+    const int64_t H = frames.shape()[1], W = frames.shape()[2];
+    const TrainCrop crop =
+        o.keep ? draw_train_crop_keeping(H, W, o.train_transform, *o.keep, o.sampling.seed, o.sampling.sample)
+               : draw_train_crop(H, W, o.train_transform, o.sampling.seed, o.sampling.sample);
+    clip.flipped = crop.flip;
     x = train_transform(frames, crop, o.train_transform);
   } else {
     x = test_transform(frames, o.test_transform);

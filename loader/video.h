@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -74,6 +75,9 @@ class FrameSource {
 // FFmpeg. Errors are BadFile and name the path.
 std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const VideoLimits& limits = {});
 
+// Frames already in memory, u8 (N, H, W, 3), as a source (a decoded-video cache); `name` for errors.
+std::unique_ptr<FrameSource> frames_in_memory(HostTensor frames, std::string name);
+
 // Whether this build reads video files (FFmpeg found at configure time; -DFROST_FFMPEG=OFF builds read
 // frame folders and images only).
 bool video_files_supported();
@@ -86,6 +90,8 @@ struct ClipOptions {
       false;  // the train transform (a random crop + flip from Philox(seed, sample)), else the test one
   TestTransform test_transform;
   TrainTransform train_transform;
+  // Training only: a box (source pixels) every crop must contain (draw_train_crop_keeping).
+  std::optional<PixelBox> keep;
   VideoLimits limits;
 };
 
@@ -93,6 +99,7 @@ struct Clip {
   HostTensor pixels;             // f32 (num_frames, 3, S, S); frames past `indices.size()` are zero
   std::vector<int64_t> indices;  // the source frames used, in order
   int64_t source_frames = 0;     // frame_count() of the source
+  bool flipped = false;          // the train transform mirrored it (a caption saying "left" now means right)
 };
 
 Clip load_clip(const std::string& path, const ClipOptions& options = {});

@@ -59,6 +59,11 @@ CompiledGraph& DualEncoder::graph_for(int part, int64_t batch, int64_t n) {
   return *cache_.emplace(key, std::move(cg)).first->second;
 }
 
+void DualEncoder::set_weights(WeightSet weights) {
+  for (auto& [key, cg] : cache_) weights.apply(*cg);
+  weights_ = std::move(weights);
+}
+
 Embeddings DualEncoder::encode_text(const std::vector<std::string>& captions) {
   FROST_CHECK(tokenizer_.has_value(), InvalidArgument,
               "this encoder was built without a tokenizer, so it cannot encode text");

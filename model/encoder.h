@@ -64,6 +64,10 @@ class DualEncoder {
   Embeddings encode_images(const std::vector<std::string>& paths);
 
   const FitConfig& config() const { return config_; }
+  const EncoderOptions& options() const { return options_; }
+  // Replaces the weights (a training run's current ones, for validation): every graph compiled so far is
+  // updated, later ones compile with them. The set must hold every parameter (InvalidArgument otherwise).
+  void set_weights(WeightSet weights);
   // How many graphs have been compiled so far (one per part and batch shape).
   size_t compiled_graphs() const { return cache_.size(); }
 
