@@ -22,6 +22,7 @@
 #include "loader/image.h"
 #include "model/encoder.h"
 #include "retrieval/metrics.h"
+#include "train/validation.h"
 
 namespace frost::cli {
 namespace {
@@ -56,7 +57,7 @@ void run_eval(const EvalOptions& opt) {
   check_backend(opt.backend);
   const loader::Dataset data = loader::read_dataset(opt.data);
   const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
-  const int64_t F = opt.frames > 0 ? opt.frames : config.video.num_frames, S = config.video.image_size;
+  const int64_t F = opt.frames > 0 ? opt.frames : config.video.num_frames;
   FROST_CHECK(F <= config.video.num_frames, InvalidArgument,
               "--frames " << F << ": the model of config '" << config.name << "' takes 1 to "
                           << config.video.num_frames << " frames per clip");
@@ -66,87 +67,17 @@ void run_eval(const EvalOptions& opt) {
                              opt.vocab.empty() ? loader::default_uncased_tokenizer()
                                                : loader::WordPieceTokenizer::from_vocab(opt.vocab),
                              {.backend = opt.backend, .batch_size = opt.batch});
-
-  // Videos: decoded one by one (a bad one skipped), encoded in batches of one frame count.
-  std::vector<int64_t> kept_index(data.videos.size(), -1);
-  std::vector<HostTensor> rows;  // (1, P) per kept video, in kept order
-  struct Pending {
-    int64_t frames;
-    std::vector<loader::Clip> clips;
-    std::vector<size_t> videos;
-  };
-  Pending videos{F, {}, {}}, images{1, {}, {}};
-  HostTensor video_emb(DType::F32, {0, config.projection_dim});
-  std::vector<size_t> order;  // dataset video of each embedding row
-  // Appends embedding rows e (one per video in `vids`) to video_emb.
-  auto append_rows = [&](const HostTensor& e, const std::vector<size_t>& vids) {
-    const int64_t P = e.shape()[1], before = video_emb.shape()[0];
-    HostTensor grown(DType::F32, {before + e.shape()[0], P});
-    if (before > 0) std::memcpy(grown.raw(), video_emb.raw(), video_emb.bytes());
-    std::memcpy(static_cast<char*>(grown.raw()) + size_t(before * P) * sizeof(float), e.raw(), e.bytes());
-    video_emb = std::move(grown);
-    for (size_t v : vids) {
-      kept_index[v] = int64_t(order.size());
-      order.push_back(v);
-    }
-  };
-  auto append_row = [&](const HostTensor& e, size_t v) { append_rows(e, {v}); };
-  auto flush = [&](Pending& p) {
-    if (p.clips.empty()) return;
-    HostTensor batch(DType::F32, {int64_t(p.clips.size()), p.frames, 3, S, S});
-    const size_t bytes = size_t(p.frames * 3 * S * S) * sizeof(float);
-    for (size_t i = 0; i < p.clips.size(); ++i)
-      std::memcpy(static_cast<char*>(batch.raw()) + i * bytes, p.clips[i].pixels.raw(), bytes);
-    append_rows(encoder.encode_clips(batch).embedding, p.videos);
-    p.clips.clear();
-    p.videos.clear();
-  };
-  size_t skipped = 0;
-  for (size_t v = 0; v < data.videos.size(); ++v) {
-    const std::string& path = data.videos[v];
-    const bool image = loader::is_image_file(path);
-    Pending& p = image ? images : videos;
-    loader::ClipOptions clip;
-    clip.sampling.num_frames = p.frames;
-    clip.test_transform.size = S;
-    try {
-      const loader::FileKind kind = loader::file_kind(path);
-      FROST_CHECK(kind == loader::FileKind::Regular || kind == loader::FileKind::Directory, BadFile,
-                  path << " is " << loader::describe_path(path));
-      if (opt.stride > 0 && !image) {  // the mean of the video's windows, encoded apart
-        append_row(encoder.encode_videos_sliding({path}, opt.stride, clip).embedding, v);
-        continue;
-      }
-      p.clips.push_back(loader::load_clip(path, clip));
-      p.videos.push_back(v);
-    } catch (const Error& e) {
-      if (e.category() == ErrorCategory::Internal || e.category() == ErrorCategory::Unsupported) throw;
-      std::string why = e.what();
-      if (why.rfind(path, 0) != 0) why = path + ": " + why;
-      warn("skipping " + why + " (and its captions)");
-      ++skipped;
-      continue;
-    }
-    if (int64_t(p.clips.size()) == opt.batch) flush(p);
-  }
-  flush(videos);
-  flush(images);
-  FROST_CHECK(!order.empty(), BadFile,
-              "none of the " << data.videos.size() << " videos of " << opt.data
-                             << " could be read (see the warnings above)");
-  std::vector<std::string> captions;
-  std::vector<int64_t> video_of_text;
-  for (size_t r = 0; r < data.rows.size(); ++r) {
-    const int64_t k = kept_index[size_t(data.video_of_row[r])];
-    if (k < 0) continue;
-    captions.push_back(data.rows[r].caption);
-    video_of_text.push_back(k);
-  }
-  const HostTensor text_emb = encoder.encode_text(captions).embedding;
   const bool pessimistic = opt.ties == "pessimistic";
-  const retrieval::Ties t2v_ties = pessimistic ? retrieval::Ties::Pessimistic : retrieval::Ties::Optimistic;
-  const retrieval::Ties v2t_ties = pessimistic ? retrieval::Ties::Pessimistic : retrieval::Ties::Averaged;
-  const retrieval::Evaluation e = retrieval::evaluate(text_emb, video_emb, video_of_text, t2v_ties, v2t_ties);
+  train::RetrievalOptions ro;
+  ro.frames = F;
+  ro.stride = opt.stride;
+  ro.t2v_ties = pessimistic ? retrieval::Ties::Pessimistic : retrieval::Ties::Optimistic;
+  ro.v2t_ties = pessimistic ? retrieval::Ties::Pessimistic : retrieval::Ties::Averaged;
+  ro.on_skip = [](const std::string& why) { warn(why); };
+  const train::RetrievalResult r = train::evaluate_retrieval(encoder, data, ro);
+  const retrieval::Evaluation& e = r.metrics;
+  const retrieval::Ties t2v_ties = ro.t2v_ties, v2t_ties = ro.v2t_ties;
+  const size_t skipped = size_t(r.skipped_videos);
   if (opt.json) {
     nlohmann::ordered_json out;
     out["data"] = loader::escape_invalid_utf8(opt.data);
@@ -157,8 +88,8 @@ void run_eval(const EvalOptions& opt) {
     std::cout << out.dump() << "\n";
     return;
   }
-  std::cout << display(opt.data) << ": " << captions.size() << " captions, " << order.size() << " videos"
-            << (skipped ? " (" + std::to_string(skipped) + " skipped)" : "") << "\n"
+  std::cout << display(opt.data) << ": " << r.text_rows.size() << " captions, " << r.videos.size()
+            << " videos" << (skipped ? " (" + std::to_string(skipped) + " skipped)" : "") << "\n"
             << "  t2v  " << retrieval::format_metrics(e.t2v) << ", " << retrieval::ties_name(t2v_ties)
             << " ties\n"
             << "  v2t  " << retrieval::format_metrics(e.v2t) << ", " << retrieval::ties_name(v2t_ties)

@@ -131,6 +131,8 @@ int main(int argc, char** argv) {
     frost::cli::add_index_command(app);
     frost::cli::add_search_command(app);
     frost::cli::add_eval_command(app);
+    frost::cli::add_train_command(app);
+    frost::cli::add_synthetic_command(app);
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     const int code = app.exit(e);  // --help, --version

@@ -59,6 +59,8 @@ class CliBadInput : public ::testing::Test {
     fs::copy_file(kParity + "/fixtures/tiny_vocab.txt", dir_ + "/v.txt");
     fs::copy_file(kFixtures + "/preprocess/frames_small_0.png", dir_ + "/img.png");
     std::ofstream(dir_ + "/gone.csv") << "video,caption\nnot_there.mp4,a caption\n";
+    fs::create_directories(dir_ + "/run_done");
+    std::ofstream(dir_ + "/run_done/metrics.jsonl") << "{\"step\":1}\n";
     fs::copy_file(kFixtures + "/preprocess/frames_small_0.png", dir_ + "/frames_ok/0001.png");
     fs::copy_file(kFixtures + "/preprocess/frames_landscape_0.png", dir_ + "/frames_dangling/0001.png");
     fs::create_symlink(dir_ + "/no-such-frame.png", dir_ + "/frames_dangling/0002.png");
@@ -254,6 +256,28 @@ std::vector<Row> rows() {
       {"eval_no_video_readable", tiny({"eval"}, {"--vocab", "v.txt", "--data", "gone.csv"}), 1,
        "none of the 1 videos of gone.csv could be read"},
       {"eval_ties_unknown", tiny({"eval"}, {"--data", "gone.csv", "--ties", "random"}), 1, "--ties"},
+      // -- train and synthetic --
+      {"train_data_missing", tiny({"train"}, {"--vocab", "v.txt", "--data", "none.csv", "--out", "r1"}), 1,
+       "none.csv"},
+      {"train_steps_and_epochs",
+       tiny({"train"},
+            {"--vocab", "v.txt", "--data", "gone.csv", "--steps", "2", "--epochs", "1", "--out", "r1"}),
+       1, "--steps and --epochs"},
+      {"train_out_holds_a_run",
+       tiny({"train"}, {"--vocab", "v.txt", "--data", "gone.csv", "--out", "run_done"}),
+       1,
+       "already holds a training run",
+       {"run_done/metrics.jsonl"}},
+      {"train_data_smaller_than_a_batch",
+       tiny({"train"}, {"--vocab", "v.txt", "--data", "gone.csv", "--steps", "1", "--out", "r2"}), 1,
+       "fewer than one batch of 16"},
+      {"train_flip_swap_not_a_pair",
+       tiny({"train"}, {"--vocab", "v.txt", "--data", "gone.csv", "--flip-swap", "left", "--out", "r3"}), 1,
+       "--flip-swap"},
+      {"train_frames_past_the_table",
+       tiny({"train"}, {"--vocab", "v.txt", "--data", "gone.csv", "--frames", "8", "--out", "r4"}), 1,
+       "--frames 8"},
+      {"synthetic_odd_size", {"synthetic", "--out", "syn", "--size", "33"}, 1, "size must be even"},
       // -- index and search --
       {"index_nothing", tiny({"index"}, {"--out", "n.index"}), 1, "nothing to do"},
       {"index_only_missing_items", tiny({"index"}, {"--out", "n.index", "nope.mp4"}), 1,

@@ -303,6 +303,12 @@ StepResult Trainer::step(std::span<const MicroBatch> micro_batches) {
   return {t, loss, norm, lr};
 }
 
+model::WeightSet Trainer::weights() const {
+  model::WeightSet w;
+  for (const std::string& name : param_names_) w.tensors.emplace(name, parameter(name));
+  return w;
+}
+
 HostTensor Trainer::parameter(const std::string& name) const {
   FROST_CHECK(std::find(param_names_.begin(), param_names_.end(), name) != param_names_.end(),
               InvalidArgument, "training: no parameter named '" << name << "'");

@@ -124,6 +124,8 @@ class Trainer {
   const std::vector<std::string>& parameter_names() const { return param_names_; }
   const std::vector<std::string>& trainable_names() const { return trainable_names_; }
   HostTensor parameter(const std::string& name) const;
+  // Every parameter's current value (for validation through model::DualEncoder, or exporting).
+  model::WeightSet weights() const;
   const StateStore& states() const { return *store_; }
 
   // A resumable checkpoint (safetensors, written atomically: a failure leaves any previous file intact):
