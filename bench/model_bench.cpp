@@ -1,14 +1,20 @@
-// Model benchmarks: the base dual encoder on the cpu backend, fused (the compiler's fusion passes, as
-// shipped) beside unfused (CompileOptions::fuse = false, the model's primitive sequences), in one run.
-// Weights are random (the timings do not depend on them); inputs are fixed.
+// Model benchmarks: the base dual encoder, fused (the compiler's fusion passes, as shipped) beside unfused
+// (CompileOptions::fuse = false, the model's primitive sequences), in one run. On the cpu backend, or the
+// one FROST_BENCH_BACKEND names ("cuda": scripts/gpu_check.sh). Weights are random (the timings do not
+// depend on them); inputs are fixed.
 //
-//   VideoEncoder/{fused,unfused}: the base SpaceTimeTransformer + projection, 1 clip of 4 frames, inference
+//   VideoEncoder/{fused,unfused}/batch: the base SpaceTimeTransformer + projection, 1 or 8 clips of 4
+//                                 frames, inference
 //   TrainStep/{fused,unfused}:    forward + NormSoftmax loss + backward of the base dual encoder, 2 pairs
 //                                 (captions of 16 tokens, 4-frame clips); the optimiser update arrives with
 //                                 the training issue
 //
 //   OMP_NUM_THREADS=2 build/bench/bench_model --benchmark_repetitions=3
+//   FROST_BENCH_BACKEND=cuda build/bench/bench_model --benchmark_filter=VideoEncoder
 #include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <string>
 
 #include "engine/autodiff.h"
 #include "engine/compiled_graph.h"
@@ -32,6 +38,11 @@ void random_weights(CompiledGraph& cg, const Params& params) {
   }
 }
 
+std::string backend() {
+  const char* b = std::getenv("FROST_BENCH_BACKEND");
+  return b != nullptr && b[0] != '\0' ? b : "cpu";
+}
+
 HostTensor uniform(Shape shape, uint64_t seed, double lo, double hi) {
   HostTensor t(DType::F32, shape);
   fill_uniform(t, Philox(seed), lo, hi);
@@ -40,18 +51,23 @@ HostTensor uniform(Shape shape, uint64_t seed, double lo, double hi) {
 
 void VideoEncoder(benchmark::State& state) {
   const bool fused = state.range(0) == 1;
+  const int64_t batch = state.range(1);
   const FitConfig c = FitConfig::base();
-  FitGraph fg = build_fit_graph(c, {.part = Part::Video, .batch = 1, .fuse = fused});
-  CompileOptions o{.backend = "cpu"};
+  FitGraph fg = build_fit_graph(c, {.part = Part::Video, .batch = batch, .fuse = fused});
+  CompileOptions o{.backend = backend()};
   o.fuse = fused;
   auto cg = compile(*fg.graph, o);
   random_weights(*cg, *fg.params);
-  cg->set_input("video", uniform({1, 4, 3, 224, 224}, 5, -2, 2));
-  cg->run();  // warm-up: first touch of the arenas, oneDNN's JIT
-  for (auto _ : state) cg->run();
-  state.SetLabel(fused ? "fused" : "unfused");
+  cg->set_input("video", uniform({batch, 4, 3, 224, 224}, 5, -2, 2));
+  cg->run();  // warm-up: first touch of the arenas, oneDNN's JIT, the CUDA graph's recording
+  for (auto _ : state) cg->run();  // run() returns when the device is done (it synchronizes)
+  state.SetLabel(std::string(fused ? "fused" : "unfused") + " on " + backend());
 }
-BENCHMARK(VideoEncoder)->Arg(1)->Arg(0)->ArgName("fused")->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(VideoEncoder)
+    ->ArgsProduct({{1, 0}, {1, 8}})
+    ->ArgNames({"fused", "batch"})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 void TrainStep(benchmark::State& state) {
   const bool fused = state.range(0) == 1;
@@ -61,7 +77,7 @@ void TrainStep(benchmark::State& state) {
   const std::vector<Tensor> params = fg.params->tensors();
   const std::vector<Tensor> grads = gradients(fg.loss, params);
   for (size_t i = 0; i < params.size(); ++i) fg.graph->output("grad." + fg.params->specs()[i].name, grads[i]);
-  CompileOptions o{.backend = "cpu"};
+  CompileOptions o{.backend = backend()};
   o.fuse = fused;
   auto cg = compile(*fg.graph, o);
   random_weights(*cg, *fg.params);
@@ -77,7 +93,13 @@ void TrainStep(benchmark::State& state) {
   for (auto _ : state) cg->run();
   state.SetLabel(fused ? "fused" : "unfused");
 }
-BENCHMARK(TrainStep)->Arg(1)->Arg(0)->ArgName("fused")->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(2);
+BENCHMARK(TrainStep)
+    ->Arg(1)
+    ->Arg(0)
+    ->ArgName("fused")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(2);
 
 }  // namespace
 

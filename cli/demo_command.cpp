@@ -90,7 +90,7 @@ void run_demo(const DemoOptions& opt) {
   auto start = std::chrono::steady_clock::now();
   for (int step = 0; step < opt.steps; ++step) {
     compiled->run();  // forward, backward and the SGD update: one static graph
-    last = compiled->output("loss").as<float>()[0];
+    last = compiled->output_copy("loss").data<float>()[0];
     if (step == 0) first = last;
     if (step % 5 == 0 || step == opt.steps - 1) std::printf("step %3d  loss %.5f\n", step, last);
   }
@@ -128,7 +128,7 @@ void add_demo_command(CLI::App& app) {
           },
           "(0, 1e6]"));
   add_u64_option(cmd, "--seed", opt->seed, "seed of the parameter and data streams");
-  cmd->add_option("--backend", opt->backend, "backend: reference or cpu")
+  cmd->add_option("--backend", opt->backend, "backend: reference, cpu, or cuda where a GPU is present")
       ->check(CLI::IsMember(available_backends()));
   cmd->add_flag("!--no-plan", opt->show_plan, "do not print the compiled plan");
   set_command(cmd, [opt] { run_demo(*opt); });

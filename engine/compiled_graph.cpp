@@ -138,7 +138,6 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
       backend_.copy_from_host(address(v), value.init->raw(), value.init->bytes());
   }
   if (plan_.options.guard_bytes > 0) {
-    FROST_CHECK(backend_.is_host(), Unsupported, "guard bytes are checked on host backends only");
     for (const ValueSlot& s : plan_.slots) {
       if (!s.planned || s.alias_of != kNoId || arenas_[size_t(s.arena)] == nullptr) continue;
       char* base = static_cast<char*>(arenas_[size_t(s.arena)]);
@@ -240,6 +239,27 @@ void CompiledGraph::run() {
     if (!input_bound_[v])
       FROST_FAIL(InvalidArgument, "run: input '" << graph_.value(v).name << "' was never set");
   }
+  if (backend_.records()) {
+    // The kernels' arguments (buffers, shapes, attrs) never change between runs, so the launches recorded
+    // once replay as they are: one launch per run instead of one per step.
+    if (!recording_) {
+      backend_.begin_recording();
+      try {
+        run_steps();
+      } catch (...) {
+        backend_.abort_recording();
+        throw;
+      }
+      recording_ = backend_.end_recording();
+    }
+    backend_.replay(recording_.get());
+  } else {
+    run_steps();
+  }
+  backend_.synchronize();
+}
+
+void CompiledGraph::run_steps() {
   void* workspace = arenas_[size_t(Arena::Workspace)];
   for (const Step& s : steps_) {
     KernelContext ctx{&graph_.nodes()[s.node], s.node,         &views_[s.in_begin], int(s.num_in),
@@ -247,7 +267,6 @@ void CompiledGraph::run() {
                       s.kernel_state.get()};
     s.kernel->run(ctx);
   }
-  backend_.synchronize();
 }
 
 TensorView CompiledGraph::output(std::string_view name) const {
@@ -287,15 +306,18 @@ void CompiledGraph::set_state(std::string_view name, const HostTensor& data) {
 void CompiledGraph::check_guards() const {
   const size_t guard = plan_.options.guard_bytes;
   if (guard == 0) return;
+  std::vector<unsigned char> before(guard), after(guard);  // copies: the arenas may be device memory
   for (ValueId v = 0; v < plan_.slots.size(); ++v) {
     const ValueSlot& s = plan_.slots[v];
     if (!s.planned || s.alias_of != kNoId || arenas_[size_t(s.arena)] == nullptr) continue;
     const unsigned char* base = static_cast<const unsigned char*>(arenas_[size_t(s.arena)]) + s.offset;
+    backend_.copy_to_host(before.data(), base - guard, guard);
+    backend_.copy_to_host(after.data(), base + s.bytes, guard);
     for (size_t i = 0; i < guard; ++i) {
-      FROST_CHECK(base[-1 - std::ptrdiff_t(i)] == kGuardByte, Internal,
+      FROST_CHECK(before[guard - 1 - i] == kGuardByte, Internal,
                   "guard bytes before " << graph_.describe_value(v) << " were overwritten (" << i + 1
                                         << " bytes before it)");
-      FROST_CHECK(base[s.bytes + i] == kGuardByte, Internal,
+      FROST_CHECK(after[i] == kGuardByte, Internal,
                   "guard bytes after " << graph_.describe_value(v) << " were overwritten (" << i
                                        << " bytes past its end)");
     }

@@ -110,6 +110,10 @@ class CompiledGraph {
   std::vector<TensorView> views_;  // step inputs and outputs, contiguous per step
   std::vector<ValueId> inputs_;    // the graph inputs this schedule reads
   std::vector<bool> input_bound_;  // per value; only inputs matter
+  // The step list as the backend recorded it on the first run (a CUDA graph), replayed by later runs;
+  // null on backends that do not record.
+  std::shared_ptr<void> recording_;
+  void run_steps();
 };
 
 std::unique_ptr<CompiledGraph> compile(const Graph& graph, const CompileOptions& options = {});

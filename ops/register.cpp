@@ -43,6 +43,10 @@ void register_all() {
     register_cpu_own_attention_kernels(kernels);
     register_cpu_own_normalization_kernels(kernels);
     register_cpu_own_optimizer_kernels(kernels);
+#ifdef FROST_HAVE_CUDA
+    register_cuda_blas_kernels(kernels);
+    register_cuda_kernels(kernels);
+#endif
   });
 }
 

@@ -39,4 +39,8 @@ void register_cpu_own_normalization_kernels(KernelRegistry& r);  // layer_norm, 
 void register_cpu_own_optimizer_kernels(KernelRegistry& r);      // adamw
 void register_onednn_kernels(KernelRegistry& r);  // ops/cpu/onednn.cpp, in builds with FROST_ONEDNN
 
+// ops/cuda/: the cuda backend's kernels, in CUDA builds (FROST_HAVE_CUDA)
+void register_cuda_blas_kernels(KernelRegistry& r);  // matmul, linear through cuBLAS (preferred)
+void register_cuda_kernels(KernelRegistry& r);       // every op, plain matmul and linear beneath cuBLAS
+
 }  // namespace frost::ops

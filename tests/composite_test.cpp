@@ -92,7 +92,7 @@ TEST(Composite, SgdStepsInsideTheGraphLowerTheLoss) {
     std::vector<float> losses;
     for (int step = 0; step < 15; ++step) {
       cg->run();
-      losses.push_back(cg->output("loss").as<float>()[0]);
+      losses.push_back(cg->output_copy("loss").data<float>()[0]);
     }
     EXPECT_LT(losses.back(), 0.5f * losses.front())
         << backend << ": " << losses.front() << " -> " << losses.back();

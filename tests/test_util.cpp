@@ -1,9 +1,11 @@
 #include "test_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <sstream>
 #include <string_view>
+#include <tuple>
 
 #include "engine/kernel.h"
 #include "ops/api.h"
@@ -80,17 +82,21 @@ std::vector<KernelPath> kernel_paths() {
     options.backend = backend;
     paths.push_back({backend, options});
   }
-  // A family is worth its own path when some op has a kernel of it on the cpu backend.
-  for (const char* family : {"onednn."}) {
+  // A family is worth its own path when some op has a kernel of it on its backend (and the backend runs
+  // here): oneDNN on the cpu backend, cuBLAS on the cuda backend (whose plain kernels are then tested too).
+  const std::vector<std::string> backends = available_backends();
+  for (const auto& [backend, kind, family] : {std::tuple{"cpu", BackendKind::Cpu, "onednn."},
+                                              std::tuple{"cuda", BackendKind::Cuda, "cuda.cublas."}}) {
+    if (std::find(backends.begin(), backends.end(), backend) == backends.end()) continue;
     bool present = false;
     for (int k = 0; k < kNumOpKinds && !present; ++k)
-      for (const auto& entry : kernel_registry().list(OpKind(k), BackendKind::Cpu))
+      for (const auto& entry : kernel_registry().list(OpKind(k), kind))
         present = present || std::string_view(entry.second->name).starts_with(family);
     if (!present) continue;
     CompileOptions options;
-    options.backend = "cpu";
+    options.backend = backend;
     options.disabled_kernels = {family};
-    paths.push_back({std::string("cpu without ") + family, options});
+    paths.push_back({std::string(backend) + " without " + family, options});
   }
   return paths;
 }

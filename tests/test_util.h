@@ -30,10 +30,11 @@ Comparison compare(const HostTensor& actual, const HostTensor& expected, double 
 // Bitwise equality (determinism tests).
 ::testing::AssertionResult bit_identical(const HostTensor& a, const HostTensor& b);
 
-// Every kernel path of the build: each backend, and the cpu backend once more for each kernel family
-// it prefers (oneDNN) switched off, so the kernels underneath (own, reference) are tested too.
+// Every kernel path of the build that runs here: each available backend (cuda where a device is present),
+// and the cpu and cuda backends once more with the kernel family they prefer (oneDNN, cuBLAS) switched off,
+// so the kernels underneath (own, reference, plain CUDA) are tested too.
 struct KernelPath {
-  std::string label;  // "reference", "cpu", "cpu without onednn."
+  std::string label;  // "reference", "cpu", "cpu without onednn.", "cuda", "cuda without cuda.cublas."
   CompileOptions options;
 };
 std::vector<KernelPath> kernel_paths();

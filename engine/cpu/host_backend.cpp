@@ -12,6 +12,10 @@
 #endif
 
 namespace frost {
+
+#ifdef FROST_HAVE_CUDA
+Backend& cuda_backend();  // engine/cuda/cuda_backend.cpp: throws Unsupported without a device
+#endif
 namespace {
 
 class HostBackend final : public Backend {
@@ -57,17 +61,23 @@ Backend& get_backend(std::string_view name) {
   static HostBackend cpu(BackendKind::Cpu, "cpu");
   if (name == "reference") return reference;
   if (name == "cpu") return cpu;
+#ifdef FROST_HAVE_CUDA
+  if (name == "cuda") return cuda_backend();
+#endif
   std::string list;
   for (const std::string& b : available_backends()) list += (list.empty() ? "" : ", ") + b;
-  FROST_FAIL(Unsupported, "no backend named '" << name << "' in this build (available: " << list << ")"
-#ifdef FROST_HAVE_CUDA
-                                               << "; the CUDA runtime is built (" << cuda_describe_devices()
-                                               << ") but its backend arrives with the GPU issue"
+  FROST_FAIL(Unsupported, "no backend named '"
+                              << name << "' in this build (available: " << list << ")"
+#ifndef FROST_HAVE_CUDA
+                              << (name == "cuda" ? "; this build has no CUDA (nvcc was not found)" : "")
 #endif
   );
 }
 
 std::vector<std::string> available_backends() {
+#ifdef FROST_HAVE_CUDA
+  if (cuda_device_count() > 0) return {"reference", "cpu", "cuda"};
+#endif
   return {"reference", "cpu"};
 }
 
