@@ -169,12 +169,8 @@ void run_train(const TrainCommandOptions& opt, int* exit_code) {
   std::unique_ptr<train::Trainer> trainer;
   // The pipeline first: --epochs takes the step count (the schedule's length) from its streams.
   auto data = std::make_unique<train::DataPipeline>(sources, tokenizer, po);
-  for (const auto& s : data->streams())
-    FROST_CHECK(s.frames == data->streams().front().frames, Unsupported,
-                "the data mixes images (1 frame) and videos ("
-                    << F
-                    << " frames): one training run takes one frame "
-                       "count today — train on them in separate runs");
+  // Images (1 frame) and videos (F frames) are separate streams taking turns; the trainer runs each batch on
+  // the step graph of its frame count.
   const int64_t batches_per_step = opt.accumulate;
   const int64_t total_steps =
       opt.steps > 0 ? opt.steps

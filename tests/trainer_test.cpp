@@ -1,8 +1,8 @@
 // The trainer beyond parity (train/trainer.h): exact resume (2N steps in one run equal N + checkpoint +
 // resume + N to the bit, with dropout on and a warm-up + cosine schedule across the resume point), a stop
-// request, refusals of checkpoints that do not fit, the inference export's names against the reference
-// model's state_dict (tests/parity/make_export_fixture.py), divergence, a full disk, bad batches, and where
-// the gradients live.
+// request, steps alternating between frame counts, refusals of checkpoints that do not fit, the inference
+// export's names against the reference model's state_dict (tests/parity/make_export_fixture.py), divergence,
+// a full disk, bad batches, and where the gradients live.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
@@ -118,6 +118,58 @@ TEST_P(Resume, TwoNStepsEqualNPlusResumePlusNToTheBit) {
 INSTANTIATE_TEST_SUITE_P(Layouts, Resume,
                          ::testing::Values(std::make_pair(int64_t(1), 0.0), std::make_pair(int64_t(1), 30.0),
                                            std::make_pair(int64_t(2), 0.0)));
+
+// The first frame of each clip: a micro-batch of 1-frame clips (as images are) from a video fixture batch.
+MicroBatch first_frames(MicroBatch m) {
+  const Shape s = m.video.shape();  // (B, F, 3, S, S)
+  HostTensor one(DType::F32, {s[0], 1, s[2], s[3], s[4]});
+  const int64_t frame = s[2] * s[3] * s[4];
+  for (int64_t b = 0; b < s[0]; ++b)
+    std::memcpy(one.data<float>() + b * frame, m.video.data<float>() + b * s[1] * frame, size_t(frame) * 4);
+  m.video = one;
+  return m;
+}
+
+// A run whose steps alternate between 1-frame and 4-frame micro-batches (images and videos) equals the
+// same steps taken by single-frame-count trainers handing over through checkpoints, to the bit.
+TEST(Trainer, StepsAlternateBetweenFrameCountsOverOneStateStore) {
+  auto batch = [](int64_t step) {
+    return step % 2 == 1 ? first_frames(fixture_batch(step)) : fixture_batch(step);
+  };
+  TrainOptions o = resumable_options(1);
+  Trainer mixed(model::FitConfig::tiny(), o);  // built for the config's 4 frames
+  mixed.set_weights(initial_weights());
+  std::vector<double> losses;
+  for (int64_t s = 1; s <= 4; ++s) losses.push_back(mixed.step(std::vector<MicroBatch>{batch(s)}).loss);
+
+  const std::string ckpt = temp_path("frames_handover.safetensors");
+  for (int64_t s = 1; s <= 4; ++s) {
+    TrainOptions os = o;
+    os.frames = s % 2 == 1 ? 1 : 4;
+    Trainer t(model::FitConfig::tiny(), os);
+    if (s == 1)
+      t.set_weights(initial_weights());
+    else
+      t.load_checkpoint(ckpt);
+    EXPECT_EQ(t.step(std::vector<MicroBatch>{batch(s)}).loss, losses[size_t(s - 1)]) << "step " << s;
+    t.save_checkpoint(ckpt);
+    if (s < 4) continue;
+    for (const std::string& name : mixed.states().names())
+      if (name.rfind("grad.", 0) != 0)
+        EXPECT_TRUE(same_bits(mixed.states().copy(name), t.states().copy(name))) << name;
+  }
+  // More frames than the temporal table has rows is refused by name.
+  MicroBatch too_long = fixture_batch(1);
+  const Shape s = too_long.video.shape();
+  too_long.video = HostTensor(DType::F32, {s[0], 5, s[2], s[3], s[4]});
+  try {
+    mixed.step(std::vector<MicroBatch>{too_long});
+    FAIL() << "a 5-frame micro-batch ran on a 4-frame model";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("5-frame"), std::string::npos) << e.what();
+  }
+}
 
 TEST(Trainer, AStopRequestIsClearedSoTheNextLoopContinues) {
   Trainer t(model::FitConfig::tiny(), resumable_options(1));
@@ -352,7 +404,7 @@ TEST(Trainer, BadBatchesAndOptionsAreRefusedBeforeAnythingChanges) {
   const HostTensor before = t.parameter("txt_proj.1.weight");
   EXPECT_THROW(t.step(batches_of_step(1, 1)), Error);  // one micro-batch, accumulation 2
   std::vector<MicroBatch> b = batches_of_step(1, 2);
-  b[1].video = HostTensor(DType::F32, {4, 2, 3, 32, 32});  // 2 frames, the step takes 4
+  b[1].video = HostTensor(DType::F32, {4, 4, 3, 16, 16});  // 16 px frames, the model takes 32
   try {
     t.step(b);
     ADD_FAILURE();

@@ -236,13 +236,38 @@ void Trainer::bind_batch(CompiledGraph& cg, const MicroBatch& b) const {
   cg.set_input("video", b.video);
 }
 
+int64_t Trainer::frames_of(const CompiledGraph& cg) {
+  return cg.graph().value(cg.graph().find_source("video")).type.shape[1];
+}
+
+CompiledGraph& Trainer::micro_graph_for(const MicroBatch& b) {
+  const int64_t F = b.video.shape().rank() == 5 ? b.video.shape()[1] : 0;
+  if (F <= 0 || F == frames_of(*micro_)) return *micro_;
+  auto it = other_micro_.find(F);
+  if (it != other_micro_.end()) return *it->second;
+  FROST_CHECK(F <= config_.video.num_frames, InvalidArgument,
+              "training: a micro-batch of " << F << "-frame clips; the model has " << config_.video.num_frames
+                                            << " temporal positions");
+  // The same step (or micro-step) at another frame count, over the same state store: parameters, moments
+  // and accumulators are shared by name, so steps may alternate between frame counts (images and videos).
+  TrainOptions o = options_;
+  o.frames = F;
+  TrainingGraphs graphs = build_training_graphs(config_, o);
+  CompileOptions co = options_.compile;
+  co.states = store_;
+  return *other_micro_.emplace(F, compile(graphs.step, co)).first->second;
+}
+
 StepResult Trainer::step(std::span<const MicroBatch> micro_batches) {
   FROST_CHECK(int64_t(micro_batches.size()) == options_.accumulation, InvalidArgument,
               "training: a step takes " << options_.accumulation << " micro-batches (the accumulation), got "
                                         << micro_batches.size());
+  // Each micro-batch runs on the graph of its frame count (compiled on first use).
+  std::vector<CompiledGraph*> graphs;
+  for (const MicroBatch& b : micro_batches) graphs.push_back(&micro_graph_for(b));
   // Every micro-batch is checked before anything runs, so a bad one changes nothing.
-  const Graph& mg = micro_->graph();
   auto check = [&](const char* name, const HostTensor& t, size_t k) {
+    const Graph& mg = graphs[k]->graph();
     const ValueId id = mg.find_source(name);
     if (id == kNoId) return;
     const TensorType& want = mg.value(id).type;
@@ -258,7 +283,7 @@ StepResult Trainer::step(std::span<const MicroBatch> micro_batches) {
   }
   const int64_t t = step_ + 1;
   const double lr = options_.adamw.lr * schedule_factor(options_.schedule, t - 1);
-  CompiledGraph& last = update_ ? *update_ : *micro_;
+  CompiledGraph& last = update_ ? *update_ : *graphs.front();  // K = 1: the step graph updates
   adam_.set_step(last, options_.adamw, t, lr);
   double loss = 0;
   const int64_t micro_before = micro_steps_;
@@ -273,16 +298,17 @@ StepResult Trainer::step(std::span<const MicroBatch> micro_batches) {
         for (const std::string& name : t.trainable_names_) t.store_->zero("grad." + name);
     }
   } rollback{*this, micro_before};
-  for (const MicroBatch& b : micro_batches) {
-    bind_batch(*micro_, b);
+  for (size_t k = 0; k < micro_batches.size(); ++k) {
+    CompiledGraph& g = *graphs[k];
+    bind_batch(g, micro_batches[k]);
     if (dropout_active_) {
       HostTensor offset(DType::I64, {});
       offset.data<int64_t>()[0] = micro_steps_;
-      micro_->set_input("dropout.offset", offset);
+      g.set_input("dropout.offset", offset);
     }
-    micro_->run();
+    g.run();
     ++micro_steps_;
-    loss += micro_->output_copy("loss").to(DType::F64).data<double>()[0];
+    loss += g.output_copy("loss").to(DType::F64).data<double>()[0];
   }
   if (update_) {
     update_->run();

@@ -25,6 +25,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <span>
 #include <string>
@@ -114,7 +115,11 @@ class Trainer {
   // Sets every parameter (the set must hold all of them); optimiser state and the step count unchanged.
   void set_weights(const model::WeightSet& weights);
 
-  // One optimiser step on exactly `accumulation` micro-batches of the trainer's shapes. Throws
+  // One optimiser step on exactly `accumulation` micro-batches of the trainer's shapes — except the frame
+  // count, which may differ from options().frames (up to the config's num_frames): a micro-batch of
+  // another frame count runs on the step graph of that count, compiled on first use over the same state
+  // store, so steps may alternate between images (1 frame) and videos, as the reference's multi-source
+  // training does. Throws
   // InvalidArgument for a wrong count or shape (nothing changed then), Diverged when the loss or the
   // gradient norm is not finite (the update has run: resume from the last checkpoint).
   StepResult step(std::span<const MicroBatch> micro_batches);
@@ -165,12 +170,17 @@ class Trainer {
 
  private:
   void bind_batch(CompiledGraph& cg, const MicroBatch& b) const;
+  // The micro-step graph for a micro-batch's frame count; compiled on first use.
+  CompiledGraph& micro_graph_for(const MicroBatch& b);
+  static int64_t frames_of(const CompiledGraph& cg);
   model::FitConfig config_;
   TrainOptions options_;
   std::shared_ptr<StateStore> store_;
   std::unique_ptr<CompiledGraph> micro_;   // K = 1: the whole step; K > 1: forward + backward + accumulate
   std::unique_ptr<CompiledGraph> update_;  // K > 1 only
-  AdamWGraph adam_;                        // of the graph that updates
+  // Step (K = 1) or micro-step graphs at other frame counts than options_.frames, by frame count.
+  std::map<int64_t, std::unique_ptr<CompiledGraph>> other_micro_;
+  AdamWGraph adam_;  // of the graph that updates
   std::vector<std::string> param_names_, trainable_names_;
   bool dropout_active_ = false;
   int64_t step_ = 0;         // optimiser steps done
