@@ -4,6 +4,7 @@
 #   scripts/gpu_check.sh prepare   here (no GPU needed): builds the reduced CUDA build (build-gpu: engine,
 #                                  ops, model, loader without FFmpeg and oneDNN; sm_90) and packs the test and
 #                                  bench binaries with the shared libraries the GPU host lacks into .gpu/
+#   scripts/gpu_check.sh cli       on the GPU host: `frost encode` with --backend cuda against cpu
 #   scripts/gpu_check.sh sanitize  on the GPU host, after run: compute-sanitizer memcheck and racecheck over
 #                                  the CUDA kernels' tests
 #   scripts/gpu_check.sh run       on the GPU host (device tool: carry .gpu): runs the cuda backend's tests,
@@ -21,9 +22,13 @@ prepare() {
   set -e
   cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DFROST_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
     -DFROST_ONEDNN=OFF -DFROST_FFMPEG=OFF >/dev/null
-  cmake --build build-gpu --target cuda_test op_test parity_test bench_model -j "$(nproc)"
+  cmake --build build-gpu --target cuda_test op_test parity_test bench_model frost -j "$(nproc)"
   rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib
-  cp build-gpu/tests/cuda_test build-gpu/tests/op_test build-gpu/tests/parity_test build-gpu/bench/bench_model .gpu/bin/
+  cp build-gpu/tests/cuda_test build-gpu/tests/op_test build-gpu/tests/parity_test build-gpu/bench/bench_model \
+    build-gpu/frost .gpu/bin/
+  # Two preprocessed tiny clips for the `cli` check (this build reads no video files: no FFmpeg).
+  build/frost clip tests/fixtures/images/quadrants.png tests/fixtures/images/photo.jpg --frames 4 --size 32 \
+    --out .gpu/clips.safetensors >/dev/null
   strip .gpu/bin/*
   # Every shared library the binaries need except the C and C++ runtimes (the host's are newer) and cuBLAS
   # (found on the host: too large to carry).
@@ -135,9 +140,40 @@ sanitize() {
   return $status
 }
 
+# The `frost` command on the GPU: encode captions and clips with --backend cuda and --backend cpu, and
+# compare the embeddings (max abs difference, F32 tolerance 1e-5 as the parity fixtures).
+cli() {
+  OUT=${OUT:-/tmp/gpu_check}
+  mkdir -p "$OUT"
+  exec > >(tee "$OUT/gpu_cli.log") 2>&1
+  local blas
+  blas=$(dirname "$(ls /usr/local/cuda/lib64/libcublas.so.13 2>/dev/null | head -1)")
+  local libs="$ROOT/.gpu/lib:$blas:${LD_LIBRARY_PATH:-}" fx=tests/parity/fixtures status=0
+  printf 'a small red square moving left\na large blue circle moving up\nsomething else entirely\n' >"$OUT/captions.txt"
+  for b in cpu cuda; do
+    LD_LIBRARY_PATH=$libs .gpu/bin/frost encode text --captions "$OUT/captions.txt" --config tiny \
+      --weights $fx/tiny_dual_weights.safetensors --vocab $fx/tiny_vocab.txt --backend $b --out "$OUT/text_$b.safetensors" || status=1
+    LD_LIBRARY_PATH=$libs .gpu/bin/frost encode video .gpu/clips.safetensors --config tiny \
+      --weights $fx/tiny_dual_weights.safetensors --backend $b --out "$OUT/video_$b.safetensors" || status=1
+  done
+  python3 - "$OUT" <<'PY' || status=1
+import sys, numpy as np
+from safetensors.numpy import load_file
+out = sys.argv[1]
+for kind in ("text", "video"):
+    a, b = load_file(f"{out}/{kind}_cpu.safetensors")["embeddings"], load_file(f"{out}/{kind}_cuda.safetensors")["embeddings"]
+    err = float(np.abs(a - b).max())
+    print(f"frost encode {kind}: cuda vs cpu, {a.shape[0]} rows, max abs difference {err:.3g}")
+    assert err <= 1e-5, kind
+PY
+  echo "gpu cli: $([ $status -eq 0 ] && echo PASSED || echo FAILED)"
+  return $status
+}
+
 case "${1:-}" in
   prepare) prepare ;;
   run) run ;;
   sanitize) sanitize ;;
-  *) echo "usage: scripts/gpu_check.sh prepare|run|sanitize" >&2; exit 2 ;;
+  cli) cli ;;
+  *) echo "usage: scripts/gpu_check.sh prepare|run|sanitize|cli" >&2; exit 2 ;;
 esac
