@@ -43,27 +43,31 @@ prepare() {
   du -sh .gpu
 }
 
+# On the GPU host: LIBS for frost's binaries (the carried libraries and cuBLAS — the toolkit's, or the one
+# PyTorch's wheels bring), and the path the test binaries were built in pointing at this checkout (they name
+# their fixture folders by it).
+host_setup() {
+  local blas built_in
+  blas=$(dirname "$( (ls /usr/local/cuda/lib64/libcublas.so.13 /usr/local/cuda/targets/x86_64-linux/lib/libcublas.so.13 2>/dev/null;
+                      python3 -c 'import nvidia, pathlib; [print(p) for p in pathlib.Path(list(nvidia.__path__)[0]).rglob("libcublas.so.13")]' 2>/dev/null) | head -1)")
+  echo "cuBLAS from: $blas"
+  # Only for frost's binaries: Python and PyTorch keep the host's libraries.
+  LIBS="$ROOT/.gpu/lib:$blas:${LD_LIBRARY_PATH:-}"
+  built_in=$(cat .gpu/built_in)
+  if [ "$built_in" != "$ROOT" ] && [ ! -e "$built_in" ]; then mkdir -p "$(dirname "$built_in")" && ln -s "$ROOT" "$built_in"; fi
+}
+
 run() {
   OUT=${OUT:-/tmp/gpu_check}
   mkdir -p "$OUT"
   exec > >(tee "$OUT/gpu_check.log") 2>&1
   local start=$SECONDS
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv
-  # cuBLAS: the toolkit's, or the one PyTorch's wheels bring.
-  local blas
-  blas=$(dirname "$( (ls /usr/local/cuda/lib64/libcublas.so.13 /usr/local/cuda/targets/x86_64-linux/lib/libcublas.so.13 2>/dev/null;
-                      python3 -c 'import nvidia, pathlib; [print(p) for p in pathlib.Path(list(nvidia.__path__)[0]).rglob("libcublas.so.13")]' 2>/dev/null) | head -1)")
-  echo "cuBLAS from: $blas"
-  # Only for frost's binaries: Python and PyTorch keep the host's libraries.
-  local libs="$ROOT/.gpu/lib:$blas:${LD_LIBRARY_PATH:-}"
-  # The test binaries name their fixture folders by the path they were built in.
-  local built_in
-  built_in=$(cat .gpu/built_in)
-  if [ "$built_in" != "$ROOT" ] && [ ! -e "$built_in" ]; then mkdir -p "$(dirname "$built_in")" && ln -s "$ROOT" "$built_in"; fi
+  host_setup
   local status=0
   for t in cuda_test op_test parity_test; do
     echo "== $t"
-    LD_LIBRARY_PATH=$libs timeout 150 .gpu/bin/$t --gtest_output=json:"$OUT/$t.json" >"$OUT/$t.txt" 2>&1
+    LD_LIBRARY_PATH=$LIBS timeout 150 .gpu/bin/$t --gtest_output=json:"$OUT/$t.json" >"$OUT/$t.txt" 2>&1
     local rc=$?
     grep -E "^\[  (PASSED|FAILED|SKIPPED) |tests from .* ran" "$OUT/$t.txt" | head -30
     grep -E "Failure|error" -A6 "$OUT/$t.txt" | head -60
@@ -71,7 +75,7 @@ run() {
     echo "   exit code $rc ($((SECONDS - start)) s so far)"
   done
   echo "== timing: frost (cuda backend) and PyTorch eager, base video encoder, 4 frames, F32"
-  LD_LIBRARY_PATH=$libs FROST_BENCH_BACKEND=cuda timeout 120 .gpu/bin/bench_model --benchmark_filter='VideoEncoder/fused:1' \
+  LD_LIBRARY_PATH=$LIBS FROST_BENCH_BACKEND=cuda timeout 120 .gpu/bin/bench_model --benchmark_filter='VideoEncoder/fused:1' \
     --benchmark_repetitions=5 --benchmark_report_aggregates_only=true --benchmark_out="$OUT/frost_bench.json" \
     --benchmark_out_format=json 2>&1 | grep -E "VideoEncoder|Error|error"
   PYTHONUNBUFFERED=1 timeout 150 python3 scripts/gpu_torch_timing.py --out "$OUT/torch_timing.json"
@@ -115,12 +119,8 @@ sanitize() {
   OUT=${OUT:-/tmp/gpu_check}
   mkdir -p "$OUT"
   exec > >(tee "$OUT/gpu_sanitize.log") 2>&1
-  local start=$SECONDS blas status=0
-  blas=$(dirname "$(ls /usr/local/cuda/lib64/libcublas.so.13 2>/dev/null | head -1)")
-  local libs="$ROOT/.gpu/lib:$blas:${LD_LIBRARY_PATH:-}"
-  local built_in
-  built_in=$(cat .gpu/built_in)
-  if [ "$built_in" != "$ROOT" ] && [ ! -e "$built_in" ]; then mkdir -p "$(dirname "$built_in")" && ln -s "$ROOT" "$built_in"; fi
+  local start=$SECONDS status=0
+  host_setup
   local cs
   cs=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer)
   set -f  # the filters below are gtest patterns, not file globs
@@ -129,7 +129,7 @@ sanitize() {
               "racecheck op_test AllOps/OpConsistency.MatchesReference/attention*"; do
     set -- $spec
     echo "== $1: $2 $3"
-    LD_LIBRARY_PATH=$libs timeout 200 "$cs" --tool "$1" --error-exitcode 9 --print-limit 20 \
+    LD_LIBRARY_PATH=$LIBS timeout 200 "$cs" --tool "$1" --error-exitcode 9 --print-limit 20 \
       .gpu/bin/$2 --gtest_filter="$3" >"$OUT/sanitize_$1_$2.txt" 2>&1
     local rc=$?
     grep -E "ERROR SUMMARY|RACECHECK SUMMARY|LEAK SUMMARY|^\[  (PASSED|FAILED) |Invalid|Race" "$OUT/sanitize_$1_$2.txt" | head -20
@@ -146,14 +146,13 @@ cli() {
   OUT=${OUT:-/tmp/gpu_check}
   mkdir -p "$OUT"
   exec > >(tee "$OUT/gpu_cli.log") 2>&1
-  local blas
-  blas=$(dirname "$(ls /usr/local/cuda/lib64/libcublas.so.13 2>/dev/null | head -1)")
-  local libs="$ROOT/.gpu/lib:$blas:${LD_LIBRARY_PATH:-}" fx=tests/parity/fixtures status=0
+  local fx=tests/parity/fixtures status=0
+  host_setup
   printf 'a small red square moving left\na large blue circle moving up\nsomething else entirely\n' >"$OUT/captions.txt"
   for b in cpu cuda; do
-    LD_LIBRARY_PATH=$libs .gpu/bin/frost encode text --captions "$OUT/captions.txt" --config tiny \
+    LD_LIBRARY_PATH=$LIBS .gpu/bin/frost encode text --captions "$OUT/captions.txt" --config tiny \
       --weights $fx/tiny_dual_weights.safetensors --vocab $fx/tiny_vocab.txt --backend $b --out "$OUT/text_$b.safetensors" || status=1
-    LD_LIBRARY_PATH=$libs .gpu/bin/frost encode video .gpu/clips.safetensors --config tiny \
+    LD_LIBRARY_PATH=$LIBS .gpu/bin/frost encode video .gpu/clips.safetensors --config tiny \
       --weights $fx/tiny_dual_weights.safetensors --backend $b --out "$OUT/video_$b.safetensors" || status=1
   done
   python3 - "$OUT" <<'PY' || status=1
