@@ -18,6 +18,9 @@ void add_index_command(CLI::App& app);   // frost index --out INDEX PATH...: emb
 void add_search_command(CLI::App& app);  // frost search --index INDEX QUERY...: top k by cosine
 void add_eval_command(CLI::App& app);
 void add_train_command(CLI::App& app);
-void add_synthetic_command(CLI::App& app);  // frost synthetic --out DIR: the synthetic video-caption set   // frost train --data TRAIN.csv --out DIR: train the dual encoder    // frost eval --data TEST.csv: retrieval metrics of a checkpoint
+void add_synthetic_command(
+    CLI::App& app);  // frost synthetic --out DIR: the synthetic video-caption set   // frost train --data
+                     // TRAIN.csv --out DIR: train the dual encoder    // frost eval --data TEST.csv:
+                     // retrieval metrics of a checkpoint
 
 }  // namespace frost::cli

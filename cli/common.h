@@ -26,6 +26,7 @@ enum ExitCode : int { kExitOk = 0, kExitUserError = 1, kExitUsage = 2, kExitInte
 // The one command this process runs.
 struct Session {
   std::string command;  // the subcommand's name, for messages
+  std::string program;  // argv[0], for commands a message suggests (build/frost search ...)
   int64_t threads = 0;  // --threads; 0 when not given
   bool strict = false;  // --strict: every warning is an error
   int64_t warnings = 0;

@@ -3,7 +3,8 @@
 // Embeds captions (arguments, or --captions FILE with one a line), videos (files, folders of frames sorted
 // by name, or .safetensors files holding already-preprocessed clips F32 [B, F, 3, S, S] named `clips`, as
 // `frost clip` writes) or images with the Frozen in Time dual encoder. OUT holds `embeddings` F32 [N, P]
-// (the projected, unnormalised embeddings) and `features` F32 [N, C] (before the projection), in input order.
+// (the projected embeddings, unnormalised unless --normalize) and `features` F32 [N, C] (before the
+// projection), in input order; an OUT ending in .npy holds the embeddings alone (NumPy's format).
 // An input that cannot be read or decoded is skipped with a warning (an error under --strict): the metadata
 // `frost` says which input each row came from ("inputs") and which were skipped, and why ("skipped").
 #include <CLI/CLI.hpp>
@@ -16,11 +17,14 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/model_files.h"
 #include "engine/backend.h"
 #include "engine/error.h"
 #include "loader/files.h"
+#include "loader/npy.h"
 #include "loader/safetensors.h"
 #include "model/encoder.h"
+#include "retrieval/similarity.h"
 
 namespace frost::cli {
 namespace {
@@ -30,11 +34,12 @@ struct EncodeOptions {
   std::vector<std::string> inputs;
   std::string captions_file;
   std::string weights;
-  std::string config = "base";
+  std::string config;  // "": the checkpoint's, else base
   std::string vocab;
   std::string backend = "cpu";
   int64_t batch = 8;
   int64_t frames = 0;
+  bool normalize = false;
   std::string out;
   CLI::App* cmd = nullptr;  // to ask which options were given
 };
@@ -126,11 +131,11 @@ void run_encode(const EncodeOptions& opt) {
   std::vector<std::string> read_files;
   for (const std::string* f : {&opt.weights, &opt.vocab, &opt.captions_file})
     if (!f->empty()) read_files.push_back(*f);
-  if (opt.config != "base" && opt.config != "tiny") read_files.push_back(opt.config);
+  if (!opt.config.empty() && opt.config != "base" && opt.config != "tiny") read_files.push_back(opt.config);
   if (opt.kind != "text") read_files.insert(read_files.end(), opt.inputs.begin(), opt.inputs.end());
   loader::check_output_path(opt.out, read_files);
 
-  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  const model::FitConfig config = config_for(opt.config, opt.weights);
   const int64_t frames = opt.kind == "image" ? 1 : opt.frames > 0 ? opt.frames : config.video.num_frames;
   FROST_CHECK(opt.kind == "text" || frames <= config.video.num_frames, InvalidArgument,
               "--frames " << frames << ": the model of config '" << config.name << "' takes 1 to "
@@ -138,12 +143,10 @@ void run_encode(const EncodeOptions& opt) {
 
   // A whole Frozen in Time checkpoint: embeddings need both encoders' projections, which Hugging Face and
   // timm checkpoints (the initialisations of training) do not have.
-  model::WeightSet weights = model::load_weights(config, {{opt.weights, model::WeightSource::FrozenInTime}});
-  for (const std::string& w : weights.warnings) warn(w);
+  model::WeightSet weights =
+      load_towers(config, opt.weights, opt.kind == "text" ? model::Towers::Text : model::Towers::Video);
   std::optional<loader::WordPieceTokenizer> tokenizer;
-  if (opt.kind == "text")
-    tokenizer = opt.vocab.empty() ? loader::default_uncased_tokenizer()
-                                  : loader::WordPieceTokenizer::from_vocab(opt.vocab);
+  if (opt.kind == "text") tokenizer = tokenizer_for(opt.vocab, opt.weights, config);
   model::DualEncoder encoder(config, std::move(weights), std::move(tokenizer),
                              {.backend = opt.backend, .batch_size = opt.batch});
 
@@ -247,15 +250,34 @@ void run_encode(const EncodeOptions& opt) {
               "none of the " << considered << " inputs could be read (see the warnings above)");
   check_finite(all, rows, opt.kind == "text");
 
+  // --normalize: unit rows, as retrieval compares them (the reference's sim_matrix: x / max(||x||, 1e-8)).
+  if (opt.normalize) {
+    const retrieval::NormalizedRows n = retrieval::normalize_rows(all.embedding);
+    std::memcpy(all.embedding.raw(), n.data.data(), all.embedding.bytes());
+  }
+  const char* state = opt.normalize ? "normalised" : "unnormalised";
+  if (ends_with(opt.out, ".npy")) {  // NumPy: the embeddings alone, rows in input order
+    loader::write_npy(opt.out, all.embedding);
+    std::cout << "wrote " << display(opt.out) << ": embeddings F32[" << all.embedding.shape()[0] << ", "
+              << all.embedding.shape()[1] << "] (" << state << "; row i is input i"
+              << (skipped.empty() ? "" : " of those read") << ")\n";
+    if (!skipped.empty())
+      std::cout << "skipped " << skipped.size() << " of " << considered
+                << " inputs (see the warnings above): they have no row\n";
+    return;
+  }
   nlohmann::json row_inputs = nlohmann::json::array();
   for (const std::string& r : rows) row_inputs.push_back(loader::escape_invalid_utf8(r));
-  const nlohmann::json meta = {
-      {"kind", opt.kind}, {"inputs", row_inputs}, {"skipped", skipped}, {"config", config.name}};
+  const nlohmann::json meta = {{"kind", opt.kind},
+                               {"inputs", row_inputs},
+                               {"skipped", skipped},
+                               {"config", config.name},
+                               {"normalized", opt.normalize}};
   loader::write_safetensors(opt.out, {{"embeddings", &all.embedding}, {"features", &all.features}},
                             {{"frost", meta.dump()}});
   std::cout << "wrote " << display(opt.out) << ": embeddings F32[" << all.embedding.shape()[0] << ", "
-            << all.embedding.shape()[1] << "], features F32[" << all.features.shape()[0] << ", "
-            << all.features.shape()[1] << "]\n";
+            << all.embedding.shape()[1] << "] (" << state << "), features F32[" << all.features.shape()[0]
+            << ", " << all.features.shape()[1] << "]\n";
   if (!skipped.empty())
     std::cout << "skipped " << skipped.size() << " of " << considered
               << " inputs (see the warnings above; the file's metadata lists them)\n";
@@ -265,8 +287,11 @@ void run_encode(const EncodeOptions& opt) {
 
 void add_encode_command(CLI::App& app) {
   auto opt = std::make_shared<EncodeOptions>();
-  CLI::App* cmd =
-      app.add_subcommand("encode", "Embed captions, videos or images with the Frozen in Time dual encoder");
+  CLI::App* cmd = app.add_subcommand(
+      "encode",
+      "Embed captions, videos or images with the Frozen in Time dual encoder: the projected "
+      "embeddings (unnormalised, as the model outputs them; --normalize for unit rows) and "
+      "the features before the projection");
   opt->cmd = cmd;
   cmd->add_option("kind", opt->kind, "text, video or image")
       ->required()
@@ -277,15 +302,22 @@ void add_encode_command(CLI::App& app) {
                   "captions, one a line (encode text): a file, a pipe, or - for standard input");
   cmd->add_option("--weights", opt->weights, "a converted Frozen in Time checkpoint (.safetensors)")
       ->required();
-  cmd->add_option("--config", opt->config, "base, tiny, or a JSON config file");
-  cmd->add_option("--vocab", opt->vocab, "a WordPiece vocab.txt (default: BERT uncased, as the reference)");
+  cmd->add_option("--config", opt->config,
+                  "base, tiny, or a JSON config file (default: the one the checkpoint records, else base)");
+  cmd->add_option(
+      "--vocab", opt->vocab,
+      "a WordPiece vocab.txt (default: the one the checkpoint records, else BERT uncased, as the reference)");
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_option("--batch", opt->batch, "inputs per run")->check(CLI::Range(int64_t(1), int64_t(4096)));
   cmd->add_option("--frames", opt->frames, "frames per clip (default: the config's)")
       ->check(CLI::Range(int64_t(1), int64_t(1024)));
-  cmd->add_option("--out", opt->out,
-                  "the .safetensors file to write (embeddings, features; metadata 'frost' lists the input "
-                  "of each row and the inputs skipped)")
+  cmd->add_flag("--normalize", opt->normalize,
+                "scale each embedding to unit length (cosine similarity is then a dot product); features are "
+                "left as they are");
+  cmd->add_option(
+         "--out", opt->out,
+         "the file to write: .safetensors (embeddings and features; metadata 'frost' lists the input "
+         "of each row and the inputs skipped) or .npy (the embeddings alone, for np.load)")
       ->required();
   set_command(cmd, [opt] { run_encode(*opt); });
 }

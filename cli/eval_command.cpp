@@ -15,6 +15,8 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/model_files.h"
+#include "cli/retrieval_common.h"
 #include "engine/backend.h"
 #include "engine/error.h"
 #include "loader/dataset.h"
@@ -30,7 +32,7 @@ namespace {
 struct EvalOptions {
   std::string data;
   std::string weights;
-  std::string config = "base";
+  std::string config;  // "": the checkpoint's, else base
   std::string vocab;
   std::string backend = "cpu";
   std::string ties = "reference";
@@ -40,32 +42,16 @@ struct EvalOptions {
   bool json = false;
 };
 
-nlohmann::ordered_json to_json(const retrieval::Metrics& m, retrieval::Ties ties) {
-  return {{"R1", m.R1},
-          {"R5", m.R5},
-          {"R10", m.R10},
-          {"R50", m.R50},
-          {"MedR", m.MedR},
-          {"MeanR", m.MeanR},
-          {"geometric_mean", m.geometric_mean},
-          {"queries", m.queries},
-          {"candidates", m.candidates},
-          {"ties", retrieval::ties_name(ties)}};
-}
-
 void run_eval(const EvalOptions& opt) {
   check_backend(opt.backend);
   const loader::Dataset data = loader::read_dataset(opt.data);
-  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  const model::FitConfig config = config_for(opt.config, opt.weights);
   const int64_t F = opt.frames > 0 ? opt.frames : config.video.num_frames;
   FROST_CHECK(F <= config.video.num_frames, InvalidArgument,
               "--frames " << F << ": the model of config '" << config.name << "' takes 1 to "
                           << config.video.num_frames << " frames per clip");
-  model::WeightSet weights = model::load_weights(config, {{opt.weights, model::WeightSource::FrozenInTime}});
-  for (const std::string& w : weights.warnings) warn(w);
-  model::DualEncoder encoder(config, std::move(weights),
-                             opt.vocab.empty() ? loader::default_uncased_tokenizer()
-                                               : loader::WordPieceTokenizer::from_vocab(opt.vocab),
+  model::WeightSet weights = load_towers(config, opt.weights, model::Towers::Both);
+  model::DualEncoder encoder(config, std::move(weights), tokenizer_for(opt.vocab, opt.weights, config),
                              {.backend = opt.backend, .batch_size = opt.batch});
   const bool pessimistic = opt.ties == "pessimistic";
   train::RetrievalOptions ro;
@@ -81,8 +67,8 @@ void run_eval(const EvalOptions& opt) {
   if (opt.json) {
     nlohmann::ordered_json out;
     out["data"] = loader::escape_invalid_utf8(opt.data);
-    out["t2v"] = to_json(e.t2v, t2v_ties);
-    out["v2t"] = to_json(e.v2t, v2t_ties);
+    out["t2v"] = metrics_json(e.t2v, t2v_ties);
+    out["v2t"] = metrics_json(e.v2t, v2t_ties);
     out["skipped_videos"] = skipped;
     out["sliding_window_stride"] = opt.stride;
     std::cout << out.dump() << "\n";
@@ -104,8 +90,11 @@ void add_eval_command(CLI::App& app) {
       "eval", "Retrieval metrics (R@K, MedR, MeanR) of a checkpoint on a video-caption dataset");
   cmd->add_option("--data", opt->data, "a dataset: .csv (video, caption[, id]) or .jsonl")->required();
   cmd->add_option("--weights", opt->weights, "a Frozen in Time checkpoint (.safetensors)")->required();
-  cmd->add_option("--config", opt->config, "base, tiny, or a JSON config file");
-  cmd->add_option("--vocab", opt->vocab, "a WordPiece vocab.txt (default: BERT uncased, as the reference)");
+  cmd->add_option("--config", opt->config,
+                  "base, tiny, or a JSON config file (default: the one the checkpoint records, else base)");
+  cmd->add_option(
+      "--vocab", opt->vocab,
+      "a WordPiece vocab.txt (default: the one the checkpoint records, else BERT uncased, as the reference)");
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_option("--frames", opt->frames, "frames sampled per video (default: the config's)")
       ->check(CLI::Range(int64_t(1), int64_t(1024)));

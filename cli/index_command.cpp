@@ -28,11 +28,13 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/model_files.h"
 #include "cli/retrieval_common.h"
 #include "engine/backend.h"
 #include "engine/error.h"
 #include "loader/files.h"
 #include "loader/image.h"
+#include "loader/video.h"
 #include "model/encoder.h"
 #include "retrieval/index.h"
 
@@ -43,7 +45,7 @@ struct IndexOptions {
   std::vector<std::string> inputs;
   std::string list;
   std::string weights;
-  std::string config = "base";
+  std::string config;  // "": the checkpoint's, else base
   std::string backend = "cpu";
   std::string out;
   std::vector<std::string> remove;
@@ -173,23 +175,36 @@ void run_index(const IndexOptions& opt) {
   auto take = [&](const std::string& p) {
     if (seen.insert(normal(p)).second) inputs.push_back(normal(p));
   };
-  for (const std::string& p : opt.inputs) take(p);
+  // A folder is a frame folder (one clip) or a collection: its videos and sub-folders (loader/video.h).
+  size_t empty_folders = 0;
+  auto take_input = [&](const std::string& p) {
+    if (loader::file_kind(p) != loader::FileKind::Directory) return take(p);
+    const std::vector<std::string> clips = loader::clips_in_folder(p);
+    if (clips.empty()) {
+      warn(display(p) +
+           " holds no frames and no video files (.mp4, .mkv, .webm, .avi, .mov, …): nothing to index");
+      ++empty_folders;
+    }
+    for (const std::string& c : clips) take(c);
+  };
+  for (const std::string& p : opt.inputs) take_input(p);
   if (!opt.list.empty())
     for (const std::string& p : read_list(opt.list)) take(p);
   std::vector<std::string> to_remove;
   for (const std::string& p : opt.remove) to_remove.push_back(normal(p));
   FROST_CHECK(!inputs.empty() || !opt.remove.empty(), InvalidArgument,
-              "nothing to do: give videos, frame folders or images to index (or --list FILE), or --remove");
+              "nothing to do: give videos, frame folders, folders of videos or images to index (or --list "
+              "FILE), or --remove"
+                  << (empty_folders > 0 ? " (the folders given hold no frames or videos)" : ""));
   std::vector<std::string> read_files = {opt.weights};
   if (!opt.list.empty()) read_files.push_back(opt.list);
-  if (opt.config != "base" && opt.config != "tiny") read_files.push_back(opt.config);
+  if (!opt.config.empty() && opt.config != "base" && opt.config != "tiny") read_files.push_back(opt.config);
   read_files.insert(read_files.end(), inputs.begin(), inputs.end());
   loader::check_output_path(opt.out, read_files);
 
   const retrieval::IndexLock lock(opt.out);
-  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
-  model::WeightSet weights = model::load_weights(config, {{opt.weights, model::WeightSource::FrozenInTime}});
-  for (const std::string& w : weights.warnings) warn(w);
+  const model::FitConfig config = config_for(opt.config, opt.weights);
+  model::WeightSet weights = load_towers(config, opt.weights, model::Towers::Video);
   const std::string hash = video_hash_of(opt.weights, weights);
   const int64_t F = config.video.num_frames, S = config.video.image_size;
 
@@ -344,11 +359,14 @@ void add_index_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "index", "Index videos, frame folders and images for search (builds or extends INDEX)");
   opt->cmd = cmd;
-  cmd->add_option("inputs", opt->inputs, "video files, frame folders, images");
+  cmd->add_option("inputs", opt->inputs,
+                  "video files, images, frame folders (a folder of .jpg/.png frames is one clip) and folders "
+                  "of videos (every video file and sub-folder in them)");
   cmd->add_option("--list", opt->list,
                   "more inputs, one path a line: a file, a pipe, or - for standard input");
   cmd->add_option("--weights", opt->weights, "a Frozen in Time checkpoint (.safetensors)")->required();
-  cmd->add_option("--config", opt->config, "base, tiny, or a JSON config file");
+  cmd->add_option("--config", opt->config,
+                  "base, tiny, or a JSON config file (default: the one the checkpoint records, else base)");
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_option("--out", opt->out, "the index file: created, or extended when it exists")->required();
   cmd->add_option("--remove", opt->remove, "paths to drop from the index")->take_all();

@@ -42,8 +42,15 @@ void run_info(const InfoOptions& opt) {
   // Names and metadata come from the file: escaped, so a crafted file cannot print fake lines.
   std::cout << display(opt.path) << ": " << f.tensors().size() << " tensors, " << data_bytes
             << " bytes of data (" << f.file_size() << " bytes in all)\n";
-  for (const auto& [key, value] : f.metadata())
-    std::cout << "  metadata " << display(key) << " = " << display(value) << "\n";
+  // A long value (a recorded vocabulary: thousands of lines) is shortened to its start; --json has it all.
+  for (const auto& [key, value] : f.metadata()) {
+    std::string shown = display(value);
+    size_t cut = 300;  // on a character boundary, not inside a UTF-8 sequence
+    while (cut > 0 && cut < shown.size() && (static_cast<unsigned char>(shown[cut]) & 0xC0) == 0x80) --cut;
+    if (shown.size() > 400)
+      shown = shown.substr(0, cut) + "… (" + std::to_string(value.size()) + " bytes; --json shows it all)";
+    std::cout << "  metadata " << display(key) << " = " << shown << "\n";
+  }
   for (const loader::TensorEntry& t : f.tensors())
     std::cout << "  " << display(t.name) << "  " << display(t.dtype_name) << to_string(t.shape) << "\n";
 }

@@ -112,8 +112,40 @@ int check_stdout(const std::string& command) {
   return frost::cli::kExitUserError;
 }
 
+// --help: an example per command, and each option's default — unless its description says what the default
+// is (a 0 or empty value that means "the config's", "the checkpoint's", "all the cores"), and never the "[]"
+// of an empty list.
+void finish_help(CLI::App& app) {
+  const std::vector<std::pair<const char*, const char*>> examples = {
+      {"demo", "frost demo --out frost-demo   (then open frost-demo/index.html)"},
+      {"ops", "frost ops | grep attention"},
+      {"info", "frost info model.safetensors --json"},
+      {"clip", "frost clip video.mp4 frames/ --out clips.safetensors"},
+      {"encode", "frost encode text --weights fit.safetensors \"a dog on a beach\" --normalize --out t.npy"},
+      {"plan", "frost plan --config base --part video --batch 8"},
+      {"score",
+       "frost score --weights fit.safetensors --video beach.mp4 \"a dog on a beach\" \"a cooking show\""},
+      {"index", "frost index --weights fit.safetensors --out videos.index my-videos/"},
+      {"search", "frost search --index videos.index --weights fit.safetensors \"a dog on a beach\" -k 5"},
+      {"eval", "frost eval --weights fit.safetensors --data test.csv --ties pessimistic"},
+      {"train",
+       "frost train --config tiny --vocab syn/vocab.txt --data syn/train.jsonl --val syn/val.jsonl "
+       "--flip-swap "
+       "left:right --batch 64 --steps 3000 --lr 1e-3 --schedule cosine --out run"},
+      {"synthetic", "frost synthetic --out syn"}};
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+    for (const auto& [name, example] : examples)
+      if (sub->get_name() == name)
+        sub->footer(sub->get_footer() + (sub->get_footer().empty() ? "" : "\n\n") + "Example: " + example);
+    for (CLI::Option* o : sub->get_options())
+      if (o->get_default_str() == "[]" || o->get_description().find("default") != std::string::npos)
+        o->default_str("");
+  }
+}
+
 int main(int argc, char** argv) {
   install_signal_handlers();
+  frost::cli::session().program = argc > 0 && argv[0] != nullptr ? argv[0] : "frost";
   CLI::App app{"frost: a compiled static-graph tensor engine and the Frozen in Time video-text dual encoder"};
   app.footer(
       "Exit codes: 0 success; 1 a user error (bad argument value, bad or unreadable file, output refused); "
@@ -121,6 +153,8 @@ int main(int argc, char** argv) {
   try {
     app.set_version_flag("--version", version_text());
     app.require_subcommand(1);
+    // Every option's default in --help ("[16]"), inherited by the subcommands added below.
+    app.option_defaults()->always_capture_default();
     frost::cli::add_demo_command(app);
     frost::cli::add_ops_command(app);
     frost::cli::add_info_command(app);
@@ -133,6 +167,7 @@ int main(int argc, char** argv) {
     frost::cli::add_eval_command(app);
     frost::cli::add_train_command(app);
     frost::cli::add_synthetic_command(app);
+    finish_help(app);
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     const int code = app.exit(e);  // --help, --version

@@ -5,8 +5,11 @@
 #include <cstdint>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "model/config.h"
 #include "model/weights.h"
+#include "retrieval/metrics.h"
 
 namespace frost::cli {
 
@@ -25,5 +28,9 @@ ItemStamp stamp_of(const std::string& path);
 // The config as a model identity (every field but its name), for comparing an index with a config.
 std::string model_identity(const model::FitConfig& config);
 std::string model_identity(const std::string& config_json);
+
+// One direction's metrics as the commands print them in JSON (eval, train's metrics.jsonl, demo):
+// R1 R5 R10 R50 MedR MeanR geometric_mean queries candidates ties.
+nlohmann::ordered_json metrics_json(const retrieval::Metrics& m, retrieval::Ties ties);
 
 }  // namespace frost::cli

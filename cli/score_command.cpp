@@ -13,6 +13,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/model_files.h"
 #include "engine/backend.h"
 #include "engine/error.h"
 #include "loader/files.h"
@@ -28,7 +29,7 @@ struct ScoreOptions {
   std::vector<std::string> captions;
   std::string captions_file;
   std::string weights;
-  std::string config = "base";
+  std::string config;  // "": the checkpoint's, else base
   std::string vocab;
   std::string backend = "cpu";
   int64_t frames = 0;
@@ -62,16 +63,13 @@ void run_score(const ScoreOptions& opt) {
   FROST_CHECK(captions.size() <= 100000, InvalidArgument,
               captions.size() << " captions: score takes at most 100000 (search an index for more)");
 
-  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  const model::FitConfig config = config_for(opt.config, opt.weights);
   const int64_t frames = image ? 1 : opt.frames > 0 ? opt.frames : config.video.num_frames;
   FROST_CHECK(frames <= config.video.num_frames, InvalidArgument,
               "--frames " << frames << ": the model of config '" << config.name << "' takes 1 to "
                           << config.video.num_frames << " frames per clip");
-  model::WeightSet weights = model::load_weights(config, {{opt.weights, model::WeightSource::FrozenInTime}});
-  for (const std::string& w : weights.warnings) warn(w);
-  model::DualEncoder encoder(config, std::move(weights),
-                             opt.vocab.empty() ? loader::default_uncased_tokenizer()
-                                               : loader::WordPieceTokenizer::from_vocab(opt.vocab),
+  model::WeightSet weights = load_towers(config, opt.weights, model::Towers::Both);
+  model::DualEncoder encoder(config, std::move(weights), tokenizer_for(opt.vocab, opt.weights, config),
                              {.backend = opt.backend});
   loader::ClipOptions clip;
   clip.sampling.num_frames = frames;
@@ -123,8 +121,11 @@ void add_score_command(CLI::App& app) {
       ->required();
   cmd->add_option("--weights", opt->weights, "a converted Frozen in Time checkpoint (.safetensors)")
       ->required();
-  cmd->add_option("--config", opt->config, "base, tiny, or a JSON config file");
-  cmd->add_option("--vocab", opt->vocab, "a WordPiece vocab.txt (default: BERT uncased, as the reference)");
+  cmd->add_option("--config", opt->config,
+                  "base, tiny, or a JSON config file (default: the one the checkpoint records, else base)");
+  cmd->add_option(
+      "--vocab", opt->vocab,
+      "a WordPiece vocab.txt (default: the one the checkpoint records, else BERT uncased, as the reference)");
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_option("--frames", opt->frames, "frames sampled from the video (default: the config's)")
       ->check(CLI::Range(int64_t(1), int64_t(1024)));

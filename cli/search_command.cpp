@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/model_files.h"
 #include "cli/retrieval_common.h"
 #include "engine/backend.h"
 #include "engine/error.h"
@@ -33,7 +34,7 @@ struct SearchOptions {
   std::string queries_file;
   std::vector<std::string> like;
   std::string weights;
-  std::string config = "base";
+  std::string config;  // "": the checkpoint's, else base
   std::string vocab;
   std::string backend = "cpu";
   int64_t k = 10;
@@ -72,12 +73,14 @@ void run_search(const SearchOptions& opt) {
               "nothing to search for: give queries, --queries FILE or --like VIDEO");
 
   const retrieval::Index index = retrieval::Index::load(opt.index);
-  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  // The config: --config, else the checkpoint's, else the one the index was made with.
+  const model::FitConfig config =
+      config_for(opt.config, opt.weights, model::FitConfig::from_json(index.config_json(), opt.index));
   FROST_CHECK(
       model_identity(index.config_json()) == model_identity(config), InvalidArgument,
       opt.index << " was made with another model config (" << index.config_json() << "); give its --config");
-  model::WeightSet weights = model::load_weights(config, {{opt.weights, model::WeightSource::FrozenInTime}});
-  for (const std::string& w : weights.warnings) warn(w);
+  model::WeightSet weights =
+      load_towers(config, opt.weights, texts.empty() ? model::Towers::Video : model::Towers::Both);
   const std::string hash = video_hash_of(opt.weights, weights);
   FROST_CHECK(
       hash == index.video_hash(), InvalidArgument,
@@ -86,9 +89,7 @@ void run_search(const SearchOptions& opt) {
                 << "…): its embeddings and these queries' would not compare — search with the weights it "
                    "was made with, or re-index");
   std::optional<loader::WordPieceTokenizer> tokenizer;
-  if (!texts.empty())
-    tokenizer = opt.vocab.empty() ? loader::default_uncased_tokenizer()
-                                  : loader::WordPieceTokenizer::from_vocab(opt.vocab);
+  if (!texts.empty()) tokenizer = tokenizer_for(opt.vocab, opt.weights, config);
   model::DualEncoder encoder(config, std::move(weights), std::move(tokenizer),
                              {.backend = opt.backend, .text_length_buckets = {16, 32, 64, 128}});
 
@@ -148,8 +149,11 @@ void add_search_command(CLI::App& app) {
   cmd->add_option("--index", opt->index, "the index (frost index)")->required();
   cmd->add_option("--weights", opt->weights, "the checkpoint the index was made with (.safetensors)")
       ->required();
-  cmd->add_option("--config", opt->config, "base, tiny, or a JSON config file");
-  cmd->add_option("--vocab", opt->vocab, "a WordPiece vocab.txt (default: BERT uncased, as the reference)");
+  cmd->add_option("--config", opt->config,
+                  "base, tiny, or a JSON config file (default: the one the checkpoint records, else base)");
+  cmd->add_option(
+      "--vocab", opt->vocab,
+      "a WordPiece vocab.txt (default: the one the checkpoint records, else BERT uncased, as the reference)");
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_option("-k", opt->k, "results per query")->check(CLI::Range(int64_t(1), int64_t(1) << 30));
   cmd->add_flag("--json", opt->json, "one JSON object per query");

@@ -34,8 +34,10 @@ void run_synthetic(const SyntheticCommandOptions& opt) {
               static_cast<long long>(s.val_rows), display(s.val_path).c_str(), display(s.vocab_path).c_str(),
               s.reused ? " (already there: reused)" : "");
   std::printf(
-      "train on it: frost train --config tiny --vocab %s --data %s --val %s --flip-swap left:right "
-      "--lr 1e-3 --batch 32 --steps 2000 --out run\n",
+      "train on it (the demo's recipe, docs/training.md): frost train --config tiny --vocab %s --data %s "
+      "--val %s "
+      "--flip-swap left:right --text-length 12 --cache-mb 512 --batch 64 --steps 3000 --lr 1e-3 --warmup 100 "
+      "--schedule cosine --val-every 500 --out run\n",
       display(s.vocab_path).c_str(), display(s.train_path).c_str(), display(s.val_path).c_str());
 }
 

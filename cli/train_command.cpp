@@ -26,6 +26,9 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "cli/model_files.h"
+#include "cli/retrieval_common.h"
+#include "cli/train_command.h"
 #include "engine/error.h"
 #include "loader/dataset.h"
 #include "loader/files.h"
@@ -39,24 +42,6 @@
 
 namespace frost::cli {
 namespace {
-
-struct TrainCommandOptions {
-  std::string config = "base";
-  std::vector<std::string> data;
-  std::string val;
-  std::string weights, resume, vocab, out = "frost-train";
-  std::string temporal_fix = "zeros";
-  std::string backend = "cpu";
-  int64_t frames = 0, steps = 0, epochs = 0, batch = 16, accumulate = 1, text_length = 32;
-  std::vector<std::string> freeze, flip_swap;
-  double lr = 3e-5, weight_decay = 0.0, clip_norm = 0.0, dropout = 0.0, attention_dropout = 0.0;
-  std::string schedule = "constant", adamw = "transformers", val_sampling = "uniform";
-  int64_t warmup = 0, val_every = 0, checkpoint_every = 0, log_every = 0;
-  uint64_t seed = 0, init_seed = 0;
-  int workers = 1;
-  int64_t cache_mb = 0;
-  bool lax = false, json = false;
-};
 
 train::Trainer* g_trainer = nullptr;
 extern "C" void on_interrupt(int sig) {
@@ -80,15 +65,7 @@ std::string duration_text(double s) {
   return buf;
 }
 
-nlohmann::ordered_json metrics_json(const retrieval::Metrics& m) {
-  return {{"R1", m.R1},
-          {"R5", m.R5},
-          {"R10", m.R10},
-          {"R50", m.R50},
-          {"MedR", m.MedR},
-          {"MeanR", m.MeanR},
-          {"candidates", m.candidates}};
-}
+}  // namespace
 
 void run_train(const TrainCommandOptions& opt, int* exit_code) {
   namespace fs = std::filesystem;
@@ -97,18 +74,14 @@ void run_train(const TrainCommandOptions& opt, int* exit_code) {
               "--steps and --epochs: give one (a step is one optimiser update)");
   FROST_CHECK(opt.weights.empty() || opt.resume.empty(), InvalidArgument,
               "--weights and --resume: --resume restores the weights itself");
-  const model::FitConfig config = model::FitConfig::named_or_file(opt.config);
+  // The checkpoint a run starts from records its config and vocabulary (frost writes them).
+  const std::string& start_file = !opt.resume.empty() ? opt.resume : opt.weights;
+  const model::FitConfig config = config_for(opt.config, start_file);
   const int64_t F = opt.frames > 0 ? opt.frames : config.video.num_frames;
   FROST_CHECK(F <= config.video.num_frames, InvalidArgument,
               "--frames " << F << ": the model of config '" << config.name << "' takes 1 to "
                           << config.video.num_frames << " frames per clip");
-  const loader::WordPieceTokenizer tokenizer = opt.vocab.empty()
-                                                   ? loader::default_uncased_tokenizer()
-                                                   : loader::WordPieceTokenizer::from_vocab(opt.vocab);
-  FROST_CHECK(int64_t(tokenizer.vocab_size()) <= config.text.vocab_size, InvalidArgument,
-              "the vocabulary has " << tokenizer.vocab_size() << " tokens but the config '" << config.name
-                                    << "' has a word-embedding table of " << config.text.vocab_size
-                                    << " rows — give --vocab the vocabulary of the model");
+  const loader::WordPieceTokenizer tokenizer = tokenizer_for(opt.vocab, start_file, config);
   FROST_CHECK(opt.text_length <= config.text.max_positions, InvalidArgument,
               "--text-length " << opt.text_length << " exceeds the text model's " << config.text.max_positions
                                << " positions");
@@ -181,6 +154,9 @@ void run_train(const TrainCommandOptions& opt, int* exit_code) {
                  .warmup_steps = opt.warmup,
                  .total_steps = total_steps};
   trainer = std::make_unique<train::Trainer>(config, to);
+  // The vocabulary travels with the run's files, so its model needs no --vocab (cli/model_files.h).
+  if (const std::optional<std::string> vocab = vocab_text_for(opt.vocab, start_file))
+    trainer->set_file_metadata({{kVocabKey, *vocab}});
   if (!opt.resume.empty()) {
     trainer->load_checkpoint(opt.resume);
     first_step = trainer->step_count();
@@ -225,9 +201,10 @@ void run_train(const TrainCommandOptions& opt, int* exit_code) {
     ro.seed = opt.seed;
     ro.on_skip = [](const std::string& w) { warn(w); };
     const train::RetrievalResult r = train::evaluate_retrieval(*encoder, *val, ro);
-    nlohmann::ordered_json j = {
-        {"step", step},
-        {"val", {{"t2v", metrics_json(r.metrics.t2v)}, {"v2t", metrics_json(r.metrics.v2t)}}}};
+    nlohmann::ordered_json j = {{"step", step},
+                                {"val",
+                                 {{"t2v", metrics_json(r.metrics.t2v, ro.t2v_ties)},
+                                  {"v2t", metrics_json(r.metrics.v2t, ro.v2t_ties)}}}};
     log << j.dump() << "\n" << std::flush;
     std::fprintf(stderr, "%sstep %lld validation: t2v %s\n                     v2t %s\n",
                  ::isatty(2) ? "\r\33[K" : "", static_cast<long long>(step),
@@ -314,8 +291,6 @@ void run_train(const TrainCommandOptions& opt, int* exit_code) {
                display(exported.string()).c_str(), display(log_path.string()).c_str());
 }
 
-}  // namespace
-
 void add_train_command(CLI::App& app) {
   auto opt = std::make_shared<TrainCommandOptions>();
   auto exit_code = std::make_shared<int>(0);
@@ -326,8 +301,12 @@ void add_train_command(CLI::App& app) {
       ->required();
   cmd->add_option("--val", opt->val,
                   "a held-out dataset: retrieval metrics every --val-every steps and at the end");
-  cmd->add_option("--config", opt->config, "base, tiny, or a JSON config file");
-  cmd->add_option("--vocab", opt->vocab, "a WordPiece vocab.txt (default: BERT uncased, as the reference)");
+  cmd->add_option("--config", opt->config,
+                  "base, tiny, or a JSON config file (default: the one --weights or --resume records, else "
+                  "base)");
+  cmd->add_option("--vocab", opt->vocab,
+                  "a WordPiece vocab.txt, recorded in the run's checkpoints (default: the one --weights or "
+                  "--resume records, else BERT uncased, as the reference)");
   cmd->add_option("--weights", opt->weights,
                   "initial weights: a Frozen in Time checkpoint (.safetensors), e.g. an earlier run's "
                   "model.safetensors (default: from scratch)");
@@ -341,9 +320,10 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--frames", opt->frames,
                   "frames per clip (default: the config's; 1 for the curriculum's first stage)")
       ->check(CLI::Range(int64_t(1), int64_t(1024)));
-  cmd->add_option("--steps", opt->steps, "optimiser steps in all")
+  cmd->add_option("--steps", opt->steps, "optimiser steps in all (default: from --epochs)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
-  cmd->add_option("--epochs", opt->epochs, "passes over the data instead of --steps")
+  cmd->add_option("--epochs", opt->epochs,
+                  "passes over the data instead of --steps (default: --steps decides)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
   cmd->add_option("--batch", opt->batch, "pairs per batch (in-batch negatives; default 16)")
       ->check(CLI::Range(int64_t(2), int64_t(65536)));
@@ -385,7 +365,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--checkpoint-every", opt->checkpoint_every,
                   "write the checkpoint every N steps (default: at the end)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
-  cmd->add_option("--log-every", opt->log_every, "a progress line every N steps when not on a terminal")
+  cmd->add_option("--log-every", opt->log_every,
+                  "a progress line every N steps when not on a terminal (default: every 2% of the steps)")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_flag("--lax", opt->lax,

@@ -125,20 +125,24 @@ bool is_image_file(const std::string& path) {
          (got >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff);
 }
 
-void write_png(const std::string& path, const HostTensor& image) {
+std::string encode_png(const HostTensor& image, const std::string& name) {
   const Shape& s = image.shape();
   FROST_CHECK(image.dtype() == DType::U8 && s.rank() == 3 && s[2] >= 1 && s[2] <= 4 && s[0] > 0 && s[1] > 0 &&
                   s[0] <= INT32_MAX && s[1] <= INT32_MAX,
               InvalidArgument,
-              path << ": a PNG needs u8 (H, W, C) with C in 1..4, got " << image.dtype() << s);
-  std::vector<unsigned char> png;
+              name << ": a PNG needs u8 (H, W, C) with C in 1..4, got " << image.dtype() << s);
+  std::string png;
   auto sink = [](void* context, void* data, int size) {
-    auto* out = static_cast<std::vector<unsigned char>*>(context);
-    out->insert(out->end(), static_cast<unsigned char*>(data), static_cast<unsigned char*>(data) + size);
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), size_t(size));
   };
   const int w = int(s[1]), h = int(s[0]), c = int(s[2]);
   FROST_CHECK(stbi_write_png_to_func(sink, &png, w, h, c, image.raw(), w * c) != 0, InvalidArgument,
-              path << ": PNG encoding failed");
+              name << ": PNG encoding failed");
+  return png;
+}
+
+void write_png(const std::string& path, const HostTensor& image) {
+  const std::string png = encode_png(image, path);
   AtomicFile file(path);
   file.write(png.data(), png.size());
   file.commit();

@@ -34,5 +34,7 @@ bool is_image_file(const std::string& path);
 
 // Writes u8 (H, W, C) with C in 1..4 as PNG, atomically (temporary file, fsync, rename).
 void write_png(const std::string& path, const HostTensor& image);
+// The same PNG's bytes in memory (an image embedded in a page); `name` for errors.
+std::string encode_png(const HostTensor& image, const std::string& name);
 
 }  // namespace frost::loader

@@ -121,7 +121,6 @@ std::vector<std::string> read_lines(const std::string& path) {
   return split_lines(read_regular_file(path, "vocabulary", size_t(64) << 20));
 }
 
-
 }  // namespace
 
 WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, const TokenizerOptions& options,
@@ -150,6 +149,11 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, const Tok
 
 WordPieceTokenizer WordPieceTokenizer::from_vocab(const std::string& path, const TokenizerOptions& options) {
   return WordPieceTokenizer(read_lines(path), options, path);
+}
+
+WordPieceTokenizer WordPieceTokenizer::from_vocab_text(const std::string& text, const std::string& source,
+                                                       const TokenizerOptions& options) {
+  return WordPieceTokenizer(split_lines(text), options, source);
 }
 
 WordPieceTokenizer WordPieceTokenizer::from_tokenizer_json(const std::string& path) {

@@ -47,6 +47,10 @@ class WordPieceTokenizer {
  public:
   // vocab.txt: one token per line, id = line number. Throws BadFile naming the file and line.
   static WordPieceTokenizer from_vocab(const std::string& path, const TokenizerOptions& options = {});
+  // The same from vocab.txt's text held in memory (a checkpoint's recorded vocabulary); `source` names it
+  // in errors.
+  static WordPieceTokenizer from_vocab_text(const std::string& text, const std::string& source,
+                                            const TokenizerOptions& options = {});
   // tokenizer.json (Hugging Face): the normaliser's options and the WordPiece vocabulary.
   static WordPieceTokenizer from_tokenizer_json(const std::string& path);
   WordPieceTokenizer(std::vector<std::string> vocab, const TokenizerOptions& options,

@@ -52,6 +52,36 @@ bool is_frame_image(const fs::path& p) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
+bool is_video_name(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  for (const char* v : {".mp4", ".m4v", ".mkv", ".webm", ".avi", ".mov", ".mpg", ".mpeg", ".flv", ".wmv",
+                        ".ogv", ".3gp", ".ts"})
+    if (ext == v) return true;
+  return false;
+}
+
+void collect_clips(const fs::path& folder, int depth, std::vector<std::string>& out) {
+  std::vector<fs::path> entries;
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind('.', 0) != 0) entries.push_back(it->path());
+  FROST_CHECK(!ec, BadFile, folder.string() << ": cannot list the folder: " << ec.message());
+  std::sort(entries.begin(), entries.end());
+  for (const fs::path& e : entries)
+    if (is_frame_image(e) && file_kind(e.string()) == FileKind::Regular) {
+      out.push_back(folder.string());  // a frame folder: one clip
+      return;
+    }
+  for (const fs::path& e : entries) {
+    const FileKind kind = file_kind(e.string());
+    if (kind == FileKind::Regular && is_video_name(e))
+      out.push_back(e.string());
+    else if (kind == FileKind::Directory && depth < 16)
+      collect_clips(e, depth + 1, out);
+  }
+}
+
 class FrameFolder final : public FrameSource {
  public:
   FrameFolder(const std::string& path, const VideoLimits& limits) : name_(path), limits_(limits) {
@@ -228,6 +258,12 @@ class MemoryFrames final : public FrameSource {
 };
 
 }  // namespace
+
+std::vector<std::string> clips_in_folder(const std::string& folder) {
+  std::vector<std::string> out;
+  collect_clips(fs::path(folder), 0, out);
+  return out;
+}
 
 std::unique_ptr<FrameSource> frames_in_memory(HostTensor frames, std::string name) {
   return std::make_unique<MemoryFrames>(std::move(frames), std::move(name));

@@ -117,10 +117,23 @@ std::string canonical_weight_name(const std::string& raw, WeightSource source, c
   return name;
 }
 
+bool in_towers(const std::string& name, Towers towers) {
+  const bool text = name.rfind("text_model.", 0) == 0 || name.rfind("txt_proj.", 0) == 0;
+  return towers == Towers::Both || (towers == Towers::Text) == text;
+}
+
 WeightSet load_weights(const FitConfig& c, const std::vector<WeightFile>& files, const LoadOptions& options) {
-  const std::vector<ParamSpec> specs = fit_param_specs(c);
+  std::vector<ParamSpec> specs;
   std::map<std::string, Shape> expected;
-  for (const ParamSpec& s : specs) expected.emplace(s.name, s.shape);
+  std::set<std::string> other_tower;  // the tower not asked for: skipped, never required
+  for (const ParamSpec& s : fit_param_specs(c)) {
+    if (!in_towers(s.name, options.towers)) {
+      other_tower.insert(s.name);
+      continue;
+    }
+    specs.push_back(s);
+    expected.emplace(s.name, s.shape);
+  }
 
   WeightSet set;
   std::vector<std::string> unexpected, misshaped, duplicated;
@@ -131,7 +144,7 @@ WeightSet load_weights(const FitConfig& c, const std::vector<WeightFile>& files,
     const auto st = loader::SafetensorsFile::open(file.path);
     for (const loader::TensorEntry& e : st.tensors()) {
       const std::string name = canonical_weight_name(e.name, file.source, c);
-      if (name.empty()) {
+      if (name.empty() || other_tower.count(name)) {
         set.ignored.push_back(file.path + ": " + e.name);
         continue;
       }
@@ -187,6 +200,22 @@ WeightSet load_weights(const FitConfig& c, const std::vector<WeightFile>& files,
   if (!missing.empty() || !unexpected.empty() || !misshaped.empty() || !duplicated.empty()) {
     std::ostringstream os;
     os << "the weights do not fit the " << c.name << " config";
+    // A whole tower absent is one fact, not a hundred: say which, and which commands need it.
+    for (const auto& [tower, what] : {std::pair{Towers::Text, "text"}, std::pair{Towers::Video, "video"}}) {
+      if (options.towers != Towers::Both && options.towers != tower) continue;
+      bool any = false, all_missing = true;
+      for (const ParamSpec& s : specs)
+        if (in_towers(s.name, tower)) {
+          any = true;
+          all_missing = all_missing && !set.tensors.count(s.name) && !rejected.count(s.name);
+        }
+      if (any && all_missing)
+        os << ": the " << what << " tower ("
+           << (tower == Towers::Text ? "text_model.*, txt_proj.*" : "video_model.*, vid_proj.*")
+           << ") is not in the files given — "
+           << (tower == Towers::Text ? "embedding captions" : "embedding videos and images")
+           << " needs a checkpoint that holds it";
+    }
     if (!missing.empty()) os << "\n  " << missing.size() << " missing:" << list_some(missing);
     if (!unexpected.empty()) os << "\n  " << unexpected.size() << " unexpected:" << list_some(unexpected);
     if (!misshaped.empty()) os << "\n  " << misshaped.size() << " mis-shaped:" << list_some(misshaped);

@@ -52,8 +52,17 @@ struct WeightFile {
   WeightSource source = WeightSource::FrozenInTime;
 };
 
+// The two towers of the dual encoder: text = text_model.* + txt_proj.*, video = video_model.* + vid_proj.*.
+enum class Towers { Both, Text, Video };
+// Whether a canonical parameter name belongs to `towers`.
+bool in_towers(const std::string& canonical_name, Towers towers);
+
 struct LoadOptions {
   TemporalFix temporal_fix = TemporalFix::Zeros;
+  // A command that embeds only captions (or only clips) loads only that tower: the other's tensors are
+  // neither read nor required (they are listed in WeightSet::ignored), so a checkpoint holding one tower
+  // serves the commands that use it, and the unused tower costs no memory.
+  Towers towers = Towers::Both;
   // When only part of the model is loaded (the text side from HF, say), the parameters no file provides are
   // allowed to stay missing: they are then simply absent from the set.
   bool allow_missing = false;

@@ -17,6 +17,7 @@ packages=(
   pkg-config libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # FFmpeg's libraries: video files
   ffmpeg                                 # the ffmpeg command: the video tests encode their test videos
   qemu-user                              # tests: the op table on an emulated CPU without AVX (baseline kernels)
+  chromium                               # tests: `frost demo`'s HTML page rendered in a headless browser
 )
 
 # `install_deps.sh fuzz` adds what `make fuzz` needs: clang with its libFuzzer runtime.

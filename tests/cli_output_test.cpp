@@ -7,11 +7,14 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli_runner.h"
+#include "loader/safetensors.h"
+#include "model/config.h"
 
 namespace frost {
 namespace {
@@ -105,7 +108,7 @@ std::vector<OutputRow> output_rows() {
       {"encode_text",
        tiny({"encode", "text"}, {"--vocab", "v.txt", "a dog runs on the beach", "two children playing",
                                  "--batch", "1", "--out", "text.safetensors"}),
-       "embeddings F32\\[2, 32\\], features F32\\[2, 64\\]", "info text.safetensors",
+       "embeddings F32\\[2, 32\\] \\(unnormalised\\), features F32\\[2, 64\\]", "info text.safetensors",
        "\"inputs\":\\[\"a dog runs on the beach\",\"two children playing\"\\]"},
       {"encode_captions_file",
        tiny({"encode", "text"},
@@ -210,28 +213,47 @@ TEST_F(CliOutputs, RandomClipsAreSeeded) {
   EXPECT_NE(a, c);
 }
 
-// Every `build/frost ...` line of the README's command block runs and exits 0. The README names placeholder
-// files; this test makes them: test.csv (a dataset of video.mp4 and frames/), W.safetensors (a safetensors
-// file), fit.safetensors (the tiny model's weights, so `--config tiny` is added to encode, score, index and
-// search lines, and its vocabulary where captions are read), video.mp4, a frames/ folder, and
-// clips.safetensors from the README's own clip line (given `--size 32` so the tiny model takes them). An
-// optional `[--flag]` runs both without and with the flag.
+// Every `build/frost ...` line of the README runs, in order, and exits 0 — so the README cannot rot. The
+// README names files a user has; this test makes them: fit.safetensors (the tiny model's weights recording
+// their config and vocabulary, as frost's checkpoints do, so lines run exactly as written), W.safetensors (a
+// safetensors file), video.mp4, a frames/ folder, test.csv (a dataset of the two), my-videos/ (a folder with
+// a video, and a sub-folder with another and a frame folder), and frost-demo/ (what `make demo` leaves: a
+// 20-step demo). Two adaptations, both because the fixture model is tiny: `clip` lines get `--size 32` (the
+// clips are then encoded by it), `demo` lines get `--steps 20` (the demo's real length and bars are the
+// HeavyDemo tests'). An optional `[--flag]` runs both without and with the flag.
 TEST_F(CliOutputs, EveryReadmeCommandRuns) {
   ASSERT_TRUE(setup_error_.empty()) << setup_error_;
-  fs::copy_file(dir_ + "/mixed.safetensors", dir_ + "/W.safetensors", fs::copy_options::overwrite_existing);
-  fs::copy_file(dir_ + "/w.safetensors", dir_ + "/fit.safetensors", fs::copy_options::overwrite_existing);
-  fs::copy_file(dir_ + "/v.mp4", dir_ + "/video.mp4", fs::copy_options::overwrite_existing);
-  fs::create_directories(dir_ + "/frames");
-  for (const char* f : {"/frames/0001.png", "/frames/0002.png"})
-    fs::copy_file(dir_ + "/small.png", dir_ + f, fs::copy_options::overwrite_existing);
-  std::ofstream(dir_ + "/test.csv") << "video,caption\nvideo.mp4,a test pattern\nframes/,two frames\n";
+  const std::string d = dir_ + "/readme";
+  fs::remove_all(d);
+  fs::create_directories(d + "/frames");
+  fs::create_directories(d + "/my-videos/more/frames");
+  fs::copy_file(dir_ + "/mixed.safetensors", d + "/W.safetensors");
+  {
+    const auto w = loader::SafetensorsFile::open(dir_ + "/w.safetensors");
+    std::vector<HostTensor> held;
+    held.reserve(w.tensors().size());
+    std::vector<std::pair<std::string, const HostTensor*>> all;
+    for (const loader::TensorEntry& e : w.tensors()) {
+      held.push_back(w.read(e.name, DType::F32));
+      all.emplace_back(e.name, &held.back());
+    }
+    loader::write_safetensors(
+        d + "/fit.safetensors", all,
+        {{"frost.config", model::FitConfig::tiny().to_json()}, {"frost.vocab", slurp(dir_ + "/v.txt")}});
+  }
+  for (const char* f : {"/video.mp4", "/my-videos/beach.mp4", "/my-videos/more/cooking.mp4"})
+    fs::copy_file(dir_ + "/v.mp4", d + f);
+  for (const char* f : {"/frames/0001.png", "/frames/0002.png", "/my-videos/more/frames/0001.png"})
+    fs::copy_file(dir_ + "/small.png", d + f);
+  std::ofstream(d + "/test.csv") << "video,caption\nvideo.mp4,a test pattern\nframes/,two frames\n";
+  const Result demo = run_frost({"demo", "--quick", "--steps", "20", "--out", "frost-demo"}, {}, d, "", 900);
+  ASSERT_EQ(demo.exit_code, 0) << "the set-up's demo (what make demo leaves)\n" << demo.err;
 
   std::istringstream readme(slurp(FROST_README));
   int ran = 0;
-  bool in_block = false;
+  std::set<std::string> commands;
   for (std::string line; std::getline(readme, line);) {
-    if (line.rfind("## The `frost` command", 0) == 0) in_block = true;
-    if (!in_block || line.rfind("build/frost ", 0) != 0) continue;
+    if (line.rfind("build/frost ", 0) != 0) continue;
     line = line.substr(std::string("build/frost ").size());
     if (const size_t hash = line.find("  #"); hash != std::string::npos) line = line.substr(0, hash);
     std::vector<std::string> words, optional;
@@ -250,21 +272,18 @@ TEST_F(CliOutputs, EveryReadmeCommandRuns) {
       else
         words.push_back(w);
     }
-    const std::string cmd = words[0];  // a copy: words grows below
-    if (cmd == "encode" || cmd == "score" || cmd == "index" || cmd == "search" || cmd == "eval") {
-      for (const char* a : {"--config", "tiny"}) words.push_back(a);
-      if ((cmd == "encode" && words[1] == "text") || cmd == "score" || cmd == "search" || cmd == "eval")
-        for (const char* a : {"--vocab", "v.txt"}) words.push_back(a);
-    }
+    commands.insert(words[0]);
     if (words[0] == "clip")
       for (const char* a : {"--size", "32"}) words.push_back(a);
+    if (words[0] == "demo")
+      for (const char* a : {"--steps", "20"}) words.push_back(a);
     std::vector<std::vector<std::string>> variants = {words};
     if (!optional.empty()) {
       variants.push_back(words);
       variants.back().insert(variants.back().end(), optional.begin(), optional.end());
     }
     for (const auto& args : variants) {
-      const Result r = run_frost(args, {}, dir_, "", 300);
+      const Result r = run_frost(args, {}, d, "", 900);
       std::string shown;
       for (const std::string& a : args) shown += " " + a;
       EXPECT_EQ(r.exit_code, 0) << "frost" << shown << "\n" << r.err;
@@ -272,7 +291,9 @@ TEST_F(CliOutputs, EveryReadmeCommandRuns) {
       ++ran;
     }
   }
-  EXPECT_GE(ran, 15);  // the README's twelve lines, three with an optional flag
+  EXPECT_GE(ran, 22);  // the README's nineteen lines, three with an optional flag
+  for (const char* c : {"demo", "search", "score", "index", "encode", "eval", "clip", "info", "synthetic"})
+    EXPECT_TRUE(commands.count(c)) << "the README shows no `frost " << c << "` line";
 }
 
 }  // namespace

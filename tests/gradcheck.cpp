@@ -62,8 +62,10 @@ std::vector<HostTensor> expect_gradients_match(const std::function<GradProblem(G
     // masked fill's -1e4) cannot be checked to 1e-8. The tolerance is the larger of the two.
     fwd->run();
     const double loss = std::abs(fwd->output("loss").as<double>()[0]);
-    const double atol = std::max(options.atol, 8 * loss * std::numeric_limits<double>::epsilon() / options.eps);
-    EXPECT_TRUE(close(a, numeric, atol, options.rtol)) << "gradient of '" << name << "' (atol " << atol << ")";
+    const double atol =
+        std::max(options.atol, 8 * loss * std::numeric_limits<double>::epsilon() / options.eps);
+    EXPECT_TRUE(close(a, numeric, atol, options.rtol))
+        << "gradient of '" << name << "' (atol " << atol << ")";
     analytic.push_back(std::move(a));
   }
   return analytic;

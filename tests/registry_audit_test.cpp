@@ -48,7 +48,8 @@ TEST(RegistryAudit, RowsAreConsistent) {
       EXPECT_LT(row.view_of_input, row.num_inputs) << "view input out of range";
     }
     EXPECT_FALSE(row.inplace_input >= 0 && row.view_of_input >= 0) << "an op is a view or in-place, not both";
-    EXPECT_TRUE(row.num_outputs > 0 || row.num_outputs == kVariadic || row.side_effect) << "an op without outputs must have a side effect";
+    EXPECT_TRUE(row.num_outputs > 0 || row.num_outputs == kVariadic || row.side_effect)
+        << "an op without outputs must have a side effect";
   }
 }
 

@@ -358,7 +358,18 @@ void Trainer::save_checkpoint(const std::string& path) const {
                      {"config", json::parse(config_.to_json())},
                      {"trainable", trainable_names_},
                      {"options", options_json(options_)}};
-  loader::write_safetensors(path, tensors, {{kMetadataKey, meta.dump()}});
+  std::map<std::string, std::string> metadata = file_metadata_;
+  metadata[kMetadataKey] = meta.dump();
+  metadata["frost.config"] = config_.to_json();
+  loader::write_safetensors(path, tensors, metadata);
+}
+
+void Trainer::set_file_metadata(std::map<std::string, std::string> metadata) {
+  for (const auto& [key, value] : metadata)
+    FROST_CHECK(key.rfind(kMetadataKey, 0) != 0 && key != "frost.config" && key != model::kVideoHashKey &&
+                    key != "frost.step" && key != "format",
+                InvalidArgument, "training: metadata key '" << key << "' is the trainer's own");
+  file_metadata_ = std::move(metadata);
 }
 
 void Trainer::load_checkpoint(const std::string& path) {
@@ -453,11 +464,12 @@ void Trainer::export_inference(const std::string& path) const {
   for (const std::string& name : param_names_) by_name.emplace(name, store_->copy(name));
   std::vector<std::pair<std::string, const HostTensor*>> tensors;
   for (const auto& [name, t] : by_name) tensors.emplace_back("module." + name, &t);
-  loader::write_safetensors(path, tensors,
-                            {{"format", "pt"},
-                             {"frost.config", config_.to_json()},
-                             {"frost.step", std::to_string(step_)},
-                             {model::kVideoHashKey, model::video_tower_hash(by_name)}});
+  std::map<std::string, std::string> metadata = file_metadata_;
+  metadata["format"] = "pt";
+  metadata["frost.config"] = config_.to_json();
+  metadata["frost.step"] = std::to_string(step_);
+  metadata[model::kVideoHashKey] = model::video_tower_hash(by_name);
+  loader::write_safetensors(path, tensors, metadata);
 }
 
 std::string Trainer::report() const {

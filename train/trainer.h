@@ -153,6 +153,10 @@ class Trainer {
   // The names and shapes export_inference writes for config `c`, in sorted order (tests compare them with
   // the reference model's state_dict).
   static std::vector<std::pair<std::string, Shape>> inference_names(const model::FitConfig& c);
+  // Metadata written beside frost's own into every checkpoint and export from now on — the vocabulary the
+  // captions were tokenized with ("frost.vocab"), so the files carry what a command needs to use them.
+  // frost's own keys (format, frost.config, frost.step, frost.video_hash, frost.training) are refused.
+  void set_file_metadata(std::map<std::string, std::string> metadata);
 
   // A stop request (from a signal handler: async-signal-safe). The library never stops by itself; a
   // training loop checks stop_requested() between steps and writes a checkpoint (run_training does).
@@ -169,6 +173,7 @@ class Trainer {
   std::string gradient_placement() const { return train::gradient_placement(options_); }
 
  private:
+  std::map<std::string, std::string> file_metadata_;
   void bind_batch(CompiledGraph& cg, const MicroBatch& b) const;
   // The micro-step graph for a micro-batch's frame count; compiled on first use.
   CompiledGraph& micro_graph_for(const MicroBatch& b);

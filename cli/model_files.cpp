@@ -1,0 +1,81 @@
+#include "cli/model_files.h"
+
+#include "cli/common.h"
+#include "engine/error.h"
+#include "loader/files.h"
+#include "loader/safetensors.h"
+
+namespace frost::cli {
+namespace {
+
+// The value of a metadata key of a safetensors file; nullopt when the file has none (or no path).
+std::optional<std::string> recorded(const std::string& weights_path, const char* key) {
+  if (weights_path.empty()) return std::nullopt;
+  const auto file = loader::SafetensorsFile::open(weights_path);
+  const auto it = file.metadata().find(key);
+  if (it == file.metadata().end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace
+
+model::FitConfig config_for(const std::string& option, const std::string& weights_path,
+                            const std::optional<model::FitConfig>& fallback) {
+  const std::optional<std::string> json = recorded(weights_path, kConfigKey);
+  std::optional<model::FitConfig> own;
+  if (json) {
+    own = model::FitConfig::from_json(*json, weights_path + " (metadata " + kConfigKey + ")");
+    own->validate(weights_path);
+  }
+  if (option.empty()) return own ? *own : fallback ? *fallback : model::FitConfig::base();
+  model::FitConfig given = model::FitConfig::named_or_file(option);
+  if (own) {
+    model::FitConfig a = given, b = *own;
+    a.name = b.name = "";
+    if (a.to_json() != b.to_json())
+      note(display(weights_path) + " records another config ('" + own->name + "'); using --config " +
+           display(option) + " as asked — leave --config out to use the checkpoint's");
+  }
+  return given;
+}
+
+std::optional<std::string> vocab_text_for(const std::string& option, const std::string& weights_path) {
+  if (!option.empty()) return loader::read_regular_file(option, "vocabulary", size_t(64) << 20);
+  return recorded(weights_path, kVocabKey);
+}
+
+loader::WordPieceTokenizer tokenizer_for(const std::string& option, const std::string& weights_path,
+                                         const model::FitConfig& config) {
+  std::optional<loader::WordPieceTokenizer> tok;
+  std::string source;
+  if (!option.empty()) {
+    tok = loader::WordPieceTokenizer::from_vocab(option);
+    source = "--vocab " + display(option);
+  } else if (const std::optional<std::string> text = recorded(weights_path, kVocabKey)) {
+    source = "the vocabulary recorded in " + display(weights_path);
+    tok = loader::WordPieceTokenizer::from_vocab_text(*text, weights_path + " (metadata frost.vocab)");
+  } else {
+    tok = loader::default_uncased_tokenizer();
+    source = "the default vocabulary (BERT uncased, the reference's)";
+  }
+  // The encoder refuses a vocabulary that does not fit too; here the message can say what to pass.
+  const int64_t tokens = int64_t(tok->vocab_size()), rows = config.text.vocab_size;
+  FROST_CHECK(
+      tokens <= rows && tokens > rows - 128, InvalidArgument,
+      source << " has " << tokens << " tokens but the text model of config '" << config.name
+             << "' has a word-embedding table of " << rows << " rows — "
+             << (option.empty() ? "give --vocab, the vocab.txt" : "give the vocab.txt")
+             << " the weights were trained with (frost synthetic writes one beside its set; checkpoints "
+                "from frost train record theirs)");
+  return std::move(*tok);
+}
+
+model::WeightSet load_towers(const model::FitConfig& config, const std::string& weights_path,
+                             model::Towers towers) {
+  model::WeightSet w =
+      model::load_weights(config, {{weights_path, model::WeightSource::FrozenInTime}}, {.towers = towers});
+  for (const std::string& m : w.warnings) warn(m);
+  return w;
+}
+
+}  // namespace frost::cli

@@ -1,0 +1,236 @@
+// What a new user met (issue 23), each a test through the `frost` binary:
+//   - a checkpoint that records its config and vocabulary (frost train writes both) needs neither --config
+//     nor --vocab, and gives the bits the explicit flags give; one that records no vocabulary for a model
+//     the default vocabulary does not fit says to pass --vocab;
+//   - each command loads only the tower it uses: `encode video` on a checkpoint of the video tower alone
+//     works (the same bits as on the whole checkpoint), `encode text` on it names the missing tower;
+//   - `encode --normalize` gives unit rows, and an --out ending in .npy is NumPy's format;
+//   - `--help` gives every command an example and shows defaults, never an empty list's "[]";
+//   - `frost index` on a folder of videos indexes each video in it (and its sub-folders), a frame folder
+//     inside it as one clip, hidden files left out.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "cli_runner.h"
+#include "loader/safetensors.h"
+#include "retrieval/index.h"
+
+namespace frost {
+namespace {
+
+namespace fs = std::filesystem;
+using test::Result;
+using test::run_frost;
+using test::slurp;
+
+// The tiny config as frost.config records it (FitConfig::tiny().to_json()).
+constexpr const char* kTinyJson =
+    R"({"name":"tiny","projection_dim":32,"similarity_eps":1e-08,"temperature":0.05,"text":{"arch":"distilbert","dim":64,"eps":1e-12,"ffn_dim":128,"heads":2,"layers":2,"max_positions":64,"type_vocab_size":0,"use_pooler":false,"vocab_size":512},"video":{"channels":3,"depth":2,"dim":64,"eps":1e-06,"heads":2,"image_size":32,"mlp_dim":128,"num_frames":4,"patch_size":8}})";
+
+class CliModelFiles : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = (fs::temp_directory_path() / ("frost_cli_model_files_" + std::to_string(::getpid()))).string();
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    fs::copy_file(test::kParity + "/fixtures/tiny_dual_weights.safetensors", dir_ + "/w.safetensors");
+    fs::copy_file(test::kParity + "/fixtures/tiny_vocab.txt", dir_ + "/v.txt");
+    // The same weights with the config and vocabulary recorded; and each tower alone.
+    const auto w = loader::SafetensorsFile::open(dir_ + "/w.safetensors");
+    std::vector<HostTensor> held;
+    held.reserve(w.tensors().size());
+    std::vector<std::pair<std::string, const HostTensor*>> all, video, text;
+    for (const loader::TensorEntry& e : w.tensors()) {
+      held.push_back(w.read(e.name, DType::F32));
+      all.emplace_back(e.name, &held.back());
+      const bool is_text =
+          e.name.find("text_model.") != std::string::npos || e.name.find("txt_proj.") != std::string::npos;
+      (is_text ? text : video).emplace_back(e.name, &held.back());
+    }
+    const std::map<std::string, std::string> meta = {{"frost.config", kTinyJson},
+                                                     {"frost.vocab", slurp(dir_ + "/v.txt")}};
+    loader::write_safetensors(dir_ + "/fit.safetensors", all, meta);
+    loader::write_safetensors(dir_ + "/video_only.safetensors", video, meta);
+    loader::write_safetensors(dir_ + "/text_only.safetensors", text, meta);
+    loader::write_safetensors(dir_ + "/no_vocab.safetensors", all, {{"frost.config", kTinyJson}});
+    fs::create_directories(dir_ + "/my-videos/holiday/frames");
+    fs::create_directories(dir_ + "/my-videos/empty");
+    for (const char* f : {"/my-videos/holiday/frames/0001.png", "/my-videos/holiday/frames/0002.png"})
+      fs::copy_file(test::kFixtures + "/preprocess/frames_small_0.png", dir_ + f);
+    for (const auto& [src, name] :
+         {std::pair{"testsrc2", "beach.mp4"}, std::pair{"smptebars", "holiday/cooking.MKV"}}) {
+      const std::string make = "ffmpeg -nostdin -y -loglevel error -f lavfi -i " + std::string(src) +
+                               "=size=64x48:rate=10 -frames:v 12 -c:v libx264 -pix_fmt yuv420p '" + dir_ +
+                               "/my-videos/" + name + "'";
+      if (std::system(make.c_str()) != 0) setup_error_ = "the ffmpeg command failed: " + make;
+    }
+    std::ofstream(dir_ + "/my-videos/notes.txt") << "not a video\n";
+    fs::copy_file(dir_ + "/my-videos/beach.mp4", dir_ + "/my-videos/.hidden.mp4");
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  void SetUp() override {
+    if (!setup_error_.empty()) FAIL() << setup_error_;
+  }
+  static Result frost(const std::vector<std::string>& args) { return run_frost(args, {}, dir_, "", 300); }
+  // The embeddings of an `encode` output (.safetensors).
+  static HostTensor embeddings(const std::string& name) {
+    return loader::SafetensorsFile::open(dir_ + "/" + name).read("embeddings", DType::F32);
+  }
+  static std::string dir_, setup_error_;
+};
+std::string CliModelFiles::dir_, CliModelFiles::setup_error_;
+
+bool same_bits(const HostTensor& a, const HostTensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;
+}
+
+TEST_F(CliModelFiles, RecordedConfigAndVocabularyNeedNoFlags) {
+  const Result flags =
+      frost({"encode", "text", "a dog on a beach", "two children", "--weights", "w.safetensors", "--config",
+             "tiny", "--vocab", "v.txt", "--out", "flags.safetensors"});
+  ASSERT_EQ(flags.exit_code, 0) << flags.err;
+  const Result recorded = frost({"encode", "text", "a dog on a beach", "two children", "--weights",
+                                 "fit.safetensors", "--out", "rec.safetensors"});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  EXPECT_TRUE(same_bits(embeddings("flags.safetensors"), embeddings("rec.safetensors")));
+  // An explicit --config that differs from the recorded one is used, with a note.
+  const Result other = frost({"encode", "text", "a dog", "--weights", "fit.safetensors", "--config", "base",
+                              "--out", "base.safetensors"});
+  EXPECT_EQ(other.exit_code, 1);
+  EXPECT_NE(other.err.find("records another config ('tiny'); using --config base"), std::string::npos)
+      << other.err;
+}
+
+TEST_F(CliModelFiles, AModelTheDefaultVocabularyDoesNotFitSaysToGiveVocab) {
+  const Result r =
+      frost({"encode", "text", "a dog", "--weights", "no_vocab.safetensors", "--out", "t.safetensors"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(
+      r.err.find(
+          "the default vocabulary (BERT uncased, the reference's) has 30522 tokens but the text model of "
+          "config 'tiny' has a word-embedding table of 512 rows — give --vocab"),
+      std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/t.safetensors"));
+}
+
+TEST_F(CliModelFiles, EachCommandLoadsOnlyTheTowerItUses) {
+  const Result whole = frost(
+      {"encode", "video", "my-videos/beach.mp4", "--weights", "fit.safetensors", "--out", "vw.safetensors"});
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const Result video = frost({"encode", "video", "my-videos/beach.mp4", "--weights", "video_only.safetensors",
+                              "--out", "vv.safetensors"});
+  ASSERT_EQ(video.exit_code, 0) << video.err;
+  EXPECT_TRUE(same_bits(embeddings("vw.safetensors"), embeddings("vv.safetensors")));
+  const Result index = frost(
+      {"index", "my-videos/beach.mp4", "--weights", "video_only.safetensors", "--out", "video_only.index"});
+  EXPECT_EQ(index.exit_code, 0) << index.err;
+  const Result like = frost({"search", "--index", "video_only.index", "--weights", "video_only.safetensors",
+                             "--like", "my-videos/beach.mp4"});
+  EXPECT_EQ(like.exit_code, 0) << like.err;
+
+  const Result no_text =
+      frost({"encode", "text", "a dog", "--weights", "video_only.safetensors", "--out", "t.safetensors"});
+  EXPECT_EQ(no_text.exit_code, 1);
+  EXPECT_NE(
+      no_text.err.find("the text tower (text_model.*, txt_proj.*) is not in the files given — embedding "
+                       "captions needs a checkpoint that holds it"),
+      std::string::npos)
+      << no_text.err;
+  const Result text =
+      frost({"encode", "text", "a dog", "--weights", "text_only.safetensors", "--out", "tt.safetensors"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  const Result no_video = frost({"encode", "video", "my-videos/beach.mp4", "--weights",
+                                 "text_only.safetensors", "--out", "v2.safetensors"});
+  EXPECT_EQ(no_video.exit_code, 1);
+  EXPECT_NE(no_video.err.find("the video tower (video_model.*, vid_proj.*) is not in the files given"),
+            std::string::npos)
+      << no_video.err;
+}
+
+// A .npy file read back by the format's rules (independently of frost's writer): magic, version 1.0, a
+// little-endian header length, a header dict, the data at a multiple of 64.
+TEST_F(CliModelFiles, NormalizeGivesUnitRowsAndNpyIsNumPysFormat) {
+  const std::vector<std::string> captions = {"a dog on a beach", "two children", "a cooking show"};
+  std::vector<std::string> a = {"encode", "text"};
+  a.insert(a.end(), captions.begin(), captions.end());
+  for (const char* w : {"--weights", "fit.safetensors", "--out", "raw.safetensors"}) a.push_back(w);
+  ASSERT_EQ(frost(a).exit_code, 0);
+  a.back() = "t.npy";
+  a.push_back("--normalize");
+  const Result r = frost(a);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("embeddings F32[3, 32] (normalised; row i is input i)"), std::string::npos) << r.out;
+
+  const std::string npy = slurp(dir_ + "/t.npy");
+  ASSERT_GE(npy.size(), 10u);
+  EXPECT_EQ(npy.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
+  const size_t header_len = size_t(uint8_t(npy[8])) | size_t(uint8_t(npy[9])) << 8;
+  const std::string header = npy.substr(10, header_len);
+  EXPECT_EQ((10 + header_len) % 64, 0u);
+  EXPECT_EQ(header.back(), '\n');
+  EXPECT_EQ(header.substr(0, header.find('}') + 1),
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (3, 32), }");
+  ASSERT_EQ(npy.size(), 10 + header_len + 3 * 32 * 4);
+  const float* rows = reinterpret_cast<const float*>(npy.data() + 10 + header_len);
+  const HostTensor raw = embeddings("raw.safetensors");
+  for (int64_t i = 0; i < 3; ++i) {
+    double norm = 0, raw_norm = 0;
+    for (int64_t k = 0; k < 32; ++k) norm += double(rows[i * 32 + k]) * rows[i * 32 + k];
+    for (int64_t k = 0; k < 32; ++k)
+      raw_norm += double(raw.data<float>()[i * 32 + k]) * raw.data<float>()[i * 32 + k];
+    EXPECT_NEAR(std::sqrt(norm), 1.0, 1e-6) << "row " << i;
+    for (int64_t k = 0; k < 32; ++k)  // the direction is the raw embedding's
+      EXPECT_NEAR(rows[i * 32 + k], raw.data<float>()[i * 32 + k] / std::sqrt(raw_norm), 1e-6);
+  }
+}
+
+TEST_F(CliModelFiles, HelpGivesEveryCommandAnExampleAndItsDefaults) {
+  for (const char* c : {"demo", "ops", "info", "clip", "encode", "plan", "score", "index", "search", "eval",
+                        "train", "synthetic"}) {
+    const Result r = frost({c, "--help"});
+    ASSERT_EQ(r.exit_code, 0) << c;
+    EXPECT_NE(r.out.find("\nExample: frost " + std::string(c)), std::string::npos) << c << "\n" << r.out;
+    EXPECT_EQ(r.out.find("=[]"), std::string::npos) << c << "\n" << r.out;
+    EXPECT_EQ(r.out.find("{false}"), std::string::npos) << c << "\n" << r.out;
+  }
+  const Result train = frost({"train", "--help"});
+  EXPECT_NE(train.out.find("--schedule TEXT:{constant,linear,cosine}=constant"), std::string::npos)
+      << train.out;
+  EXPECT_NE(train.out.find("--temporal-fix TEXT:{zeros,interp,bilinear}=zeros"), std::string::npos)
+      << train.out;
+  const Result search = frost({"search", "--help"});
+  EXPECT_NE(search.out.find("-k INT:INT in [1 - 1073741824]=10"), std::string::npos) << search.out;
+  const Result encode = frost({"encode", "--help"});
+  EXPECT_NE(encode.out.find("unnormalised, as the model outputs them; --normalize for unit rows"),
+            std::string::npos);
+}
+
+TEST_F(CliModelFiles, IndexingAFolderOfVideosIndexesEachVideoInIt) {
+  const Result r = frost({"index", "my-videos/", "--weights", "fit.safetensors", "--out", "my-videos.index"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const retrieval::Index ix = retrieval::Index::load(dir_ + "/my-videos.index");
+  std::vector<std::string> paths;
+  for (size_t i = 0; i < ix.size(); ++i) paths.push_back(ix.item(i).path);
+  std::sort(paths.begin(), paths.end());
+  EXPECT_EQ(paths, (std::vector<std::string>{"my-videos/beach.mp4", "my-videos/holiday/cooking.MKV",
+                                             "my-videos/holiday/frames"}));
+  EXPECT_EQ(ix.item(*ix.find("my-videos/holiday/frames")).frames, (std::vector<int64_t>{0, 1}))
+      << "a frame folder is one clip (of its two frames)";
+  // Nothing to index in a folder without frames or videos: an error naming it.
+  const Result empty =
+      frost({"index", "my-videos/empty", "--weights", "fit.safetensors", "--out", "e.index"});
+  EXPECT_EQ(empty.exit_code, 1);
+  EXPECT_NE(empty.err.find("holds no frames and no video files"), std::string::npos) << empty.err;
+}
+
+}  // namespace
+}  // namespace frost
