@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -34,7 +35,8 @@ struct EncodeOptions {
   std::vector<std::string> inputs;
   std::string captions_file;
   std::string weights;
-  std::string config;  // "": the checkpoint's, else base
+  std::string text_weights, text_config;  // a Hugging Face text model: features only
+  std::string config;                     // "": the checkpoint's, else base
   std::string vocab;
   std::string backend = "cpu";
   int64_t batch = 8;
@@ -67,6 +69,16 @@ void check_options_apply(const EncodeOptions& opt) {
     FROST_CHECK(!given(name), InvalidArgument,
                 name << " does not apply to `encode " << opt.kind << "`: " << why);
   };
+  FROST_CHECK(given("--weights") != given("--text-weights"), InvalidArgument,
+              (given("--weights") ? "--weights and --text-weights: give one"
+                                  : "give --weights (a Frozen in Time checkpoint) or, for `encode text`, "
+                                    "--text-weights (a Hugging Face DistilBERT/BERT model.safetensors)"));
+  FROST_CHECK(!given("--text-config") || given("--text-weights"), InvalidArgument,
+              "--text-config is the config.json of --text-weights (a Frozen in Time checkpoint records its "
+              "own config: --config)");
+  FROST_CHECK(
+      !given("--text-weights") || !given("--config"), InvalidArgument,
+      "--config does not apply to --text-weights: its config is the model's config.json (--text-config)");
   if (opt.kind == "text") {
     refuse("--frames", "captions have no frames");
     // A stream is fine for captions (a pipe, <(cmd), - for standard input); a folder or device is not.
@@ -79,6 +91,7 @@ void check_options_apply(const EncodeOptions& opt) {
   } else {
     refuse("--vocab", "only captions are tokenized");
     refuse("--captions", "it lists captions (use `encode text`)");
+    refuse("--text-weights", "a Hugging Face text model embeds captions only (`encode text`)");
     if (opt.kind == "image") refuse("--frames", "an image is a one-frame clip");
   }
 }
@@ -129,26 +142,61 @@ void run_encode(const EncodeOptions& opt) {
 
   // The output is checked against every file this run reads, before it reads any of them.
   std::vector<std::string> read_files;
-  for (const std::string* f : {&opt.weights, &opt.vocab, &opt.captions_file})
+  for (const std::string* f :
+       {&opt.weights, &opt.text_weights, &opt.text_config, &opt.vocab, &opt.captions_file})
     if (!f->empty()) read_files.push_back(*f);
   if (!opt.config.empty() && opt.config != "base" && opt.config != "tiny") read_files.push_back(opt.config);
   if (opt.kind != "text") read_files.insert(read_files.end(), opt.inputs.begin(), opt.inputs.end());
   loader::check_output_path(opt.out, read_files);
 
-  const model::FitConfig config = config_for(opt.config, opt.weights);
+  // A Hugging Face text model: its config.json and vocab.txt beside it by default; no projection, so the
+  // features alone (embeddings need a Frozen in Time checkpoint, or one trained from it: frost train
+  // --text-weights).
+  const bool hf = !opt.text_weights.empty();
+  const std::string folder = hf ? std::filesystem::path(opt.text_weights).parent_path().string() : "";
+  auto beside = [&](const std::string& given, const char* name) {
+    if (!given.empty()) return given;
+    const std::string p = (std::filesystem::path(folder) / name).string();
+    return loader::file_kind(p) == loader::FileKind::Regular ? p : std::string();
+  };
+  model::FitConfig config;
+  if (hf) {
+    const std::string text_config = beside(opt.text_config, "config.json");
+    FROST_CHECK(
+        !text_config.empty(), InvalidArgument,
+        "--text-weights " << display(opt.text_weights)
+                          << ": no config.json beside it — give the model's config.json with --text-config");
+    config.text = model::TextConfig::from_hf_config_file(text_config);
+    config.name = "the Hugging Face model of " + display(text_config);
+  } else {
+    config = config_for(opt.config, opt.weights);
+  }
   const int64_t frames = opt.kind == "image" ? 1 : opt.frames > 0 ? opt.frames : config.video.num_frames;
   FROST_CHECK(opt.kind == "text" || frames <= config.video.num_frames, InvalidArgument,
               "--frames " << frames << ": the model of config '" << config.name << "' takes 1 to "
                           << config.video.num_frames << " frames per clip");
 
-  // A whole Frozen in Time checkpoint: embeddings need both encoders' projections, which Hugging Face and
-  // timm checkpoints (the initialisations of training) do not have.
   model::WeightSet weights =
-      load_towers(config, opt.weights, opt.kind == "text" ? model::Towers::Text : model::Towers::Video);
+      hf ? model::load_weights(config, {{opt.text_weights, model::WeightSource::HuggingFaceText}},
+                               {.towers = model::Towers::Text, .allow_missing = true})
+         : load_towers(config, opt.weights, opt.kind == "text" ? model::Towers::Text : model::Towers::Video);
+  if (hf) {  // every text-model tensor is there (only the projection may be missing)
+    std::vector<std::string> missing;
+    for (const model::ParamSpec& s : model::fit_param_specs(config))
+      if (s.name.rfind("text_model.", 0) == 0 && !weights.tensors.count(s.name)) missing.push_back(s.name);
+    FROST_CHECK(missing.empty(), BadFile,
+                display(opt.text_weights)
+                    << " lacks " << missing.size()
+                    << " tensors of the text model (first: " << (missing.empty() ? "" : missing[0])
+                    << ") — is it a DistilBERT/BERT model.safetensors matching its config.json?");
+    for (const std::string& w : weights.warnings) warn(w);
+  }
   std::optional<loader::WordPieceTokenizer> tokenizer;
-  if (opt.kind == "text") tokenizer = tokenizer_for(opt.vocab, opt.weights, config);
+  if (opt.kind == "text")
+    tokenizer = hf ? tokenizer_for(beside(opt.vocab, "vocab.txt"), "", config)
+                   : tokenizer_for(opt.vocab, opt.weights, config);
   model::DualEncoder encoder(config, std::move(weights), std::move(tokenizer),
-                             {.backend = opt.backend, .batch_size = opt.batch});
+                             {.backend = opt.backend, .batch_size = opt.batch, .projection = !hf});
 
   std::vector<std::string> rows;  // the input of each row, in row order
   nlohmann::json skipped = nlohmann::json::array();
@@ -250,6 +298,33 @@ void run_encode(const EncodeOptions& opt) {
               "none of the " << considered << " inputs could be read (see the warnings above)");
   check_finite(all, rows, opt.kind == "text");
 
+  if (hf) {  // features only: there is no projection
+    FROST_CHECK(!opt.normalize, InvalidArgument,
+                "--normalize applies to embeddings, and a Hugging Face text model gives features only");
+    if (ends_with(opt.out, ".npy"))
+      loader::write_npy(opt.out, all.features);
+    else
+      loader::write_safetensors(
+          opt.out, {{"features", &all.features}},
+          {{"frost", nlohmann::json({{"kind", "text"},
+                                     {"inputs",
+                                      [&] {
+                                        nlohmann::json r = nlohmann::json::array();
+                                        for (const std::string& x : rows)
+                                          r.push_back(loader::escape_invalid_utf8(x));
+                                        return r;
+                                      }()},
+                                     {"skipped", skipped},
+                                     {"text_weights", loader::escape_invalid_utf8(opt.text_weights)}})
+                         .dump()}});
+    std::cout
+        << "wrote " << display(opt.out) << ": features F32[" << all.features.shape()[0] << ", "
+        << all.features.shape()[1]
+        << "] (the text model's output before the Frozen in Time projection, which a Hugging Face model "
+           "does not have: no embeddings — score, search, index and eval need a Frozen in Time checkpoint; "
+           "frost train --text-weights starts one from this model)\n";
+    return;
+  }
   // --normalize: unit rows, as retrieval compares them (the reference's sim_matrix: x / max(||x||, 1e-8)).
   if (opt.normalize) {
     const retrieval::NormalizedRows n = retrieval::normalize_rows(all.embedding);
@@ -300,13 +375,18 @@ void add_encode_command(CLI::App& app) {
                   "captions; or video files, frame folders, .safetensors clips (tensor 'clips'); or images");
   cmd->add_option("--captions", opt->captions_file,
                   "captions, one a line (encode text): a file, a pipe, or - for standard input");
-  cmd->add_option("--weights", opt->weights, "a converted Frozen in Time checkpoint (.safetensors)")
-      ->required();
+  cmd->add_option("--weights", opt->weights, "a Frozen in Time checkpoint (.safetensors)");
+  cmd->add_option("--text-weights", opt->text_weights,
+                  "instead of --weights, for `encode text`: a Hugging Face DistilBERT/BERT model.safetensors "
+                  "(writes its features: it has no projection, so no embeddings)");
+  cmd->add_option("--text-config", opt->text_config,
+                  "the config.json of --text-weights (default: the one beside it)");
   cmd->add_option("--config", opt->config,
                   "base, tiny, or a JSON config file (default: the one the checkpoint records, else base)");
   cmd->add_option(
       "--vocab", opt->vocab,
-      "a WordPiece vocab.txt (default: the one the checkpoint records, else BERT uncased, as the reference)");
+      "a WordPiece vocab.txt (default: the one the checkpoint records, else BERT uncased, as the reference; "
+      "with --text-weights, the vocab.txt beside it)");
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_option("--batch", opt->batch, "inputs per run")->check(CLI::Range(int64_t(1), int64_t(4096)));
   cmd->add_option("--frames", opt->frames, "frames per clip (default: the config's)")

@@ -72,6 +72,30 @@ loader::WordPieceTokenizer tokenizer_for(const std::string& option, const std::s
 
 model::WeightSet load_towers(const model::FitConfig& config, const std::string& weights_path,
                              model::Towers towers) {
+  // A Hugging Face text model or a timm ViT given as --weights: say what it is and what takes it, instead
+  // of listing a hundred missing tensors.
+  {
+    const auto file = loader::SafetensorsFile::open(weights_path);
+    bool fit = false, hf_text = false, vit = false;
+    for (const loader::TensorEntry& e : file.tensors()) {
+      const std::string& n = e.name;
+      fit = fit || n.find("text_model.") != std::string::npos || n.find("video_model.") != std::string::npos;
+      hf_text = hf_text || n.rfind("distilbert.", 0) == 0 || n.rfind("bert.", 0) == 0 ||
+                n.rfind("embeddings.word_embeddings.", 0) == 0;
+      vit = vit || n.rfind("patch_embed.", 0) == 0 || n.rfind("blocks.0.attn.qkv.", 0) == 0;
+    }
+    FROST_CHECK(fit || !hf_text, InvalidArgument,
+                display(weights_path)
+                    << " is a Hugging Face text model (DistilBERT/BERT names), not a Frozen in "
+                       "Time checkpoint: it has no projection, so no embeddings — `frost encode "
+                       "text --text-weights` gives its features; `frost train --text-weights` "
+                       "starts a Frozen in Time model from it");
+    FROST_CHECK(fit || !vit, InvalidArgument,
+                display(weights_path)
+                    << " is a timm ViT (patch_embed.*, blocks.*), not a Frozen in Time "
+                       "checkpoint — `frost train --video-weights` starts a Frozen in Time model "
+                       "from it, as the reference does");
+  }
   model::WeightSet w =
       model::load_weights(config, {{weights_path, model::WeightSource::FrozenInTime}}, {.towers = towers});
   for (const std::string& m : w.warnings) warn(m);

@@ -74,6 +74,11 @@ void run_train(const TrainCommandOptions& opt, int* exit_code) {
               "--steps and --epochs: give one (a step is one optimiser update)");
   FROST_CHECK(opt.weights.empty() || opt.resume.empty(), InvalidArgument,
               "--weights and --resume: --resume restores the weights itself");
+  const bool parts = !opt.text_weights.empty() || !opt.video_weights.empty();
+  FROST_CHECK(
+      !parts || (opt.weights.empty() && opt.resume.empty()), InvalidArgument,
+      (opt.resume.empty() ? "--weights" : "--resume")
+          << " and --text-weights/--video-weights: the first is a whole Frozen in Time model; give one");
   // The checkpoint a run starts from records its config and vocabulary (frost writes them).
   const std::string& start_file = !opt.resume.empty() ? opt.resume : opt.weights;
   const model::FitConfig config = config_for(opt.config, start_file);
@@ -168,6 +173,29 @@ void run_train(const TrainCommandOptions& opt, int* exit_code) {
                                                        : model::TemporalFix::Zeros;
     model::WeightSet w = model::load_weights(config, {{opt.weights, model::WeightSource::FrozenInTime}}, lo);
     for (const std::string& m : w.warnings) warn(m);
+    trainer->set_weights(w);
+  } else if (parts) {
+    // The reference's initialisation: the text model from Hugging Face, the video model from a timm ViT
+    // (time attention and temporal table as the reference sets them); the rest — the projections, and a
+    // tower no file gives — from scratch (--init-seed).
+    std::vector<model::WeightFile> files;
+    if (!opt.text_weights.empty()) files.push_back({opt.text_weights, model::WeightSource::HuggingFaceText});
+    if (!opt.video_weights.empty()) files.push_back({opt.video_weights, model::WeightSource::TimmVit});
+    model::WeightSet w = model::load_weights(config, files, {.allow_missing = true});
+    for (const std::string& m : w.warnings) warn(m);
+    const model::WeightSet init = model::initial_weights(config, opt.init_seed, tokenizer.pad_id());
+    std::vector<std::string> fresh;
+    for (const auto& [name, t] : init.tensors)
+      if (w.tensors.emplace(name, t).second) fresh.push_back(name);
+    std::string prefixes;
+    for (const char* p : {"text_model.", "txt_proj.", "video_model.", "vid_proj."}) {
+      size_t n = 0;
+      for (const std::string& f : fresh) n += f.rfind(p, 0) == 0;
+      if (n > 0)
+        prefixes += (prefixes.empty() ? "" : ", ") + std::string(p) + "* (" + std::to_string(n) + ")";
+    }
+    note("initialised from scratch (--init-seed " + std::to_string(opt.init_seed) +
+         "), as no file gives them: " + prefixes);
     trainer->set_weights(w);
   } else {
     trainer->set_weights(model::initial_weights(config, opt.init_seed, tokenizer.pad_id()));
@@ -314,6 +342,14 @@ void add_train_command(CLI::App& app) {
                   "a --weights temporal table shorter than the config's: zeros, interp or bilinear (the "
                   "reference's load_temporal_fix)")
       ->check(CLI::IsMember({"zeros", "interp", "bilinear"}));
+  cmd->add_option(
+      "--text-weights", opt->text_weights,
+      "initial text model: a Hugging Face DistilBERT/BERT model.safetensors (the reference starts "
+      "from distilbert-base-uncased); what no file gives, the projections included, starts from "
+      "scratch");
+  cmd->add_option("--video-weights", opt->video_weights,
+                  "initial video model: a timm ViT .safetensors (the reference starts from "
+                  "vit_base_patch16_224), its time attention set up as the reference does");
   add_u64_option(cmd, "--init-seed", opt->init_seed, "the seed of from-scratch weights (default 0)");
   cmd->add_option("--resume", opt->resume, "continue a run from its checkpoint.safetensors");
   cmd->add_option("--out", opt->out, "the run's folder (default frost-train)");

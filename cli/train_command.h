@@ -15,6 +15,8 @@ struct TrainCommandOptions {
   std::vector<std::string> data;
   std::string val;
   std::string weights, resume, vocab, out = "frost-train";
+  std::string text_weights,
+      video_weights;  // Hugging Face text model, timm ViT: the reference's initialisation
   std::string temporal_fix = "zeros";
   std::string backend = "cpu";
   int64_t frames = 0, steps = 0, epochs = 0, batch = 16, accumulate = 1, text_length = 32;

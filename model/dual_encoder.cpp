@@ -32,6 +32,8 @@ Tensor norm_softmax_loss(Tensor sim, double temperature) {
 FitGraph build_fit_graph(const FitConfig& c, const FitGraphOptions& o) {
   c.validate();
   FROST_CHECK(o.batch > 0, InvalidArgument, "batch must be positive, got " << o.batch);
+  FROST_CHECK(o.projection || !(o.part == Part::Dual && o.loss), InvalidArgument,
+              "the dual encoder's loss compares projected embeddings: it needs the projections");
   FitGraph fg;
   fg.graph = std::make_unique<Graph>();
   fg.params = std::make_unique<Params>(*fg.graph);
@@ -45,8 +47,10 @@ FitGraph build_fit_graph(const FitConfig& c, const FitGraphOptions& o) {
     if (drop.active()) drop.offset = g.input("dropout.offset", DType::I64, {});
     const TextOutputs out = text_encoder(p, c.text, in, "text_model.", drop);
     g.output("text_features", out.embedding);
-    text_emb = text_projection(p, c, out.embedding);
-    g.output("text_embedding", text_emb);
+    if (o.projection) {
+      text_emb = text_projection(p, c, out.embedding);
+      g.output("text_embedding", text_emb);
+    }
   }
   if (o.part != Part::Text) {
     const int64_t F = o.frames > 0 ? o.frames : c.video.num_frames;
@@ -54,8 +58,10 @@ FitGraph build_fit_graph(const FitConfig& c, const FitGraphOptions& o) {
     Tensor clips = g.input("video", DType::F32, {o.batch, F, c.video.channels, S, S});
     Tensor feat = video_encoder(p, c.video, clips, "video_model.");
     g.output("video_features", feat);
-    video_emb = video_projection(p, c, feat);
-    g.output("video_embedding", video_emb);
+    if (o.projection) {
+      video_emb = video_projection(p, c, feat);
+      g.output("video_embedding", video_emb);
+    }
   }
   if (o.part == Part::Dual && o.loss) {
     Tensor sim = cosine_similarity(text_emb, video_emb, c.similarity_eps);

@@ -33,6 +33,9 @@ struct FitGraphOptions {
   int64_t frames = 0;       // frames per clip; 0 = the config's num_frames (Video, Dual)
   bool loss = true;         // Dual: the similarity matrix and the loss
   bool fuse = true;         // run the fusion passes on the built graph (before any autodiff by the caller)
+  // The projections (txt_proj, vid_proj) and the embeddings they give; without them the graph outputs the
+  // features alone (a Hugging Face text model or a timm ViT has no projection). Dual with loss needs them.
+  bool projection = true;
   // Training dropout of the text encoder (model/text_encoder.h; the video encoder's is 0 in the reference,
   // spec §1). When active the graph has an input "dropout.offset" I64 (): the masks' Philox stream.
   double dropout = 0.0, attention_dropout = 0.0;
@@ -41,7 +44,8 @@ struct FitGraphOptions {
 
 // Inputs: "input_ids" I64 (B, L), "attention_mask" F32 (B, L) [+ "token_type_ids" I64 (B, L) for BERT];
 // "video" F32 (B, F, 3, S, S). Outputs: "text_features" (B, text dim), "text_embedding" (B, P),
-// "video_features" (B, video dim), "video_embedding" (B, P), and for Dual "similarity" (B, B), "loss" ().
+// "video_features" (B, video dim), "video_embedding" (B, P) (the embeddings only with `projection`), and
+// for Dual "similarity" (B, B), "loss" ().
 struct FitGraph {
   std::unique_ptr<Graph> graph;
   std::unique_ptr<Params> params;

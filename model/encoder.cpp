@@ -51,9 +51,14 @@ CompiledGraph& DualEncoder::graph_for(int part, int64_t batch, int64_t n) {
   auto key = std::make_tuple(part, batch, n);
   auto it = cache_.find(key);
   if (it != cache_.end()) return *it->second;
-  FitGraph fg = build_fit_graph(
-      config_, part == kText ? FitGraphOptions{.part = Part::Text, .batch = batch, .text_length = n}
-                             : FitGraphOptions{.part = Part::Video, .batch = batch, .frames = n});
+  FitGraph fg = build_fit_graph(config_, part == kText ? FitGraphOptions{.part = Part::Text,
+                                                                         .batch = batch,
+                                                                         .text_length = n,
+                                                                         .projection = options_.projection}
+                                                       : FitGraphOptions{.part = Part::Video,
+                                                                         .batch = batch,
+                                                                         .frames = n,
+                                                                         .projection = options_.projection});
   auto cg = compile(*fg.graph, {.backend = options_.backend});
   weights_.apply(*cg);
   return *cache_.emplace(key, std::move(cg)).first->second;
@@ -67,7 +72,8 @@ void DualEncoder::set_weights(WeightSet weights) {
 Embeddings DualEncoder::encode_text(const std::vector<std::string>& captions) {
   FROST_CHECK(tokenizer_.has_value(), InvalidArgument,
               "this encoder was built without a tokenizer, so it cannot encode text");
-  const int64_t N = int64_t(captions.size()), P = config_.projection_dim, C = config_.text.dim;
+  const int64_t N = int64_t(captions.size()), P = options_.projection ? config_.projection_dim : 0,
+                C = config_.text.dim;
   Embeddings out{HostTensor(DType::F32, {N, P}), HostTensor(DType::F32, {N, C})};
   const int64_t max_len = std::min(options_.max_text_length, config_.text.max_positions);
   for (int64_t at = 0; at < N; at += options_.batch_size) {
@@ -99,7 +105,7 @@ Embeddings DualEncoder::encode_text(const std::vector<std::string>& captions) {
     cg.set_input("attention_mask", tb.attention_mask.to(DType::F32));
     if (config_.text.arch == TextArch::Bert) cg.set_input("token_type_ids", HostTensor(DType::I64, {B, L}));
     cg.run();
-    copy_rows(cg.output_copy("text_embedding"), 0, B, out.embedding, at);
+    if (options_.projection) copy_rows(cg.output_copy("text_embedding"), 0, B, out.embedding, at);
     copy_rows(cg.output_copy("text_features"), 0, B, out.features, at);
   }
   return out;
@@ -114,7 +120,7 @@ Embeddings DualEncoder::encode_clips(const HostTensor& clips) {
               "clips must be F32 (N, F, " << v.channels << ", " << v.image_size << ", " << v.image_size
                                           << ") with 1 <= F <= " << v.num_frames << ", got " << clips.dtype()
                                           << s);
-  const int64_t N = s[0], F = s[1], P = config_.projection_dim, C = v.dim;
+  const int64_t N = s[0], F = s[1], P = options_.projection ? config_.projection_dim : 0, C = v.dim;
   Embeddings out{HostTensor(DType::F32, {N, P}), HostTensor(DType::F32, {N, C})};
   for (int64_t at = 0; at < N; at += options_.batch_size) {
     const int64_t B = std::min(options_.batch_size, N - at);
@@ -123,7 +129,7 @@ Embeddings DualEncoder::encode_clips(const HostTensor& clips) {
     CompiledGraph& cg = graph_for(kVideo, B, F);
     cg.set_input("video", batch);
     cg.run();
-    copy_rows(cg.output_copy("video_embedding"), 0, B, out.embedding, at);
+    if (options_.projection) copy_rows(cg.output_copy("video_embedding"), 0, B, out.embedding, at);
     copy_rows(cg.output_copy("video_features"), 0, B, out.features, at);
   }
   return out;
@@ -134,7 +140,7 @@ Embeddings DualEncoder::encode_videos(const std::vector<std::string>& paths, loa
   clip.test_transform.size = config_.video.image_size;
   clip.train_transform.size = config_.video.image_size;
   const int64_t N = int64_t(paths.size()), F = clip.sampling.num_frames, S = config_.video.image_size;
-  const int64_t P = config_.projection_dim, C = config_.video.dim;
+  const int64_t P = options_.projection ? config_.projection_dim : 0, C = config_.video.dim;
   Embeddings out{HostTensor(DType::F32, {N, P}), HostTensor(DType::F32, {N, C})};
   // A batch of clips at a time: decoding and preprocessing hold one batch, not the whole collection.
   for (int64_t at = 0; at < N; at += options_.batch_size) {
@@ -147,7 +153,7 @@ Embeddings DualEncoder::encode_videos(const std::vector<std::string>& paths, loa
                   c.pixels.bytes());  // (F, 3, S, S)
     }
     const Embeddings e = encode_clips(batch);
-    copy_rows(e.embedding, 0, B, out.embedding, at);
+    if (P > 0) copy_rows(e.embedding, 0, B, out.embedding, at);
     copy_rows(e.features, 0, B, out.features, at);
   }
   return out;
@@ -161,7 +167,7 @@ Embeddings DualEncoder::encode_videos_sliding(const std::vector<std::string>& pa
   clip.train_transform.size = config_.video.image_size;
   clip.sampling.mode = loader::FrameSampling::FixStart;
   const int64_t N = int64_t(paths.size()), F = clip.sampling.num_frames, S = config_.video.image_size;
-  const int64_t P = config_.projection_dim, C = config_.video.dim;
+  const int64_t P = options_.projection ? config_.projection_dim : 0, C = config_.video.dim;
   Embeddings out{HostTensor(DType::F32, {N, P}), HostTensor(DType::F32, {N, C})};
   for (int64_t v = 0; v < N; ++v) {
     const std::unique_ptr<loader::FrameSource> source =

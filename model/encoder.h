@@ -33,10 +33,13 @@ struct EncoderOptions {
   // the longest allowed), so queries of new lengths reuse a few compiled graphs (search). The key-padding
   // mask keeps the padding out of the result.
   std::vector<int64_t> text_length_buckets;
+  // false: the weights have no projections (a Hugging Face text model, a timm ViT): the features alone are
+  // computed, and Embeddings::embedding is (N, 0).
+  bool projection = true;
 };
 
 struct Embeddings {
-  HostTensor embedding;  // F32 (N, projection_dim): the projected, unnormalised embeddings
+  HostTensor embedding;  // F32 (N, projection_dim): the projected, unnormalised embeddings ((N, 0) without)
   HostTensor features;   // F32 (N, dim): before the projection (text: CLS or pooler; video: final-norm CLS)
 };
 

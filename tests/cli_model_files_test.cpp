@@ -18,6 +18,8 @@
 
 #include "cli_runner.h"
 #include "loader/safetensors.h"
+#include "model/encoder.h"
+#include "model/weights.h"
 #include "retrieval/index.h"
 
 namespace frost {
@@ -70,6 +72,14 @@ class CliModelFiles : public ::testing::Test {
       if (std::system(make.c_str()) != 0) setup_error_ = "the ffmpeg command failed: " + make;
     }
     std::ofstream(dir_ + "/my-videos/notes.txt") << "not a video\n";
+    // A Hugging Face BERT (the parity fixture, written by transformers) as it is downloaded:
+    // model.safetensors, config.json and vocab.txt in one folder; and one without its config.
+    fs::create_directories(dir_ + "/hf");
+    fs::create_directories(dir_ + "/hf_no_config");
+    fs::copy_file(test::kParity + "/fixtures/tiny_bert_weights.safetensors", dir_ + "/hf/model.safetensors");
+    fs::copy_file(test::kParity + "/fixtures/tiny_bert_config.json", dir_ + "/hf/config.json");
+    fs::copy_file(dir_ + "/v.txt", dir_ + "/hf/vocab.txt");
+    fs::copy_file(dir_ + "/hf/model.safetensors", dir_ + "/hf_no_config/model.safetensors");
     fs::copy_file(dir_ + "/my-videos/beach.mp4", dir_ + "/my-videos/.hidden.mp4");
   }
   static void TearDownTestSuite() {
@@ -230,6 +240,88 @@ TEST_F(CliModelFiles, IndexingAFolderOfVideosIndexesEachVideoInIt) {
       frost({"index", "my-videos/empty", "--weights", "fit.safetensors", "--out", "e.index"});
   EXPECT_EQ(empty.exit_code, 1);
   EXPECT_NE(empty.err.find("holds no frames and no video files"), std::string::npos) << empty.err;
+}
+
+// `--text-weights`: a Hugging Face text model's features (it has no projection, so no embeddings), equal to
+// the library's BERT on the same weights (which tests/parity_test.cpp and minilm_test hold to transformers);
+// the same file as --weights is named for what it is; what needs embeddings says so.
+TEST_F(CliModelFiles, AHuggingFaceTextModelGivesItsFeatures) {
+  const Result r = frost({"encode", "text", "a dog on a beach", "two children", "--text-weights",
+                          "hf/model.safetensors", "--out", "hf_features.safetensors"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("features F32[2, 64]"), std::string::npos) << r.out;
+  const auto out = loader::SafetensorsFile::open(dir_ + "/hf_features.safetensors");
+  EXPECT_EQ(out.find("embeddings"), nullptr);
+  model::FitConfig c;
+  c.text = model::TextConfig::from_hf_config_file(dir_ + "/hf/config.json");
+  model::DualEncoder lib(
+      c,
+      model::load_weights(c, {{dir_ + "/hf/model.safetensors", model::WeightSource::HuggingFaceText}},
+                          {.towers = model::Towers::Text, .allow_missing = true}),
+      loader::WordPieceTokenizer::from_vocab(dir_ + "/v.txt"), {.projection = false});
+  EXPECT_TRUE(same_bits(out.read("features", DType::F32),
+                        lib.encode_text({"a dog on a beach", "two children"}).features));
+
+  const Result as_weights =
+      frost({"encode", "text", "a dog", "--weights", "hf/model.safetensors", "--out", "x.safetensors"});
+  EXPECT_EQ(as_weights.exit_code, 1);
+  EXPECT_NE(as_weights.err.find("is a Hugging Face text model (DistilBERT/BERT names), not a Frozen in Time "
+                                "checkpoint: it has no projection, so no embeddings — `frost encode text "
+                                "--text-weights` gives its features"),
+            std::string::npos)
+      << as_weights.err;
+  const Result score =
+      frost({"score", "--weights", "hf/model.safetensors", "--video", "my-videos/beach.mp4", "a dog"});
+  EXPECT_EQ(score.exit_code, 1);
+  EXPECT_NE(score.err.find("is a Hugging Face text model"), std::string::npos) << score.err;
+  const Result no_config =
+      frost({"encode", "text", "a dog", "--text-weights", "hf_no_config/model.safetensors", "--vocab",
+             "v.txt", "--out", "x.safetensors"});
+  EXPECT_EQ(no_config.exit_code, 1);
+  EXPECT_NE(no_config.err.find("no config.json beside it — give the model's config.json with --text-config"),
+            std::string::npos)
+      << no_config.err;
+  const Result video = frost({"encode", "video", "my-videos/beach.mp4", "--text-weights",
+                              "hf/model.safetensors", "--out", "x.safetensors"});
+  EXPECT_EQ(video.exit_code, 1);
+  EXPECT_NE(video.err.find("--text-weights does not apply to `encode video`"), std::string::npos)
+      << video.err;
+  const Result normalize = frost({"encode", "text", "a dog", "--text-weights", "hf/model.safetensors",
+                                  "--normalize", "--out", "x.safetensors"});
+  EXPECT_EQ(normalize.exit_code, 1);
+  EXPECT_FALSE(fs::exists(dir_ + "/x.safetensors"));
+}
+
+// `frost train --text-weights`: the reference's start — the text model from Hugging Face, the rest (the
+// projections, here the video tower too) from scratch. With the text model frozen, the exported model holds
+// the Hugging Face tensors bit for bit.
+TEST_F(CliModelFiles, TrainingStartsFromAHuggingFaceTextModel) {
+  std::ofstream(dir_ + "/bert_tiny.json")
+      << R"({"projection_dim": 32, "text": {"arch": "bert", "vocab_size": 512, "dim": 64, "layers": 2, "heads": 2,
+            "ffn_dim": 128, "max_positions": 64, "type_vocab_size": 2, "use_pooler": true}, "video": {"image_size": 32,
+            "patch_size": 8, "dim": 64, "depth": 2, "heads": 2, "mlp_dim": 128}})";
+  std::ofstream(dir_ + "/two.csv") << "video,caption\nmy-videos/beach.mp4,a test pattern\n"
+                                   << "my-videos/holiday/cooking.MKV,colour bars\n";
+  const Result r = frost({"train", "--config", "bert_tiny.json", "--text-weights", "hf/model.safetensors",
+                          "--vocab", "v.txt", "--data", "two.csv", "--batch", "2", "--steps", "2", "--freeze",
+                          "text", "--out", "hf_run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("initialised from scratch (--init-seed 0), as no file gives them: txt_proj.* (2), "
+                       "video_model.*"),
+            std::string::npos)
+      << r.err;
+  const model::FitConfig c = model::FitConfig::named_or_file(dir_ + "/bert_tiny.json");
+  const auto hf = loader::SafetensorsFile::open(dir_ + "/hf/model.safetensors");
+  const auto run = loader::SafetensorsFile::open(dir_ + "/hf_run/model.safetensors");
+  int compared = 0;
+  for (const loader::TensorEntry& e : hf.tensors()) {
+    const std::string name = model::canonical_weight_name(e.name, model::WeightSource::HuggingFaceText, c);
+    if (name.empty()) continue;
+    ASSERT_NE(run.find("module." + name), nullptr) << name;
+    EXPECT_TRUE(same_bits(run.read("module." + name, DType::F32), hf.read(e.name, DType::F32))) << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 30);
 }
 
 }  // namespace

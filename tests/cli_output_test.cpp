@@ -217,7 +217,8 @@ TEST_F(CliOutputs, RandomClipsAreSeeded) {
 // README names files a user has; this test makes them: fit.safetensors (the tiny model's weights recording
 // their config and vocabulary, as frost's checkpoints do, so lines run exactly as written), W.safetensors (a
 // safetensors file), video.mp4, a frames/ folder, test.csv (a dataset of the two), my-videos/ (a folder with
-// a video, and a sub-folder with another and a frame folder), and frost-demo/ (what `make demo` leaves: a
+// a video, and a sub-folder with another and a frame folder), hf/ (a Hugging Face BERT with its config.json
+// and vocab.txt), and frost-demo/ (what `make demo` leaves: a
 // 20-step demo). Two adaptations, both because the fixture model is tiny: `clip` lines get `--size 32` (the
 // clips are then encoded by it), `demo` lines get `--steps 20` (the demo's real length and bars are the
 // HeavyDemo tests'). An optional `[--flag]` runs both without and with the flag.
@@ -246,6 +247,10 @@ TEST_F(CliOutputs, EveryReadmeCommandRuns) {
   for (const char* f : {"/frames/0001.png", "/frames/0002.png", "/my-videos/more/frames/0001.png"})
     fs::copy_file(dir_ + "/small.png", d + f);
   std::ofstream(d + "/test.csv") << "video,caption\nvideo.mp4,a test pattern\nframes/,two frames\n";
+  fs::create_directories(d + "/hf");  // a Hugging Face BERT as downloaded (transformers wrote the fixture)
+  fs::copy_file(kParity + "/fixtures/tiny_bert_weights.safetensors", d + "/hf/model.safetensors");
+  fs::copy_file(kParity + "/fixtures/tiny_bert_config.json", d + "/hf/config.json");
+  fs::copy_file(dir_ + "/v.txt", d + "/hf/vocab.txt");
   const Result demo = run_frost({"demo", "--quick", "--steps", "20", "--out", "frost-demo"}, {}, d, "", 900);
   ASSERT_EQ(demo.exit_code, 0) << "the set-up's demo (what make demo leaves)\n" << demo.err;
 
@@ -291,7 +296,7 @@ TEST_F(CliOutputs, EveryReadmeCommandRuns) {
       ++ran;
     }
   }
-  EXPECT_GE(ran, 22);  // the README's nineteen lines, three with an optional flag
+  EXPECT_GE(ran, 23);  // the README's twenty lines, three with an optional flag
   for (const char* c : {"demo", "search", "score", "index", "encode", "eval", "clip", "info", "synthetic"})
     EXPECT_TRUE(commands.count(c)) << "the README shows no `frost " << c << "` line";
 }

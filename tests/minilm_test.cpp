@@ -6,11 +6,17 @@
 // be reached; run directly, it needs FROST_MINILM_DIR.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+
+#include "cli_runner.h"
 #include "loader/safetensors.h"
 #include "loader/tokenizer.h"
 #include "model/text_encoder.h"
@@ -82,6 +88,40 @@ TEST(MiniLM, MatchesTransformersOnRealSentences) {
                   cmp.max_abs_error, cmp.max_abs_error_over_max);
     }
   }
+}
+
+// The same model through the command a user runs: `frost encode text --text-weights` (config.json and
+// vocab.txt found beside the weights) writes the features a Hugging Face model gives — BERT's pooler_output,
+// the reference's text embedding for bert* — equal to transformers' on the 56 sentences.
+TEST(MiniLM, EncodeTextWithTextWeightsGivesTransformersPoolerOutput) {
+  const char* dir_env = std::getenv("FROST_MINILM_DIR");
+  ASSERT_NE(dir_env, nullptr) << "set FROST_MINILM_DIR (scripts/fetch_minilm.py DIR fetches it)";
+  const std::string dir = dir_env;
+  const auto fixture =
+      loader::SafetensorsFile::open(std::string(FROST_PARITY_DIR) + "/fixtures/minilm_expected.safetensors");
+  const std::vector<std::string> sentences =
+      nlohmann::json::parse(fixture.metadata().at("fixture")).at("sentences");
+  const std::filesystem::path work =
+      std::filesystem::temp_directory_path() / ("frost_minilm_cli_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(work);
+  {
+    std::ofstream captions(work / "captions.txt");
+    for (const std::string& s : sentences) captions << s << "\n";
+  }
+  const test::Result r = test::run_frost({"encode", "text", "--text-weights", dir + "/model.safetensors",
+                                          "--captions", "captions.txt", "--out", "features.safetensors"},
+                                         {}, work.string(), "", 600);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("features F32[" + std::to_string(sentences.size()) + ", 384]"), std::string::npos)
+      << r.out;
+  const auto out = loader::SafetensorsFile::open((work / "features.safetensors").string());
+  EXPECT_EQ(out.find("embeddings"), nullptr) << "a Hugging Face model has no projection: no embeddings";
+  const test::Comparison cmp =
+      test::compare(out.read("features", DType::F32), fixture.read("pooler_output"), 2e-5, 0);
+  EXPECT_TRUE(cmp.ok) << cmp.detail;
+  std::printf("  frost encode text --text-weights: pooler_output max abs %.3g\n", cmp.max_abs_error);
+  std::error_code ec;
+  std::filesystem::remove_all(work, ec);
 }
 
 }  // namespace
