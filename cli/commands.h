@@ -16,11 +16,11 @@ void add_plan_command(CLI::App& app);    // frost plan --config base --batch 8 .
 void add_score_command(CLI::App& app);   // frost score --video V CAPTION...: one clip against captions
 void add_index_command(CLI::App& app);   // frost index --out INDEX PATH...: embeddings for search
 void add_search_command(CLI::App& app);  // frost search --index INDEX QUERY...: top k by cosine
+// frost eval --data TEST.csv: retrieval metrics of a checkpoint
 void add_eval_command(CLI::App& app);
+// frost train --data TRAIN.csv --out DIR: train the dual encoder
 void add_train_command(CLI::App& app);
-void add_synthetic_command(
-    CLI::App& app);  // frost synthetic --out DIR: the synthetic video-caption set   // frost train --data
-                     // TRAIN.csv --out DIR: train the dual encoder    // frost eval --data TEST.csv:
-                     // retrieval metrics of a checkpoint
+// frost synthetic --out DIR: the synthetic video-caption set
+void add_synthetic_command(CLI::App& app);
 
 }  // namespace frost::cli

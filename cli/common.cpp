@@ -5,9 +5,11 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <new>
@@ -151,6 +153,15 @@ std::vector<StreamLine> read_stream_lines(const std::string& path, const char* w
 
 void note(const std::string& message) {
   std::cerr << "frost " << session().command << ": note: " << display(message) << "\n";
+}
+
+std::string shell_word(const std::string& text) {
+  bool plain = !text.empty();
+  for (unsigned char c : text) plain = plain && (std::isalnum(c) || std::strchr("_./:@%+=,-", c) != nullptr);
+  if (plain) return display(text);
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return display(quoted + "'");
 }
 
 std::string display(const std::string& text) {

@@ -65,6 +65,9 @@ std::vector<StreamLine> read_stream_lines(const std::string& path, const char* w
 
 // A path, caption or name as printed to the terminal (loader::escape_for_terminal).
 std::string display(const std::string& text);
+// A word as a POSIX shell reads it back (a command line a message suggests): as it is when it holds only
+// [A-Za-z0-9_./:@%+=,-], else in single quotes ('it'\''s'); escaped for the terminal as display() does.
+std::string shell_word(const std::string& text);
 
 // An unsigned 64-bit option parsed strictly: digits only ("-1" is refused, never wrapped to 2^64 - 1).
 void add_u64_option(CLI::App* cmd, const std::string& name, uint64_t& out, const std::string& description);

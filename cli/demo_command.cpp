@@ -24,6 +24,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -80,6 +81,9 @@ constexpr const char* kMarkerFormat = "frost demo 1";
 // --out: a new or empty folder, or an earlier demo's (its outputs are replaced); anything else is refused.
 void prepare_out(const fs::path& out) {
   std::error_code ec;
+  FROST_CHECK(
+      !(fs::is_symlink(fs::symlink_status(out, ec)) && !fs::exists(out, ec)), InvalidArgument,
+      "--out " << display(out.string()) << " is a link to nothing (a dangling symlink) — give a folder");
   if (fs::exists(out, ec)) {
     FROST_CHECK(fs::is_directory(out, ec), InvalidArgument,
                 "--out " << display(out.string()) << " is " << loader::describe_path(out.string())
@@ -92,6 +96,8 @@ void prepare_out(const fs::path& out) {
       }
     }
     const bool empty = fs::is_empty(out, ec);
+    FROST_CHECK(!ec, Io,
+                "--out " << display(out.string()) << ": cannot list the folder (" << ec.message() << ")");
     FROST_CHECK(ours || empty, InvalidArgument,
                 "--out " << display(out.string())
                          << " holds files that are not a frost demo's — give a new or empty folder");
@@ -111,7 +117,25 @@ void prepare_out(const fs::path& out) {
 
 std::string program_name() {
   const std::string& p = session().program;
-  return p.find('/') != std::string::npos ? p : "frost";
+  return p.find('/') != std::string::npos ? shell_word(p) : "frost";
+}
+
+// The `frost train` command line the demo's training equals, from the options it runs with (so the two
+// cannot drift apart).
+std::string train_command_line(const TrainCommandOptions& t) {
+  std::ostringstream os;
+  os << program_name() << " train --config " << shell_word(t.config) << " --vocab " << shell_word(t.vocab);
+  for (const std::string& d : t.data) os << " --data " << shell_word(d);
+  os << " --val " << shell_word(t.val);
+  for (const std::string& f : t.flip_swap) os << " --flip-swap " << shell_word(f);
+  os << " --text-length " << t.text_length << " --cache-mb " << t.cache_mb << " --batch " << t.batch
+     << " --steps " << t.steps << " --lr " << t.lr << " --warmup " << t.warmup << " --schedule "
+     << t.schedule;
+  if (t.val_every > 0) os << " --val-every " << t.val_every;
+  if (t.backend != "cpu") os << " --backend " << shell_word(t.backend);
+  if (t.workers != 1) os << " --workers " << t.workers;
+  os << " --out " << shell_word(t.out);
+  return os.str();
 }
 
 void write_text(const fs::path& path, const std::string& text) {
@@ -163,12 +187,7 @@ void run_demo(const DemoOptions& opt, int* exit_code) {
   t.backend = opt.backend;
   t.workers = opt.workers;
   say << "[2/5] training the tiny dual encoder from scratch: " << steps << " steps of " << t.batch
-      << " clip-caption pairs (same as: " << program_name() << " train --config tiny --vocab "
-      << display(set.vocab_path) << " --data " << display(set.train_path) << " --val "
-      << display(set.val_path) << " --flip-swap left:right --text-length 12 --cache-mb 512 --batch "
-      << t.batch << " --steps " << steps << " --lr 1e-3 --warmup " << t.warmup << " --schedule cosine"
-      << (t.val_every ? " --val-every " + std::to_string(t.val_every) : "") << " --out " << display(t.out)
-      << ")" << std::endl;
+      << " clip-caption pairs (same as: " << train_command_line(t) << ")" << std::endl;
   const double train_start = elapsed();
   run_train(t, exit_code);
   if (*exit_code != 0) {
@@ -232,7 +251,7 @@ void run_demo(const DemoOptions& opt, int* exit_code) {
     for (size_t k = 0; k < hits.size(); ++k) {
       const retrieval::IndexItem& item = index.item(size_t(hits[k].row));
       const bool is_true = describes(item.path);
-      if (is_true) qr.true_rank = int64_t(k) + 1;
+      if (is_true && qr.true_rank == 0) qr.true_rank = int64_t(k) + 1;  // its best-ranked clip
       if (k < 5)
         qr.clips.push_back(
             {item.path, hits[k].score, is_true, loader::open_frame_source(item.path)->read(item.frames)});
@@ -255,15 +274,16 @@ void run_demo(const DemoOptions& opt, int* exit_code) {
   const LearningCurve curve = read_learning_curve((out / "metrics.jsonl").string());
   const std::string svg = learning_curve_svg(curve, chance, "training loss and held-out text-to-video R@1");
   write_text(curve_path, svg);
-  const std::string prog = program_name(), model_arg = display(model_path), index_arg = display(index_path);
+  const std::string prog = program_name(), model_arg = shell_word(model_path),
+                    index_arg = shell_word(index_path);
   const std::vector<std::string> next = {
       prog + " search --index " + index_arg + " --weights " + model_arg +
           " \"a small green square moving left\"",
-      prog + " score --weights " + model_arg + " --video " + display(results[0].clips[0].path) +
+      prog + " score --weights " + model_arg + " --video " + shell_word(results[0].clips[0].path) +
           " \"a large red circle moving left\" \"a large red circle moving right\"",
-      prog + " eval --weights " + model_arg + " --data " + display(set.val_path),
+      prog + " eval --weights " + model_arg + " --data " + shell_word(set.val_path),
       prog + " search --index " + index_arg + " --weights " + model_arg + " --like " +
-          display(results[2].clips[0].path) + " -k 3"};
+          shell_word(results[2].clips[0].path) + " -k 3"};
   DemoPage page;
   page.title = "frost demo: text-to-video retrieval";
   page.summary =
@@ -299,14 +319,19 @@ void run_demo(const DemoOptions& opt, int* exit_code) {
     if (recipe.floor_R10 > 0) floor["R10"] = recipe.floor_R10;
   }
   summary["t2v_floor"] = floor;
-  summary["files"] = {{"model", model_path},
-                      {"checkpoint", (out / "checkpoint.safetensors").string()},
-                      {"metrics", (out / "metrics.jsonl").string()},
-                      {"index", index_path},
-                      {"contact_sheet", sheet.string()},
-                      {"learning_curve", curve_path.string()},
-                      {"page", page_path.string()},
-                      {"synthetic", set.folder}};
+  // Absolute (demo.json is read from anywhere), invalid UTF-8 escaped (JSON strings are UTF-8).
+  auto file = [](const fs::path& p) {
+    std::error_code ec;
+    return loader::escape_invalid_utf8(fs::absolute(p, ec).lexically_normal().string());
+  };
+  summary["files"] = {{"model", file(model_path)},
+                      {"checkpoint", file(out / "checkpoint.safetensors")},
+                      {"metrics", file(out / "metrics.jsonl")},
+                      {"index", file(index_path)},
+                      {"contact_sheet", file(sheet)},
+                      {"learning_curve", file(curve_path)},
+                      {"page", file(page_path)},
+                      {"synthetic", file(set.folder)}};
   write_text(out / "demo.json", summary.dump() + "\n");
 
   const bool reached = t2v.R1 >= recipe.floor_R1 && t2v.R10 >= recipe.floor_R10;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "engine/error.h"
+#include "loader/files.h"
 #include "loader/image.h"
 
 // stb_easy_font (Debian's libstb-dev): a public-domain bitmap font drawn as rectangles — enough for labels on
@@ -65,7 +66,8 @@ class Canvas {
   // width drawn, pixels.
   int64_t text(const std::string& s, int64_t x, int64_t y, int64_t scale, Rgb c) {
     std::string ascii;
-    for (unsigned char ch : s) ascii += (ch >= 32 && ch < 127) ? char(ch) : '?';
+    for (unsigned char ch : s)  // one '?' per character outside printable ASCII (not per UTF-8 byte)
+      if ((ch & 0xC0) != 0x80) ascii += (ch >= 32 && ch < 127) ? char(ch) : '?';
     std::vector<char> quads(ascii.size() * 1024 + 64);  // at most 16 quads of 64 bytes per glyph
     const int n = stb_easy_font_print(0, 0, ascii.data(), nullptr, quads.data(), int(quads.size()));
     for (int q = 0; q < n; ++q) {
@@ -83,7 +85,8 @@ class Canvas {
   int64_t h_, w_;
 };
 
-std::string html_escape(const std::string& s) {
+std::string html_escape(const std::string& text) {
+  const std::string s = loader::escape_invalid_utf8(text);  // a page is UTF-8: a bad byte becomes \xNN
   std::string out;
   for (char c : s) switch (c) {
       case '&':

@@ -9,6 +9,7 @@
 // `frost` says which input each row came from ("inputs") and which were skipped, and why ("skipped").
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -50,6 +51,13 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// An --out NumPy file: .npy in any case.
+bool is_npy(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return ext == ".npy";
+}
+
 // Appends rows of `part` to `all` (both F32 (N, K)).
 void append(HostTensor& all, const HostTensor& part) {
   if (all.numel() == 0 || all.shape().rank() == 0) {
@@ -76,6 +84,9 @@ void check_options_apply(const EncodeOptions& opt) {
   FROST_CHECK(!given("--text-config") || given("--text-weights"), InvalidArgument,
               "--text-config is the config.json of --text-weights (a Frozen in Time checkpoint records its "
               "own config: --config)");
+  FROST_CHECK(!given("--text-weights") || !given("--normalize"), InvalidArgument,
+              "--normalize applies to embeddings, and a Hugging Face text model (--text-weights) gives "
+              "features only");
   FROST_CHECK(
       !given("--text-weights") || !given("--config"), InvalidArgument,
       "--config does not apply to --text-weights: its config is the model's config.json (--text-config)");
@@ -161,6 +172,11 @@ void run_encode(const EncodeOptions& opt) {
   };
   model::FitConfig config;
   if (hf) {
+    const loader::FileKind kind = loader::file_kind(opt.text_weights);
+    FROST_CHECK(kind == loader::FileKind::Regular, BadFile,
+                "--text-weights " << display(opt.text_weights) << " is "
+                                  << loader::describe_path(opt.text_weights)
+                                  << " — give a Hugging Face model.safetensors");
     const std::string text_config = beside(opt.text_config, "config.json");
     FROST_CHECK(
         !text_config.empty(), InvalidArgument,
@@ -193,8 +209,15 @@ void run_encode(const EncodeOptions& opt) {
   }
   std::optional<loader::WordPieceTokenizer> tokenizer;
   if (opt.kind == "text")
-    tokenizer = hf ? tokenizer_for(beside(opt.vocab, "vocab.txt"), "", config)
-                   : tokenizer_for(opt.vocab, opt.weights, config);
+    if (hf) {
+      const std::string vocab = beside(opt.vocab, "vocab.txt");
+      if (vocab.empty())
+        note("no vocab.txt beside --text-weights " + display(opt.text_weights) +
+             ": using BERT uncased (the reference's) — give --vocab for another");
+      tokenizer = tokenizer_for(vocab, opt.text_weights, config);
+    } else {
+      tokenizer = tokenizer_for(opt.vocab, opt.weights, config);
+    }
   model::DualEncoder encoder(config, std::move(weights), std::move(tokenizer),
                              {.backend = opt.backend, .batch_size = opt.batch, .projection = !hf});
 
@@ -299,9 +322,7 @@ void run_encode(const EncodeOptions& opt) {
   check_finite(all, rows, opt.kind == "text");
 
   if (hf) {  // features only: there is no projection
-    FROST_CHECK(!opt.normalize, InvalidArgument,
-                "--normalize applies to embeddings, and a Hugging Face text model gives features only");
-    if (ends_with(opt.out, ".npy"))
+    if (is_npy(opt.out))
       loader::write_npy(opt.out, all.features);
     else
       loader::write_safetensors(
@@ -331,7 +352,7 @@ void run_encode(const EncodeOptions& opt) {
     std::memcpy(all.embedding.raw(), n.data.data(), all.embedding.bytes());
   }
   const char* state = opt.normalize ? "normalised" : "unnormalised";
-  if (ends_with(opt.out, ".npy")) {  // NumPy: the embeddings alone, rows in input order
+  if (is_npy(opt.out)) {  // NumPy: the embeddings alone, rows in input order
     loader::write_npy(opt.out, all.embedding);
     std::cout << "wrote " << display(opt.out) << ": embeddings F32[" << all.embedding.shape()[0] << ", "
               << all.embedding.shape()[1] << "] (" << state << "; row i is input i"

@@ -179,7 +179,12 @@ void run_index(const IndexOptions& opt) {
   size_t empty_folders = 0;
   auto take_input = [&](const std::string& p) {
     if (loader::file_kind(p) != loader::FileKind::Directory) return take(p);
-    const std::vector<std::string> clips = loader::clips_in_folder(p);
+    const loader::FolderClips found = loader::clips_in_folder(p);
+    const std::vector<std::string>& clips = found.clips;
+    if (!found.ignored.empty())
+      warn(std::to_string(found.ignored.size()) + " image file" + (found.ignored.size() > 1 ? "s" : "") +
+           " beside videos in " + display(p) + " left out (e.g. " + display(found.ignored[0]) +
+           "): a folder of frames holds frames only — give an image itself to index it");
     if (clips.empty()) {
       warn(display(p) +
            " holds no frames and no video files (.mp4, .mkv, .webm, .avi, .mov, …): nothing to index");
@@ -189,7 +194,7 @@ void run_index(const IndexOptions& opt) {
   };
   for (const std::string& p : opt.inputs) take_input(p);
   if (!opt.list.empty())
-    for (const std::string& p : read_list(opt.list)) take(p);
+    for (const std::string& p : read_list(opt.list)) take_input(p);
   std::vector<std::string> to_remove;
   for (const std::string& p : opt.remove) to_remove.push_back(normal(p));
   FROST_CHECK(!inputs.empty() || !opt.remove.empty(), InvalidArgument,

@@ -4,6 +4,7 @@
 #include "engine/error.h"
 #include "loader/files.h"
 #include "loader/safetensors.h"
+#include "model/encoder.h"
 
 namespace frost::cli {
 namespace {
@@ -60,13 +61,17 @@ loader::WordPieceTokenizer tokenizer_for(const std::string& option, const std::s
   }
   // The encoder refuses a vocabulary that does not fit too; here the message can say what to pass.
   const int64_t tokens = int64_t(tok->vocab_size()), rows = config.text.vocab_size;
-  FROST_CHECK(
-      tokens <= rows && tokens > rows - 128, InvalidArgument,
-      source << " has " << tokens << " tokens but the text model of config '" << config.name
-             << "' has a word-embedding table of " << rows << " rows — "
-             << (option.empty() ? "give --vocab, the vocab.txt" : "give the vocab.txt")
-             << " the weights were trained with (frost synthetic writes one beside its set; checkpoints "
-                "from frost train record theirs)");
+  const std::string what =
+      weights_path.empty()
+          ? "give a config whose text.vocab_size fits it (a JSON config; frost synthetic's vocab.txt fits "
+            "the "
+            "tiny config)"
+          : std::string(option.empty() ? "give --vocab, the vocab.txt" : "give the vocab.txt") +
+                " the weights were trained with (frost synthetic writes one beside its set; checkpoints from "
+                "frost train record theirs)";
+  FROST_CHECK(model::vocabulary_fits(tokens, rows), InvalidArgument,
+              source << " has " << tokens << " tokens but the text model of config '" << config.name
+                     << "' has a word-embedding table of " << rows << " rows — " << what);
   return std::move(*tok);
 }
 

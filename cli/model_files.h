@@ -15,9 +15,8 @@
 
 namespace frost::cli {
 
-// The metadata keys frost writes into checkpoints beside the weights.
-inline constexpr const char* kConfigKey = "frost.config";
-inline constexpr const char* kVocabKey = "frost.vocab";
+using model::kConfigKey;  // the metadata keys frost writes into checkpoints beside the weights
+using model::kVocabKey;
 
 // The config for `weights_path` (may be empty: no checkpoint): `option` when given ("base", "tiny" or a
 // JSON file), else the one the file records, else `fallback` (an index's own config), else base. An

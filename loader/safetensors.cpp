@@ -168,6 +168,19 @@ SafetensorsFile SafetensorsFile::parse(std::span<const std::byte> bytes, const s
                   std::to_string(bytes.size()) + "-byte file");
   f.header_size_ = size_t(n);
   const std::string_view text(reinterpret_cast<const char*>(bytes.data() + 8), size_t(n));
+  // The reference reader (serde_json) takes one JSON value with only JSON whitespace (space, tab, LF, CR)
+  // around it. nlohmann's parser would also skip a UTF-8 byte-order mark and end the input at a NUL byte —
+  // the NUL padding some writers leave after the JSON — so both are refused here, by name
+  // (tests/fixtures/safetensors/header_variants.json: the reference's verdict on 31 variants).
+  if (const size_t nul = text.find('\0'); nul != std::string_view::npos)
+    bad(name,
+        "header: a NUL byte at offset " + std::to_string(nul) +
+            " (padding after the JSON?) — the header is one JSON object with only JSON whitespace (space, "
+            "tab, LF, CR) around it, as the reference reader requires");
+  if (text.substr(0, 3) == "\xEF\xBB\xBF")
+    bad(name,
+        "header starts with a byte-order mark — the header is one JSON object with only JSON whitespace "
+        "around it, as the reference reader requires");
   json header;
   try {
     DuplicateKeyCheck keys(name);

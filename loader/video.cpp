@@ -1,8 +1,11 @@
 #include "loader/video.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <system_error>
 
 #include "engine/error.h"
@@ -61,24 +64,34 @@ bool is_video_name(const fs::path& p) {
   return false;
 }
 
-void collect_clips(const fs::path& folder, int depth, std::vector<std::string>& out) {
+void collect_clips(const fs::path& folder, int depth, std::set<std::pair<dev_t, ino_t>>& visited,
+                   FolderClips& out) {
+  struct stat st {};
+  if (::stat(folder.c_str(), &st) != 0 || !visited.insert({st.st_dev, st.st_ino}).second) return;
   std::vector<fs::path> entries;
   std::error_code ec;
   for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
     if (it->path().filename().string().rfind('.', 0) != 0) entries.push_back(it->path());
   FROST_CHECK(!ec, BadFile, folder.string() << ": cannot list the folder: " << ec.message());
   std::sort(entries.begin(), entries.end());
-  for (const fs::path& e : entries)
-    if (is_frame_image(e) && file_kind(e.string()) == FileKind::Regular) {
-      out.push_back(folder.string());  // a frame folder: one clip
-      return;
-    }
+  std::vector<std::string> images;
+  bool collection = false;  // it holds videos or sub-folders
+  for (const fs::path& e : entries) {
+    const FileKind kind = file_kind(e.string());
+    if (kind == FileKind::Regular && is_frame_image(e)) images.push_back(e.string());
+    collection = collection || (kind == FileKind::Regular && is_video_name(e)) || kind == FileKind::Directory;
+  }
+  if (!images.empty() && !collection) {
+    out.clips.push_back(folder.string());  // a frame folder: one clip
+    return;
+  }
+  out.ignored.insert(out.ignored.end(), images.begin(), images.end());
   for (const fs::path& e : entries) {
     const FileKind kind = file_kind(e.string());
     if (kind == FileKind::Regular && is_video_name(e))
-      out.push_back(e.string());
+      out.clips.push_back(e.string());
     else if (kind == FileKind::Directory && depth < 16)
-      collect_clips(e, depth + 1, out);
+      collect_clips(e, depth + 1, visited, out);
   }
 }
 
@@ -259,9 +272,10 @@ class MemoryFrames final : public FrameSource {
 
 }  // namespace
 
-std::vector<std::string> clips_in_folder(const std::string& folder) {
-  std::vector<std::string> out;
-  collect_clips(fs::path(folder), 0, out);
+FolderClips clips_in_folder(const std::string& folder) {
+  FolderClips out;
+  std::set<std::pair<dev_t, ino_t>> visited;
+  collect_clips(fs::path(folder), 0, visited, out);
   return out;
 }
 

@@ -75,12 +75,17 @@ class FrameSource {
 // FFmpeg. Errors are BadFile and name the path.
 std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const VideoLimits& limits = {});
 
-// A folder given where clips are expected: a frame folder when it holds .jpg/.jpeg/.png files (one clip:
-// returns {folder}); else a collection: its video files (by extension: .mp4 .m4v .mkv .webm .avi .mov .mpg
-// .mpeg .flv .wmv .ogv .3gp .ts, any case) and its sub-folders, each by the same rule, in byte-wise name
-// order, hidden names (".…") left out, at most 16 folders deep (a link cycle ends there). Returns what it
-// found, possibly nothing; throws BadFile naming the folder when it cannot be listed.
-std::vector<std::string> clips_in_folder(const std::string& folder);
+// A folder given where clips are expected: a frame folder when it holds .jpg/.jpeg/.png files and neither
+// video files nor sub-folders (one clip: {folder}); else a collection: its video files (by extension: .mp4
+// .m4v .mkv .webm .avi .mov .mpg .mpeg .flv .wmv .ogv .3gp .ts, any case) and its sub-folders, each by the
+// same rule, in byte-wise name order — image files beside videos (cover art, thumbnails) are not clips and
+// are listed in `ignored`. Hidden names (".…") are left out; a folder reached twice (a link cycle) is
+// walked once; at most 16 folders deep. Throws BadFile naming a folder that cannot be listed.
+struct FolderClips {
+  std::vector<std::string> clips;
+  std::vector<std::string> ignored;  // image files inside collections
+};
+FolderClips clips_in_folder(const std::string& folder);
 
 // Frames already in memory, u8 (N, H, W, 3), as a source (a decoded-video cache); `name` for errors.
 std::unique_ptr<FrameSource> frames_in_memory(HostTensor frames, std::string name);

@@ -26,6 +26,10 @@ void copy_rows(const HostTensor& src, int64_t from, int64_t n, HostTensor& dst, 
 
 }  // namespace
 
+bool vocabulary_fits(int64_t tokens, int64_t rows) {
+  return tokens <= rows && tokens > rows - kMaxVocabPadding;
+}
+
 DualEncoder::DualEncoder(FitConfig config, WeightSet weights,
                          std::optional<loader::WordPieceTokenizer> tokenizer, EncoderOptions options)
     : config_(std::move(config)),
@@ -39,7 +43,7 @@ DualEncoder::DualEncoder(FitConfig config, WeightSet weights,
   // to round the table up (to a multiple of 8 or 64, say): a short or a longer vocabulary is the wrong one.
   if (tokenizer_) {
     const int64_t tokens = int64_t(tokenizer_->vocab_size()), rows = config_.text.vocab_size;
-    FROST_CHECK(tokens <= rows && tokens > rows - kMaxVocabPadding, InvalidArgument,
+    FROST_CHECK(vocabulary_fits(tokens, rows), InvalidArgument,
                 "the vocabulary has " << tokens << " tokens but the text model's word-embedding table has "
                                       << rows << " rows — give the vocabulary the weights were trained with");
   }

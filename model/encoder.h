@@ -43,6 +43,11 @@ struct Embeddings {
   HostTensor features;   // F32 (N, dim): before the projection (text: CLS or pooler; video: final-norm CLS)
 };
 
+// Whether a vocabulary of `tokens` fits a word-embedding table of `rows`: it fills the table up to the
+// padding some models add to round it up (at most 128 rows, to a multiple of 8 or 64, say); a shorter or a
+// longer vocabulary is another model's.
+bool vocabulary_fits(int64_t tokens, int64_t rows);
+
 class DualEncoder {
  public:
   // The tokenizer is needed by encode_text only.

@@ -77,6 +77,11 @@ WeightSet load_weights(const FitConfig& c, const std::vector<WeightFile>& files,
 // not. Checkpoints frost writes carry it in their metadata ("frost.video_hash"), so it is read, not computed.
 std::string video_tower_hash(const std::map<std::string, HostTensor>& tensors);
 inline constexpr const char* kVideoHashKey = "frost.video_hash";
+// What else checkpoints frost writes record: the model config (FitConfig::to_json) and, when it is not the
+// default BERT uncased one, the vocab.txt the captions were tokenized with. Commands read them
+// (cli/model_files.h), so a checkpoint needs no --config or --vocab.
+inline constexpr const char* kConfigKey = "frost.config";
+inline constexpr const char* kVocabKey = "frost.vocab";
 
 // The canonical name of a checkpoint tensor, "" if the source ignores it; exposed for tests and tools.
 std::string canonical_weight_name(const std::string& name, WeightSource source, const FitConfig& c);

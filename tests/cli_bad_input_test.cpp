@@ -69,6 +69,7 @@ class CliBadInput : public ::testing::Test {
                                                                     "name.png");
     fs::create_hard_link(dir_ + "/w.safetensors", dir_ + "/w_hardlink.safetensors");
     fs::create_symlink("w.safetensors", dir_ + "/w_symlink.safetensors");
+    fs::create_symlink("no-such-folder", dir_ + "/dangling_out");
     ASSERT_EQ(::mkfifo((dir_ + "/fifo").c_str(), 0644), 0);
     write("not_a_video.mp4", "this is text, not a video\n");
     write("captions.txt", "a dog runs on the beach\n\ntwo children playing\n");
@@ -229,6 +230,10 @@ std::vector<Row> rows() {
       {"demo_steps_zero", {"demo", "--steps", "0"}, 1, "--steps"},
       {"demo_backend_unknown", {"demo", "--backend", "tpu"}, 1, "--backend"},
       {"demo_out_is_a_file", {"demo", "--out", "captions.txt"}, 1, "give a folder", {"captions.txt"}},
+      {"demo_out_dangling_link",
+       {"demo", "--out", "dangling_out"},
+       1,
+       "is a link to nothing (a dangling symlink)"},
       {"demo_out_holds_other_files",
        {"demo", "--out", "."},
        1,

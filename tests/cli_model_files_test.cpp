@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "cli_runner.h"
 #include "loader/safetensors.h"
@@ -72,6 +73,8 @@ class CliModelFiles : public ::testing::Test {
       if (std::system(make.c_str()) != 0) setup_error_ = "the ffmpeg command failed: " + make;
     }
     std::ofstream(dir_ + "/my-videos/notes.txt") << "not a video\n";
+    fs::copy_file(test::kFixtures + "/preprocess/frames_small_0.png", dir_ + "/my-videos/cover.png");
+    fs::create_symlink(".", dir_ + "/my-videos/holiday/loop");  // a cycle: walked once
     // A Hugging Face BERT (the parity fixture, written by transformers) as it is downloaded:
     // model.safetensors, config.json and vocab.txt in one folder; and one without its config.
     fs::create_directories(dir_ + "/hf");
@@ -204,11 +207,20 @@ TEST_F(CliModelFiles, NormalizeGivesUnitRowsAndNpyIsNumPysFormat) {
 }
 
 TEST_F(CliModelFiles, HelpGivesEveryCommandAnExampleAndItsDefaults) {
-  for (const char* c : {"demo", "ops", "info", "clip", "encode", "plan", "score", "index", "search", "eval",
-                        "train", "synthetic"}) {
+  // Every command `frost --help` lists (so a new command without an example fails here).
+  const Result top = frost({"--help"});
+  ASSERT_EQ(top.exit_code, 0);
+  std::vector<std::string> commands;
+  std::istringstream lines(top.out.substr(top.out.find("Subcommands:")));
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line) && line.rfind("  ", 0) == 0)
+    commands.push_back(line.substr(2, line.find(' ', 2) - 2));
+  EXPECT_GE(commands.size(), 12u) << top.out;
+  for (const std::string& c : commands) {
     const Result r = frost({c, "--help"});
     ASSERT_EQ(r.exit_code, 0) << c;
-    EXPECT_NE(r.out.find("\nExample: frost " + std::string(c)), std::string::npos) << c << "\n" << r.out;
+    EXPECT_NE(r.out.find("\nExample: frost " + c), std::string::npos) << c << "\n" << r.out;
     EXPECT_EQ(r.out.find("=[]"), std::string::npos) << c << "\n" << r.out;
     EXPECT_EQ(r.out.find("{false}"), std::string::npos) << c << "\n" << r.out;
   }
@@ -233,6 +245,9 @@ TEST_F(CliModelFiles, IndexingAFolderOfVideosIndexesEachVideoInIt) {
   std::sort(paths.begin(), paths.end());
   EXPECT_EQ(paths, (std::vector<std::string>{"my-videos/beach.mp4", "my-videos/holiday/cooking.MKV",
                                              "my-videos/holiday/frames"}));
+  EXPECT_NE(r.err.find("1 image file beside videos in my-videos/ left out (e.g. my-videos/cover.png)"),
+            std::string::npos)
+      << r.err;
   EXPECT_EQ(ix.item(*ix.find("my-videos/holiday/frames")).frames, (std::vector<int64_t>{0, 1}))
       << "a frame folder is one clip (of its two frames)";
   // Nothing to index in a folder without frames or videos: an error naming it.
@@ -289,6 +304,11 @@ TEST_F(CliModelFiles, AHuggingFaceTextModelGivesItsFeatures) {
   const Result normalize = frost({"encode", "text", "a dog", "--text-weights", "hf/model.safetensors",
                                   "--normalize", "--out", "x.safetensors"});
   EXPECT_EQ(normalize.exit_code, 1);
+  EXPECT_NE(
+      normalize.err.find("--normalize applies to embeddings, and a Hugging Face text model (--text-weights) "
+                         "gives features only"),
+      std::string::npos)
+      << normalize.err;
   EXPECT_FALSE(fs::exists(dir_ + "/x.safetensors"));
 }
 

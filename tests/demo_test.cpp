@@ -132,6 +132,17 @@ TEST(Demo, ShortRunWritesThePageTheSheetTheCurveAndAnIndexTheCommandsRead) {
   ASSERT_EQ(shell(std::string(kChromium) + " --dump-dom file://" + page + " >" + dom + " 2>/dev/null"), 0);
   const std::string rendered = slurp(dom);
   for (const std::string& q : kQueries) EXPECT_NE(rendered.find(q), std::string::npos) << "DOM lacks " << q;
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count(rendered, "<div class=\"query\">"), kQueries.size()) << "a block per query";
+  EXPECT_EQ(count(rendered, "<div class=\"hit"), 5 * kQueries.size()) << "five clips per query";
+  // Each query's true clip is marked in its list or, past rank 5, its rank is given.
+  EXPECT_EQ(count(rendered, "✓ the clip this caption describes") +
+                count(rendered, "(the clip it describes is at rank "),
+            kQueries.size());
   EXPECT_NE(rendered.find("<svg"), std::string::npos) << "the learning curve";
   EXPECT_NE(rendered.find("data:image/png;base64,"), std::string::npos) << "the clips' frames";
   const std::string svg = slurp(dir + "/demo/learning_curve.svg");
@@ -153,12 +164,32 @@ TEST(Demo, ShortRunWritesThePageTheSheetTheCurveAndAnIndexTheCommandsRead) {
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_EQ(last_json_line(text.out)["results"].size(), 10u);
 
+  // The suggested commands are pasteable: a path with a space is quoted.
+  EXPECT_NE(r.err.find("--index demo/videos.index --weights demo/model.safetensors"), std::string::npos)
+      << r.err;
+
   // Again into the same folder: the earlier demo is replaced (its synthetic set reused).
   const Result again = run_frost({"demo", "--quick", "--steps", "5", "--out", "demo"}, {}, dir, "", 900);
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_NE(again.err.find("replacing the earlier demo"), std::string::npos) << again.err;
   EXPECT_NE(again.out.find("(reused)"), std::string::npos) << again.out;
   EXPECT_NE(again.out.find("index.html"), std::string::npos) << "it says where everything was written";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
+// An --out with a space and a byte that is not UTF-8: the JSON escapes it, the suggested commands quote it.
+TEST(Demo, AnOutFolderWithASpaceAndABadByteIsQuotedAndEscaped) {
+  const std::string dir = temp_dir("odd");
+  const std::string out = "my demo\xff";
+  const Result r = run_frost({"demo", "--quick", "--steps", "2", "--json", "--out", out}, {}, dir, "", 900);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = last_json_line(r.out);
+  const std::string index = j["files"]["index"];
+  EXPECT_NE(index.find("my demo\\xFF/videos.index"), std::string::npos) << index;
+  EXPECT_TRUE(fs::path(index).is_absolute()) << index;
+  EXPECT_NE(r.err.find("--index 'my demo\\xFF/videos.index'"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(dir + "/" + out + "/index.html"));
   std::error_code ec;
   fs::remove_all(dir, ec);
 }

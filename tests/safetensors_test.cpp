@@ -139,6 +139,38 @@ TEST(Safetensors, AcceptsSurroundingWhitespaceAndEmptyFiles) {
   EXPECT_EQ(rejection(image(R"({"z":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})", 0)), "");
 }
 
+// What surrounds the header's JSON, against the reference reader's verdict on each variant
+// (tests/fixtures/safetensors/make_fixtures.py: safetensors 0.8.0): NUL padding, a BOM, whitespace beyond
+// JSON's four, a second value are refused; JSON whitespace on either side is not.
+TEST(Safetensors, HeaderVariantsAreAcceptedExactlyAsByTheReferenceReader) {
+  const nlohmann::json variants =
+      nlohmann::json::parse(std::ifstream(kFixtures + "/safetensors/header_variants.json"));
+  ASSERT_GE(variants.size(), 30u);
+  int accepted = 0;
+  for (auto it = variants.begin(); it != variants.end(); ++it) {
+    const std::string hex = it.value()["file_hex"];
+    std::vector<std::byte> bytes(hex.size() / 2);
+    for (size_t i = 0; i < bytes.size(); ++i)
+      bytes[i] = std::byte(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+    const std::string m = rejection(bytes);
+    const bool reference = it.value()["accepted"];
+    EXPECT_EQ(m.empty(), reference) << it.key() << ": the reference "
+                                    << (reference
+                                            ? "accepts it"
+                                            : "refuses it (" + it.value()["error"].get<std::string>() + ")")
+                                    << "; frost: " << (m.empty() ? "accepted" : m);
+    accepted += reference;
+  }
+  EXPECT_EQ(accepted, 10);
+  // The case from the field: a header followed by NUL padding, named.
+  const nlohmann::json& nul = variants["trailing_nul_x8"];
+  const std::string hex = nul["file_hex"];
+  std::vector<std::byte> bytes(hex.size() / 2);
+  for (size_t i = 0; i < bytes.size(); ++i)
+    bytes[i] = std::byte(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  expect_rejected(bytes, {"header: a NUL byte at offset 54 (padding after the JSON?)"});
+}
+
 TEST(Safetensors, RejectsWhatTheReferenceRejects) {
   const std::string f32_2 = R"("dtype":"F32","shape":[2])";
   expect_rejected(std::vector<std::byte>(5), {"5 bytes", "at least 8"});

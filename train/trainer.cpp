@@ -360,13 +360,13 @@ void Trainer::save_checkpoint(const std::string& path) const {
                      {"options", options_json(options_)}};
   std::map<std::string, std::string> metadata = file_metadata_;
   metadata[kMetadataKey] = meta.dump();
-  metadata["frost.config"] = config_.to_json();
+  metadata[model::kConfigKey] = config_.to_json();
   loader::write_safetensors(path, tensors, metadata);
 }
 
 void Trainer::set_file_metadata(std::map<std::string, std::string> metadata) {
   for (const auto& [key, value] : metadata)
-    FROST_CHECK(key.rfind(kMetadataKey, 0) != 0 && key != "frost.config" && key != model::kVideoHashKey &&
+    FROST_CHECK(key.rfind(kMetadataKey, 0) != 0 && key != model::kConfigKey && key != model::kVideoHashKey &&
                     key != "frost.step" && key != "format",
                 InvalidArgument, "training: metadata key '" << key << "' is the trainer's own");
   file_metadata_ = std::move(metadata);
@@ -466,7 +466,7 @@ void Trainer::export_inference(const std::string& path) const {
   for (const auto& [name, t] : by_name) tensors.emplace_back("module." + name, &t);
   std::map<std::string, std::string> metadata = file_metadata_;
   metadata["format"] = "pt";
-  metadata["frost.config"] = config_.to_json();
+  metadata[model::kConfigKey] = config_.to_json();
   metadata["frost.step"] = std::to_string(step_);
   metadata[model::kVideoHashKey] = model::video_tower_hash(by_name);
   loader::write_safetensors(path, tensors, metadata);
