@@ -27,8 +27,10 @@ build: deps
 test: build
 	ctest --test-dir $(BUILD) -j $(JOBS) --output-on-failure
 
+# DEMO_ARGS: more `frost demo` flags (the heavy demo test runs this target with --json --out DIR).
+DEMO_ARGS ?=
 demo: build
-	$(BUILD)/frost demo
+	$(BUILD)/frost demo $(DEMO_ARGS)
 
 test-sanitize: deps
 	@cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DFROST_SANITIZE=ON -DFROST_CUDA=OFF \

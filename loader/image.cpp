@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -84,6 +85,25 @@ HostTensor decode_image(std::span<const std::byte> bytes, const std::string& nam
     bad(name, std::to_string(w) + "x" + std::to_string(h) + " pixels exceed the budget of " +
                   std::to_string(limits.max_pixels));
   int dw = 0, dh = 0, dc = 0;
+  // 16-bit grey: Pillow opens it as mode I;16 and convert('RGB') clips each sample at 255 (a sample of 200
+  // stays 200); stb would keep the high byte (200 → 0). Every other type and depth stb converts as Pillow
+  // does — low-bit grey scaled to 0..255, 16-bit colour and grey + alpha by their high byte, alpha and tRNS
+  // dropped (tests/fixtures/png_matrix: every colour type and bit depth against Pillow).
+  const uint8_t depth = uint8_t(bytes[24]), colour_type = uint8_t(bytes[25]);  // IHDR, checked by stb above
+  if (depth == 16 && colour_type == 0) {
+    stbi_us* grey = stbi_load_16_from_memory(data, len, &dw, &dh, &dc, 1);
+    if (grey == nullptr) bad(name, std::string("cannot decode PNG: ") + stbi_failure_reason());
+    if (dw != w || dh != h) {
+      stbi_image_free(grey);
+      bad(name, "decoded size differs from the header's");
+    }
+    HostTensor out(DType::U8, {int64_t(h), int64_t(w), 3});
+    uint8_t* o = out.data<uint8_t>();
+    for (int64_t i = 0; i < int64_t(w) * h; ++i)
+      o[3 * i] = o[3 * i + 1] = o[3 * i + 2] = uint8_t(std::min<int>(grey[i], 255));
+    stbi_image_free(grey);
+    return out;
+  }
   stbi_uc* pixels = stbi_load_from_memory(data, len, &dw, &dh, &dc, 3);
   if (pixels == nullptr) bad(name, std::string("cannot decode PNG: ") + stbi_failure_reason());
   if (dw != w || dh != h) {

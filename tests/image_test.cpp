@@ -70,6 +70,29 @@ void compare_with_libjpeg(const std::string& jpg, const std::string& libjpeg_png
   EXPECT_LE(max_diff, bound) << jpg;
 }
 
+// Every PNG colour type and bit depth, with and without tRNS, decoded as Pillow's
+// Image.open(f).convert('RGB') decodes it (tests/fixtures/png_matrix/make_fixtures.py, Pillow 13.0.0) —
+// exactly: 16-bit grey clipped at 255 (the field case: every sample 200 stays 200), 16-bit colour by its
+// high byte, low-bit grey scaled, palettes expanded, alpha dropped.
+TEST(Image, EveryPngColourTypeAndDepthDecodesAsPillow) {
+  const std::string dir = std::string(FROST_TEST_FIXTURES) + "/png_matrix";
+  const nlohmann::json expected = nlohmann::json::parse(std::ifstream(dir + "/expected.json"));
+  ASSERT_GE(expected.size(), 27u);
+  for (auto it = expected.begin(); it != expected.end(); ++it) {
+    SCOPED_TRACE(it.key() + " (Pillow mode " + it.value()["mode"].get<std::string>() + ")");
+    const HostTensor got = read_image(dir + "/" + it.key() + ".png");
+    ASSERT_EQ(got.shape(),
+              Shape({it.value()["height"].get<int64_t>(), it.value()["width"].get<int64_t>(), 3}));
+    const std::string hex = it.value()["rgb_hex"];
+    int differing = 0;
+    for (int64_t i = 0; i < got.numel(); ++i)
+      differing += got.data<uint8_t>()[i] != uint8_t(std::stoi(hex.substr(size_t(2 * i), 2), nullptr, 16));
+    EXPECT_EQ(differing, 0) << "bytes that differ from Pillow's";
+  }
+  const HostTensor field = read_image(dir + "/gray16_value200.png");
+  for (int64_t i = 0; i < field.numel(); ++i) ASSERT_EQ(field.data<uint8_t>()[i], 200);
+}
+
 TEST(Image, JpegDecodesAsPillowDoes) {
   compare_with_libjpeg("quadrants.jpg", "quadrants_jpg_libjpeg.png", 0);
   compare_with_libjpeg("photo.jpg", "photo_jpg_libjpeg.png", 0);
