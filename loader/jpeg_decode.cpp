@@ -33,6 +33,18 @@ void on_message(j_common_ptr cinfo, int msg_level) {
   if (msg_level < 0) on_error(cinfo);
 }
 
+// Pillow's CMYK;I unpacking (c = 255 - stored) and cmyk2rgb (libImaging/Convert.c): with nk = 255 - k,
+// each channel is CLIP8(nk - MULDIV255(c, nk)), MULDIV255(a, b) = ((a·b + 128) >> 8 + a·b + 128) >> 8.
+// Stored Adobe values are inverted, so nk is the stored k byte and c is 255 minus the stored byte.
+void cmyk_to_rgb(const unsigned char* stored, unsigned char* rgb) {
+  const int nk = stored[3];
+  for (int i = 0; i < 3; ++i) {
+    const int c = 255 - stored[i], tmp = c * nk + 128;
+    const int v = nk - (((tmp >> 8) + tmp) >> 8);
+    rgb[i] = static_cast<unsigned char>(v < 0 ? 0 : v > 255 ? 255 : v);
+  }
+}
+
 }  // namespace
 
 JpegResult decode_jpeg_rgb(const unsigned char* data, size_t size, long long max_pixels) {
@@ -45,9 +57,11 @@ JpegResult decode_jpeg_rgb(const unsigned char* data, size_t size, long long max
   err.pub.emit_message = on_message;
   err.message[0] = '\0';
   unsigned char* volatile pixels = nullptr;
+  unsigned char* volatile cmyk_row = nullptr;
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
     std::free(pixels);
+    std::free(cmyk_row);
     result.error = err.message;
     return result;
   }
@@ -61,25 +75,40 @@ JpegResult decode_jpeg_rgb(const unsigned char* data, size_t size, long long max
                    std::to_string(max_pixels);
     return result;
   }
-  cinfo.out_color_space = JCS_RGB;  // grey and CMYK/YCCK converted by libjpeg
+  // CMYK and YCCK (Adobe print workflows): libjpeg's own CMYK → RGB is refused ("Unsupported color
+  // conversion request"); Pillow reads them as CMYK with Adobe's inverted convention ("CMYK;I", always) and
+  // converts as below. Everything else libjpeg converts to RGB as Pillow's decode does.
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   jpeg_start_decompress(&cinfo);
-  if (cinfo.output_components != 3) {
+  if (cinfo.output_components != (cmyk ? 4 : 3)) {
     jpeg_destroy_decompress(&cinfo);
     result.error = "cannot convert to RGB";
     return result;
   }
   pixels = static_cast<unsigned char*>(std::malloc(size_t(w) * size_t(h) * 3));
-  if (pixels == nullptr) {
+  if (cmyk) cmyk_row = static_cast<unsigned char*>(std::malloc(size_t(w) * 4));
+  if (pixels == nullptr || (cmyk && cmyk_row == nullptr)) {
+    std::free(pixels);
+    std::free(cmyk_row);
     jpeg_destroy_decompress(&cinfo);
     result.error = "out of memory";
     return result;
   }
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = pixels + size_t(cinfo.output_scanline) * size_t(w) * 3;
+    unsigned char* rgb = pixels + size_t(cinfo.output_scanline) * size_t(w) * 3;
+    if (!cmyk) {
+      JSAMPROW row = rgb;
+      jpeg_read_scanlines(&cinfo, &row, 1);
+      continue;
+    }
+    JSAMPROW row = cmyk_row;  // a scratch row: CMYK takes 4 bytes a pixel, the output row 3
     jpeg_read_scanlines(&cinfo, &row, 1);
+    for (long long x = 0; x < w; ++x) cmyk_to_rgb(cmyk_row + 4 * x, rgb + 3 * x);
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
+  std::free(cmyk_row);
   result.width = int(w);
   result.height = int(h);
   result.pixels = pixels;

@@ -3,6 +3,7 @@
 // over the size limit — rejected with the file named and what is wrong.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -91,6 +92,36 @@ TEST(Image, EveryPngColourTypeAndDepthDecodesAsPillow) {
   }
   const HostTensor field = read_image(dir + "/gray16_value200.png");
   for (int64_t i = 0; i < field.numel(); ++i) ASSERT_EQ(field.data<uint8_t>()[i], 200);
+}
+
+// JPEG colour spaces as Pillow reads them (tests/fixtures/jpeg_colour/make_fixtures.py, Pillow 13.0.0): grey,
+// YCbCr, and Adobe CMYK — which libjpeg alone refuses to convert ("Unsupported color conversion request") —
+// through Pillow's inverted-CMYK unpacking and its cmyk2rgb arithmetic, so exactly, not within a level.
+// cmyk_const.jpg is the field case: every pixel (200, 30, 60).
+TEST(Image, EveryJpegColourSpaceDecodesAsPillow) {
+  const std::string dir = std::string(FROST_TEST_FIXTURES) + "/jpeg_colour";
+  const nlohmann::json expected = nlohmann::json::parse(std::ifstream(dir + "/expected.json"));
+  ASSERT_GE(expected.size(), 6u);
+  for (auto it = expected.begin(); it != expected.end(); ++it) {
+    SCOPED_TRACE(it.key() + " (Pillow mode " + it.value()["mode"].get<std::string>() + ")");
+    const HostTensor got = read_image(dir + "/" + it.key());
+    ASSERT_EQ(got.shape(),
+              Shape({it.value()["height"].get<int64_t>(), it.value()["width"].get<int64_t>(), 3}));
+    const std::string hex = it.value()["rgb_hex"];
+    int differing = 0, worst = 0;
+    for (int64_t i = 0; i < got.numel(); ++i) {
+      const int want = std::stoi(hex.substr(size_t(2 * i), 2), nullptr, 16), have = got.data<uint8_t>()[i];
+      differing += have != want;
+      worst = std::max(worst, std::abs(have - want));
+    }
+    EXPECT_EQ(differing, 0) << "bytes that differ from Pillow's (at most " << worst << " levels)";
+  }
+  const HostTensor field = read_image(dir + "/cmyk_const.jpg");
+  for (int64_t i = 0; i < field.shape()[0] * field.shape()[1]; ++i) {
+    ASSERT_EQ(field.data<uint8_t>()[3 * i], 200);
+    ASSERT_EQ(field.data<uint8_t>()[3 * i + 1], 30);
+    ASSERT_EQ(field.data<uint8_t>()[3 * i + 2], 60);
+  }
 }
 
 TEST(Image, JpegDecodesAsPillowDoes) {
