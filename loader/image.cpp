@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <memory>
 #include <vector>
 
 #include <stb/stb_image.h>
@@ -90,29 +91,21 @@ HostTensor decode_image(std::span<const std::byte> bytes, const std::string& nam
   // does — low-bit grey scaled to 0..255, 16-bit colour and grey + alpha by their high byte, alpha and tRNS
   // dropped (tests/fixtures/png_matrix: every colour type and bit depth against Pillow).
   const uint8_t depth = uint8_t(bytes[24]), colour_type = uint8_t(bytes[25]);  // IHDR, checked by stb above
-  if (depth == 16 && colour_type == 0) {
-    stbi_us* grey = stbi_load_16_from_memory(data, len, &dw, &dh, &dc, 1);
-    if (grey == nullptr) bad(name, std::string("cannot decode PNG: ") + stbi_failure_reason());
-    if (dw != w || dh != h) {
-      stbi_image_free(grey);
-      bad(name, "decoded size differs from the header's");
-    }
-    HostTensor out(DType::U8, {int64_t(h), int64_t(w), 3});
+  const bool grey16 = depth == 16 && colour_type == 0;
+  void* decoded = grey16 ? static_cast<void*>(stbi_load_16_from_memory(data, len, &dw, &dh, &dc, 1))
+                         : static_cast<void*>(stbi_load_from_memory(data, len, &dw, &dh, &dc, 3));
+  if (decoded == nullptr) bad(name, std::string("cannot decode PNG: ") + stbi_failure_reason());
+  const std::unique_ptr<void, void (*)(void*)> hold(decoded, stbi_image_free);
+  if (dw != w || dh != h) bad(name, "decoded size differs from the header's");
+  HostTensor out(DType::U8, {int64_t(h), int64_t(w), 3});
+  if (grey16) {
+    const auto* grey = static_cast<const stbi_us*>(decoded);
     uint8_t* o = out.data<uint8_t>();
     for (int64_t i = 0; i < int64_t(w) * h; ++i)
       o[3 * i] = o[3 * i + 1] = o[3 * i + 2] = uint8_t(std::min<int>(grey[i], 255));
-    stbi_image_free(grey);
-    return out;
+  } else {
+    std::memcpy(out.raw(), decoded, out.bytes());
   }
-  stbi_uc* pixels = stbi_load_from_memory(data, len, &dw, &dh, &dc, 3);
-  if (pixels == nullptr) bad(name, std::string("cannot decode PNG: ") + stbi_failure_reason());
-  if (dw != w || dh != h) {
-    stbi_image_free(pixels);
-    bad(name, "decoded size differs from the header's");
-  }
-  HostTensor out(DType::U8, {int64_t(h), int64_t(w), 3});
-  std::memcpy(out.raw(), pixels, out.bytes());
-  stbi_image_free(pixels);
   return out;
 }
 

@@ -71,6 +71,27 @@ void compare_with_libjpeg(const std::string& jpg, const std::string& libjpeg_png
   EXPECT_LE(max_diff, bound) << jpg;
 }
 
+// Each file of a fixture table (expected.json: name → Pillow's mode, size and RGB bytes in hex) decodes to
+// exactly Pillow's bytes; a difference is reported with its size in levels.
+void expect_decodes_as_pillow(const std::string& dir, const nlohmann::json& expected,
+                              const std::string& ext) {
+  for (auto it = expected.begin(); it != expected.end(); ++it) {
+    SCOPED_TRACE(it.key() + " (Pillow mode " + it.value()["mode"].get<std::string>() + ")");
+    const HostTensor got = read_image(dir + "/" + it.key() + ext);
+    ASSERT_EQ(got.shape(),
+              Shape({it.value()["height"].get<int64_t>(), it.value()["width"].get<int64_t>(), 3}));
+    const std::vector<uint8_t> want = test::from_hex(it.value()["rgb_hex"]);
+    ASSERT_EQ(int64_t(want.size()), got.numel());
+    int differing = 0, worst = 0;
+    for (int64_t i = 0; i < got.numel(); ++i) {
+      const int have = got.data<uint8_t>()[i];
+      differing += have != want[size_t(i)];
+      worst = std::max(worst, std::abs(have - int(want[size_t(i)])));
+    }
+    EXPECT_EQ(differing, 0) << "bytes that differ from Pillow's (at most " << worst << " levels)";
+  }
+}
+
 // Every PNG colour type and bit depth, with and without tRNS, decoded as Pillow's
 // Image.open(f).convert('RGB') decodes it (tests/fixtures/png_matrix/make_fixtures.py, Pillow 13.0.0) —
 // exactly: 16-bit grey clipped at 255 (the field case: every sample 200 stays 200), 16-bit colour by its
@@ -79,17 +100,7 @@ TEST(Image, EveryPngColourTypeAndDepthDecodesAsPillow) {
   const std::string dir = std::string(FROST_TEST_FIXTURES) + "/png_matrix";
   const nlohmann::json expected = nlohmann::json::parse(std::ifstream(dir + "/expected.json"));
   ASSERT_GE(expected.size(), 27u);
-  for (auto it = expected.begin(); it != expected.end(); ++it) {
-    SCOPED_TRACE(it.key() + " (Pillow mode " + it.value()["mode"].get<std::string>() + ")");
-    const HostTensor got = read_image(dir + "/" + it.key() + ".png");
-    ASSERT_EQ(got.shape(),
-              Shape({it.value()["height"].get<int64_t>(), it.value()["width"].get<int64_t>(), 3}));
-    const std::string hex = it.value()["rgb_hex"];
-    int differing = 0;
-    for (int64_t i = 0; i < got.numel(); ++i)
-      differing += got.data<uint8_t>()[i] != uint8_t(std::stoi(hex.substr(size_t(2 * i), 2), nullptr, 16));
-    EXPECT_EQ(differing, 0) << "bytes that differ from Pillow's";
-  }
+  expect_decodes_as_pillow(dir, expected, ".png");
   const HostTensor field = read_image(dir + "/gray16_value200.png");
   for (int64_t i = 0; i < field.numel(); ++i) ASSERT_EQ(field.data<uint8_t>()[i], 200);
 }
@@ -102,20 +113,7 @@ TEST(Image, EveryJpegColourSpaceDecodesAsPillow) {
   const std::string dir = std::string(FROST_TEST_FIXTURES) + "/jpeg_colour";
   const nlohmann::json expected = nlohmann::json::parse(std::ifstream(dir + "/expected.json"));
   ASSERT_GE(expected.size(), 6u);
-  for (auto it = expected.begin(); it != expected.end(); ++it) {
-    SCOPED_TRACE(it.key() + " (Pillow mode " + it.value()["mode"].get<std::string>() + ")");
-    const HostTensor got = read_image(dir + "/" + it.key());
-    ASSERT_EQ(got.shape(),
-              Shape({it.value()["height"].get<int64_t>(), it.value()["width"].get<int64_t>(), 3}));
-    const std::string hex = it.value()["rgb_hex"];
-    int differing = 0, worst = 0;
-    for (int64_t i = 0; i < got.numel(); ++i) {
-      const int want = std::stoi(hex.substr(size_t(2 * i), 2), nullptr, 16), have = got.data<uint8_t>()[i];
-      differing += have != want;
-      worst = std::max(worst, std::abs(have - want));
-    }
-    EXPECT_EQ(differing, 0) << "bytes that differ from Pillow's (at most " << worst << " levels)";
-  }
+  expect_decodes_as_pillow(dir, expected, "");
   const HostTensor field = read_image(dir + "/cmyk_const.jpg");
   for (int64_t i = 0; i < field.shape()[0] * field.shape()[1]; ++i) {
     ASSERT_EQ(field.data<uint8_t>()[3 * i], 200);

@@ -139,6 +139,14 @@ TEST(Safetensors, AcceptsSurroundingWhitespaceAndEmptyFiles) {
   EXPECT_EQ(rejection(image(R"({"z":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}})", 0)), "");
 }
 
+// A variant's file, from its "file_hex".
+std::vector<std::byte> file_bytes(const nlohmann::json& variant) {
+  const std::vector<uint8_t> b = test::from_hex(variant["file_hex"]);
+  std::vector<std::byte> out(b.size());
+  std::memcpy(out.data(), b.data(), b.size());
+  return out;
+}
+
 // What surrounds the header's JSON, against the reference reader's verdict on each variant
 // (tests/fixtures/safetensors/make_fixtures.py: safetensors 0.8.0): NUL padding, a BOM, whitespace beyond
 // JSON's four, a second value are refused; JSON whitespace on either side is not.
@@ -148,11 +156,7 @@ TEST(Safetensors, HeaderVariantsAreAcceptedExactlyAsByTheReferenceReader) {
   ASSERT_GE(variants.size(), 30u);
   int accepted = 0;
   for (auto it = variants.begin(); it != variants.end(); ++it) {
-    const std::string hex = it.value()["file_hex"];
-    std::vector<std::byte> bytes(hex.size() / 2);
-    for (size_t i = 0; i < bytes.size(); ++i)
-      bytes[i] = std::byte(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-    const std::string m = rejection(bytes);
+    const std::string m = rejection(file_bytes(it.value()));
     const bool reference = it.value()["accepted"];
     EXPECT_EQ(m.empty(), reference) << it.key() << ": the reference "
                                     << (reference
@@ -163,12 +167,8 @@ TEST(Safetensors, HeaderVariantsAreAcceptedExactlyAsByTheReferenceReader) {
   }
   EXPECT_EQ(accepted, 10);
   // The case from the field: a header followed by NUL padding, named.
-  const nlohmann::json& nul = variants["trailing_nul_x8"];
-  const std::string hex = nul["file_hex"];
-  std::vector<std::byte> bytes(hex.size() / 2);
-  for (size_t i = 0; i < bytes.size(); ++i)
-    bytes[i] = std::byte(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-  expect_rejected(bytes, {"header: a NUL byte at offset 54 (padding after the JSON?)"});
+  expect_rejected(file_bytes(variants["trailing_nul_x8"]),
+                  {"header: a NUL byte at offset 54 (padding after the JSON?)"});
 }
 
 TEST(Safetensors, RejectsWhatTheReferenceRejects) {

@@ -18,6 +18,12 @@ HostTensor uniform(DType dtype, Shape shape, uint64_t seed, double lo, double hi
   return t.to(dtype);
 }
 
+std::vector<uint8_t> from_hex(const std::string& hex) {
+  std::vector<uint8_t> out(hex.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = uint8_t(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  return out;
+}
+
 Comparison compare(const HostTensor& actual, const HostTensor& expected, double atol, double rtol) {
   Comparison c;
   std::ostringstream os;

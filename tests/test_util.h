@@ -48,4 +48,7 @@ std::map<std::string, HostTensor> run_once(const Graph& graph, const std::string
                                            const std::map<std::string, HostTensor>& inputs,
                                            size_t guard_bytes = 64);
 
+// The bytes of a hex string (two digits a byte), as the fixture scripts write files and pixels into JSON.
+std::vector<uint8_t> from_hex(const std::string& hex);
+
 }  // namespace frost::test
