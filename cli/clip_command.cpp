@@ -82,6 +82,7 @@ void run_clip(const ClipCommandOptions& opt) {
                   .seed = opt.seed,
                   .sample = uint64_t(b)};  // the input's position: skipping another input changes nothing
     o.train = opt.train;
+    o.limits.on_warning = warn;
     o.test_transform.size = S;
     o.train_transform.size = S;
     loader::Clip clip;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <new>
 #include <thread>
 
@@ -116,9 +117,16 @@ void set_command(CLI::App* cmd, std::function<void()> run) {
 }
 
 void warn(const std::string& message) {
+  // Loaders warn from worker threads too (index, train): one line at a time, counted once each.
+  static std::mutex mu;
+  const std::lock_guard<std::mutex> lock(mu);
   Session& s = session();
   ++s.warnings;
-  if (s.strict) throw_error(ErrorCategory::InvalidArgument, message + " (an error under --strict)");
+  // (A warning about a warning — "skipping X: <a warning already refused>" — is not marked twice.)
+  static const std::string kStrict = " (an error under --strict)";
+  if (s.strict)
+    throw_error(ErrorCategory::InvalidArgument,
+                message.find(kStrict) == std::string::npos ? message + kStrict : message);
   std::cerr << "frost " << s.command << ": warning: " << display(message) << "\n";
 }
 

@@ -44,7 +44,8 @@ void set_command(CLI::App* cmd, std::function<void()> run);
 int cores_available();
 int max_threads();
 
-// "frost <command>: warning: <message>" on stderr; under --strict, an InvalidArgument error instead.
+// "frost <command>: warning: <message>" on stderr; under --strict, an InvalidArgument error instead. Safe
+// to call from several threads (a loader's warning sink).
 void warn(const std::string& message);
 // "frost <command>: note: <message>" on stderr: what a user should know that is not a problem (never an
 // error, even under --strict).

@@ -210,6 +210,7 @@ void run_demo(const DemoOptions& opt, int* exit_code) {
   ro.t2v_ties = retrieval::Ties::Pessimistic;
   ro.v2t_ties = retrieval::Ties::Pessimistic;
   ro.on_skip = [](const std::string& w) { warn(w); };
+  ro.on_warning = warn;
   const train::RetrievalResult r = train::evaluate_retrieval(encoder, val, ro);
   const retrieval::Metrics& t2v = r.metrics.t2v;
   const double chance = 100.0 / double(t2v.candidates);

@@ -210,9 +210,11 @@ void run_encode(const EncodeOptions& opt) {
   std::optional<loader::WordPieceTokenizer> tokenizer;
   if (opt.kind == "text")
     if (hf) {
-      const std::string vocab = beside(opt.vocab, "vocab.txt");
+      // The model folder's own tokenizer (tokenizer.json, else vocab.txt with its tokenizer_config.json).
+      const std::string folder = std::filesystem::path(opt.text_weights).parent_path().string();
+      const std::string vocab = opt.vocab.empty() ? tokenizer_in(folder.empty() ? "." : folder) : opt.vocab;
       if (vocab.empty())
-        note("no vocab.txt beside --text-weights " + display(opt.text_weights) +
+        note("no tokenizer.json or vocab.txt beside --text-weights " + display(opt.text_weights) +
              ": using BERT uncased (the reference's) — give --vocab for another");
       tokenizer = tokenizer_for(vocab, opt.text_weights, config);
     } else {
@@ -254,6 +256,7 @@ void run_encode(const EncodeOptions& opt) {
     loader::ClipOptions clip;
     clip.sampling.num_frames = frames;
     clip.test_transform.size = config.video.image_size;
+    clip.limits.on_warning = warn;
     const int64_t S = config.video.image_size;
     HostTensor batch(DType::F32, {opt.batch, frames, 3, S, S});  // clips decoded, waiting to be encoded
     int64_t filled = 0;
@@ -406,8 +409,10 @@ void add_encode_command(CLI::App& app) {
                   "base, tiny, or a JSON config file (default: the one the checkpoint records, else base)");
   cmd->add_option(
       "--vocab", opt->vocab,
-      "a WordPiece vocab.txt (default: the one the checkpoint records, else BERT uncased, as the reference; "
-      "with --text-weights, the vocab.txt beside it)");
+      "a tokenizer: a Hugging Face model folder, a tokenizer.json, or a vocab.txt (with the "
+      "tokenizer_config.json beside it, if any) "
+      "(default: the one the checkpoint records, else BERT uncased, as the reference; with --text-weights, "
+      "the tokenizer beside it)");
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_option("--batch", opt->batch, "inputs per run")->check(CLI::Range(int64_t(1), int64_t(4096)));
   cmd->add_option("--frames", opt->frames, "frames per clip (default: the config's)")

@@ -60,6 +60,7 @@ void run_eval(const EvalOptions& opt) {
   ro.t2v_ties = pessimistic ? retrieval::Ties::Pessimistic : retrieval::Ties::Optimistic;
   ro.v2t_ties = pessimistic ? retrieval::Ties::Pessimistic : retrieval::Ties::Averaged;
   ro.on_skip = [](const std::string& why) { warn(why); };
+  ro.on_warning = warn;
   const train::RetrievalResult r = train::evaluate_retrieval(encoder, data, ro);
   const retrieval::Evaluation& e = r.metrics;
   const retrieval::Ties t2v_ties = ro.t2v_ties, v2t_ties = ro.v2t_ties;
@@ -92,9 +93,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--weights", opt->weights, "a Frozen in Time checkpoint (.safetensors)")->required();
   cmd->add_option("--config", opt->config,
                   "base, tiny, or a JSON config file (default: the one the checkpoint records, else base)");
-  cmd->add_option(
-      "--vocab", opt->vocab,
-      "a WordPiece vocab.txt (default: the one the checkpoint records, else BERT uncased, as the reference)");
+  cmd->add_option("--vocab", opt->vocab,
+                  "a tokenizer: a Hugging Face model folder, a tokenizer.json, or a vocab.txt (with the "
+                  "tokenizer_config.json beside it, if any) "
+                  "(default: the one the checkpoint records, else BERT uncased, as the reference)");
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_option("--frames", opt->frames, "frames sampled per video (default: the config's)")
       ->check(CLI::Range(int64_t(1), int64_t(1024)));

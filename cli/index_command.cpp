@@ -315,6 +315,7 @@ void run_index(const IndexOptions& opt) {
         loader::ClipOptions clip;
         clip.sampling.num_frames = loader::is_image_file(in) ? 1 : F;
         clip.test_transform.size = S;
+        clip.limits.on_warning = warn;  // from the loading threads: warn() is thread-safe
         return clip;
       },
       // Two batches ahead, at most 512 MB of decoded clips.

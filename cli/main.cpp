@@ -19,6 +19,7 @@
 #include "engine/backend.h"
 #include "engine/error.h"
 #include "loader/files.h"
+#include "loader/video.h"
 #ifdef FROST_HAVE_CUDA
 #include "engine/cuda/cuda_info.h"
 #endif
@@ -145,6 +146,8 @@ void finish_help(CLI::App& app) {
 
 int main(int argc, char** argv) {
   install_signal_handlers();
+  frost::loader::quiet_ffmpeg_log();  // frost names damaged files itself (FROST_FFMPEG_LOG shows FFmpeg's
+                                      // log)
   frost::cli::session().program = argc > 0 && argv[0] != nullptr ? argv[0] : "frost";
   CLI::App app{"frost: a compiled static-graph tensor engine and the Frozen in Time video-text dual encoder"};
   app.footer(

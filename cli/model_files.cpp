@@ -1,5 +1,7 @@
 #include "cli/model_files.h"
 
+#include <filesystem>
+
 #include "cli/common.h"
 #include "engine/error.h"
 #include "loader/files.h"
@@ -40,25 +42,76 @@ model::FitConfig config_for(const std::string& option, const std::string& weight
   return given;
 }
 
+namespace {
+
+// The tokenizer and where it came from, without printing anything; nullopt for the default.
+struct ChosenTokenizer {
+  loader::WordPieceTokenizer tokenizer;
+  std::string source;
+  std::optional<std::string> vocab_file_text;  // a vocab.txt given as --vocab: its own text, as recorded
+};
+
+std::optional<ChosenTokenizer> chosen_tokenizer(const std::string& option, const std::string& weights_path,
+                                                std::vector<std::string>* notes) {
+  if (!option.empty()) {
+    loader::WordPieceTokenizer tok = loader::WordPieceTokenizer::from_path(option, notes);
+    std::optional<std::string> text;
+    if (loader::file_kind(option) == loader::FileKind::Regular) {
+      std::string raw = loader::read_regular_file(option, "vocabulary", size_t(256) << 20);
+      const size_t first = raw.find_first_not_of(" \t\r\n");
+      if (first == std::string::npos || raw[first] != '{') text = std::move(raw);  // a vocab.txt
+    }
+    return ChosenTokenizer{std::move(tok), "--vocab " + display(option), std::move(text)};
+  }
+  const std::optional<std::string> text = recorded(weights_path, kVocabKey);
+  if (!text) return std::nullopt;
+  const std::string where = weights_path + " (metadata " + kVocabKey + ")";
+  const std::optional<std::string> settings = recorded(weights_path, kTokenizerKey);
+  return ChosenTokenizer{settings
+                             ? loader::WordPieceTokenizer::from_vocab_text(
+                                   *text, where,
+                                   loader::TokenizerOptions::from_json(
+                                       *settings, weights_path + " (metadata " + kTokenizerKey + ")"))
+                             : loader::WordPieceTokenizer::from_unconfigured_vocab_text(*text, where, notes),
+                         "the vocabulary recorded in " + display(weights_path), *text};
+}
+
+}  // namespace
+
 std::optional<std::string> vocab_text_for(const std::string& option, const std::string& weights_path) {
-  if (!option.empty()) return loader::read_regular_file(option, "vocabulary", size_t(64) << 20);
-  return recorded(weights_path, kVocabKey);
+  std::optional<ChosenTokenizer> c = chosen_tokenizer(option, weights_path, nullptr);
+  if (!c) return std::nullopt;
+  return c->vocab_file_text ? *c->vocab_file_text : c->tokenizer.vocab_text();
+}
+
+std::map<std::string, std::string> tokenizer_metadata_for(const std::string& option,
+                                                          const std::string& weights_path) {
+  std::optional<ChosenTokenizer> c = chosen_tokenizer(option, weights_path, nullptr);
+  if (!c) return {};
+  return {{kVocabKey, c->vocab_file_text ? *c->vocab_file_text : c->tokenizer.vocab_text()},
+          {kTokenizerKey, c->tokenizer.options().to_json()}};
+}
+
+std::string tokenizer_in(const std::string& folder) {
+  for (const char* name : {"tokenizer.json", "vocab.txt"})
+    if (loader::file_kind((std::filesystem::path(folder) / name).string()) != loader::FileKind::Missing)
+      return folder.empty() ? std::string(".") : folder;
+  return "";
 }
 
 loader::WordPieceTokenizer tokenizer_for(const std::string& option, const std::string& weights_path,
                                          const model::FitConfig& config) {
+  std::vector<std::string> notes;
   std::optional<loader::WordPieceTokenizer> tok;
   std::string source;
-  if (!option.empty()) {
-    tok = loader::WordPieceTokenizer::from_vocab(option);
-    source = "--vocab " + display(option);
-  } else if (const std::optional<std::string> text = recorded(weights_path, kVocabKey)) {
-    source = "the vocabulary recorded in " + display(weights_path);
-    tok = loader::WordPieceTokenizer::from_vocab_text(*text, weights_path + " (metadata frost.vocab)");
+  if (std::optional<ChosenTokenizer> c = chosen_tokenizer(option, weights_path, &notes)) {
+    tok = std::move(c->tokenizer);
+    source = c->source;
   } else {
     tok = loader::default_uncased_tokenizer();
     source = "the default vocabulary (BERT uncased, the reference's)";
   }
+  for (const std::string& n : notes) note(n);
   // The encoder refuses a vocabulary that does not fit too; here the message can say what to pass.
   const int64_t tokens = int64_t(tok->vocab_size()), rows = config.text.vocab_size;
   const std::string what =

@@ -74,8 +74,9 @@ void run_score(const ScoreOptions& opt) {
   loader::ClipOptions clip;
   clip.sampling.num_frames = frames;
   clip.test_transform.size = config.video.image_size;
+  clip.limits.on_warning = warn;
   const model::Embeddings v =
-      image ? encoder.encode_images({opt.video}) : encoder.encode_videos({opt.video}, clip);
+      image ? encoder.encode_images({opt.video}, clip.limits) : encoder.encode_videos({opt.video}, clip);
   const model::Embeddings t = encoder.encode_text(captions);
   const retrieval::CaptionScores s = retrieval::score_captions(t.embedding, v.embedding, config.temperature);
 
@@ -123,9 +124,10 @@ void add_score_command(CLI::App& app) {
       ->required();
   cmd->add_option("--config", opt->config,
                   "base, tiny, or a JSON config file (default: the one the checkpoint records, else base)");
-  cmd->add_option(
-      "--vocab", opt->vocab,
-      "a WordPiece vocab.txt (default: the one the checkpoint records, else BERT uncased, as the reference)");
+  cmd->add_option("--vocab", opt->vocab,
+                  "a tokenizer: a Hugging Face model folder, a tokenizer.json, or a vocab.txt (with the "
+                  "tokenizer_config.json beside it, if any) "
+                  "(default: the one the checkpoint records, else BERT uncased, as the reference)");
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_option("--frames", opt->frames, "frames sampled from the video (default: the config's)")
       ->check(CLI::Range(int64_t(1), int64_t(1024)));

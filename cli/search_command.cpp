@@ -110,7 +110,9 @@ void run_search(const SearchOptions& opt) {
     loader::ClipOptions clip;
     clip.sampling.num_frames = image ? 1 : index.frames();
     clip.test_transform.size = config.video.image_size;
-    search((image ? encoder.encode_images({l}) : encoder.encode_videos({l}, clip)).embedding, {l}, true);
+    clip.limits.on_warning = warn;
+    search((image ? encoder.encode_images({l}, clip.limits) : encoder.encode_videos({l}, clip)).embedding,
+           {l}, true);
   }
 
   if (opt.json) {
@@ -151,9 +153,10 @@ void add_search_command(CLI::App& app) {
       ->required();
   cmd->add_option("--config", opt->config,
                   "base, tiny, or a JSON config file (default: the one the checkpoint records, else base)");
-  cmd->add_option(
-      "--vocab", opt->vocab,
-      "a WordPiece vocab.txt (default: the one the checkpoint records, else BERT uncased, as the reference)");
+  cmd->add_option("--vocab", opt->vocab,
+                  "a tokenizer: a Hugging Face model folder, a tokenizer.json, or a vocab.txt (with the "
+                  "tokenizer_config.json beside it, if any) "
+                  "(default: the one the checkpoint records, else BERT uncased, as the reference)");
   cmd->add_option("--backend", opt->backend, "the backend to run on (frost --version lists them)");
   cmd->add_option("-k", opt->k, "results per query")->check(CLI::Range(int64_t(1), int64_t(1) << 30));
   cmd->add_flag("--json", opt->json, "one JSON object per query");

@@ -159,9 +159,9 @@ void run_train(const TrainCommandOptions& opt, int* exit_code) {
                  .warmup_steps = opt.warmup,
                  .total_steps = total_steps};
   trainer = std::make_unique<train::Trainer>(config, to);
-  // The vocabulary travels with the run's files, so its model needs no --vocab (cli/model_files.h).
-  if (const std::optional<std::string> vocab = vocab_text_for(opt.vocab, start_file))
-    trainer->set_file_metadata({{kVocabKey, *vocab}});
+  // The vocabulary and the tokenizer's settings travel with the run's files, so its model needs no --vocab
+  // (cli/model_files.h).
+  trainer->set_file_metadata(tokenizer_metadata_for(opt.vocab, start_file));
   if (!opt.resume.empty()) {
     trainer->load_checkpoint(opt.resume);
     first_step = trainer->step_count();
@@ -228,6 +228,7 @@ void run_train(const TrainCommandOptions& opt, int* exit_code) {
     ro.sampling = opt.val_sampling == "rand" ? loader::FrameSampling::Rand : loader::FrameSampling::Uniform;
     ro.seed = opt.seed;
     ro.on_skip = [](const std::string& w) { warn(w); };
+    ro.on_warning = warn;
     const train::RetrievalResult r = train::evaluate_retrieval(*encoder, *val, ro);
     nlohmann::ordered_json j = {{"step", step},
                                 {"val",
@@ -333,7 +334,9 @@ void add_train_command(CLI::App& app) {
                   "base, tiny, or a JSON config file (default: the one --weights or --resume records, else "
                   "base)");
   cmd->add_option("--vocab", opt->vocab,
-                  "a WordPiece vocab.txt, recorded in the run's checkpoints (default: the one --weights or "
+                  "a tokenizer: a Hugging Face model folder, a tokenizer.json, or a vocab.txt (with the "
+                  "tokenizer_config.json beside it, if any), "
+                  "recorded with its settings in the run's checkpoints (default: the one --weights or "
                   "--resume records, else BERT uncased, as the reference)");
   cmd->add_option("--weights", opt->weights,
                   "initial weights: a Frozen in Time checkpoint (.safetensors), e.g. an earlier run's "

@@ -34,6 +34,40 @@ bool starts_with(std::span<const std::byte> b, std::initializer_list<unsigned ch
   throw_error(ErrorCategory::BadFile, name + ": " + what);
 }
 
+// The image formats Pillow reads besides PNG and JPEG, by signature (what its plugins accept in _accept).
+// frost decodes none of them — FFmpeg, which would take several as a "video", decodes some wrongly (a
+// JPEG-compressed TIFF to black, a GIF's transparent index to white where Pillow gives the palette
+// colour) — so each is refused by name instead of a silent wrong picture.
+std::string other_image_format(std::span<const std::byte> b) {
+  using namespace std::string_view_literals;
+  auto at = [&](size_t offset, std::string_view sig) {
+    if (b.size() < offset + sig.size()) return false;
+    return std::memcmp(b.data() + offset, sig.data(), sig.size()) == 0;
+  };
+  if (at(0, "GIF87a"sv) || at(0, "GIF89a"sv)) return "GIF";
+  if (at(0, "II*\0"sv) || at(0, "MM\0*"sv) || at(0, "II+\0"sv) || at(0, "MM\0+"sv)) return "TIFF";
+  if (at(0, "RIFF"sv) && at(8, "WEBP"sv)) return "WebP";
+  if (at(0, "BM"sv) && b.size() >= 14) return "BMP";
+  // (An MP4 whose first box is 256 bytes long starts with the same four bytes; its "ftyp" follows.)
+  if ((at(0, "\0\0\1\0"sv) || at(0, "\0\0\2\0"sv)) && !at(4, "ftyp"sv)) return "ICO/CUR";
+  if (at(0, "\0\0\0\x0cjP  \r\n\x87\n"sv) || at(0, "\xff\x4f\xff\x51"sv)) return "JPEG 2000";
+  if (at(0, "\xff\x0a"sv) || at(0, "\0\0\0\x0cJXL \r\n\x87\n"sv)) return "JPEG XL";
+  if (at(0, "qoif"sv)) return "QOI";
+  if (at(0, "8BPS"sv)) return "PSD (Photoshop)";
+  if (at(0, "DDS "sv)) return "DDS";
+  if (at(0, "v/1\x01"sv)) return "OpenEXR";
+  if (at(0, "icns"sv)) return "ICNS";
+  if (at(0, "\x0a"sv) && b.size() >= 3 && uint8_t(b[1]) <= 5 && uint8_t(b[2]) == 1) return "PCX";
+  if (b.size() >= 3 && at(0, "P"sv) && b[1] >= std::byte('1') && b[1] <= std::byte('7') &&
+      (b[2] == std::byte(' ') || b[2] == std::byte('\n') || b[2] == std::byte('\r') ||
+       b[2] == std::byte('\t')))
+    return "PNM (PBM/PGM/PPM)";
+  for (std::string_view brand :
+       {"avif"sv, "avis"sv, "heic"sv, "heix"sv, "heim"sv, "heis"sv, "mif1"sv, "msf1"sv})
+    if (at(4, "ftyp"sv) && at(8, brand)) return "AVIF/HEIF";
+  return "";
+}
+
 uint32_t be32(const std::byte* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
@@ -65,7 +99,11 @@ HostTensor decode_image(std::span<const std::byte> bytes, const std::string& nam
                   std::to_string(limits.max_file_bytes));
   const bool png = starts_with(bytes, {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
   const bool jpeg = starts_with(bytes, {0xff, 0xd8, 0xff});
-  if (!png && !jpeg) bad(name, "not a PNG or JPEG file (unknown signature)");
+  if (!png && !jpeg) {
+    const std::string format = other_image_format(bytes);
+    if (!format.empty()) bad(name, unsupported_image_message(format));
+    bad(name, "not a PNG or JPEG file (unknown signature)");
+  }
   if (jpeg) {
     JpegResult r = decode_jpeg_rgb(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
                                    limits.max_pixels);
@@ -73,6 +111,13 @@ HostTensor decode_image(std::span<const std::byte> bytes, const std::string& nam
     HostTensor out(DType::U8, {int64_t(r.height), int64_t(r.width), 3});
     std::memcpy(out.raw(), r.pixels, out.bytes());
     std::free(r.pixels);
+    if (r.warnings > 0) {  // damage libjpeg recovered from, as Pillow decodes it (loader/jpeg_decode.cpp)
+      const std::string what = "damaged JPEG data (" + r.warning +
+                               (r.warnings > 1 ? ", and " + std::to_string(r.warnings - 1) + " more" : "") +
+                               ")";
+      if (!limits.on_warning) bad(name, what);
+      limits.on_warning(name + ": " + what + ", decoded as Pillow decodes it");
+    }
     return out;
   }
   if (bytes.size() > size_t(INT32_MAX)) bad(name, "file too large for the decoder");
@@ -115,6 +160,31 @@ HostTensor read_image(const std::string& path, const ImageLimits& limits) {
   return decode_image(
       std::span<const std::byte>(reinterpret_cast<const std::byte*>(buffer.data()), buffer.size()), path,
       limits);
+}
+
+std::string unsupported_image_message(const std::string& format) {
+  return "a " + format +
+         " image: frost reads PNG and JPEG images only (convert it to PNG, which keeps its pixels)";
+}
+
+std::string other_image_format(const std::string& path) {
+  int fd = -1;
+  try {
+    fd = open_regular_file(path, "image");
+  } catch (const Error&) {
+    return "";
+  }
+  unsigned char head[32] = {};
+  ssize_t got = 0;
+  while (got < ssize_t(sizeof head)) {
+    const ssize_t n = ::read(fd, head + got, sizeof head - size_t(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += n;
+  }
+  ::close(fd);
+  return other_image_format(
+      std::span<const std::byte>(reinterpret_cast<const std::byte*>(head), size_t(got)));
 }
 
 bool is_image_file(const std::string& path) {

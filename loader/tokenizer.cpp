@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <span>
 
@@ -203,7 +205,623 @@ std::vector<std::string> read_lines(const std::string& path) {
   return split_lines(read_regular_file(path, "vocabulary", size_t(64) << 20));
 }
 
+// ---- a tokenizer's settings files ------------------------------------------------------------------------
+// tokenizer.json (the `tokenizers` library's serialisation) and tokenizer_config.json /
+// special_tokens_map.json (transformers'), read into a vocabulary and TokenizerOptions. Every setting frost
+// does not run is refused by name (Unsupported), with the file; two files that disagree are refused too
+// (BadFile): the `tokenizers` library follows tokenizer.json where transformers' BertTokenizer follows
+// tokenizer_config.json, so either answer would be wrong for someone.
+
+using Json = nlohmann::json;
+
+Json parse_json(const std::string& text, const std::string& path) {
+  try {
+    return Json::parse(text);
+  } catch (const Json::exception& e) {
+    FROST_FAIL(BadFile, path << ": not valid JSON: " << json_error_text(e.what()));
+  }
+}
+
+std::string shown(const Json& v) {
+  std::string s = v.dump();
+  return s.size() > 80 ? s.substr(0, 77) + "..." : s;
+}
+
+bool bool_setting(const Json& obj, const char* key, bool fallback, const std::string& path,
+                  const std::string& where = "") {
+  if (!obj.contains(key) || obj[key].is_null()) return fallback;
+  FROST_CHECK(obj[key].is_boolean(), BadFile,
+              path << ": " << where << key << " is " << shown(obj[key]) << ", not true or false");
+  return obj[key].get<bool>();
+}
+
+std::optional<bool> optional_bool_setting(const Json& obj, const char* key, const std::string& path,
+                                          const std::string& where = "") {
+  if (!obj.contains(key) || obj[key].is_null()) return std::nullopt;
+  return bool_setting(obj, key, false, path, where);
+}
+
+std::string string_setting(const Json& obj, const char* key, const std::string& fallback,
+                           const std::string& path, const std::string& where = "") {
+  if (!obj.contains(key) || obj[key].is_null()) return fallback;
+  FROST_CHECK(obj[key].is_string(), BadFile,
+              path << ": " << where << key << " is " << shown(obj[key]) << ", not a string");
+  return obj[key].get<std::string>();
+}
+
+// A count: a non-negative integer below 2^62 (nlohmann reads 1e30, transformers' "no limit", as a float).
+std::optional<int64_t> count_setting(const Json& obj, const char* key, const std::string& path,
+                                     const std::string& where = "") {
+  if (!obj.contains(key) || obj[key].is_null()) return std::nullopt;
+  const Json& v = obj[key];
+  if (v.is_number_unsigned() && v.get<uint64_t>() < (uint64_t(1) << 62)) return int64_t(v.get<uint64_t>());
+  if (v.is_number_integer() && v.get<int64_t>() >= 0) return v.get<int64_t>();
+  FROST_CHECK(v.is_number() && v.get<double>() >= 0, BadFile,
+              path << ": " << where << key << " is " << shown(v) << ", not a count");
+  return int64_t(1) << 62;  // huge: no limit
+}
+
+// A special token as transformers writes it: a string, or an AddedToken object ({"content": ..., "lstrip":
+// ..., ...}). Matching flags frost does not implement are refused.
+std::optional<std::string> special_token_setting(const Json& obj, const char* key, const std::string& path) {
+  if (!obj.contains(key) || obj[key].is_null()) return std::nullopt;
+  const Json& v = obj[key];
+  if (v.is_string()) return v.get<std::string>();
+  FROST_CHECK(v.is_object() && v.contains("content") && v["content"].is_string(), BadFile,
+              path << ": " << key << " is " << shown(v) << ", not a token (a string or {\"content\": ...})");
+  const std::string where = std::string(key) + ".";
+  for (const char* flag : {"lstrip", "rstrip", "single_word"})
+    FROST_CHECK(!bool_setting(v, flag, false, path, where), Unsupported,
+                path << ": " << key << " '" << v["content"].get<std::string>() << "' has " << flag
+                     << " true, which frost does not implement (it matches special tokens exactly)");
+  return v["content"].get<std::string>();
+}
+
+bool is_bracketed(const std::string& token) {
+  return token.size() >= 2 &&
+         ((token.front() == '[' && token.back() == ']') || (token.front() == '<' && token.back() == '>'));
+}
+
+// What is being assembled from the files.
+struct Settings {
+  std::vector<std::string> vocab;
+  std::unordered_map<std::string, int32_t> ids;
+  TokenizerOptions options;
+  std::vector<std::string> specials;  // matched whole in the text, in the order found
+  // Which names a tokenizer.json fixed (a tokenizer_config.json that names another is refused).
+  std::string json_path;
+  bool json_cls = false, json_sep = false, json_pad = false, json_unk = false;
+  bool has_normalizer = false;
+
+  void index() {
+    ids.clear();
+    for (size_t i = 0; i < vocab.size(); ++i) ids.emplace(vocab[i], int32_t(i));
+  }
+  void add_special(const std::string& token) {
+    if (std::find(specials.begin(), specials.end(), token) == specials.end()) specials.push_back(token);
+  }
+  // An added token (tokenizer.json's added_tokens, tokenizer_config.json's added_tokens_decoder): in the
+  // vocabulary at its id, or the next id after it (appended). Only special tokens matched exactly are run.
+  void added_token(const Json& t, int64_t id, const std::string& path, const char* list) {
+    const std::string where = std::string(list) + ": ";
+    FROST_CHECK(t.is_object() && t.contains("content") && t["content"].is_string(), BadFile,
+                path << ": " << list << " holds " << shown(t) << ", not a token");
+    const std::string content = t["content"].get<std::string>();
+    FROST_CHECK(bool_setting(t, "special", false, path, where), Unsupported,
+                path << ": " << list << " holds '" << content << "' (id " << id
+                     << "), an added token that is not special: frost does not match added words — only "
+                        "a WordPiece vocabulary and its special tokens");
+    for (const char* flag : {"lstrip", "rstrip", "single_word", "normalized"})
+      FROST_CHECK(!bool_setting(t, flag, false, path, where), Unsupported,
+                  path << ": the special token '" << content << "' in " << list << " has " << flag
+                       << " true, which frost does not implement (it matches special tokens exactly, in "
+                          "the text as given)");
+    const auto it = ids.find(content);
+    if (it != ids.end()) {
+      FROST_CHECK(it->second == id, BadFile,
+                  path << ": " << list << " gives '" << content << "' id " << id
+                       << " but the vocabulary has it at " << it->second);
+    } else {
+      FROST_CHECK(id == int64_t(vocab.size()), BadFile,
+                  path << ": " << list << " adds '" << content << "' at id " << id
+                       << ", not next to the vocabulary's " << vocab.size() << " tokens");
+      ids.emplace(content, int32_t(vocab.size()));
+      vocab.push_back(content);
+    }
+    add_special(content);
+  }
+  int32_t id_of(const std::string& token, const std::string& path, const std::string& role) const {
+    const auto it = ids.find(token);
+    FROST_CHECK(it != ids.end(), BadFile,
+                path << ": " << role << " '" << token << "' is not in the vocabulary");
+    return it->second;
+  }
+};
+
+std::vector<std::string> types_of(const Json& list) {
+  std::vector<std::string> out;
+  if (list.is_array())
+    for (const Json& e : list) out.push_back(e.is_object() ? e.value("type", "?") : "?");
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const std::string& e : v) s += (s.empty() ? "" : ", ") + e;
+  return s;
+}
+
+void read_normalizer(const Json& j, Settings& s, const std::string& path) {
+  TokenizerOptions& o = s.options;
+  if (!j.contains("normalizer") || j["normalizer"].is_null()) {  // none: the text as given
+    o.lowercase = o.clean_text = o.handle_chinese_chars = false;
+    o.strip_accents = false;
+    return;
+  }
+  Json norm = j["normalizer"];
+  const std::string type = norm.is_object() ? norm.value("type", "") : "";
+  if (type == "Sequence" && norm["normalizers"].is_array() && norm["normalizers"].size() == 1)
+    norm = Json(norm["normalizers"][0]);  // a sequence of one
+  FROST_CHECK(norm.is_object() && norm.value("type", "") == "BertNormalizer", Unsupported,
+              path << ": normalizer '" << (type.empty() ? shown(j["normalizer"]) : type)
+                   << (type == "Sequence"
+                           ? " [" + joined(types_of(j["normalizer"].value("normalizers", Json()))) + "]"
+                           : "")
+                   << "' is not supported — frost runs BertNormalizer (or no normalizer)");
+  s.has_normalizer = true;
+  const std::string where = "normalizer.";
+  o.lowercase = bool_setting(norm, "lowercase", true, path, where);
+  o.clean_text = bool_setting(norm, "clean_text", true, path, where);
+  o.handle_chinese_chars = bool_setting(norm, "handle_chinese_chars", true, path, where);
+  o.strip_accents = optional_bool_setting(norm, "strip_accents", path, where);
+}
+
+void read_pre_tokenizer(const Json& j, const std::string& path) {
+  const Json pre = j.value("pre_tokenizer", Json());
+  const std::string type = pre.is_object() ? pre.value("type", "") : "";
+  bool ok = type == "BertPreTokenizer";
+  if (type == "Sequence" && pre.value("pretokenizers", Json()).is_array()) {
+    const Json& l = pre["pretokenizers"];
+    const std::vector<std::string> types = types_of(l);
+    // BertPreTokenizer is exactly WhitespaceSplit then Punctuation (isolated): same whitespace, same
+    // punctuation (the library's is_whitespace and is_punc), checked on every code point.
+    ok = types == std::vector<std::string>{"BertPreTokenizer"} ||
+         (types == std::vector<std::string>{"WhitespaceSplit", "Punctuation"} &&
+          l[1].value("behavior", "Isolated") == "Isolated");
+  }
+  FROST_CHECK(
+      ok, Unsupported,
+      path << ": pre_tokenizer '"
+           << (pre.is_null()  ? std::string("null")
+               : type.empty() ? shown(pre)
+                              : type)
+           << (type == "Sequence" ? " [" + joined(types_of(pre.value("pretokenizers", Json()))) + "]" : "")
+           << "' is not supported — frost runs BertPreTokenizer (split on whitespace and around "
+              "punctuation)");
+}
+
+void read_model(const Json& j, Settings& s, const std::string& path) {
+  FROST_CHECK(j.contains("model") && j["model"].is_object(), BadFile,
+              path << ": not a tokenizer.json (no \"model\" object)");
+  const Json& m = j["model"];
+  const std::string type = m.value("type", "");
+  FROST_CHECK(type == "WordPiece" || (type.empty() && m.contains("vocab") && m.contains("unk_token") &&
+                                      m.contains("continuing_subword_prefix")),
+              Unsupported,
+              path << ": model '" << (type.empty() ? "(no type)" : type)
+                   << "' is not supported — frost runs WordPiece (BERT) tokenizers");
+  FROST_CHECK(m.contains("vocab") && m["vocab"].is_object() && !m["vocab"].empty(), BadFile,
+              path << ": model.vocab is not an object of tokens and ids");
+  const Json& v = m["vocab"];
+  s.vocab.assign(v.size(), std::string());
+  std::vector<bool> seen(v.size(), false);
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    FROST_CHECK(it.value().is_number_unsigned() && it.value().get<uint64_t>() < v.size(), BadFile,
+                path << ": token '" << it.key() << "' has an id outside 0.." << v.size() - 1);
+    const size_t id = it.value().get<size_t>();
+    FROST_CHECK(!seen[id], BadFile, path << ": two tokens share id " << id);
+    seen[id] = true;
+    s.vocab[id] = it.key();
+  }
+  s.index();
+  const std::string where = "model.";
+  s.options.unk_token = string_setting(m, "unk_token", "[UNK]", path, where);
+  s.json_unk = true;
+  s.options.continuing_subword_prefix = string_setting(m, "continuing_subword_prefix", "##", path, where);
+  const std::optional<int64_t> chars = count_setting(m, "max_input_chars_per_word", path, where);
+  if (chars) {
+    FROST_CHECK(*chars > 0 && *chars < (int64_t(1) << 30), BadFile,
+                path << ": model.max_input_chars_per_word " << *chars << " is not a positive count");
+    s.options.max_input_chars_per_word = int(*chars);
+  }
+}
+
+void read_post_processor(const Json& j, Settings& s, const std::string& path) {
+  const Json post = j.value("post_processor", Json());
+  if (post.is_null()) return;  // BERT's [CLS] ... [SEP], as transformers' BertTokenizer adds them
+  const std::string type = post.is_object() ? post.value("type", "") : "";
+  auto named = [&](const std::string& token, int64_t id, const char* what) {
+    FROST_CHECK(s.id_of(token, path, std::string("post_processor's ") + what) == id, BadFile,
+                path << ": post_processor gives " << what << " '" << token << "' id " << id
+                     << " but the vocabulary has it at " << s.ids.at(token));
+  };
+  if (type == "BertProcessing") {
+    for (const char* key : {"cls", "sep"}) {
+      const Json& p = post.value(key, Json());
+      FROST_CHECK(p.is_array() && p.size() == 2 && p[0].is_string() && p[1].is_number_unsigned(), BadFile,
+                  path << ": post_processor." << key << " is " << shown(p) << ", not [token, id]");
+      named(p[0].get<std::string>(), p[1].get<int64_t>(), key);
+    }
+    s.options.cls_token = post["cls"][0].get<std::string>();
+    s.options.sep_token = post["sep"][0].get<std::string>();
+  } else if (type == "TemplateProcessing") {
+    // single must be: SpecialToken(cls) $A SpecialToken(sep) (pairs are never encoded).
+    const Json& single = post.value("single", Json());
+    auto special = [&](const Json& e) -> std::optional<std::string> {
+      if (e.is_object() && e.contains("SpecialToken") && e["SpecialToken"].is_object() &&
+          e["SpecialToken"].value("id", Json()).is_string())
+        return e["SpecialToken"]["id"].get<std::string>();
+      return std::nullopt;
+    };
+    const bool shape = single.is_array() && single.size() == 3 && special(single[0]) &&
+                       single[1].is_object() && single[1].contains("Sequence") &&
+                       single[1]["Sequence"].value("id", "") == "A" && special(single[2]);
+    FROST_CHECK(shape, Unsupported,
+                path << ": post_processor TemplateProcessing's single template " << shown(single)
+                     << " is not supported — frost adds one token before the text and one after ([CLS] "
+                        "$A [SEP])");
+    const Json& table = post.value("special_tokens", Json::object());
+    for (const Json* e : {&single[0], &single[2]}) {
+      const std::string name = *special(*e);
+      const Json& entry = table.is_object() ? table.value(name, Json()) : Json();
+      FROST_CHECK(entry.is_object() && entry.value("ids", Json()).is_array() && entry["ids"].size() == 1 &&
+                      entry["ids"][0].is_number_unsigned() && entry.value("tokens", Json()).is_array() &&
+                      entry["tokens"].size() == 1 && entry["tokens"][0] == name,
+                  Unsupported,
+                  path << ": post_processor's special token '" << name << "' is " << shown(entry)
+                       << " — frost supports one token of the vocabulary, named as itself");
+      named(name, entry["ids"][0].get<int64_t>(), e == &single[0] ? "cls" : "sep");
+    }
+    s.options.cls_token = *special(single[0]);
+    s.options.sep_token = *special(single[2]);
+  } else {
+    FROST_FAIL(Unsupported, path << ": post_processor '" << (type.empty() ? shown(post) : type)
+                                 << "' is not supported — frost adds BERT's [CLS] ... [SEP] "
+                                    "(BertProcessing, or TemplateProcessing of that shape)");
+  }
+  s.json_cls = s.json_sep = true;
+}
+
+void read_truncation_and_padding(const Json& j, Settings& s, const std::string& path) {
+  const Json trunc = j.value("truncation", Json());
+  if (!trunc.is_null()) {
+    FROST_CHECK(trunc.is_object(), BadFile, path << ": truncation is " << shown(trunc) << ", not an object");
+    FROST_CHECK(trunc.value("direction", "Right") == "Right", Unsupported,
+                path << ": truncation direction '" << shown(trunc["direction"])
+                     << "' is not supported — frost truncates on the right");
+    if (const std::optional<int64_t> n = count_setting(trunc, "max_length", path, "truncation."))
+      s.options.model_max_length = *n;
+  }
+  const Json pad = j.value("padding", Json());
+  if (!pad.is_null()) {
+    FROST_CHECK(pad.is_object(), BadFile, path << ": padding is " << shown(pad) << ", not an object");
+    FROST_CHECK(pad.value("direction", "Right") == "Right", Unsupported,
+                path << ": padding direction " << shown(pad["direction"])
+                     << " is not supported — frost pads on the right (BERT's positions start at the first "
+                        "token, so left padding changes the embeddings)");
+    s.options.pad_token = string_setting(pad, "pad_token", s.options.pad_token, path, "padding.");
+    s.json_pad = true;
+    if (const std::optional<int64_t> id = count_setting(pad, "pad_id", path, "padding."))
+      FROST_CHECK(s.id_of(s.options.pad_token, path, "padding.pad_token") == *id, BadFile,
+                  path << ": padding gives pad_token '" << s.options.pad_token << "' id " << *id
+                       << " but the vocabulary has it at " << s.ids.at(s.options.pad_token));
+  }
+}
+
+Settings read_tokenizer_json_unchecked(const std::string& text, const std::string& path) {
+  const Json j = parse_json(text, path);
+  FROST_CHECK(j.is_object(), BadFile, path << ": not a tokenizer.json (not a JSON object)");
+  Settings s;
+  s.json_path = path;
+  read_model(j, s, path);
+  read_normalizer(j, s, path);
+  read_pre_tokenizer(j, path);
+  // Added tokens before the post-processor: its tokens may be added ones.
+  const Json added = j.value("added_tokens", Json::array());
+  FROST_CHECK(added.is_array(), BadFile, path << ": added_tokens is not a list");
+  std::vector<std::pair<int64_t, const Json*>> by_id;
+  for (const Json& t : added) {
+    FROST_CHECK(t.is_object() && t.value("id", Json()).is_number_unsigned(), BadFile,
+                path << ": added_tokens holds " << shown(t) << ", not a token with an id");
+    by_id.emplace_back(t["id"].get<int64_t>(), &t);
+  }
+  std::stable_sort(by_id.begin(), by_id.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (const auto& [id, t] : by_id) s.added_token(*t, id, path, "added_tokens");
+  read_post_processor(j, s, path);
+  read_truncation_and_padding(j, s, path);
+  s.options.special_tokens = s.specials;
+  return s;
+}
+
+// A JSON value of an unexpected type deep in a file (nlohmann's type_error) is a BadFile naming the file.
+template <typename F>
+auto json_checked(const std::string& path, F f) {
+  try {
+    return f();
+  } catch (const Json::exception& e) {
+    FROST_FAIL(BadFile, path << ": " << json_error_text(e.what()));
+  }
+}
+
+Settings read_tokenizer_json(const std::string& text, const std::string& path) {
+  return json_checked(path, [&] { return read_tokenizer_json_unchecked(text, path); });
+}
+
+// Capitalised word tokens: ones lowercasing changes, outside [bracketed] and <angled> special tokens.
+std::vector<std::string> capitalised_tokens(const std::vector<std::string>& vocab,
+                                            const std::string& prefix) {
+  std::vector<std::string> out;
+  for (const std::string& t : vocab) {
+    if (is_bracketed(t) || !is_valid_utf8(t)) continue;  // invalid UTF-8: the constructor says where
+    std::string_view word = t;
+    if (!prefix.empty() && word.substr(0, prefix.size()) == prefix) word.remove_prefix(prefix.size());
+    for (char32_t cp : decode(word))
+      if (find_mapping(kLowercase, cp)) {
+        out.push_back(t);
+        break;
+      }
+  }
+  return out;
+}
+
+// The tokenizer classes of transformers that are BERT's WordPiece tokenizer under another name.
+bool is_bert_class(const std::string& name, bool has_tokenizer_json) {
+  std::string base = name;
+  if (base.size() > 4 && base.compare(base.size() - 4, 4, "Fast") == 0) base.resize(base.size() - 4);
+  for (const char* c : {"BertTokenizer", "DistilBertTokenizer", "ElectraTokenizer", "MobileBertTokenizer",
+                        "LayoutLMTokenizer", "SqueezeBertTokenizer", "RetriBertTokenizer"})
+    if (base == c) return true;
+  // The generic classes run tokenizer.json as it is.
+  return has_tokenizer_json && (name == "PreTrainedTokenizerFast" || name == "TokenizersBackend");
+}
+
+// tokenizer_config.json (with special_tokens_map.json's names where it gives none) over what the
+// vocabulary or tokenizer.json gave. `cfg_path` names the file in messages.
+void apply_config(Json cfg, const std::string& cfg_path, const Json& special_map, const std::string& map_path,
+                  Settings& s, std::vector<std::string>* notes) {
+  FROST_CHECK(cfg.is_object(), BadFile, cfg_path << ": not a tokenizer_config.json (not a JSON object)");
+  const bool json = !s.json_path.empty();
+  TokenizerOptions& o = s.options;
+  if (cfg.contains("tokenizer_class") && !cfg["tokenizer_class"].is_null()) {
+    const std::string cls = string_setting(cfg, "tokenizer_class", "", cfg_path);
+    FROST_CHECK(is_bert_class(cls, json), Unsupported,
+                cfg_path << ": tokenizer_class '" << cls
+                         << "' is not supported — frost runs BERT's WordPiece tokenizer (BertTokenizer, "
+                            "DistilBertTokenizer and their kin"
+                         << (json ? ", or a tokenizer.json as it is" : "") << ")");
+  }
+  FROST_CHECK(!cfg.contains("auto_map") || cfg["auto_map"].is_null(), Unsupported,
+              cfg_path << ": auto_map (a tokenizer in the model's own Python code) is not supported");
+  for (const char* key : {"padding_side", "truncation_side"}) {
+    const std::string side = string_setting(cfg, key, "right", cfg_path);
+    FROST_CHECK(side == "right", Unsupported,
+                cfg_path << ": " << key << " '" << side << "' is not supported — frost "
+                         << (key[0] == 'p' ? "pads" : "truncates") << " on the right");
+  }
+  if (!bool_setting(cfg, "do_basic_tokenize", true, cfg_path) ||
+      (cfg.contains("never_split") && cfg["never_split"].is_array() && !cfg["never_split"].empty()))
+    if (notes)
+      notes->push_back(cfg_path +
+                       ": do_basic_tokenize and never_split are settings of the slow (Python) tokenizer; "
+                       "the fast tokenizer ignores them, and so does frost");
+
+  // Normalisation: tokenizer.json's, which the config may repeat but not contradict; else the config's,
+  // with transformers' defaults (lowercase; strip accents when lowercasing; split CJK characters).
+  // Settings are compared by their effect (strip_accents null is "as lowercase"); no normalizer is all off.
+  auto agree = [&](bool same, const char* key, const std::string& config_value,
+                   const std::string& json_value) {
+    FROST_CHECK(same, BadFile,
+                cfg_path << ": " << key << " " << config_value << " contradicts " << s.json_path << " ("
+                         << json_value
+                         << ") — the tokenizers library follows tokenizer.json, transformers' BertTokenizer "
+                            "tokenizer_config.json: make the two agree");
+  };
+  auto text = [](const std::optional<bool>& b) -> std::string {
+    return b ? (*b ? "true" : "false") : "null";
+  };
+  const std::optional<bool> lower = optional_bool_setting(cfg, "do_lower_case", cfg_path);
+  const std::optional<bool> chinese = optional_bool_setting(cfg, "tokenize_chinese_chars", cfg_path);
+  const bool has_strip = cfg.contains("strip_accents");
+  const std::optional<bool> strip = optional_bool_setting(cfg, "strip_accents", cfg_path);
+  if (json) {
+    const std::string none = "no normalizer";
+    if (lower)
+      agree(*lower == o.lowercase, "do_lower_case", text(lower),
+            s.has_normalizer ? "normalizer lowercase " + text(o.lowercase) : none);
+    if (chinese)
+      agree(*chinese == o.handle_chinese_chars, "tokenize_chinese_chars", text(chinese),
+            s.has_normalizer ? "normalizer handle_chinese_chars " + text(o.handle_chinese_chars) : none);
+    if (has_strip)
+      agree(strip.value_or(lower.value_or(o.lowercase)) == o.strip_accents.value_or(o.lowercase),
+            "strip_accents", text(strip),
+            s.has_normalizer
+                ? "normalizer strip_accents " + text(o.strip_accents) + ", lowercase " + text(o.lowercase)
+                : none);
+  } else {
+    o.lowercase = lower.value_or(true);
+    o.handle_chinese_chars = chinese.value_or(true);
+    o.strip_accents = strip;
+    const std::vector<std::string> caps = capitalised_tokens(s.vocab, o.continuing_subword_prefix);
+    if (!lower && !caps.empty() && notes)
+      notes->push_back(
+          cfg_path + " gives no do_lower_case, so the text is lowercased (transformers' default) " +
+          "and the vocabulary's " + std::to_string(caps.size()) + " tokens with capitals ('" + caps[0] +
+          "', ...) are never produced — add \"do_lower_case\": false for a cased model");
+  }
+
+  // Special tokens: BERT's names unless the files name others; each named one is matched in the text, as
+  // transformers adds them as special tokens.
+  auto role = [&](const char* key) -> std::optional<std::string> {
+    if (std::optional<std::string> t = special_token_setting(cfg, key, cfg_path)) return t;
+    return special_map.is_object() ? special_token_setting(special_map, key, map_path) : std::nullopt;
+  };
+  struct Role {
+    const char* key;
+    std::string* name;
+    bool fixed;  // tokenizer.json named it
+  };
+  std::string mask = "[MASK]";
+  for (const Role& r :
+       {Role{"cls_token", &o.cls_token, s.json_cls}, Role{"sep_token", &o.sep_token, s.json_sep},
+        Role{"pad_token", &o.pad_token, s.json_pad}, Role{"unk_token", &o.unk_token, s.json_unk},
+        Role{"mask_token", &mask, false}}) {
+    const std::optional<std::string> given = role(r.key);
+    if (given && r.fixed)
+      FROST_CHECK(*given == *r.name, BadFile,
+                  cfg_path << ": " << r.key << " '" << *given << "' contradicts " << s.json_path << " ('"
+                           << *r.name << "') — make the two agree");
+    if (given) *r.name = *given;
+    if (given || s.ids.count(*r.name)) s.add_special(*r.name);  // named ones must exist; BERT's if present
+  }
+  for (const char* key : {"additional_special_tokens", "extra_special_tokens"}) {
+    const Json& list = cfg.contains(key)         ? cfg[key]
+                       : special_map.is_object() ? special_map.value(key, Json())
+                                                 : Json();
+    if (list.is_null()) continue;
+    FROST_CHECK(list.is_array() || list.is_object(), BadFile,
+                cfg_path << ": " << key << " is " << shown(list) << ", not a list");
+    Json wrapper = Json::object();
+    for (const Json& t : list) {
+      wrapper[key] = t;
+      if (std::optional<std::string> name = special_token_setting(wrapper, key, cfg_path))
+        s.add_special(*name);
+    }
+  }
+  if (cfg.contains("added_tokens_decoder") && !cfg["added_tokens_decoder"].is_null()) {
+    const Json& d = cfg["added_tokens_decoder"];
+    FROST_CHECK(d.is_object(), BadFile, cfg_path << ": added_tokens_decoder is not an object of ids");
+    std::vector<std::pair<int64_t, const Json*>> by_id;
+    for (auto it = d.begin(); it != d.end(); ++it) {
+      char* end = nullptr;
+      const long long id = std::strtoll(it.key().c_str(), &end, 10);
+      FROST_CHECK(!it.key().empty() && *end == '\0' && id >= 0, BadFile,
+                  cfg_path << ": added_tokens_decoder key '" << it.key() << "' is not an id");
+      by_id.emplace_back(id, &it.value());
+    }
+    std::stable_sort(by_id.begin(), by_id.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [id, t] : by_id) s.added_token(*t, id, cfg_path, "added_tokens_decoder");
+  }
+  for (const char* key : {"model_max_length", "max_len"})
+    if (const std::optional<int64_t> n = count_setting(cfg, key, cfg_path))
+      if (*n < (int64_t(1) << 40))  // transformers writes 1e30 for "no limit"
+        o.model_max_length = o.model_max_length ? std::min(*o.model_max_length, *n) : *n;
+  o.special_tokens =
+      bool_setting(cfg, "split_special_tokens", false, cfg_path) ? std::vector<std::string>{} : s.specials;
+}
+
+std::string join_path(const std::string& folder, const char* name) {
+  return (std::filesystem::path(folder) / name).string();
+}
+
+bool exists(const std::string& path) {
+  return file_kind(path) != FileKind::Missing;
+}
+
+// tokenizer_config.json and special_tokens_map.json in `folder`, applied when present.
+bool apply_config_beside(const std::string& folder, Settings& s, std::vector<std::string>* notes) {
+  const std::string cfg_path = join_path(folder, "tokenizer_config.json");
+  const std::string map_path = join_path(folder, "special_tokens_map.json");
+  const std::string added_path = join_path(folder, "added_tokens.json");
+  const bool has_cfg = exists(cfg_path), has_map = exists(map_path);
+  if (!has_cfg && !has_map) return false;
+  const Json cfg =
+      has_cfg ? parse_json(read_regular_file(cfg_path, "tokenizer config", size_t(64) << 20), cfg_path)
+              : Json::object();
+  const Json map =
+      has_map ? parse_json(read_regular_file(map_path, "tokenizer config", size_t(16) << 20), map_path)
+              : Json();
+  json_checked(has_cfg ? cfg_path : map_path,
+               [&] { apply_config(cfg, has_cfg ? cfg_path : map_path, map, map_path, s, notes); });
+  if (exists(added_path)) {  // transformers' older list of added tokens: only the special ones are run
+    const Json added =
+        parse_json(read_regular_file(added_path, "tokenizer config", size_t(16) << 20), added_path);
+    FROST_CHECK(added.is_object(), BadFile, added_path << ": not an object of tokens and ids");
+    for (auto it = added.begin(); it != added.end(); ++it)
+      FROST_CHECK(std::find(s.specials.begin(), s.specials.end(), it.key()) != s.specials.end(), Unsupported,
+                  added_path << ": '" << it.key()
+                             << "' is an added token that is not special: frost does not match added words");
+  }
+  return true;
+}
+
 }  // namespace
+
+std::string TokenizerOptions::to_json() const {
+  Json j = {{"lowercase", lowercase},
+            {"strip_accents", strip_accents ? Json(*strip_accents) : Json()},
+            {"handle_chinese_chars", handle_chinese_chars},
+            {"clean_text", clean_text},
+            {"max_input_chars_per_word", max_input_chars_per_word},
+            {"continuing_subword_prefix", continuing_subword_prefix},
+            {"cls_token", cls_token},
+            {"sep_token", sep_token},
+            {"pad_token", pad_token},
+            {"unk_token", unk_token},
+            {"special_tokens", special_tokens ? Json(*special_tokens) : Json()},
+            {"model_max_length", model_max_length ? Json(*model_max_length) : Json()}};
+  return j.dump();
+}
+
+TokenizerOptions TokenizerOptions::from_json(const std::string& json, const std::string& source) {
+  const Json j = parse_json(json, source);
+  FROST_CHECK(j.is_object(), BadFile, source << ": tokenizer settings are not a JSON object");
+  TokenizerOptions o;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    const Json& v = it.value();
+    auto want = [&](bool ok, const char* what) {
+      FROST_CHECK(ok, BadFile,
+                  source << ": tokenizer setting " << k << " is " << shown(v) << ", not " << what);
+    };
+    if (k == "lowercase" || k == "handle_chinese_chars" || k == "clean_text") {
+      want(v.is_boolean(), "true or false");
+      (k == "lowercase"    ? o.lowercase
+       : k == "clean_text" ? o.clean_text
+                           : o.handle_chinese_chars) = v.get<bool>();
+    } else if (k == "strip_accents") {
+      want(v.is_null() || v.is_boolean(), "true, false or null");
+      if (v.is_boolean()) o.strip_accents = v.get<bool>();
+    } else if (k == "max_input_chars_per_word") {
+      want(v.is_number_unsigned() && v.get<uint64_t>() > 0 && v.get<uint64_t>() < (uint64_t(1) << 30),
+           "a positive count");
+      o.max_input_chars_per_word = int(v.get<uint64_t>());
+    } else if (k == "continuing_subword_prefix" || k == "cls_token" || k == "sep_token" || k == "pad_token" ||
+               k == "unk_token") {
+      want(v.is_string(), "a string");
+      (k == "cls_token"   ? o.cls_token
+       : k == "sep_token" ? o.sep_token
+       : k == "pad_token" ? o.pad_token
+       : k == "unk_token" ? o.unk_token
+                          : o.continuing_subword_prefix) = v.get<std::string>();
+    } else if (k == "special_tokens") {
+      want(v.is_null() ||
+               (v.is_array() && std::all_of(v.begin(), v.end(), [](const Json& t) { return t.is_string(); })),
+           "a list of tokens or null");
+      if (v.is_array()) o.special_tokens = v.get<std::vector<std::string>>();
+    } else if (k == "model_max_length") {
+      want(v.is_null() ||
+               (v.is_number_unsigned() && v.get<uint64_t>() >= 2 && v.get<uint64_t>() < (uint64_t(1) << 62)),
+           "a count of at least 2 or null");
+      if (!v.is_null()) o.model_max_length = v.get<int64_t>();
+    } else {
+      FROST_FAIL(BadFile, source << ": tokenizer setting '" << k
+                                 << "' is unknown to this frost (written by a newer one?)");
+    }
+  }
+  return o;
+}
 
 WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, const TokenizerOptions& options,
                                        const std::string& source)
@@ -216,17 +834,36 @@ WordPieceTokenizer::WordPieceTokenizer(std::vector<std::string> vocab, const Tok
                 source << ": token '" << vocab_[i] << "' appears twice (line " << i + 1 << ")");
   }
   // Special tokens are looked up, never assumed to sit at BERT's ids.
-  auto special = [&](const char* name) {
+  auto special = [&](const std::string& name) {
     auto it = ids_.find(name);
     FROST_CHECK(it != ids_.end(), BadFile, source << ": the vocabulary has no " << name << " token");
     return it->second;
   };
-  cls_ = special("[CLS]");
-  sep_ = special("[SEP]");
-  pad_ = special("[PAD]");
-  unk_ = special("[UNK]");
+  cls_ = special(options_.cls_token);
+  sep_ = special(options_.sep_token);
+  pad_ = special(options_.pad_token);
+  unk_ = special(options_.unk_token);
+  std::vector<std::string> matched;
+  if (options_.special_tokens) {
+    matched = *options_.special_tokens;
+  } else {
+    for (const std::string& t : {options_.cls_token, options_.sep_token, options_.pad_token,
+                                 options_.unk_token, std::string("[MASK]")})
+      if (ids_.count(t)) matched.push_back(t);
+  }
+  for (const std::string& t : matched) {
+    FROST_CHECK(!t.empty(), InvalidArgument, source << ": a special token is empty");
+    const auto it = ids_.find(t);
+    FROST_CHECK(it != ids_.end(), BadFile,
+                source << ": the special token '" << t << "' is not in the vocabulary");
+    if (std::none_of(specials_.begin(), specials_.end(), [&](const auto& p) { return p.first == t; }))
+      specials_.emplace_back(t, it->second);
+  }
   FROST_CHECK(options_.max_input_chars_per_word > 0, InvalidArgument,
               "tokenizer: max_input_chars_per_word must be positive");
+  FROST_CHECK(!options_.model_max_length || *options_.model_max_length >= 2, InvalidArgument,
+              source << ": model_max_length " << *options_.model_max_length << " leaves no room for "
+                     << options_.cls_token << " and " << options_.sep_token);
 }
 
 WordPieceTokenizer WordPieceTokenizer::from_vocab(const std::string& path, const TokenizerOptions& options) {
@@ -239,39 +876,81 @@ WordPieceTokenizer WordPieceTokenizer::from_vocab_text(const std::string& text, 
 }
 
 WordPieceTokenizer WordPieceTokenizer::from_tokenizer_json(const std::string& path) {
-  const std::string text = read_regular_file(path, "tokenizer.json", size_t(256) << 20);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    FROST_FAIL(BadFile, path << ": not valid JSON: " << json_error_text(e.what()));
-  }
-  FROST_CHECK(
-      j.contains("model") && j["model"].value("type", "") == "WordPiece" && j["model"]["vocab"].is_object(),
-      BadFile, path << ": not a WordPiece tokenizer.json (model.type must be WordPiece with a vocab)");
+  Settings s = read_tokenizer_json(read_regular_file(path, "tokenizer.json", size_t(256) << 20), path);
+  return WordPieceTokenizer(std::move(s.vocab), s.options, path);
+}
+
+WordPieceTokenizer WordPieceTokenizer::from_unconfigured_vocab_text(const std::string& text,
+                                                                    const std::string& source,
+                                                                    std::vector<std::string>* notes) {
+  std::vector<std::string> vocab = split_lines(text);
   TokenizerOptions options;
-  const nlohmann::json& norm = j.value("normalizer", nlohmann::json());
-  if (norm.is_object()) {
-    FROST_CHECK(
-        norm.value("type", "") == "BertNormalizer", Unsupported,
-        path << ": normalizer '" << norm.value("type", "") << "' is not supported (BertNormalizer is)");
-    options.lowercase = norm.value("lowercase", true);
-    options.clean_text = norm.value("clean_text", true);
-    options.handle_chinese_chars = norm.value("handle_chinese_chars", true);
-    if (norm.contains("strip_accents") && norm["strip_accents"].is_boolean())
-      options.strip_accents = norm["strip_accents"].get<bool>();
+  const std::vector<std::string> capitalised = capitalised_tokens(vocab, options.continuing_subword_prefix);
+  if (!capitalised.empty()) {
+    options.lowercase = false;  // and so no accent stripping either (strip_accents follows it)
+    if (notes) {
+      std::string examples;
+      for (size_t i = 0; i < capitalised.size() && i < 3; ++i)
+        examples += (i ? ", '" : "'") + capitalised[i] + "'";
+      notes->push_back(
+          source + ": no tokenizer settings come with this vocabulary, and " +
+          std::to_string(capitalised.size()) + " of its tokens have capitals (" + examples +
+          (capitalised.size() > 3 ? ", ..." : "") +
+          "), which a lowercasing tokenizer never produces: reading it as cased (no lowercasing, "
+          "accents kept)");
+    }
   }
-  options.max_input_chars_per_word = j["model"].value("max_input_chars_per_word", 100);
-  const nlohmann::json& v = j["model"]["vocab"];
-  std::vector<std::string> vocab(v.size());
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    FROST_CHECK(it.value().is_number_unsigned() && it.value().get<uint64_t>() < vocab.size(), BadFile,
-                path << ": token '" << it.key() << "' has an id outside 0.." << vocab.size() - 1);
-    std::string& slot = vocab[it.value().get<size_t>()];
-    FROST_CHECK(slot.empty(), BadFile, path << ": two tokens share id " << it.value().get<size_t>());
-    slot = it.key();
+  return WordPieceTokenizer(std::move(vocab), options, source);
+}
+
+WordPieceTokenizer WordPieceTokenizer::from_path(const std::string& path, std::vector<std::string>* notes) {
+  std::string folder, file;
+  if (file_kind(path) == FileKind::Directory) {
+    folder = path;
+    file = join_path(path, "tokenizer.json");
+    if (!exists(file)) file = join_path(path, "vocab.txt");
+    if (!exists(file)) {
+      for (const auto& [name, what] : {std::pair{"spiece.model", "a SentencePiece"},
+                                       std::pair{"sentencepiece.bpe.model", "a SentencePiece"},
+                                       std::pair{"tokenizer.model", "a SentencePiece"},
+                                       std::pair{"merges.txt", "a BPE"}, std::pair{"vocab.json", "a BPE"}})
+        FROST_CHECK(
+            !exists(join_path(path, name)), Unsupported,
+            path << ": the folder holds " << name << ", " << what
+                 << " tokenizer — frost runs BERT's WordPiece tokenizer (tokenizer.json or vocab.txt)");
+      FROST_FAIL(BadFile, path << ": the folder holds neither tokenizer.json nor vocab.txt — give a Hugging "
+                                  "Face model folder, a tokenizer.json or a vocab.txt");
+    }
+  } else {
+    folder = std::filesystem::path(path).parent_path().string();
+    if (folder.empty()) folder = ".";
+    if (std::filesystem::path(path).filename() == "tokenizer_config.json") return from_path(folder, notes);
+    file = path;
   }
-  return WordPieceTokenizer(std::move(vocab), options, path);
+  const bool json_name = std::filesystem::path(file).extension() == ".json";
+  const std::string text =
+      read_regular_file(file, json_name ? "tokenizer.json" : "vocabulary", size_t(256) << 20);
+  Settings s;
+  // A tokenizer.json whatever its name when it holds a JSON object (no vocab.txt is one), else a vocab.txt.
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (json_name || (first != std::string::npos && text[first] == '{' && Json::accept(text))) {
+    s = read_tokenizer_json(text, file);
+  } else {
+    FROST_CHECK(text.size() <= (size_t(64) << 20), BadFile,
+                "vocabulary " << file << ": larger than 64 MiB, far past any WordPiece vocabulary");
+    s.vocab = split_lines(text);
+    s.index();
+  }
+  if (!apply_config_beside(folder, s, notes) && s.json_path.empty()) {
+    // A vocabulary alone: its own rule, with a word on how to override it.
+    std::vector<std::string> own;
+    WordPieceTokenizer tok = from_unconfigured_vocab_text(text, file, &own);
+    if (notes)
+      for (const std::string& n : own)
+        notes->push_back(n + " — a tokenizer_config.json beside it with \"do_lower_case\" says otherwise");
+    return tok;
+  }
+  return WordPieceTokenizer(std::move(s.vocab), s.options, file);
 }
 
 std::string WordPieceTokenizer::normalize(std::string_view text) const {
@@ -317,7 +996,7 @@ void WordPieceTokenizer::wordpiece(const std::string& word, std::vector<int32_t>
     int32_t found = -1;
     while (end > start) {
       std::string piece = word.substr(bounds[start], bounds[end] - bounds[start]);
-      if (start > 0) piece = "##" + piece;
+      if (start > 0) piece = options_.continuing_subword_prefix + piece;
       auto it = ids_.find(piece);
       if (it != ids_.end()) {
         found = it->second;
@@ -335,12 +1014,43 @@ void WordPieceTokenizer::wordpiece(const std::string& word, std::vector<int32_t>
   out.insert(out.end(), pieces.begin(), pieces.end());
 }
 
+void WordPieceTokenizer::encode_words(std::string_view text, std::vector<int32_t>& out) const {
+  for (const std::string& word : pre_tokenize(text)) wordpiece(word, out);
+}
+
+// Special tokens written in the text are matched first, on the text as given (leftmost, then longest, as
+// the library's Aho-Corasick split does); the pieces between them are normalised and split each alone.
 std::vector<int32_t> WordPieceTokenizer::encode(std::string_view text, bool add_special_tokens) const {
   std::vector<int32_t> ids;
   if (add_special_tokens) ids.push_back(cls_);
-  for (const std::string& word : pre_tokenize(text)) wordpiece(word, ids);
+  size_t start = 0;
+  bool checked = false;
+  for (size_t i = 0; i < text.size() && !specials_.empty();) {
+    const std::pair<std::string, int32_t>* best = nullptr;
+    for (const auto& s : specials_)
+      if (text.compare(i, s.first.size(), s.first) == 0 && (!best || s.first.size() > best->first.size()))
+        best = &s;
+    if (!best) {
+      ++i;
+      continue;
+    }
+    if (!checked) {  // invalid UTF-8 is reported at its byte in the whole text, wherever it is
+      decode(text);
+      checked = true;
+    }
+    encode_words(text.substr(start, i - start), ids);
+    ids.push_back(best->second);
+    start = i += best->first.size();
+  }
+  encode_words(text.substr(start), ids);
   if (add_special_tokens) ids.push_back(sep_);
   return ids;
+}
+
+std::string WordPieceTokenizer::vocab_text() const {
+  std::string out;
+  for (const std::string& t : vocab_) out += t + "\n";
+  return out;
 }
 
 TokenBatch WordPieceTokenizer::encode_batch(const std::vector<std::string>& texts,
@@ -349,10 +1059,11 @@ TokenBatch WordPieceTokenizer::encode_batch(const std::vector<std::string>& text
               "tokenizer: max_length " << options.max_length << " leaves no room for [CLS] and [SEP]");
   std::vector<std::vector<int32_t>> all;
   int64_t longest = 0;
+  const int64_t limit = std::min(options.max_length, options_.model_max_length.value_or(options.max_length));
   for (const std::string& t : texts) {
     std::vector<int32_t> ids = encode(t, false);
-    // Truncate the word pieces so that [CLS] + pieces + [SEP] fits max_length.
-    if (int64_t(ids.size()) > options.max_length - 2) ids.resize(size_t(options.max_length - 2));
+    // Truncate the word pieces so that [CLS] + pieces + [SEP] fits max_length (and the tokenizer's own).
+    if (int64_t(ids.size()) > limit - 2) ids.resize(size_t(limit - 2));
     ids.insert(ids.begin(), cls_);
     ids.push_back(sep_);
     longest = std::max(longest, int64_t(ids.size()));

@@ -16,7 +16,10 @@
 // accents (NFD of the whole string, drop Mn) when lowercasing (or when asked), lowercase code point by code
 // point (full mappings: U+0130 gives two). Then split on whitespace and around each punctuation character
 // (ASCII punctuation and Unicode P*), then greedy longest-match-first WordPiece with "##" continuations; a
-// word longer than 100 code points, or one with an unmatchable piece, is [UNK].
+// word longer than 100 code points, or one with an unmatchable piece, is [UNK]. Special tokens written in
+// the text ([CLS], [MASK], ...) are matched whole before all this, as the fast tokenizer matches them.
+//
+//   WordPieceTokenizer cased = WordPieceTokenizer::from_path("bert-base-cased/");  // its own settings
 #pragma once
 
 #include <cstdint>
@@ -24,6 +27,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "engine/storage.h"
@@ -36,6 +40,23 @@ struct TokenizerOptions {
   bool handle_chinese_chars = true;
   bool clean_text = true;
   int max_input_chars_per_word = 100;
+  std::string continuing_subword_prefix = "##";
+  // The special tokens' names, looked up in the vocabulary (never assumed to sit at BERT's ids).
+  std::string cls_token = "[CLS]", sep_token = "[SEP]", pad_token = "[PAD]", unk_token = "[UNK]";
+  // Tokens matched whole in the raw text before normalisation, as the fast tokenizer matches its special
+  // added tokens ("a [MASK] dog" gives [MASK]'s id; "[mask]" is three words). Unset: BERT's, as
+  // transformers' BertTokenizer adds them for a vocab.txt: the four above and [MASK], those the vocabulary
+  // holds. Empty: none (tokenizer_config.json's split_special_tokens).
+  std::optional<std::vector<std::string>> special_tokens;
+  // The tokenizer's own limit on a sequence's tokens, special tokens included (tokenizer_config.json's
+  // model_max_length, tokenizer.json's truncation): encode_batch truncates to the smaller of it and
+  // BatchOptions::max_length (padding still follows BatchOptions).
+  std::optional<int64_t> model_max_length;
+
+  // JSON of every field (a checkpoint records it as "frost.tokenizer", so a cased model stays cased).
+  std::string to_json() const;
+  // Refuses (BadFile naming `source`) a key it does not know or a value of the wrong type.
+  static TokenizerOptions from_json(const std::string& json, const std::string& source);
 };
 
 struct BatchOptions {
@@ -56,8 +77,29 @@ class WordPieceTokenizer {
   // in errors.
   static WordPieceTokenizer from_vocab_text(const std::string& text, const std::string& source,
                                             const TokenizerOptions& options = {});
-  // tokenizer.json (Hugging Face): the normaliser's options and the WordPiece vocabulary.
+  // tokenizer.json (Hugging Face) alone: its normaliser, pre-tokenizer, WordPiece model, post-processor,
+  // added tokens, truncation and padding; what frost does not run is refused (Unsupported) naming the file
+  // and the setting.
   static WordPieceTokenizer from_tokenizer_json(const std::string& path);
+  // What `--vocab` names, with the settings that come with it:
+  //   - a folder (a Hugging Face model or tokenizer folder): its tokenizer.json, else its vocab.txt, with
+  //     tokenizer_config.json (and special_tokens_map.json) beside them when present;
+  //   - a tokenizer.json (any file holding a JSON object; tokenizer_config.json names its folder), with the
+  //     tokenizer_config.json beside it when present;
+  //   - a vocab.txt, with the tokenizer_config.json beside it when present; without one, the settings of
+  //     a vocabulary alone (from_unconfigured_vocab_text).
+  // tokenizer_config.json's do_lower_case, strip_accents, tokenize_chinese_chars, special tokens,
+  // split_special_tokens and model_max_length are read; a setting that contradicts tokenizer.json, or that
+  // frost does not implement (a tokenizer class other than BERT's, auto_map, left padding or truncation,
+  // added tokens that are not special, ...), is refused naming the file and the setting. `notes` (when
+  // given) receives what a user should know: settings inferred, settings of the slow tokenizer ignored.
+  static WordPieceTokenizer from_path(const std::string& path, std::vector<std::string>* notes = nullptr);
+  // A vocabulary with no settings (a vocab.txt alone, a checkpoint that records only its vocabulary):
+  // BERT uncased's, unless the vocabulary holds word tokens with capitals, which a lowercasing tokenizer
+  // can never produce ("Dog", "##Run"; [bracketed] and <angled> special tokens do not count): then cased
+  // (no lowercasing, no accent stripping), and `notes` says so (docs/decisions.md).
+  static WordPieceTokenizer from_unconfigured_vocab_text(const std::string& text, const std::string& source,
+                                                         std::vector<std::string>* notes = nullptr);
   WordPieceTokenizer(std::vector<std::string> vocab, const TokenizerOptions& options,
                      const std::string& source);
 
@@ -78,12 +120,17 @@ class WordPieceTokenizer {
   int32_t pad_id() const { return pad_; }
   int32_t unk_id() const { return unk_; }
   const TokenizerOptions& options() const { return options_; }
+  const std::vector<std::string>& vocab() const { return vocab_; }
+  // The vocabulary as vocab.txt holds it (one token a line), to record in a checkpoint.
+  std::string vocab_text() const;
 
  private:
   void wordpiece(const std::string& word, std::vector<int32_t>& out) const;
+  void encode_words(std::string_view text, std::vector<int32_t>& out) const;
   std::vector<std::string> vocab_;
   std::unordered_map<std::string, int32_t> ids_;
   TokenizerOptions options_;
+  std::vector<std::pair<std::string, int32_t>> specials_;  // matched whole in the raw text
   int32_t cls_ = 0, sep_ = 0, pad_ = 0, unk_ = 0;
 };
 

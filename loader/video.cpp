@@ -204,7 +204,9 @@ std::vector<int64_t> fix_start_offsets(int64_t n, int64_t num_frames, int64_t st
   return offsets;
 }
 
-std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const VideoLimits& limits) {
+std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const VideoLimits& video_limits) {
+  VideoLimits limits = video_limits;
+  if (!limits.image.on_warning) limits.image.on_warning = limits.on_warning;
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) {
@@ -216,6 +218,8 @@ std::unique_ptr<FrameSource> open_frame_source(const std::string& path, const Vi
     bad(path, std::string("is ") + file_kind_name(file_kind(path)) +
                   ", not a video file, image or folder of frames");
   if (is_image_file(path)) return std::make_unique<SingleImage>(path, limits);
+  if (const std::string format = other_image_format(path); !format.empty())
+    bad(path, unsupported_image_message(format));
 #if FROST_HAVE_FFMPEG
   return open_video_file(path, limits);
 #else
@@ -230,6 +234,8 @@ bool video_files_supported() {
 }
 
 #if !FROST_HAVE_FFMPEG
+void quiet_ffmpeg_log() {}
+
 // Without FFmpeg (video_write_ffmpeg.cpp is not built): writing videos is not available.
 bool video_writing_supported() {
   return false;
@@ -292,8 +298,17 @@ Clip load_clip(FrameSource& source, const ClipOptions& o) {
   Clip clip;
   clip.source_frames = source.frame_count();
   clip.indices = sample_frame_indices(clip.source_frames, o.sampling);
-  const HostTensor frames = source.read(clip.indices);  // u8 (k, H, W, 3)
-  HostTensor x;                                         // f32 (k, 3, S, S)
+  HostTensor frames;  // u8 (k, H, W, 3)
+  try {
+    frames = source.read(clip.indices);
+  } catch (const FrameCountChanged&) {
+    // Reading learnt the true frame count (a video whose damaged data the decoder rejects delivers fewer
+    // frames than its packets promise): sample again from the frames that exist, as the reference would.
+    clip.source_frames = source.frame_count();
+    clip.indices = sample_frame_indices(clip.source_frames, o.sampling);
+    frames = source.read(clip.indices);
+  }
+  HostTensor x;  // f32 (k, 3, S, S)
   if (o.train) {
     const int64_t H = frames.shape()[1], W = frames.shape()[2];
     const TrainCrop crop =

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/error.h"
 #include "engine/storage.h"
 #include "loader/image.h"
 #include "loader/preprocess.h"
@@ -56,6 +57,18 @@ struct VideoLimits {
   ImageLimits image;                      // frame images of folders, and single images
   int64_t max_pixels = 8192LL * 8192;     // a video's width x height
   int64_t max_frames = int64_t(1) << 22;  // 4M frames: 39 hours at 30 fps
+  // Damaged video data (loader/image.h's WarningSink); frame images use image.on_warning, or this one
+  // when that is unset.
+  WarningSink on_warning;
+};
+
+// Thrown by FrameSource::read when reading showed that a video delivers fewer frames than its packets
+// promised (the decoder rejected damaged data): frame_count() now gives the true count, so sample again
+// and read again (load_clip and the data pipeline do). A BadFile error, whose message says so, for callers
+// that do not.
+class FrameCountChanged : public Error {
+ public:
+  using Error::Error;
 };
 
 class FrameSource {
@@ -63,8 +76,11 @@ class FrameSource {
   virtual ~FrameSource() = default;
   // The file or folder, for errors.
   virtual const std::string& name() const = 0;
-  // Exact: the frames a decoder delivers (a video's demuxed frame packets; a folder's image files), never a
-  // container's estimate.
+  // Exact: the frames a decoder delivers (a folder's image files; a video's frames in the decoder's output
+  // order, as the `ffmpeg` command decodes them), never a container's estimate. A video's count comes from
+  // its packets where their timestamps prove it and from decoding it once otherwise; where damaged data
+  // makes the decoder deliver fewer frames than the packets promised, a read learns the true count,
+  // frame_count() changes and the read throws FrameCountChanged.
   virtual int64_t frame_count() const = 0;
   // u8 (k, H, W, 3) RGB: the frames at `indices` (0-based, any order, repeats allowed), decoding only those.
   virtual HostTensor read(std::span<const int64_t> indices) = 0;
@@ -89,6 +105,12 @@ FolderClips clips_in_folder(const std::string& folder);
 
 // Frames already in memory, u8 (N, H, W, 3), as a source (a decoded-video cache); `name` for errors.
 std::unique_ptr<FrameSource> frames_in_memory(HostTensor frames, std::string name);
+
+// FFmpeg prints its own view of damaged input to stderr at its default log level; frost reports damage
+// itself, per file (VideoLimits::on_warning). A program (the frost command) calls this once to silence
+// FFmpeg — unless FFmpeg's level was already changed, or FROST_FFMPEG_LOG names one (quiet, fatal, error,
+// warning, info, verbose, debug). The library never changes FFmpeg's process-wide state by itself.
+void quiet_ffmpeg_log();
 
 // Whether this build reads video files (FFmpeg found at configure time; -DFROST_FFMPEG=OFF builds read
 // frame folders and images only).

@@ -58,9 +58,9 @@ struct FreeSws {
   void operator()(SwsContext* p) const { sws_freeContext(p); }
 };
 
-// FFmpeg logs what it thinks of damaged input to stderr; frost reports problems as errors instead, so its
-// log is silenced unless the embedding program chose a level itself or FROST_FFMPEG_LOG names one
-// (quiet, fatal, error, warning, info, verbose, debug) to see FFmpeg's own diagnostics.
+// FFmpeg logs what it thinks of damaged input to stderr; frost reports it per file instead. A program
+// silences FFmpeg's log through quiet_ffmpeg_log() unless it chose a level itself or FROST_FFMPEG_LOG names
+// one (quiet, fatal, error, warning, info, verbose, debug) to see FFmpeg's own diagnostics.
 void set_ffmpeg_log_level() {
   static std::once_flag once;
   std::call_once(once, [] {
@@ -103,7 +103,6 @@ AVPixelFormat plain_format(AVPixelFormat f, bool& full_range) {
 class VideoFile final : public FrameSource {
  public:
   VideoFile(const std::string& path, const VideoLimits& limits) : name_(path), limits_(limits) {
-    set_ffmpeg_log_level();
     AVFormatContext* fmt = nullptr;
     int r = avformat_open_input(&fmt, path.c_str(), nullptr, nullptr);
     if (r < 0) bad_av(name_, "cannot open as a video", r);
@@ -132,7 +131,11 @@ class VideoFile final : public FrameSource {
                 name_ << ": FFmpeg could not allocate its decoder state");
     r = avcodec_parameters_to_context(dec_.get(), par);
     if (r < 0) bad_av(name_, "bad codec parameters", r);
-    dec_->thread_count = 0;  // as many decoding threads as FFmpeg sees fit
+    // Slice threads only, as many as FFmpeg sees fit. Frame threading turns off the decoder's error
+    // concealment and its per-frame damage flags at random (measured: a damaged H.264 MP4 flagged in 2 of 5
+    // runs), so a damaged file would decode to different pixels, with or without a warning, run to run.
+    dec_->thread_count = 0;
+    dec_->thread_type = FF_THREAD_SLICE;
     r = avcodec_open2(dec_.get(), codec, nullptr);
     if (r < 0) bad_av(name_, std::string("cannot open the ") + codec->name + " decoder", r);
 
@@ -140,7 +143,7 @@ class VideoFile final : public FrameSource {
   }
 
   const std::string& name() const override { return name_; }
-  int64_t frame_count() const override { return int64_t(pts_.size()); }
+  int64_t frame_count() const override { return int64_t(frame_ts_.size()); }
 
   HostTensor read(std::span<const int64_t> indices) override {
     FROST_CHECK(!indices.empty(), InvalidArgument, name_ << ": no frames requested");
@@ -152,32 +155,60 @@ class VideoFile final : public FrameSource {
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
     HostTensor out(DType::U8, {int64_t(indices.size()), height_, width_, 3});
     const size_t frame_bytes = size_t(width_) * size_t(height_) * 3;
-    for (int64_t want : wanted) {  // ascending, so the decoder mostly moves forward
-      if (ordinal_mode_)
-        decode_ordinal(want);
-      else
-        decode_timestamp(want);
+    std::vector<int64_t> damaged;
+    const int64_t promised = frame_count();
+    data_lost_ = false;
+    for (size_t k = 0; k < wanted.size(); ++k) {  // ascending, so the decoder mostly moves forward
+      const int64_t want = wanted[k];
+      int64_t at = want;  // the frame's index now
+      for (bool retry = !verified_;;) {
+        if (!verified_ && data_lost_) reindex();
+        if (frame_count() != promised) recounted(promised);
+        const bool found = ordinal_mode_ ? decode_ordinal(at) : decode_index(at);
+        if (found) break;
+        if (!retry) missing(at);
+        reindex();  // the packet index promised a frame the decoder did not give
+        retry = false;
+      }
+      if (frame_damaged_ || chain_damaged_) damaged.push_back(at);
       for (size_t j = 0; j < indices.size(); ++j)
-        if (indices[j] == want) convert(out.data<uint8_t>() + j * frame_bytes, want);
+        if (indices[j] == want) convert(out.data<uint8_t>() + j * frame_bytes, at);
     }
+    if (!damaged.empty()) report_damage(damaged);
     return out;
   }
 
  private:
-  // Demuxes every packet of the video stream (no decoding) to learn the frames' timestamps and key frames.
+  // A demuxed packet of the video stream, in decode order.
+  struct Packet {
+    int64_t pts, dts;
+    bool key;
+  };
+
+  // Learns which frames the decoder will deliver, in its output (display) order, and each one's timestamp.
+  //
+  // The fast way demuxes every packet without decoding: one packet is one frame, and sorting the packets'
+  // presentation timestamps gives the display order. That holds only where the timestamps are whole and
+  // true, so it is taken only when the packets prove it: every packet has a timestamp, no two share one, a
+  // decoder that reorders frames sees timestamps out of decode order (a raw stream remuxed with `-c copy`
+  // has pts = dts in decode order: sorting would give decode order, not display order), the stream starts
+  // at a key frame with no picture displayed before it (a stream cut inside a group of pictures, or an
+  // open GOP's leading pictures, starts with pictures the decoder cannot deliver), and no packet is flagged
+  // corrupt. Otherwise the stream is decoded once, start to end, and the frames are what the decoder
+  // outputs — the `ffmpeg` command's count and order — identified by their timestamps, or by their rank
+  // where the decoder gives none or repeats one.
   void index_frames() {
-    bool timestamps_usable = true;
+    std::vector<Packet>& packets = packets_;
+    bool trusted = true;
     int r = 0;
     while ((r = av_read_frame(fmt_.get(), packet_.get())) >= 0) {
       const AVPacket& p = *packet_;
-      // Packets flagged DISCARD (before an MP4 edit list's start) decode to no output frame; CORRUPT ones
-      // (the cut-off last packet of a truncated file) cannot be expected to.
-      if (p.stream_index == stream_ && p.size > 0 &&
-          !(p.flags & (AV_PKT_FLAG_DISCARD | AV_PKT_FLAG_CORRUPT))) {
-        if (p.pts == AV_NOPTS_VALUE) timestamps_usable = false;
-        pts_.push_back(p.pts);
-        if (p.flags & AV_PKT_FLAG_KEY) keys_.push_back(p.pts);
-        if (int64_t(pts_.size()) > limits_.max_frames)
+      if (p.stream_index == stream_ && p.size > 0) {
+        if (p.flags & AV_PKT_FLAG_CORRUPT) trusted = false;
+        // Packets flagged DISCARD (before an MP4 edit list's start) are decoded but give no output frame.
+        if (!(p.flags & AV_PKT_FLAG_DISCARD))
+          packets.push_back({p.pts, p.dts, (p.flags & AV_PKT_FLAG_KEY) != 0});
+        if (int64_t(packets.size()) > limits_.max_frames)
           bad(name_, "has more than " + std::to_string(limits_.max_frames) + " frames");
       }
       av_packet_unref(packet_.get());
@@ -185,49 +216,141 @@ class VideoFile final : public FrameSource {
     // A read error other than the end (a truncated download, say) ends the index: the frames before it are
     // what any decoder can deliver.
     if (r != AVERROR_EOF) index_note_ = " (reading stopped early: " + av_error(r) + ")";
-    if (pts_.empty()) bad(name_, "holds no video frames" + index_note_);
-    std::sort(pts_.begin(), pts_.end());
-    std::sort(keys_.begin(), keys_.end());
-    if (std::adjacent_find(pts_.begin(), pts_.end()) != pts_.end()) timestamps_usable = false;
-    // Without a timestamp per frame (raw streams), frames are found by counting from the start.
-    ordinal_mode_ = !timestamps_usable;
+    if (packets.empty()) bad(name_, "holds no video frames" + index_note_);
+
+    std::vector<int64_t> pts;
+    pts.reserve(packets.size());
+    for (const Packet& p : packets) {
+      if (p.pts == AV_NOPTS_VALUE) trusted = false;
+      pts.push_back(p.pts);
+    }
+    const bool reorders = fmt_->streams[stream_]->codecpar->video_delay > 0;
+    if (trusted && reorders && std::is_sorted(pts.begin(), pts.end())) trusted = false;
+    if (trusted && (!packets.front().key || *std::min_element(pts.begin(), pts.end()) != pts.front()))
+      trusted = false;
+    std::sort(pts.begin(), pts.end());
+    if (std::adjacent_find(pts.begin(), pts.end()) != pts.end()) trusted = false;
+
+    start_ts_ = INT64_MAX;
+    for (const Packet& p : packets)
+      for (int64_t t : {p.pts, p.dts})
+        if (t != AV_NOPTS_VALUE) start_ts_ = std::min(start_ts_, t);
+    if (trusted) {
+      frame_ts_ = std::move(pts);
+    } else {
+      decode_all();
+    }
+    build_lookup();
+  }
+
+  // A read found the packet index wrong — the decoder rejected damaged data, or a frame never came — so the
+  // stream is decoded once and indexed by what the decoder delivers (frame_count() changes).
+  void reindex() {
+    decode_all();
+    build_lookup();
+  }
+
+  // by_ts_ and anchors_ from frame_ts_ and the packets.
+  void build_lookup() {
+    by_ts_.clear();
+    anchors_.clear();
+    // Frames are found again by their timestamps where each frame has its own; else by counting.
+    ordinal_mode_ = std::find(frame_ts_.begin(), frame_ts_.end(), AV_NOPTS_VALUE) != frame_ts_.end();
+    if (!ordinal_mode_) {
+      by_ts_.reserve(frame_ts_.size());
+      for (size_t i = 0; i < frame_ts_.size(); ++i) by_ts_.push_back({frame_ts_[i], int64_t(i)});
+      std::sort(by_ts_.begin(), by_ts_.end());
+      ordinal_mode_ = std::adjacent_find(by_ts_.begin(), by_ts_.end(), [](const auto& a, const auto& b) {
+                        return a.first == b.first;
+                      }) != by_ts_.end();
+    }
+    // Where decoding can start: each key frame, sought by its decode timestamp (the one every demuxer can
+    // seek by; MPEG-TS seeks by dts, and a key frame's pts lies after the dts of frames decoded after it).
+    if (!ordinal_mode_) {
+      for (const Packet& p : packets_) {
+        if (!p.key || p.pts == AV_NOPTS_VALUE) continue;
+        const int64_t index = index_of(p.pts);
+        if (index < 0) continue;  // a key frame the decoder does not deliver
+        anchors_.push_back({p.dts == AV_NOPTS_VALUE ? p.pts : std::min(p.dts, p.pts), index});
+      }
+      std::sort(anchors_.begin(), anchors_.end(),
+                [](const Anchor& a, const Anchor& b) { return a.first_index < b.first_index; });
+    }
     positioned_ = false;  // the demuxer sits at the end: the first read seeks
   }
 
-  // Seeks to the key frame at or before `ts` (or the start) and resets the decoder.
+  // Decodes the whole stream once: frame_ts_ gets each output frame's timestamp, in output order.
+  void decode_all() {
+    frame_ts_.clear();
+    verified_ = true;
+    seek_start();
+    while (next_frame()) {
+      frame_ts_.push_back(frame_->pts);
+      if (int64_t(frame_ts_.size()) > limits_.max_frames)
+        bad(name_, "has more than " + std::to_string(limits_.max_frames) + " frames");
+    }
+    if (frame_ts_.empty()) bad(name_, "holds no video frames the decoder can deliver" + index_note_);
+    positioned_ = false;
+  }
+
+  // The frame with timestamp `ts`, or -1.
+  int64_t index_of(int64_t ts) const {
+    const auto it =
+        std::lower_bound(by_ts_.begin(), by_ts_.end(), std::pair<int64_t, int64_t>{ts, INT64_MIN});
+    return it != by_ts_.end() && it->first == ts ? it->second : -1;
+  }
+
+  void after_seek() {
+    avcodec_flush_buffers(dec_.get());
+    sent_end_ = false;
+    positioned_ = true;
+    have_frame_ = false;
+    decoded_ = -1;
+    chain_damaged_ = false;
+  }
+
+  // Seeks to the key frame at or before `ts` (a decode timestamp) and resets the decoder.
   void seek(int64_t ts) {
     int r = avformat_seek_file(fmt_.get(), stream_, INT64_MIN, ts, ts, 0);
     if (r < 0) r = av_seek_frame(fmt_.get(), stream_, ts, AVSEEK_FLAG_BACKWARD);
     if (r < 0) bad_av(name_, "cannot seek to timestamp " + std::to_string(ts), r);
-    avcodec_flush_buffers(dec_.get());
-    sent_end_ = false;
-    positioned_ = true;
-    decoded_ = -1;
+    after_seek();
   }
 
-  // Back to the first frame. Streams without timestamps (ordinal mode) are raw streams: a byte seek works.
+  // Back to the first packet. Byte streams (MPEG-TS and -PS, whose timestamps may restart; raw streams,
+  // which have none) seek to byte 0; containers with an index seek to the smallest timestamp (a byte seek
+  // would land them inside their headers).
   void seek_start() {
-    if (!ordinal_mode_) return seek(keys_.empty() ? pts_.front() : std::min(keys_.front(), pts_.front()));
-    int r = av_seek_frame(fmt_.get(), -1, 0, AVSEEK_FLAG_BYTE);
+    int r = -1;
+    const bool byte_stream = (fmt_->iformat->flags & AVFMT_TS_DISCONT) || start_ts_ == INT64_MAX;
+    if (byte_stream && !(fmt_->iformat->flags & AVFMT_NO_BYTE_SEEK))
+      r = av_seek_frame(fmt_.get(), -1, 0, AVSEEK_FLAG_BYTE);
+    if (r < 0 && start_ts_ != INT64_MAX)
+      r = avformat_seek_file(fmt_.get(), stream_, INT64_MIN, start_ts_, start_ts_, 0);
     if (r < 0) r = av_seek_frame(fmt_.get(), stream_, INT64_MIN, AVSEEK_FLAG_BACKWARD | AVSEEK_FLAG_ANY);
     if (r < 0) bad_av(name_, "cannot seek back to the start", r);
-    avcodec_flush_buffers(dec_.get());
-    sent_end_ = false;
-    positioned_ = true;
-    decoded_ = -1;
+    after_seek();
   }
 
-  // Decodes the next frame into frame_; false when the stream has no more.
+  // Decodes the next frame into frame_; false when the stream has no more. Damage the decoder reports — a
+  // packet it rejects, data it flags as invalid, a frame it marks corrupt or concealed errors in — marks
+  // the frame, and the frames after it until the next clean key frame (they may predict from it).
   bool next_frame() {
     for (int damaged = 0;;) {
       int r = avcodec_receive_frame(dec_.get(), frame_.get());
       if (r == 0) {
         ++decoded_;
+        frame_damaged_ = frame_->decode_error_flags != 0 || (frame_->flags & AV_FRAME_FLAG_CORRUPT);
+        if (frame_->key_frame && !frame_damaged_)
+          chain_damaged_ = false;
+        else if (frame_damaged_)
+          chain_damaged_ = true;
         return true;
       }
       if (r == AVERROR_EOF) return false;
       // Damaged data loses its frame, as in FFmpeg's own tools; a frame that never comes is reported missing.
       if (r == AVERROR_INVALIDDATA) {
+        chain_damaged_ = data_lost_ = true;
         if (++damaged > 10000) bad(name_, "decoding failed: the decoder reports damaged data without end");
         continue;
       }
@@ -240,8 +363,10 @@ class VideoFile final : public FrameSource {
         continue;
       }
       if (packet_->stream_index == stream_) {
+        if (packet_->flags & AV_PKT_FLAG_CORRUPT) chain_damaged_ = true;
         r = avcodec_send_packet(dec_.get(), packet_.get());
         // A damaged packet is skipped, as FFmpeg's own tools do; a frame it held is then reported missing.
+        if (r == AVERROR_INVALIDDATA) chain_damaged_ = data_lost_ = true;
         if (r < 0 && r != AVERROR_INVALIDDATA) {
           av_packet_unref(packet_.get());
           bad_av(name_, "decoding failed", r);
@@ -251,8 +376,13 @@ class VideoFile final : public FrameSource {
     }
   }
 
-  int64_t frame_timestamp() const {
-    return frame_->pts != AV_NOPTS_VALUE ? frame_->pts : frame_->best_effort_timestamp;
+  // The index was rebuilt from the decoder's output and the count changed: the caller's indices meant
+  // frames of the old count, so it must sample again.
+  [[noreturn]] void recounted(int64_t promised) {
+    throw FrameCountChanged(ErrorCategory::BadFile,
+                            name_ + ": damaged data: the decoder delivers " + std::to_string(frame_count()) +
+                                " frames, not the " + std::to_string(promised) +
+                                " its packets promise (frame_count() is now exact: sample again)");
   }
 
   [[noreturn]] void missing(int64_t index) {
@@ -260,47 +390,68 @@ class VideoFile final : public FrameSource {
                    " could not be decoded" + index_note_);
   }
 
-  // Leaves frame `index` (in presentation order) in frame_.
-  void decode_timestamp(int64_t index) {
-    const int64_t target = pts_[size_t(index)];
-    if (have_frame_ && last_ts_ == target) return;
-    // The last key frame at or before the target: decoding must start there or earlier.
-    int64_t key_at = int64_t(std::upper_bound(keys_.begin(), keys_.end(), target) - keys_.begin()) - 1;
+  // Leaves frame `index` (in output order) in frame_: decodes from the last key frame at or before it, and
+  // checks each frame the decoder gives by its timestamp, so a seek that lands late (a demuxer that seeks by
+  // another clock, an index that is off) is noticed and retried from an earlier key frame, then the start.
+  bool decode_index(int64_t index) {
+    if (have_frame_ && current_ == index) return true;
+    auto anchor_before = [&](int64_t i) {  // the last key frame delivering a frame at or before i, or -1
+      return int64_t(std::upper_bound(anchors_.begin(), anchors_.end(), i,
+                                      [](int64_t v, const Anchor& a) { return v < a.first_index; }) -
+                     anchors_.begin()) -
+             1;
+    };
+    int64_t a = anchor_before(index);
     // Decode on from where the decoder is when that is on the way and no key frame lies between.
-    const bool behind = positioned_ && have_frame_ && last_ts_ < target;
-    bool fresh = !(behind && (key_at < 0 || keys_[size_t(key_at)] <= last_ts_));
-    // Seek attempts: the key frame, two earlier ones (for a demuxer whose seek lands late), the start.
+    const bool on_the_way = positioned_ && have_frame_ && current_ < index &&
+                            (a < 0 || anchors_[size_t(a)].first_index <= current_);
+    bool fresh = !on_the_way;
     for (int attempt = 0; attempt < 5; ++attempt) {
       if (fresh) {
-        if (key_at >= 0)
-          seek(keys_[size_t(key_at)]);
+        if (a >= 0)
+          seek(anchors_[size_t(a)].seek_ts);
         else
           seek_start();
       }
       while (next_frame()) {
-        have_frame_ = true;
-        last_ts_ = frame_timestamp();
-        if (last_ts_ == target) return;
-        if (last_ts_ > target) break;
+        current_ = index_of(frame_->pts);
+        have_frame_ = current_ >= 0;
+        if (current_ == index) return true;
+        if (current_ > index) break;
       }
       have_frame_ = false;
-      if (fresh && key_at < 0) break;  // decoded from the start, and the frame never came
-      if (fresh) key_at = attempt >= 2 ? -1 : key_at - 1;
+      if (fresh && a < 0) break;  // decoded from the start, and the frame never came
+      if (fresh) a = attempt >= 2 ? -1 : a - 1;
       fresh = true;
     }
-    missing(index);
+    return false;
   }
 
   // Ordinal mode: frame `index` is the index-th frame the decoder delivers from the start.
-  void decode_ordinal(int64_t index) {
-    if (!positioned_ || !have_frame_ || decoded_ >= index) seek_start();
+  bool decode_ordinal(int64_t index) {
+    if (!positioned_ || !have_frame_ || decoded_ > index) seek_start();
+    if (decoded_ == index && have_frame_) return true;
     while (decoded_ < index) {
       if (!next_frame()) {
         have_frame_ = false;
-        missing(index);
+        return false;
       }
       have_frame_ = true;
     }
+    return true;
+  }
+
+  // One warning for a read: which frames came out of damaged data (the decoder concealed the damage).
+  void report_damage(const std::vector<int64_t>& frames) {
+    std::string list;
+    for (size_t i = 0; i < frames.size(); ++i) list += (i ? ", " : "") + std::to_string(frames[i]);
+    const std::string message = name_ + ": damaged data: frame" + (frames.size() > 1 ? "s " : " ") + list +
+                                " of " + std::to_string(frame_count()) +
+                                " decoded from it (the decoder concealed the damage)";
+    if (!limits_.on_warning)
+      bad(name_, "damaged data: frame" + std::string(frames.size() > 1 ? "s " : " ") + list + " of " +
+                     std::to_string(frame_count()) + " decoded from it");
+    limits_.on_warning(message);
   }
 
   // frame_ → RGB (H, W, 3) at `out`, with the frame's own colour matrix and range (as FFmpeg's scale filter).
@@ -345,21 +496,34 @@ class VideoFile final : public FrameSource {
   std::vector<uint8_t> scratch_;  // RGB rows at swscale's stride (convert)
   int stream_ = -1;
   int width_ = 0, height_ = 0;
-  std::vector<int64_t> pts_;   // sorted presentation timestamps: frame i has pts_[i]
-  std::vector<int64_t> keys_;  // sorted timestamps of the key frames
-  std::string index_note_;     // why indexing stopped early, if it did
-  bool ordinal_mode_ = false;
-  bool positioned_ = false;  // the demuxer/decoder are at a known place (after a seek)
-  bool sent_end_ = false;    // the decoder has been told the input ended
-  bool have_frame_ = false;  // frame_ holds the last frame decoded, at last_ts_
-  int64_t last_ts_ = 0;
-  int64_t decoded_ = -1;  // frames delivered since the last seek, minus one (ordinal mode)
+  // Where decoding can start: a key frame's seek timestamp and the first frame (in output order) that
+  // decoding from it delivers.
+  struct Anchor {
+    int64_t seek_ts;
+    int64_t first_index;
+  };
+  std::vector<Packet> packets_;                     // the video stream's packets, in decode order
+  std::vector<int64_t> frame_ts_;                   // frame i's timestamp, in output order
+  std::vector<std::pair<int64_t, int64_t>> by_ts_;  // (timestamp, frame), sorted
+  std::vector<Anchor> anchors_;                     // by first_index
+  int64_t start_ts_ = INT64_MAX;                    // the smallest timestamp of any packet
+  std::string index_note_;                          // why indexing stopped early, if it did
+  bool verified_ = false;   // frame_ts_ is what the decoder delivered (decode_all), not the packets' promise
+  bool data_lost_ = false;  // the decoder rejected data since the read began: the packet index overcounts
+  bool ordinal_mode_ = false;  // frames found by counting from the start (no timestamp per frame)
+  bool positioned_ = false;    // the demuxer/decoder are at a known place (after a seek)
+  bool sent_end_ = false;      // the decoder has been told the input ended
+  bool have_frame_ = false;    // frame_ holds frame current_ (or, in ordinal mode, frame decoded_)
+  int64_t current_ = -1;
+  int64_t decoded_ = -1;        // frames delivered since the last seek, minus one (ordinal mode)
+  bool frame_damaged_ = false;  // frame_ came out of damaged data
+  bool chain_damaged_ = false;  // damage since the last clean key frame: later frames may predict from it
 };
 
 }  // namespace
 
 void quiet_ffmpeg_log() {
-  set_ffmpeg_log_level();
+  set_ffmpeg_log_level();  // a program's choice (loader/video.h); the reader and writer never call it
 }
 
 std::unique_ptr<FrameSource> open_video_file(const std::string& path, const VideoLimits& limits) {

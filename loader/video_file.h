@@ -15,8 +15,6 @@ namespace frost::loader {
 
 #if FROST_HAVE_FFMPEG
 std::unique_ptr<FrameSource> open_video_file(const std::string& path, const VideoLimits& limits);
-// FFmpeg's own log silenced (or set by FROST_FFMPEG_LOG), once per process: the reader's and writer's policy.
-void quiet_ffmpeg_log();
 #endif
 
 }  // namespace frost::loader

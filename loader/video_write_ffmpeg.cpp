@@ -70,7 +70,6 @@ void write_video(const std::string& path, const HostTensor& frames, const VideoW
                   << frames.dtype() << s);
   FROST_CHECK(o.fps >= 1 && o.fps <= 240 && o.crf >= 0 && o.crf <= 51, InvalidArgument,
               "write_video: fps " << o.fps << " (1..240) or crf " << o.crf << " (0..51) out of range");
-  quiet_ffmpeg_log();
   const AVCodec* codec = h264_encoder();
   FROST_CHECK(codec != nullptr, Unsupported, "write_video: this FFmpeg has no H.264 encoder (libx264)");
   const int T = int(s[0]), H = int(s[1]), W = int(s[2]);

@@ -199,12 +199,14 @@ Embeddings DualEncoder::encode_videos_sliding(const std::vector<std::string>& pa
   return out;
 }
 
-Embeddings DualEncoder::encode_images(const std::vector<std::string>& paths) {
+Embeddings DualEncoder::encode_images(const std::vector<std::string>& paths,
+                                      const loader::VideoLimits& limits) {
   for (const std::string& p : paths)
     FROST_CHECK(loader::is_image_file(p), BadFile,
                 p << ": not a PNG or JPEG image (videos and frame folders are encoded as videos)");
   loader::ClipOptions clip;
   clip.sampling.num_frames = 1;
+  clip.limits = limits;
   return encode_videos(paths, clip);
 }
 

@@ -68,8 +68,9 @@ class DualEncoder {
   // the mean of its windows' unnormalised embeddings (and features). stride > 0.
   Embeddings encode_videos_sliding(const std::vector<std::string>& paths, int64_t stride,
                                    loader::ClipOptions clip = {});
-  // Images as one-frame clips (the reference's image path).
-  Embeddings encode_images(const std::vector<std::string>& paths);
+  // Images as one-frame clips (the reference's image path); `limits` bounds them and takes damage
+  // warnings (loader/image.h).
+  Embeddings encode_images(const std::vector<std::string>& paths, const loader::VideoLimits& limits = {});
 
   const FitConfig& config() const { return config_; }
   const EncoderOptions& options() const { return options_; }

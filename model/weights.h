@@ -82,6 +82,9 @@ inline constexpr const char* kVideoHashKey = "frost.video_hash";
 // (cli/model_files.h), so a checkpoint needs no --config or --vocab.
 inline constexpr const char* kConfigKey = "frost.config";
 inline constexpr const char* kVocabKey = "frost.vocab";
+// The tokenizer's settings (loader::TokenizerOptions::to_json) beside the vocabulary: a cased model stays
+// cased.
+inline constexpr const char* kTokenizerKey = "frost.tokenizer";
 
 // The canonical name of a checkpoint tensor, "" if the source ignores it; exposed for tests and tools.
 std::string canonical_weight_name(const std::string& name, WeightSource source, const FitConfig& c);

@@ -142,6 +142,24 @@ class CliBadInput : public ::testing::Test {
                 .c_str()) != 0 ||
         std::system((ffmpeg + "8x6:rate=5 -frames:v 5 -c:v ffv1 '" + dir_ + "/ffv1_8x6.mkv'").c_str()) != 0)
       setup_error_ = "the ffmpeg command failed (scripts/install_deps.sh installs it)";
+    // Damaged media (issue 17): a JPEG with 3 stray bytes before a marker (Pillow decodes it), one cut in its
+    // scan (Pillow refuses it), a TIFF (refused by name), and an H.264 MP4 with 5,000 bytes zeroed in the
+    // middle (FFmpeg conceals the damage and loses one frame of 100).
+    const std::string jpegs = std::string(FROST_TEST_FIXTURES) + "/jpeg_damage/";
+    fs::copy_file(jpegs + "extraneous_before_dqt.jpg", dir_ + "/stray.jpg");
+    fs::copy_file(jpegs + "clean_truncated_at50.jpg", dir_ + "/truncated.jpg");
+    write("image.tif", std::string("II*\0\x08\0\0\0\x0c\0", 10) + std::string(200, '\0'));
+    if (std::system((ffmpeg + "320x240:rate=25:duration=4 -c:v libx264 -g 50 -bf 2 -crf 18 '" + dir_ +
+                     "/damaged.mp4'")
+                        .c_str()) != 0)
+      setup_error_ = "the ffmpeg command failed (scripts/install_deps.sh installs it)";
+    {
+      std::fstream video(dir_ + "/damaged.mp4", std::ios::in | std::ios::out | std::ios::binary);
+      video.seekg(0, std::ios::end);
+      const std::streamoff size = video.tellg();
+      video.seekp(size / 2);
+      video.write(std::string(5000, '\0').data(), 5000);
+    }
     // Clips at the reference's 224 pixels, which the tiny model (32) does not take.
     const Result r =
         run_frost({"clip", "img.png", "--frames", "2", "--out", "clips224.safetensors"}, {}, dir_, "", 120);
@@ -174,6 +192,7 @@ struct Row {
   std::string absent = "";      // must not appear in stdout + stderr
   std::string then = "";        // a second command's stdout must contain `then_message`
   std::string then_message = "";
+  std::string warning = "";  // a "warning:" line of stderr must contain it
 };
 
 const std::vector<std::string> kTiny = {"--config", "tiny", "--weights", "w.safetensors"};
@@ -568,6 +587,60 @@ std::vector<Row> rows() {
        "has 64 positions"},
       {"backend_unknown", text_cmd({"a dog", "--backend", "tpu", "--out", "o.safetensors"}), 1,
        "--backend tpu is not in this build"},
+      // -- damaged media: read as Pillow / FFmpeg read it, with a warning naming the file; refused where they
+      // refuse it, and under --strict --
+      {"damaged_jpeg_read_with_a_warning",
+       {"clip", "stray.jpg", "--out", "o_dmg.safetensors"},
+       0,
+       "stray.jpg: 1 frame",
+       {},
+       {},
+       "",
+       "",
+       "",
+       "",
+       "stray.jpg: damaged JPEG data (Corrupt JPEG data: 3 extraneous bytes before marker 0xdb)"},
+      {"damaged_jpeg_strict",
+       {"clip", "stray.jpg", "--out", "o.safetensors", "--strict"},
+       1,
+       "stray.jpg: damaged JPEG data"},
+      {"truncated_jpeg_refused",
+       {"clip", "truncated.jpg", "--out", "o.safetensors"},
+       1,
+       "none of the 1 inputs could be read",
+       {},
+       {},
+       "",
+       "",
+       "",
+       "",
+       "truncated.jpg: cannot decode JPEG: the file is truncated"},
+      {"tiff_refused_by_name",
+       {"clip", "image.tif", "--out", "o.safetensors"},
+       1,
+       "none of the 1 inputs could be read",
+       {},
+       {},
+       "",
+       "",
+       "",
+       "",
+       "image.tif: a TIFF image: frost reads PNG and JPEG images only"},
+      {"damaged_video_read_with_a_warning",
+       {"clip", "damaged.mp4", "--frames", "16", "--out", "o_dmgv.safetensors"},
+       0,
+       "damaged.mp4: 99 frames",
+       {},
+       {},
+       "",
+       "",
+       "",
+       "",
+       "damaged.mp4: damaged data: frames "},
+      {"damaged_video_strict",
+       {"clip", "damaged.mp4", "--frames", "16", "--out", "o.safetensors", "--strict"},
+       1,
+       "damaged.mp4: damaged data"},
       // -- batch commands: unreadable items are skipped, said, and recorded; --strict refuses --
       {"clip_skips_unreadable",
        {"clip", "img.png", "not_a_video.mp4", "--out", "o_skip.safetensors"},
@@ -642,6 +715,14 @@ TEST_P(CliTable, ExitCodeMessageAndFilesUnchanged) {
                   lines[i].find(": note: ") != std::string::npos || lines[i].rfind("libgomp: ", 0) == 0 ||
                   (lines[i].empty() && i + 2 < lines.size() && lines[i + 1].rfind("libgomp: ", 0) == 0))
           << "an extra line: " << lines[i];
+  }
+  if (!row.warning.empty()) {
+    bool found = false;
+    std::istringstream err(r.err);
+    for (std::string l; std::getline(err, l);)
+      found =
+          found || (l.find(": warning: ") != std::string::npos && l.find(row.warning) != std::string::npos);
+    EXPECT_TRUE(found) << "want a warning with: " << row.warning << "\n" << r.err;
   }
   if (!row.absent.empty()) {
     EXPECT_EQ(all.find(row.absent), std::string::npos) << "must not show: " << row.absent;

@@ -6,6 +6,7 @@
 //     works (the same bits as on the whole checkpoint), `encode text` on it names the missing tower;
 //   - `encode --normalize` gives unit rows, and an --out ending in .npy is NumPy's format;
 //   - `--help` gives every command an example and shows defaults, never an empty list's "[]";
+//   - `--vocab` takes a tokenizer with its settings (issue 17): a cased vocabulary stays cased;
 //   - `frost index` on a folder of videos indexes each video in it (and its sub-folders), a frame folder
 //     inside it as one clip, hidden files left out.
 #include <gtest/gtest.h>
@@ -310,6 +311,80 @@ TEST_F(CliModelFiles, AHuggingFaceTextModelGivesItsFeatures) {
       std::string::npos)
       << normalize.err;
   EXPECT_FALSE(fs::exists(dir_ + "/x.safetensors"));
+}
+
+// Issue 17's tokenizer settings through the binary: `--vocab` takes the field case's cased vocabulary alone
+// (read as cased, with a note), a Hugging Face folder (vocab.txt + tokenizer_config.json) or a
+// tokenizer.json, and each gives the embeddings of the cased ids ("Dog" is 500, not "dog"'s 103): the bits of
+// the library with a cased tokenizer. An uncased folder gives other embeddings; a BPE tokenizer.json is
+// refused by name.
+TEST_F(CliModelFiles, VocabTakesATokenizersOwnSettings) {
+  const std::string settings = test::kFixtures + "/tokenizer_settings";
+  fs::copy_file(settings + "/case_vocab.txt", dir_ + "/cased_vocab.txt",
+                fs::copy_options::overwrite_existing);
+  for (const char* d : {"/hf_cased", "/hf_uncased", "/hf_cased_json", "/hf_bpe"})
+    fs::create_directories(dir_ + d);
+  fs::copy_file(settings + "/case_vocab.txt", dir_ + "/hf_cased/vocab.txt",
+                fs::copy_options::overwrite_existing);
+  std::ofstream(dir_ + "/hf_cased/tokenizer_config.json")
+      << R"({"do_lower_case": false, "tokenizer_class": "BertTokenizer"})";
+  fs::copy_file(settings + "/case_vocab.txt", dir_ + "/hf_uncased/vocab.txt",
+                fs::copy_options::overwrite_existing);
+  std::ofstream(dir_ + "/hf_uncased/tokenizer_config.json") << R"({"do_lower_case": true})";
+  fs::copy_file(settings + "/cased_config_saved.tokenizer.json", dir_ + "/hf_cased_json/tokenizer.json",
+                fs::copy_options::overwrite_existing);
+  fs::copy_file(settings + "/bpe.tokenizer.json", dir_ + "/hf_bpe/tokenizer.json",
+                fs::copy_options::overwrite_existing);
+
+  const std::vector<std::string> captions = {"Dog on the Beach", "a Cat on the beach"};
+  auto encode = [&](const std::string& vocab, const std::string& out) {
+    std::vector<std::string> a = {"encode", "text"};
+    a.insert(a.end(), captions.begin(), captions.end());
+    for (const std::string& w :
+         {std::string("--weights"), std::string("w.safetensors"), std::string("--config"),
+          std::string("tiny"), std::string("--vocab"), vocab, std::string("--out"), out})
+      a.push_back(w);
+    return frost(a);
+  };
+  const Result alone = encode("cased_vocab.txt", "cased_alone.safetensors");
+  ASSERT_EQ(alone.exit_code, 0) << alone.err;
+  EXPECT_NE(
+      alone.err.find("note: cased_vocab.txt: no tokenizer settings come with this vocabulary, and 4 of its "
+                     "tokens have capitals ('Dog', 'Cat', '##Run', ...), which a lowercasing tokenizer "
+                     "never produces: reading it as cased"),
+      std::string::npos)
+      << alone.err;
+  for (const auto& [vocab, out] : {std::pair{"hf_cased", "cased_folder.safetensors"},
+                                   std::pair{"hf_cased/tokenizer_config.json", "cased_config.safetensors"},
+                                   std::pair{"hf_cased_json", "cased_json_folder.safetensors"},
+                                   std::pair{"hf_cased_json/tokenizer.json", "cased_json.safetensors"}}) {
+    const Result r = encode(vocab, out);
+    ASSERT_EQ(r.exit_code, 0) << vocab << "\n" << r.err;
+    EXPECT_EQ(r.err.find("note:"), std::string::npos) << vocab << "\n" << r.err;
+    EXPECT_TRUE(same_bits(embeddings(out), embeddings("cased_alone.safetensors"))) << vocab;
+  }
+  // The library with the cased tokenizer: the same bits.
+  loader::TokenizerOptions cased;
+  cased.lowercase = false;
+  const model::FitConfig tiny = model::FitConfig::tiny();
+  model::DualEncoder lib(
+      tiny,
+      model::load_weights(tiny, {{dir_ + "/w.safetensors", model::WeightSource::FrozenInTime}},
+                          {.towers = model::Towers::Text}),
+      loader::WordPieceTokenizer::from_vocab(dir_ + "/cased_vocab.txt", cased));
+  EXPECT_TRUE(same_bits(embeddings("cased_alone.safetensors"), lib.encode_text(captions).embedding));
+  // Lowercased, the captions are other ids ("dog" 103, "beach" 118), so other embeddings.
+  const Result uncased = encode("hf_uncased", "uncased_folder.safetensors");
+  ASSERT_EQ(uncased.exit_code, 0) << uncased.err;
+  EXPECT_FALSE(same_bits(embeddings("uncased_folder.safetensors"), embeddings("cased_alone.safetensors")));
+
+  const Result bpe = encode("hf_bpe", "bpe.safetensors");
+  EXPECT_EQ(bpe.exit_code, 1);
+  EXPECT_NE(bpe.err.find("hf_bpe/tokenizer.json: model 'BPE' is not supported — frost runs WordPiece (BERT) "
+                         "tokenizers"),
+            std::string::npos)
+      << bpe.err;
+  EXPECT_FALSE(fs::exists(dir_ + "/bpe.safetensors"));
 }
 
 // `frost train --text-weights`: the reference's start — the text model from Hugging Face, the rest (the

@@ -2,14 +2,18 @@
 // PNG round trip, and bad input — wrong format, truncation, a header promising too many pixels, a file
 // over the size limit — rejected with the file named and what is wrong.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
 #include "engine/random.h"
+#include "loader/hash.h"
 #include "loader/image.h"
 #include "test_util.h"
 
@@ -120,6 +124,133 @@ TEST(Image, EveryJpegColourSpaceDecodesAsPillow) {
     ASSERT_EQ(field.data<uint8_t>()[3 * i + 1], 30);
     ASSERT_EQ(field.data<uint8_t>()[3 * i + 2], 60);
   }
+}
+
+// Damaged JPEGs as Pillow reads them (tests/fixtures/jpeg_damage/make_fixtures.py, Pillow 13.0.0): four
+// sources (the field case, baseline, progressive, restart markers), each with stray bytes before every
+// marker, overwritten / inserted / early-ended scan data, a lost restart marker, truncation from the header
+// down to a missing end marker, garbage after the end. What Pillow decodes, frost decodes to the same bytes
+// and reports through the warning sink, naming the file, wherever libjpeg saw damage (overwritten scan
+// data that is still valid entropy-coded data changes pixels unnoticed, in Pillow and frost alike); what
+// Pillow refuses (truncation that leaves the last scanline unfinished), frost refuses. Without a sink, damage
+// is refused: no caller gets a damaged picture silently.
+TEST(Image, DamagedJpegsAreReadAsPillowReadsThem) {
+  const std::string dir = std::string(FROST_TEST_FIXTURES) + "/jpeg_damage";
+  const nlohmann::json expected = nlohmann::json::parse(std::ifstream(dir + "/expected.json"));
+  ASSERT_GE(expected.size(), 150u);
+  int decoded = 0, refused = 0, warned = 0, unnoticed = 0;
+  for (auto it = expected.begin(); it != expected.end(); ++it) {
+    const std::string path = dir + "/" + it.key();
+    const nlohmann::json& want = it.value();
+    SCOPED_TRACE(it.key());
+    std::vector<std::string> warnings;
+    ImageLimits limits;
+    limits.on_warning = [&](const std::string& m) { warnings.push_back(m); };
+    if (want["verdict"] == "refused") {
+      ++refused;
+      try {
+        read_image(path, limits);
+        ADD_FAILURE() << "decoded what Pillow refuses (" << want["error"].get<std::string>() << ")";
+      } catch (const Error& e) {
+        EXPECT_EQ(e.category(), ErrorCategory::BadFile);
+        EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+      }
+      continue;
+    }
+    ++decoded;
+    HostTensor got;
+    try {
+      got = read_image(path, limits);
+    } catch (const Error& e) {
+      ADD_FAILURE() << "refused what Pillow decodes: " << e.what();
+      continue;
+    }
+    ASSERT_EQ(got.shape(), Shape({want["height"].get<int64_t>(), want["width"].get<int64_t>(), 3}));
+    EXPECT_EQ(sha256_hex(std::string(static_cast<const char*>(got.raw()), got.bytes())),
+              want["rgb_sha256"].get<std::string>());
+    const bool clean_source = want.value("same_as_source", false) && it.key() == want["source"];
+    if (clean_source) {
+      EXPECT_TRUE(warnings.empty()) << warnings.front();
+      continue;
+    }
+    if (!warnings.empty()) {
+      ++warned;
+      ASSERT_EQ(warnings.size(), 1u);
+      EXPECT_NE(warnings[0].find(path + ": damaged JPEG data"), std::string::npos) << warnings[0];
+      // Without a sink the same file is refused, naming the damage.
+      try {
+        read_image(path);
+        ADD_FAILURE() << "damaged data decoded with nobody told";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("damaged JPEG data"), std::string::npos) << e.what();
+      }
+    } else if (!want["same_as_source"].get<bool>()) {
+      ++unnoticed;  // overwritten scan data that is still valid entropy-coded data: no decoder can tell
+    }
+  }
+  std::printf(
+      "damaged JPEGs: %d decoded as Pillow (%d with a warning, %d changed where libjpeg sees no "
+      "damage), %d refused as Pillow\n",
+      decoded, warned, unnoticed, refused);
+  EXPECT_LE(unnoticed, 8);
+  // The field case: 3 stray bytes before DQT decode to the clean file's pixels, with a warning.
+  std::vector<std::string> warnings;
+  ImageLimits limits;
+  limits.on_warning = [&](const std::string& m) { warnings.push_back(m); };
+  const HostTensor stray = read_image(dir + "/extraneous_before_dqt.jpg", limits);
+  const HostTensor clean = read_image(dir + "/clean.jpg");
+  EXPECT_EQ(std::memcmp(stray.raw(), clean.raw(), clean.bytes()), 0);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("3 extraneous bytes before marker 0xdb"), std::string::npos) << warnings[0];
+}
+
+// Image formats Pillow reads and frost does not are refused by name — never handed to FFmpeg, which
+// decoded the field case (a JPEG-compressed TIFF) to black with no error, and a GIF's transparent index to
+// white where Pillow gives its palette colour.
+TEST(Image, OtherImageFormatsAreRefusedByName) {
+  const std::pair<std::string, std::string> heads[] = {
+      {std::string("GIF89a\x01\x00\x01\x00", 10), "GIF"},
+      {std::string("II*\0\x08\0\0\0", 8), "TIFF"},
+      {std::string("MM\0*\0\0\0\x08", 8), "TIFF"},
+      {std::string("RIFF\x10\0\0\0WEBPVP8 ", 16), "WebP"},
+      {std::string("BM\x3e\0\0\0\0\0\0\0\x3e\0\0\0", 14), "BMP"},
+      {std::string("\0\0\1\0\1\0\x10\x10\0\0", 10), "ICO/CUR"},
+      {std::string("\0\0\0\x0cjP  \r\n\x87\n", 12), "JPEG 2000"},
+      {std::string("\xff\x0a\xff\x07", 4), "JPEG XL"},
+      {std::string("qoif\0\0\0\x10", 8), "QOI"},
+      {std::string("8BPS\0\1", 6), "PSD (Photoshop)"},
+      {std::string("P6\n4 4\n255\n", 11), "PNM (PBM/PGM/PPM)"},
+      {std::string("\0\0\0\x1c"
+                   "ftypavif",
+                   12),
+       "AVIF/HEIF"},
+  };
+  const std::filesystem::path tmp =
+      std::filesystem::temp_directory_path() / ("frost_other_images_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(tmp);
+  const std::string dir = tmp.string();
+  for (const auto& [bytes, format] : heads) {
+    SCOPED_TRACE(format);
+    const std::string path = dir + "/image";
+    std::ofstream(path, std::ios::binary) << bytes;
+    EXPECT_EQ(other_image_format(path), format);
+    try {
+      read_image(path);
+      ADD_FAILURE() << "decoded";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("a " + format + " image: frost reads PNG and JPEG images only"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  // Not images: an MP4 whose first box is 256 bytes (the ICO signature's bytes), MPEG-TS, PNG, JPEG, text.
+  for (const std::string& bytes :
+       {std::string("\0\0\1\0ftypisom", 12), std::string("\x47\x40\x11\x10", 4),
+        std::string("\x89PNG\r\n\x1a\n", 8), std::string("\xff\xd8\xff\xe0", 4), std::string("hello")}) {
+    std::ofstream(dir + "/other", std::ios::binary) << bytes;
+    EXPECT_EQ(other_image_format(dir + "/other"), "") << bytes.size();
+  }
+  std::filesystem::remove_all(tmp);
 }
 
 TEST(Image, JpegDecodesAsPillowDoes) {

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "engine/error.h"
 #include "engine/random.h"
@@ -134,6 +135,7 @@ std::string shell_quote(const std::string& s) {
 class VideoFiles : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
+    quiet_ffmpeg_log();  // the damaged files would fill the log with FFmpeg's own view (frost warns itself)
     dir_ = fs::temp_directory_path() / ("frost_video_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
     {
@@ -418,6 +420,218 @@ TEST_F(VideoFiles, DamagedFilesNeverCrash) {
   }
   EXPECT_EQ(opened + refused, 120);
   std::printf("damaged videos: %d decoded, %d refused with an error\n", opened, refused);
+}
+
+// ---- timestamps: the frames the ffmpeg command decodes ----------------------------------------------------
+
+// Containers x codecs x B-frames x start offsets, and the streams whose timestamps do not map one-to-one onto
+// displayed frames (issue 17): cut inside a group of pictures, an open GOP cut at its I frame (leading
+// pictures the decoder cannot deliver), raw H.264 remuxed with `-c copy` (pts = dts in decode order), a raw
+// elementary stream (no timestamps), a repeated timestamp, interlaced H.264 and MPEG-2, MPEG-TS, MPEG-PS,
+// MP4 and MKV. Each is made at set-up by the `ffmpeg` command from testsrc2 (60 frames of 64x48), and its
+// truth is what the same command decodes (every frame the decoder outputs, -fps_mode passthrough, rgb24).
+class VideoTimestamps : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    quiet_ffmpeg_log();  // the damaged cases would fill the log with FFmpeg's own view (frost warns itself)
+    dir_ = fs::temp_directory_path() / ("frost_vts_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    if (std::system("command -v ffmpeg >/dev/null 2>&1") != 0) {
+      setup_error_ = "the ffmpeg command is missing (scripts/install_deps.sh installs it)";
+      return;
+    }
+    const std::string x = "ffmpeg -nostdin -y -loglevel error ";
+    const std::string src = x + "-f lavfi -i testsrc2=size=64x48:rate=25:duration=2.4 ";
+    const std::string dmg_src = x + "-f lavfi -i testsrc2=size=320x240:rate=25:duration=4 ";
+    // (name, command run in the folder); later commands may read earlier files.
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"h264_bf3_one_gop.ts", src + "-c:v libx264 -bf 3 -g 250 -f mpegts h264_bf3_one_gop.ts"},
+        {"h264_bf3.ts", src + "-c:v libx264 -bf 3 -g 12 -f mpegts h264_bf3.ts"},
+        {"h264_bf0.ts", src + "-c:v libx264 -bf 0 -g 12 -f mpegts h264_bf0.ts"},
+        {"h264_bf2.mkv", src + "-c:v libx264 -bf 2 -g 12 h264_bf2.mkv"},
+        {"h264_bf2.mp4", src + "-c:v libx264 -bf 2 -g 12 h264_bf2.mp4"},
+        {"h264_offset.mp4", src + "-c:v libx264 -bf 2 -g 12 -output_ts_offset 7.3 h264_offset.mp4"},
+        {"h264_offset.ts", src + "-c:v libx264 -bf 2 -g 12 -output_ts_offset 7.3 -f mpegts h264_offset.ts"},
+        {"h264_offset.mkv", src + "-c:v libx264 -bf 2 -g 12 -output_ts_offset 7.3 h264_offset.mkv"},
+        {"h264_ps.mpg", src + "-c:v libx264 -bf 2 -g 12 -f mpeg h264_ps.mpg"},
+        {"mpeg2_bf2.ts", src + "-c:v mpeg2video -bf 2 -g 12 -f mpegts mpeg2_bf2.ts"},
+        {"mpeg2_bf2.mpg", src + "-c:v mpeg2video -bf 2 -g 12 -f vob mpeg2_bf2.mpg"},
+        {"hevc_bf3.ts",
+         src + "-c:v libx265 -x265-params bframes=3:keyint=12:log-level=none -f mpegts hevc_bf3.ts"},
+        {"hevc_bf3.mp4", src + "-c:v libx265 -x265-params bframes=3:keyint=12:log-level=none hevc_bf3.mp4"},
+        {"raw.h264", src + "-c:v libx264 -bf 2 -g 12 -f h264 raw.h264"},
+        {"remux.mp4", x + "-r 25 -i raw.h264 -c copy remux.mp4"},
+        {"open_gop.ts", src + "-c:v libx264 -bf 3 -g 12 -x264-params open-gop=1 -f mpegts open_gop.ts"},
+        {"open_gop_cut.ts", x + "-i open_gop.ts -ss 0.5 -c copy -copyinkf -f mpegts open_gop_cut.ts"},
+        {"cut_mid_gop.ts", x + "-i h264_bf3.ts -ss 0.3 -c copy -copyinkf -f mpegts cut_mid_gop.ts"},
+        {"cut_mid_gop.mp4", x + "-i h264_bf2.mp4 -ss 0.3 -c copy -copyinkf cut_mid_gop.mp4"},
+        {"cut_mid_gop.mkv", x + "-i h264_bf2.mkv -ss 0.3 -c copy -copyinkf cut_mid_gop.mkv"},
+        {"byte_cut.ts", "dd if=h264_bf3.ts of=byte_cut.ts bs=188 skip=20 2>/dev/null"},  // a segment's tail
+        {"interlaced_h264.ts", src + "-c:v libx264 -flags +ildct+ilme -x264-params interlaced=1 -bf 2 -g 12 "
+                                     "-f mpegts interlaced_h264.ts"},
+        {"interlaced_mpeg2.ts",
+         src + "-c:v mpeg2video -flags +ildct+ilme -top 1 -bf 2 -g 12 -f mpegts interlaced_mpeg2.ts"},
+        {"repeated_ts.mkv",
+         src + "-c:v libx264 -bf 0 -g 12 -bsf:v 'setts=ts=if(eq(N\\,5)\\,PREV_OUTPTS\\,TS)' repeated_ts.mkv"},
+        {"damage_source.mp4", dmg_src + "-c:v libx264 -g 50 -bf 2 -crf 18 damage_source.mp4"},
+    };
+    for (const auto& [name, command] : cases) {
+      const std::string cmd = "cd '" + dir_.string() + "' && " + command + " 2>>log";
+      if (std::system(cmd.c_str()) != 0) {
+        setup_error_ = "failed: " + command;
+        return;
+      }
+      if (name != "damage_source.mp4") names_.push_back(name);
+    }
+    // 5,000 bytes zeroed in the middle of an H.264 MP4: the decoder rejects a packet and conceals damage.
+    std::ifstream in(dir_ / "damage_source.mp4", std::ios::binary);
+    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::fill(bytes.begin() + std::ptrdiff_t(bytes.size() / 2),
+              bytes.begin() + std::ptrdiff_t(bytes.size() / 2 + 5000), char(0));
+    std::ofstream(dir_ / "damaged.mp4", std::ios::binary).write(bytes.data(), std::streamsize(bytes.size()));
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  void SetUp() override {
+    if (!video_files_supported()) GTEST_SKIP() << "this build reads no video files (no FFmpeg)";
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  }
+  static std::string path(const std::string& name) { return (dir_ / name).string(); }
+
+  // Every frame the ffmpeg command decodes from `file`, rgb24, each `frame_bytes` long.
+  static std::vector<uint8_t> ffmpeg_frames(const std::string& file) {
+    const std::string out = path("cli.rgb");
+    const std::string cmd = "ffmpeg -nostdin -y -loglevel quiet -i " + shell_quote(file) +
+                            " -fps_mode passthrough -f rawvideo -pix_fmt rgb24 " + shell_quote(out);
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::ifstream in(out, std::ios::binary);
+    return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+
+  static fs::path dir_;
+  static std::string setup_error_;
+  static std::vector<std::string> names_;
+};
+fs::path VideoTimestamps::dir_;
+std::string VideoTimestamps::setup_error_;
+std::vector<std::string> VideoTimestamps::names_;
+
+// Holds `video` to the ffmpeg command's decode: the same count, and each frame — read one at a time in a
+// scattered order (every read seeks), then all at once — byte-identical to the command's frame. `order`
+// reads are skipped past `max_scattered` frames (a long one-GOP file would decode for a while).
+void expect_frames_as_ffmpeg(const std::string& file, const std::vector<uint8_t>& cli,
+                             int max_scattered = 100) {
+  std::vector<std::string> warnings;
+  VideoLimits limits;
+  limits.on_warning = [&](const std::string& m) { warnings.push_back(m); };
+  auto video = open_frame_source(file, limits);
+  const int64_t n = video->frame_count();
+  ASSERT_GT(n, 0);
+  const HostTensor first = video->read(std::vector<int64_t>{0});
+  const size_t frame_bytes = first.bytes();
+  ASSERT_EQ(cli.size() % frame_bytes, 0u);
+  ASSERT_EQ(n, int64_t(cli.size() / frame_bytes))
+      << "frames: frost " << n << ", ffmpeg " << cli.size() / frame_bytes;
+  auto expect_frame = [&](const uint8_t* got, int64_t i) {
+    const uint8_t* want = cli.data() + size_t(i) * frame_bytes;
+    EXPECT_EQ(std::memcmp(got, want, frame_bytes), 0)
+        << "frame " << i << " of " << n << ": mean abs diff " << mean_abs_diff(got, want, frame_bytes);
+  };
+  if (n <= max_scattered)
+    for (int64_t k = 0; k < n; ++k) {
+      const int64_t i = (k * 37 + n - 1) % n;  // 37 is prime to every count here: each frame once
+      expect_frame(video->read(std::vector<int64_t>{i}).data<uint8_t>(), i);
+    }
+  std::vector<int64_t> all(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) all[size_t(i)] = i;
+  const HostTensor every = open_frame_source(file, limits)->read(all);
+  for (int64_t i = 0; i < n; ++i) expect_frame(every.data<uint8_t>() + size_t(i) * frame_bytes, i);
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
+}
+
+TEST_F(VideoTimestamps, EveryFrameIsTheFfmpegCommandsFrameInEveryContainer) {
+  ASSERT_GE(names_.size(), 24u);
+  for (const std::string& name : names_) {
+    SCOPED_TRACE(name);
+    expect_frames_as_ffmpeg(path(name), ffmpeg_frames(path(name)));
+  }
+}
+
+// The field cases (tests/fixtures/video_cases, from ../shared/cases): each failed with "frame N of M could
+// not be decoded" when frames were indexed by packet timestamps and found again by seeking to them.
+TEST_F(VideoTimestamps, FieldCasesSampleTheFramesTheFfmpegCommandDecodes) {
+  const std::string dir = std::string(FROST_TEST_FIXTURES) + "/video_cases/";
+  const std::tuple<std::string, int64_t, std::vector<int64_t>> cases[] = {
+      {"h264_bframes.ts", 10, {0, 3, 5, 8}},
+      {"long.ts", 300, {37, 112, 187, 262}},
+      {"remux.mp4", 28, {3, 10, 17, 24}},
+  };
+  for (const auto& [name, frames, picks] : cases) {
+    SCOPED_TRACE(name);
+    const std::vector<uint8_t> cli = ffmpeg_frames(dir + name);
+    expect_frames_as_ffmpeg(dir + name, cli, 30);
+    const Clip clip = load_clip(dir + name);
+    EXPECT_EQ(clip.source_frames, frames);
+    EXPECT_EQ(clip.indices, picks);
+    const HostTensor sampled = open_frame_source(dir + name)->read(clip.indices);
+    const size_t frame_bytes = sampled.bytes() / picks.size();
+    for (size_t k = 0; k < picks.size(); ++k)
+      EXPECT_EQ(std::memcmp(sampled.data<uint8_t>() + k * frame_bytes,
+                            cli.data() + size_t(picks[k]) * frame_bytes, frame_bytes),
+                0)
+          << "frame " << picks[k];
+  }
+}
+
+// Zeroed bytes in the middle of an H.264 MP4 (the field case): the decoder rejects one packet and conceals
+// the damage in the frames after it. frost counts the frames the ffmpeg command decodes (one fewer than the
+// packets), samples from those, and names the file and the damaged frames through the warning sink; with
+// nobody to tell (no sink) the damaged frames are refused. The clean source raises nothing.
+TEST_F(VideoTimestamps, DamagedFramesAreReportedNamingTheFileAndFrames) {
+  const std::string damaged = path("damaged.mp4");
+  const int64_t cli_frames = int64_t(ffmpeg_frames(damaged).size() / (320 * 240 * 3));
+  ASSERT_EQ(int64_t(ffmpeg_frames(path("damage_source.mp4")).size() / (320 * 240 * 3)), 100);
+  ASSERT_EQ(cli_frames, 99);  // the rejected packet's frame is lost
+  std::vector<std::string> warnings;
+  ClipOptions o;
+  o.sampling.num_frames = 16;
+  o.limits.on_warning = [&](const std::string& m) { warnings.push_back(m); };
+  const Clip clip = load_clip(damaged, o);
+  EXPECT_EQ(clip.source_frames, cli_frames);
+  EXPECT_EQ(clip.indices, sample_frame_indices(cli_frames, o.sampling));
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find(damaged + ": damaged data: frames "), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("of 99"), std::string::npos) << warnings[0];
+  // Every frame read at once: the same count, the damage reported once.
+  warnings.clear();
+  auto video = open_frame_source(damaged, o.limits);
+  std::vector<int64_t> all(size_t(video->frame_count()));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = int64_t(i);
+  try {
+    video->read(all);
+  } catch (const FrameCountChanged& e) {  // the packets promised 100
+    EXPECT_NE(std::string(e.what()).find("delivers 99 frames, not the 100"), std::string::npos) << e.what();
+    all.resize(size_t(video->frame_count()));
+    warnings.clear();
+    video->read(all);
+  }
+  EXPECT_EQ(video->frame_count(), 99);
+  ASSERT_EQ(warnings.size(), 1u);
+  // No sink: refused, naming the file.
+  try {
+    load_clip(damaged, {.sampling = {.num_frames = 16}});
+    ADD_FAILURE() << "damaged frames decoded with nobody told";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.category(), ErrorCategory::BadFile);
+    EXPECT_NE(std::string(e.what()).find(damaged + ": damaged data"), std::string::npos) << e.what();
+  }
+  // The clean source: no warning for any frame.
+  warnings.clear();
+  o.sampling.num_frames = 100;
+  load_clip(path("damage_source.mp4"), o);
+  EXPECT_TRUE(warnings.empty()) << warnings.front();
 }
 
 // ---- frame folders and images ---------------------------------------------------------------------------

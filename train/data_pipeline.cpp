@@ -93,6 +93,14 @@ DataPipeline::DataPipeline(std::vector<loader::Dataset> sources, const loader::W
     : sources_(std::move(sources)), tokenizer_(tokenizer), o_(std::move(options)) {
   o_.validate();
   FROST_CHECK(!sources_.empty(), InvalidArgument, "data: no dataset given");
+  // Damaged data the reference's libraries read anyway (loader/image.h) is read, and said once per
+  // message; under `strict`, or with nobody to tell, it makes the item unreadable like any bad file.
+  if (!o_.limits.on_warning)
+    o_.limits.on_warning = [this](const std::string& message) {
+      if (o_.strict || !o_.on_warning) throw_error(ErrorCategory::BadFile, message);
+      std::lock_guard<std::mutex> lock(warn_mu_);
+      if (damage_said_.insert(message).second) o_.on_warning(message);
+    };
   o_.train_transform.size = o_.image_size;
   o_.test_transform.size = o_.image_size;
   for (size_t s = 0; s < sources_.size(); ++s) {
@@ -230,11 +238,18 @@ std::unique_ptr<loader::FrameSource> DataPipeline::open_source(int64_t source, i
     if (it != cache_.end()) return loader::frames_in_memory(*it->second, path);
   }
   auto file = loader::open_frame_source(path, o_.limits);
-  const int64_t n = file->frame_count();
-  if (n > 1024) return file;
-  std::vector<int64_t> all(static_cast<size_t>(n));
-  std::iota(all.begin(), all.end(), int64_t(0));
-  auto frames = std::make_shared<const HostTensor>(file->read(all));
+  if (file->frame_count() > 1024) return file;
+  auto read_all = [&] {
+    std::vector<int64_t> all(static_cast<size_t>(file->frame_count()));
+    std::iota(all.begin(), all.end(), int64_t(0));
+    return file->read(all);
+  };
+  std::shared_ptr<const HostTensor> frames;
+  try {
+    frames = std::make_shared<const HostTensor>(read_all());
+  } catch (const loader::FrameCountChanged&) {  // damaged data: the count is exact now
+    frames = std::make_shared<const HostTensor>(read_all());
+  }
   const int64_t bytes = int64_t(frames->bytes());
   {
     std::lock_guard<std::mutex> lock(cache_mu_);

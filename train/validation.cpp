@@ -58,6 +58,7 @@ RetrievalResult evaluate_retrieval(model::DualEncoder& encoder, const loader::Da
     clip.sampling.seed = o.seed;
     clip.sampling.sample = uint64_t(v);
     clip.test_transform.size = S;
+    clip.limits.on_warning = o.on_warning;
     try {
       const loader::FileKind kind = loader::file_kind(path);
       FROST_CHECK(kind == loader::FileKind::Regular || kind == loader::FileKind::Directory, BadFile,

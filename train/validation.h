@@ -30,6 +30,9 @@ struct RetrievalOptions {
   retrieval::Ties v2t_ties = retrieval::Ties::Averaged;
   // Called for each video that cannot be read (it is left out with its captions); may throw to stop.
   std::function<void(const std::string&)> on_skip;
+  // Damaged data read anyway, as the reference's libraries read it (loader/image.h); unset, it is refused
+  // and the video skipped.
+  loader::WarningSink on_warning;
 };
 
 struct RetrievalResult {
