@@ -48,7 +48,8 @@ void Sha256::update(const void* data, size_t bytes) {
 std::string Sha256::hex() {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  FROST_CHECK(!state_->done && EVP_DigestFinal_ex(state_->ctx, digest, &len) == 1, Internal, "SHA-256 final failed");
+  FROST_CHECK(!state_->done && EVP_DigestFinal_ex(state_->ctx, digest, &len) == 1, Internal,
+              "SHA-256 final failed");
   state_->done = true;
   return to_hex(digest, len);
 }

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iterator>
 #include <memory>
 #include <vector>
@@ -48,8 +50,13 @@ std::string other_image_format(std::span<const std::byte> b) {
   if (at(0, "II*\0"sv) || at(0, "MM\0*"sv) || at(0, "II+\0"sv) || at(0, "MM\0+"sv)) return "TIFF";
   if (at(0, "RIFF"sv) && at(8, "WEBP"sv)) return "WebP";
   if (at(0, "BM"sv) && b.size() >= 14) return "BMP";
-  // (An MP4 whose first box is 256 bytes long starts with the same four bytes; its "ftyp" follows.)
-  if ((at(0, "\0\0\1\0"sv) || at(0, "\0\0\2\0"sv)) && !at(4, "ftyp"sv)) return "ICO/CUR";
+  // ICO/CUR: a file of 256 or 512 bytes' first box (a MOV's "mdat", "moov", "wide", "ftyp") or an M2TS
+  // packet whose arrival time is 0x100 starts with the same four bytes; an icon directory's first entry
+  // follows instead (a reserved zero byte, and one or two colour planes or a hotspot).
+  const auto byte = [&](size_t i) { return i < b.size() ? uint8_t(b[i]) : uint8_t(0xff); };
+  if ((at(0, "\0\0\1\0"sv) || at(0, "\0\0\2\0"sv)) && (byte(4) | byte(5)) != 0 && byte(4) != 0x47 &&
+      byte(9) == 0 && !std::isalpha(byte(4)))
+    return "ICO/CUR";
   if (at(0, "\0\0\0\x0cjP  \r\n\x87\n"sv) || at(0, "\xff\x4f\xff\x51"sv)) return "JPEG 2000";
   if (at(0, "\xff\x0a"sv) || at(0, "\0\0\0\x0cJXL \r\n\x87\n"sv)) return "JPEG XL";
   if (at(0, "qoif"sv)) return "QOI";
@@ -57,7 +64,27 @@ std::string other_image_format(std::span<const std::byte> b) {
   if (at(0, "DDS "sv)) return "DDS";
   if (at(0, "v/1\x01"sv)) return "OpenEXR";
   if (at(0, "icns"sv)) return "ICNS";
-  if (at(0, "\x0a"sv) && b.size() >= 3 && uint8_t(b[1]) <= 5 && uint8_t(b[2]) == 1) return "PCX";
+  if (at(0, "\x0a"sv) && byte(1) <= 5 && byte(2) == 1 &&
+      (byte(3) == 1 || byte(3) == 2 || byte(3) == 4 || byte(3) == 8) && byte(4) != 0x47)
+    return "PCX";
+  if (at(0, "\x01\xda"sv)) return "SGI";
+  if (at(0, "\x59\xa6\x6a\x95"sv)) return "Sun raster";
+  if (at(0, "#define"sv)) return "XBM";
+  if (at(0, "/* XPM */"sv)) return "XPM";
+  if ((at(0, "PF"sv) || at(0, "Pf"sv)) && (byte(2) == '\n' || byte(2) == '\r' || byte(2) == ' '))
+    return "PFM";
+  if (at(0, "SIMPLE  ="sv)) return "FITS";
+  if (at(0, "BLP1"sv) || at(0, "BLP2"sv)) return "BLP";
+  if (at(0, "\xb1\x68\xde\x3a"sv)) return "DCX";
+  if (at(0, "%!PS"sv) || at(0, "\xc5\xd0\xd3\xc6"sv)) return "EPS";
+  if (at(0, "FTEX"sv)) return "FTEX";
+  if (at(0, "GRIB"sv)) return "GRIB";
+  if (at(0, "BUFR"sv)) return "BUFR";
+  if (at(0, "\x89HDF\r\n\x1a\n"sv)) return "HDF5";
+  if (at(0, "DanM"sv) || at(0, "LinS"sv)) return "MSP";
+  if (at(0, "\x80\xe8\x00\x00"sv)) return "PIXAR";
+  if (at(0, "\xd7\xcd\xc6\x9a"sv) || (at(0, "\x01\0\0\0"sv) && at(40, " EMF"sv))) return "WMF/EMF";
+  if (at(0, "P7 332"sv)) return "XV thumbnail";
   if (b.size() >= 3 && at(0, "P"sv) && b[1] >= std::byte('1') && b[1] <= std::byte('7') &&
       (b[2] == std::byte(' ') || b[2] == std::byte('\n') || b[2] == std::byte('\r') ||
        b[2] == std::byte('\t')))
@@ -163,18 +190,22 @@ HostTensor read_image(const std::string& path, const ImageLimits& limits) {
 }
 
 std::string unsupported_image_message(const std::string& format) {
-  return "a " + format +
-         " image: frost reads PNG and JPEG images only (convert it to PNG, which keeps its pixels)";
+  return "an image in " + format +
+         " format: frost reads PNG and JPEG images only (convert it to PNG, which keeps its pixels)";
 }
 
 std::string other_image_format(const std::string& path) {
+  // TGA has no signature (Pillow goes by its extension; FFmpeg too).
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
+  if (ext == ".tga" || ext == ".icb" || ext == ".vda" || ext == ".vst") return "TGA";
   int fd = -1;
   try {
     fd = open_regular_file(path, "image");
   } catch (const Error&) {
     return "";
   }
-  unsigned char head[32] = {};
+  unsigned char head[64] = {};
   ssize_t got = 0;
   while (got < ssize_t(sizeof head)) {
     const ssize_t n = ::read(fd, head + got, sizeof head - size_t(got));

@@ -41,11 +41,12 @@ HostTensor read_image(const std::string& path, const ImageLimits& limits = {});
 bool is_image_file(const std::string& path);
 
 // The name of an image format Pillow reads that frost does not (GIF, TIFF, WebP, BMP, ICO, JPEG 2000, JPEG
-// XL, QOI, PSD, DDS, OpenEXR, ICNS, PCX, PNM, AVIF/HEIF), from the file's signature; "" for anything else
-// (PNG and JPEG included). Such files are refused by name, never handed to FFmpeg as videos (it decodes some
-// of them to wrong pixels). Never blocks.
+// XL, QOI, PSD, DDS, OpenEXR, ICNS, PCX, PNM, AVIF/HEIF, SGI, Sun raster, XBM, XPM, PFM, FITS, BLP, DCX,
+// EPS, FTEX, GRIB, BUFR, HDF5, MSP, PIXAR, WMF/EMF, XV thumbnails), from the file's signature — and TGA,
+// which has none, from its extension; "" for anything else (PNG and JPEG included). Such files are refused
+// by name, never handed to FFmpeg as videos (it decodes some of them to wrong pixels). Never blocks.
 std::string other_image_format(const std::string& path);
-// "a TIFF image: frost reads PNG and JPEG images only (...)" — the refusal.
+// "an image in TIFF format: frost reads PNG and JPEG images only (...)" — the refusal.
 std::string unsupported_image_message(const std::string& format);
 
 // Writes u8 (H, W, C) with C in 1..4 as PNG, atomically (temporary file, fsync, rename).

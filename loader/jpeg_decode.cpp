@@ -11,12 +11,6 @@
 // the last scanline; once every scanline is out, a missing end marker does not matter. frost's source
 // suspends at the end of the data the same way (libjpeg's jpeg_mem_src would instead invent an end marker
 // and decode grey), so the same files are refused.
-//
-// "Truncated" is decided as Pillow decides it: Pillow feeds libjpeg through a suspending data source and
-// calls the file truncated when its data runs out while libjpeg still wants more to finish the header or
-// the last scanline; once every scanline is out, a missing end marker does not matter. frost's source
-// suspends at the end of the data the same way (libjpeg's jpeg_mem_src would instead invent an end marker
-// and decode grey), so the same files are refused.
 #include <algorithm>
 #include <csetjmp>
 #include <cstdio>
@@ -25,6 +19,8 @@
 #include <string>
 
 #include <jpeglib.h>
+// After jpeglib.h: the warning codes.
+#include <jerror.h>
 
 #include "loader/jpeg_decode.h"
 
@@ -45,9 +41,25 @@ void on_error(j_common_ptr cinfo) {
   std::longjmp(e->jump, 1);
 }
 
-// msg_level < 0 is a warning about corrupt data: counted, the first one kept.
+// msg_level < 0 is a warning. The ones about corrupt data are counted, the first one kept; notices about a
+// valid file (an unknown JFIF revision, an unusual Adobe transform, a bad ICC profile chunk), which Pillow
+// reads silently, are not damage.
 void on_message(j_common_ptr cinfo, int msg_level) {
   if (msg_level >= 0) return;
+  switch (cinfo->err->msg_code) {
+    case JWRN_ARITH_BAD_CODE:
+    case JWRN_BOGUS_PROGRESSION:
+    case JWRN_EXTRANEOUS_DATA:
+    case JWRN_HIT_MARKER:
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_JPEG_EOF:
+    case JWRN_MUST_RESYNC:
+    case JWRN_NOT_SEQUENTIAL:
+    case JWRN_TOO_MUCH_DATA:
+      break;
+    default:
+      return;
+  }
   auto* e = reinterpret_cast<ErrorManager*>(cinfo->err);
   if (e->warnings++ == 0) (*cinfo->err->format_message)(cinfo, e->warning);
 }

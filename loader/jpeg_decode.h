@@ -10,7 +10,7 @@ namespace frost::loader {
 struct JpegResult {
   unsigned char* pixels = nullptr;  // malloc'd RGB rows (H, W, 3); the caller frees it
   int width = 0, height = 0;
-  std::string error;  // set when pixels is null
+  std::string error;    // set when pixels is null
   int warnings = 0;     // libjpeg's corrupt-data warnings on a decoded image (damage it recovered from)
   std::string warning;  // the first of them
 };

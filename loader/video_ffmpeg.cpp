@@ -131,13 +131,22 @@ class VideoFile final : public FrameSource {
                 name_ << ": FFmpeg could not allocate its decoder state");
     r = avcodec_parameters_to_context(dec_.get(), par);
     if (r < 0) bad_av(name_, "bad codec parameters", r);
-    // Slice threads only, as many as FFmpeg sees fit. Frame threading turns off the decoder's error
-    // concealment and its per-frame damage flags at random (measured: a damaged H.264 MP4 flagged in 2 of 5
-    // runs), so a damaged file would decode to different pixels, with or without a warning, run to run.
-    dec_->thread_count = 0;
-    dec_->thread_type = FF_THREAD_SLICE;
+    // One decoding thread: damaged data then decodes the same everywhere, as `ffmpeg -threads 1` decodes
+    // it. Frame threading (FFmpeg's default) switched the decoder's error concealment and per-frame damage
+    // flags on and off at random (a damaged H.264 MP4 was flagged in 2 of 5 runs), and slice threading
+    // changes concealment with the machine's core count. Clean data decodes to the same bytes either way;
+    // the batch commands and the data pipeline decode several videos at once, one thread each.
+    dec_->thread_count = 1;
     r = avcodec_open2(dec_.get(), codec, nullptr);
     if (r < 0) bad_av(name_, std::string("cannot open the ") + codec->name + " decoder", r);
+    // Length-prefixed NAL units: an avcC (H.264) or hvcC (HEVC) record in the extradata says how long the
+    // length fields are (Annex B streams, with start codes, have no such record).
+    const uint8_t* x = par->extradata;
+    if (par->codec_id == AV_CODEC_ID_H264 && par->extradata_size >= 7 && x[0] == 1)
+      nal_length_size_ = (x[4] & 3) + 1;
+    else if (par->codec_id == AV_CODEC_ID_HEVC && par->extradata_size >= 23 && (x[0] == 1 || x[0] == 0) &&
+             !(x[0] == 0 && x[1] == 0 && (x[2] == 1 || x[3] == 1)))
+      nal_length_size_ = (x[21] & 3) + 1;
 
     index_frames();
   }
@@ -174,7 +183,12 @@ class VideoFile final : public FrameSource {
       for (size_t j = 0; j < indices.size(); ++j)
         if (indices[j] == want) convert(out.data<uint8_t>() + j * frame_bytes, at);
     }
-    if (!damaged.empty()) report_damage(damaged);
+    // Data the decoder rejected while giving the last frame: the count is checked before anything returns.
+    if (!verified_ && data_lost_) {
+      reindex();
+      if (frame_count() != promised) recounted(promised);
+    }
+    if (!damaged.empty() || lost_ > 0) report_damage(damaged);
     return out;
   }
 
@@ -204,7 +218,8 @@ class VideoFile final : public FrameSource {
     while ((r = av_read_frame(fmt_.get(), packet_.get())) >= 0) {
       const AVPacket& p = *packet_;
       if (p.stream_index == stream_ && p.size > 0) {
-        if (p.flags & AV_PKT_FLAG_CORRUPT) trusted = false;
+        // A packet the decoder will reject (damaged data) delivers no frame: only decoding counts right.
+        if ((p.flags & AV_PKT_FLAG_CORRUPT) || !nal_units_whole(p)) trusted = false;
         // Packets flagged DISCARD (before an MP4 edit list's start) are decoded but give no output frame.
         if (!(p.flags & AV_PKT_FLAG_DISCARD))
           packets.push_back({p.pts, p.dts, (p.flags & AV_PKT_FLAG_KEY) != 0});
@@ -279,17 +294,39 @@ class VideoFile final : public FrameSource {
     positioned_ = false;  // the demuxer sits at the end: the first read seeks
   }
 
-  // Decodes the whole stream once: frame_ts_ gets each output frame's timestamp, in output order.
+  // H.264 and HEVC in MP4 / MKV store each packet as NAL units behind length fields; FFmpeg's decoder rejects
+  // the whole packet when a length runs past its end or is zero ("Invalid NAL unit size") — the usual
+  // effect of overwritten or zeroed bytes — and the frame is lost. The same walk here, while indexing,
+  // tells such a packet from a whole one without decoding it. Other packets: true.
+  bool nal_units_whole(const AVPacket& p) const {
+    if (nal_length_size_ == 0) return true;
+    size_t at = 0;
+    const size_t size = size_t(p.size);
+    while (at < size) {
+      if (size - at < size_t(nal_length_size_)) return false;
+      size_t length = 0;
+      for (int b = 0; b < nal_length_size_; ++b) length = (length << 8) | p.data[at + size_t(b)];
+      at += size_t(nal_length_size_);
+      if (length == 0 || length > size - at) return false;
+      at += length;
+    }
+    return true;
+  }
+
+  // Decodes the whole stream once: frame_ts_ gets each output frame's timestamp, in output order, and
+  // lost_ the packets the decoder rejected (each a frame lost).
   void decode_all() {
     frame_ts_.clear();
     verified_ = true;
     seek_start();
+    rejected_ = 0;
     while (next_frame()) {
       frame_ts_.push_back(frame_->pts);
       if (int64_t(frame_ts_.size()) > limits_.max_frames)
         bad(name_, "has more than " + std::to_string(limits_.max_frames) + " frames");
     }
     if (frame_ts_.empty()) bad(name_, "holds no video frames the decoder can deliver" + index_note_);
+    lost_ = rejected_;
     positioned_ = false;
   }
 
@@ -350,7 +387,8 @@ class VideoFile final : public FrameSource {
       if (r == AVERROR_EOF) return false;
       // Damaged data loses its frame, as in FFmpeg's own tools; a frame that never comes is reported missing.
       if (r == AVERROR_INVALIDDATA) {
-        chain_damaged_ = data_lost_ = true;
+        data_lost_ = true;
+        if (decoded_ >= 0) ++rejected_;  // (pictures before the first frame are a cut stream's, not damage)
         if (++damaged > 10000) bad(name_, "decoding failed: the decoder reports damaged data without end");
         continue;
       }
@@ -366,7 +404,10 @@ class VideoFile final : public FrameSource {
         if (packet_->flags & AV_PKT_FLAG_CORRUPT) chain_damaged_ = true;
         r = avcodec_send_packet(dec_.get(), packet_.get());
         // A damaged packet is skipped, as FFmpeg's own tools do; a frame it held is then reported missing.
-        if (r == AVERROR_INVALIDDATA) chain_damaged_ = data_lost_ = true;
+        if (r == AVERROR_INVALIDDATA) {
+          data_lost_ = true;
+          if (decoded_ >= 0) ++rejected_;
+        }
         if (r < 0 && r != AVERROR_INVALIDDATA) {
           av_packet_unref(packet_.get());
           bad_av(name_, "decoding failed", r);
@@ -442,16 +483,21 @@ class VideoFile final : public FrameSource {
   }
 
   // One warning for a read: which frames came out of damaged data (the decoder concealed the damage).
+  // `frames` (of this read) came out of damaged data; lost_ frames were dropped by the decoder.
   void report_damage(const std::vector<int64_t>& frames) {
-    std::string list;
-    for (size_t i = 0; i < frames.size(); ++i) list += (i ? ", " : "") + std::to_string(frames[i]);
-    const std::string message = name_ + ": damaged data: frame" + (frames.size() > 1 ? "s " : " ") + list +
-                                " of " + std::to_string(frame_count()) +
-                                " decoded from it (the decoder concealed the damage)";
-    if (!limits_.on_warning)
-      bad(name_, "damaged data: frame" + std::string(frames.size() > 1 ? "s " : " ") + list + " of " +
-                     std::to_string(frame_count()) + " decoded from it");
-    limits_.on_warning(message);
+    std::string what = "damaged data:";
+    if (lost_ > 0)
+      what += " the decoder rejects " + std::to_string(lost_) + " packet" + (lost_ > 1 ? "s" : "") +
+              ", whose frame" + (lost_ > 1 ? "s are" : " is") + " lost (" + std::to_string(frame_count()) +
+              " frames remain)" + (frames.empty() ? "" : ";");
+    if (!frames.empty()) {
+      std::string list;
+      for (size_t i = 0; i < frames.size(); ++i) list += (i ? ", " : "") + std::to_string(frames[i]);
+      what += std::string(" frame") + (frames.size() > 1 ? "s " : " ") + list + " of " +
+              std::to_string(frame_count()) + " decoded from it (the decoder concealed the damage)";
+    }
+    if (!limits_.on_warning) bad(name_, what);
+    limits_.on_warning(name_ + ": " + what);
   }
 
   // frame_ → RGB (H, W, 3) at `out`, with the frame's own colour matrix and range (as FFmpeg's scale filter).
@@ -508,8 +554,11 @@ class VideoFile final : public FrameSource {
   std::vector<Anchor> anchors_;                     // by first_index
   int64_t start_ts_ = INT64_MAX;                    // the smallest timestamp of any packet
   std::string index_note_;                          // why indexing stopped early, if it did
-  bool verified_ = false;   // frame_ts_ is what the decoder delivered (decode_all), not the packets' promise
-  bool data_lost_ = false;  // the decoder rejected data since the read began: the packet index overcounts
+  bool verified_ = false;    // frame_ts_ is what the decoder delivered (decode_all), not the packets' promise
+  bool data_lost_ = false;   // the decoder rejected data since the read began: the packet index overcounts
+  int64_t rejected_ = 0;     // packets the decoder rejected since decode_all began
+  int64_t lost_ = 0;         // frames lost to rejected packets (known once the stream was decoded)
+  int nal_length_size_ = 0;  // bytes of each NAL unit's length field (H.264 / HEVC in MP4, MKV), else 0
   bool ordinal_mode_ = false;  // frames found by counting from the start (no timestamp per frame)
   bool positioned_ = false;    // the demuxer/decoder are at a known place (after a seek)
   bool sent_end_ = false;      // the decoder has been told the input ended

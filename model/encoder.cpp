@@ -176,20 +176,31 @@ Embeddings DualEncoder::encode_videos_sliding(const std::vector<std::string>& pa
   for (int64_t v = 0; v < N; ++v) {
     const std::unique_ptr<loader::FrameSource> source =
         loader::open_frame_source(paths[size_t(v)], clip.limits);
-    const std::vector<int64_t> offsets = loader::fix_start_offsets(source->frame_count(), F, stride);
-    std::vector<double> sum_e(size_t(P), 0.0), sum_f(size_t(C), 0.0);
-    for (size_t at = 0; at < offsets.size(); at += size_t(options_.batch_size)) {  // windows, in batches
-      const int64_t B = std::min<int64_t>(options_.batch_size, int64_t(offsets.size() - at));
-      HostTensor batch(DType::F32, {B, F, 3, S, S});
-      for (int64_t b = 0; b < B; ++b) {
-        clip.sampling.fix_start = offsets[at + size_t(b)];
-        const loader::Clip c = loader::load_clip(*source, clip);
-        std::memcpy(batch.data<float>() + b * c.pixels.numel(), c.pixels.raw(), c.pixels.bytes());
-      }
-      const Embeddings e = encode_clips(batch);
-      for (int64_t b = 0; b < B; ++b) {
-        for (int64_t k = 0; k < P; ++k) sum_e[size_t(k)] += e.embedding.data<float>()[b * P + k];
-        for (int64_t k = 0; k < C; ++k) sum_f[size_t(k)] += e.features.data<float>()[b * C + k];
+    std::vector<int64_t> offsets;
+    std::vector<double> sum_e, sum_f;
+    // The windows of the video's frame count; if a read learns that the count is smaller (damaged data the
+    // decoder rejects, loader::FrameCountChanged), the windows are laid out again from the true count.
+    for (bool complete = false; !complete;) {
+      const int64_t counted = source->frame_count();
+      offsets = loader::fix_start_offsets(counted, F, stride);
+      sum_e.assign(size_t(P), 0.0);
+      sum_f.assign(size_t(C), 0.0);
+      complete = true;
+      for (size_t at = 0; at < offsets.size() && complete; at += size_t(options_.batch_size)) {  // in batches
+        const int64_t B = std::min<int64_t>(options_.batch_size, int64_t(offsets.size() - at));
+        HostTensor batch(DType::F32, {B, F, 3, S, S});
+        for (int64_t b = 0; b < B && complete; ++b) {
+          clip.sampling.fix_start = offsets[at + size_t(b)];
+          const loader::Clip c = loader::load_clip(*source, clip);
+          complete = source->frame_count() == counted;
+          std::memcpy(batch.data<float>() + b * c.pixels.numel(), c.pixels.raw(), c.pixels.bytes());
+        }
+        if (!complete) break;
+        const Embeddings e = encode_clips(batch);
+        for (int64_t b = 0; b < B; ++b) {
+          for (int64_t k = 0; k < P; ++k) sum_e[size_t(k)] += e.embedding.data<float>()[b * P + k];
+          for (int64_t k = 0; k < C; ++k) sum_f[size_t(k)] += e.features.data<float>()[b * C + k];
+        }
       }
     }
     const double n = double(offsets.size());

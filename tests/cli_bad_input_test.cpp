@@ -625,7 +625,7 @@ std::vector<Row> rows() {
        "",
        "",
        "",
-       "image.tif: a TIFF image: frost reads PNG and JPEG images only"},
+       "image.tif: an image in TIFF format: frost reads PNG and JPEG images only"},
       {"damaged_video_read_with_a_warning",
        {"clip", "damaged.mp4", "--frames", "16", "--out", "o_dmgv.safetensors"},
        0,
@@ -636,7 +636,8 @@ std::vector<Row> rows() {
        "",
        "",
        "",
-       "damaged.mp4: damaged data: frames "},
+       "damaged.mp4: damaged data: the decoder rejects 1 packet, whose frame is lost (99 frames remain); "
+       "frames "},
       {"damaged_video_strict",
        {"clip", "damaged.mp4", "--frames", "16", "--out", "o.safetensors", "--strict"},
        1,

@@ -474,6 +474,12 @@ class VideoTimestamps : public ::testing::Test {
         {"repeated_ts.mkv",
          src + "-c:v libx264 -bf 0 -g 12 -bsf:v 'setts=ts=if(eq(N\\,5)\\,PREV_OUTPTS\\,TS)' repeated_ts.mkv"},
         {"damage_source.mp4", dmg_src + "-c:v libx264 -g 50 -bf 2 -crf 18 damage_source.mp4"},
+        {"gop10.mp4",
+         x + "-f lavfi -i testsrc2=size=64x48:rate=25:duration=4 -c:v libx264 -g 10 -keyint_min 10 "
+             "-sc_threshold 0 -bf 2 gop10.mp4"},
+        {"gop10.packets",
+         "ffprobe -v error -select_streams v -show_entries packet=pos,flags -of csv=p=0 "
+         "gop10.mp4 > gop10.packets"},
     };
     for (const auto& [name, command] : cases) {
       const std::string cmd = "cd '" + dir_.string() + "' && " + command + " 2>>log";
@@ -481,7 +487,26 @@ class VideoTimestamps : public ::testing::Test {
         setup_error_ = "failed: " + command;
         return;
       }
-      if (name != "damage_source.mp4") names_.push_back(name);
+      if (name != "damage_source.mp4" && name != "gop10.packets" && name != "gop10.mp4")
+        names_.push_back(name);
+    }
+    // gop10.mp4 with the first 15 bytes of one packet zeroed (its NAL length field: the decoder rejects the
+    // packet and its frame is lost): packet 21 (a B-frame nothing predicts from), 41 (inside a GOP no
+    // 4-frame sample decodes), 82 (near the last sampled frame).
+    std::vector<int64_t> positions;
+    std::ifstream packets(dir_ / "gop10.packets");
+    for (std::string line; std::getline(packets, line);) positions.push_back(std::stoll(line));
+    std::ifstream source(dir_ / "gop10.mp4", std::ios::binary);
+    const std::vector<char> gop10((std::istreambuf_iterator<char>(source)), std::istreambuf_iterator<char>());
+    for (int k : {21, 41, 82}) {
+      if (positions.size() < 100) {
+        setup_error_ = "gop10.mp4 has " + std::to_string(positions.size()) + " packets, not 100";
+        return;
+      }
+      std::vector<char> bytes = gop10;
+      std::fill_n(bytes.begin() + std::ptrdiff_t(positions[size_t(k)]), 15, char(0));
+      std::ofstream(dir_ / ("lost_packet_" + std::to_string(k) + ".mp4"), std::ios::binary)
+          .write(bytes.data(), std::streamsize(bytes.size()));
     }
     // 5,000 bytes zeroed in the middle of an H.264 MP4: the decoder rejects a packet and conceals damage.
     std::ifstream in(dir_ / "damage_source.mp4", std::ios::binary);
@@ -500,10 +525,11 @@ class VideoTimestamps : public ::testing::Test {
   }
   static std::string path(const std::string& name) { return (dir_ / name).string(); }
 
-  // Every frame the ffmpeg command decodes from `file`, rgb24, each `frame_bytes` long.
-  static std::vector<uint8_t> ffmpeg_frames(const std::string& file) {
+  // Every frame the ffmpeg command decodes from `file`, rgb24, each `frame_bytes` long; `decoder` options go
+  // before the input (-threads 1: damaged data decodes as frost decodes it, one thread).
+  static std::vector<uint8_t> ffmpeg_frames(const std::string& file, const std::string& decoder = "") {
     const std::string out = path("cli.rgb");
-    const std::string cmd = "ffmpeg -nostdin -y -loglevel quiet -i " + shell_quote(file) +
+    const std::string cmd = "ffmpeg -nostdin -y -loglevel quiet " + decoder + " -i " + shell_quote(file) +
                             " -fps_mode passthrough -f rawvideo -pix_fmt rgb24 " + shell_quote(out);
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
     std::ifstream in(out, std::ios::binary);
@@ -521,11 +547,8 @@ std::vector<std::string> VideoTimestamps::names_;
 // Holds `video` to the ffmpeg command's decode: the same count, and each frame — read one at a time in a
 // scattered order (every read seeks), then all at once — byte-identical to the command's frame. `order`
 // reads are skipped past `max_scattered` frames (a long one-GOP file would decode for a while).
-void expect_frames_as_ffmpeg(const std::string& file, const std::vector<uint8_t>& cli,
-                             int max_scattered = 100) {
-  std::vector<std::string> warnings;
-  VideoLimits limits;
-  limits.on_warning = [&](const std::string& m) { warnings.push_back(m); };
+void expect_frames_as_ffmpeg_with(const std::string& file, const std::vector<uint8_t>& cli,
+                                  const VideoLimits& limits, int max_scattered) {
   auto video = open_frame_source(file, limits);
   const int64_t n = video->frame_count();
   ASSERT_GT(n, 0);
@@ -548,6 +571,15 @@ void expect_frames_as_ffmpeg(const std::string& file, const std::vector<uint8_t>
   for (int64_t i = 0; i < n; ++i) all[size_t(i)] = i;
   const HostTensor every = open_frame_source(file, limits)->read(all);
   for (int64_t i = 0; i < n; ++i) expect_frame(every.data<uint8_t>() + size_t(i) * frame_bytes, i);
+}
+
+// The same for a clean file: no warning either.
+void expect_frames_as_ffmpeg(const std::string& file, const std::vector<uint8_t>& cli,
+                             int max_scattered = 100) {
+  std::vector<std::string> warnings;
+  VideoLimits limits;
+  limits.on_warning = [&](const std::string& m) { warnings.push_back(m); };
+  expect_frames_as_ffmpeg_with(file, cli, limits, max_scattered);
   EXPECT_TRUE(warnings.empty()) << warnings.front();
 }
 
@@ -602,8 +634,13 @@ TEST_F(VideoTimestamps, DamagedFramesAreReportedNamingTheFileAndFrames) {
   EXPECT_EQ(clip.source_frames, cli_frames);
   EXPECT_EQ(clip.indices, sample_frame_indices(cli_frames, o.sampling));
   ASSERT_EQ(warnings.size(), 1u);
-  EXPECT_NE(warnings[0].find(damaged + ": damaged data: frames "), std::string::npos) << warnings[0];
-  EXPECT_NE(warnings[0].find("of 99"), std::string::npos) << warnings[0];
+  EXPECT_NE(
+      warnings[0].find(damaged + ": damaged data: the decoder rejects 1 packet, whose frame is lost (99 "
+                                 "frames remain); frames "),
+      std::string::npos)
+      << warnings[0];
+  EXPECT_NE(warnings[0].find("of 99 decoded from it (the decoder concealed the damage)"), std::string::npos)
+      << warnings[0];
   // Every frame read at once: the same count, the damage reported once.
   warnings.clear();
   auto video = open_frame_source(damaged, o.limits);
@@ -619,6 +656,29 @@ TEST_F(VideoTimestamps, DamagedFramesAreReportedNamingTheFileAndFrames) {
   }
   EXPECT_EQ(video->frame_count(), 99);
   ASSERT_EQ(warnings.size(), 1u);
+  // Every frame, damaged or not, as `ffmpeg -threads 1` decodes it (one thread conceals damage the same way
+  // on every machine).
+  {
+    const std::vector<uint8_t> cli = ffmpeg_frames(damaged, "-threads 1");
+    std::vector<std::string> said;
+    VideoLimits limits;
+    limits.on_warning = [&](const std::string& m) { said.push_back(m); };
+    auto fresh = open_frame_source(damaged, limits);
+    std::vector<int64_t> every(static_cast<size_t>(99));
+    for (size_t i = 0; i < every.size(); ++i) every[i] = int64_t(i);
+    HostTensor frames;
+    try {
+      frames = fresh->read(every);
+    } catch (const FrameCountChanged&) {
+      frames = fresh->read(every);
+    }
+    ASSERT_EQ(frames.bytes(), cli.size());
+    for (size_t i = 0; i < every.size(); ++i)
+      EXPECT_EQ(std::memcmp(frames.data<uint8_t>() + i * 320 * 240 * 3, cli.data() + i * 320 * 240 * 3,
+                            320 * 240 * 3),
+                0)
+          << "frame " << i;
+  }
   // No sink: refused, naming the file.
   try {
     load_clip(damaged, {.sampling = {.num_frames = 16}});
@@ -632,6 +692,36 @@ TEST_F(VideoTimestamps, DamagedFramesAreReportedNamingTheFileAndFrames) {
   o.sampling.num_frames = 100;
   load_clip(path("damage_source.mp4"), o);
   EXPECT_TRUE(warnings.empty()) << warnings.front();
+}
+
+// One packet of a 100-frame MP4 that the decoder rejects (its NAL length field zeroed), wherever it lies:
+// a B-frame nothing predicts from, a GOP that no 4-frame sample decodes, near the last sampled frame. The
+// count is the ffmpeg command's 99 (the damaged packet is found while indexing, without decoding), the
+// sampled frames are the command's, every frame equals its `-threads 1` decode, and the read names the lost
+// frame; --strict (a throwing sink) refuses it.
+TEST_F(VideoTimestamps, APacketTheDecoderRejectsIsCountedAsFfmpegCountsIt) {
+  for (int k : {21, 41, 82}) {
+    const std::string file = path("lost_packet_" + std::to_string(k) + ".mp4");
+    SCOPED_TRACE(file);
+    const std::vector<uint8_t> cli = ffmpeg_frames(file, "-threads 1");
+    ASSERT_EQ(cli.size(), size_t(99) * 64 * 48 * 3);
+    std::vector<std::string> warnings;
+    ClipOptions o;
+    o.limits.on_warning = [&](const std::string& m) { warnings.push_back(m); };
+    const Clip clip = load_clip(file, o);
+    EXPECT_EQ(clip.source_frames, 99);
+    EXPECT_EQ(clip.indices, (std::vector<int64_t>{11, 36, 61, 86}));
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find(file + ": damaged data: the decoder rejects 1 packet, whose frame is lost (99 "
+                                      "frames remain)"),
+              std::string::npos)
+        << warnings[0];
+    warnings.clear();
+    expect_frames_as_ffmpeg_with(file, cli, o.limits, 100);
+    EXPECT_FALSE(warnings.empty());
+    o.limits.on_warning = [](const std::string& m) { throw_error(ErrorCategory::InvalidArgument, m); };
+    EXPECT_THROW(load_clip(file, o), Error);
+  }
 }
 
 // ---- frame folders and images ---------------------------------------------------------------------------

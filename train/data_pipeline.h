@@ -142,7 +142,7 @@ class DataPipeline {
   std::set<std::pair<int64_t, int64_t>> bad_videos_;  // (source, video)
   int64_t replaced_ = 0;
   std::mutex warn_mu_;
-  std::set<std::string> damage_said_;  // damaged-data warnings already given (a cached video is read often)
+  std::set<std::string> damage_said_;  // files whose damaged data was already said (once per file)
 
   std::mutex cache_mu_;
   std::map<std::pair<int64_t, int64_t>, std::shared_ptr<const HostTensor>> cache_;
