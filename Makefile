@@ -50,7 +50,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_DIR ?= build-fuzz
 FUZZ_FLAGS = -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I.
 FUZZ_ENGINE = engine/error.cpp engine/dtype.cpp engine/shape.cpp engine/storage.cpp
-FUZZ_TARGETS ?= safetensors tokenizer image
+FUZZ_TARGETS ?= safetensors tokenizer image pytorch_checkpoint
 fuzz: deps
 	@scripts/install_deps.sh fuzz
 	@mkdir -p $(FUZZ_DIR) tests/fuzz/crashes
@@ -59,6 +59,8 @@ fuzz: deps
 	  $(FUZZ_ENGINE) -lutf8proc -lcrypto -o $(FUZZ_DIR)/tokenizer_fuzz
 	clang++ $(FUZZ_FLAGS) tests/fuzz/image_fuzz.cpp loader/image.cpp loader/stb_impl.cpp loader/jpeg_decode.cpp \
 	  $(FUZZ_ENGINE) -ljpeg -o $(FUZZ_DIR)/image_fuzz
+	clang++ $(FUZZ_FLAGS) tests/fuzz/pytorch_checkpoint_fuzz.cpp loader/pytorch_checkpoint.cpp loader/pickle.cpp \
+	  loader/files.cpp $(FUZZ_ENGINE) -lminizip -lz -o $(FUZZ_DIR)/pytorch_checkpoint_fuzz
 	for t in $(FUZZ_TARGETS); do \
 	  $(FUZZ_DIR)/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
 	    -artifact_prefix=tests/fuzz/crashes/$$t- tests/fuzz/corpus/$$t || exit 1; \

@@ -14,6 +14,7 @@ packages=(
   libstb-dev                             # stb_image / stb_image_write headers (compiled in loader/stb_impl.cpp)
   libjpeg62-turbo-dev                    # libjpeg-turbo: JPEG decoding
   libcsv-dev                             # libcsv: RFC 4180 CSV (dataset files)
+  libminizip-dev zlib1g-dev              # minizip (zlib's contrib): PyTorch zip checkpoints
   pkg-config libavformat-dev libavcodec-dev libswscale-dev libavutil-dev  # FFmpeg's libraries: video files
   ffmpeg                                 # the ffmpeg command: the video tests encode their test videos
   qemu-user                              # tests: the op table on an emulated CPU without AVX (baseline kernels)
