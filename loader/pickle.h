@@ -36,20 +36,29 @@ namespace frost::loader::pickle {
 using Id = uint32_t;
 
 enum class Kind : uint8_t {
-  None, Bool, Int, BigInt, Float, Str, Bytes,  // scalars (BigInt: little-endian two's complement in `text`)
-  Tuple, List, Dict, Set,                      // containers: `items` (Dict: key, value, key, value, ...)
-  Global,                                      // a name: `text` = "module.name"
-  Placeholder,                                 // a call not made: `text` = the global's name, items = {args, state}
-  Opaque,                                      // the caller's object (a storage, a tensor): `number` is its handle
+  None,
+  Bool,
+  Int,
+  BigInt,
+  Float,
+  Str,
+  Bytes,  // scalars (BigInt: little-endian two's complement in `text`)
+  Tuple,
+  List,
+  Dict,
+  Set,          // containers: `items` (Dict: key, value, key, value, ...)
+  Global,       // a name: `text` = "module.name"
+  Placeholder,  // a call not made: `text` = the global's name, items = {args, state}
+  Opaque,       // the caller's object (a storage, a tensor): `number` is its handle
 };
 const char* kind_name(Kind kind);  // "int", "dict", "global", ...
 
 struct Value {
   Kind kind = Kind::None;
-  int64_t number = 0;      // Bool, Int, Opaque
-  double real = 0;         // Float
-  std::string text;        // Str (UTF-8 as stored), Bytes, BigInt, Global and Placeholder names
-  std::vector<Id> items;   // containers; Placeholder: {args, state} (kNoId when absent)
+  int64_t number = 0;     // Bool, Int, Opaque
+  double real = 0;        // Float
+  std::string text;       // Str (UTF-8 as stored), Bytes, BigInt, Global and Placeholder names
+  std::vector<Id> items;  // containers; Placeholder: {args, state} (kNoId when absent)
 };
 inline constexpr Id kNoId = 0xFFFFFFFFu;
 
@@ -59,7 +68,8 @@ class Unpickler {
 
   Unpickler(std::span<const std::byte> bytes, std::string what, size_t start = 0);
 
-  // persistent_load: given the persistent id's value, returns the object it stands for (BadFile without a hook).
+  // persistent_load: given the persistent id's value, returns the object it stands for (BadFile without a
+  // hook).
   std::function<Id(Unpickler&, Id pid)> on_persistent;
   // call: `callable(args)` for an allowed callable (returns the result), or nullopt to decline. `name` is
   // "module.name"; args is a Tuple id (NEWOBJ_EX's keyword arguments are dropped).

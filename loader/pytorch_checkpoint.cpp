@@ -27,9 +27,9 @@ using pickle::Unpickler;
 // 0x1950a86a20f9469cfc6c, little-endian: the first pickle of a legacy file is this number (LONG1, 10 bytes).
 constexpr uint8_t kLegacyMagic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
 constexpr int64_t kLegacyProtocolVersion = 1001;
-constexpr size_t kMaxWalkDepth = 200;          // nesting of containers; the reference's layout has 6
-constexpr size_t kMaxNameBytes = 256u << 20;   // all tensor and placeholder names together
-constexpr uint64_t kMaxDeflateRatio = 1032;    // deflate cannot expand more: a larger stated size is a lie
+constexpr size_t kMaxWalkDepth = 200;         // nesting of containers; the reference's layout has 6
+constexpr size_t kMaxNameBytes = 256u << 20;  // all tensor and placeholder names together
+constexpr uint64_t kMaxDeflateRatio = 1032;   // deflate cannot expand more: a larger stated size is a lie
 
 [[noreturn]] void bad(const std::string& what, const std::string& why) {
   throw_error(ErrorCategory::BadFile, what + ": " + why);
@@ -44,15 +44,21 @@ struct StorageType {
   size_t element_size;
   std::optional<DType> dtype;
 };
-// torch's typed storages (torch/storage.py) and the dtypes they hold. frost computes on the ones with a DType;
-// the others are listed and refused by read() by name (read_bytes still gives their bytes).
+// torch's typed storages (torch/storage.py) and the dtypes they hold. frost computes on the ones with a
+// DType; the others are listed and refused by read() by name (read_bytes still gives their bytes).
 constexpr StorageType kStorageTypes[] = {
-    {"FloatStorage", "F32", 4, DType::F32},       {"HalfStorage", "F16", 2, DType::F16},
-    {"BFloat16Storage", "BF16", 2, DType::BF16},  {"DoubleStorage", "F64", 8, DType::F64},
-    {"LongStorage", "I64", 8, DType::I64},        {"IntStorage", "I32", 4, DType::I32},
-    {"ShortStorage", "I16", 2, std::nullopt},     {"CharStorage", "I8", 1, std::nullopt},
-    {"ByteStorage", "U8", 1, DType::U8},          {"BoolStorage", "BOOL", 1, std::nullopt},
-    {"ComplexFloatStorage", "C64", 8, std::nullopt}, {"ComplexDoubleStorage", "C128", 16, std::nullopt},
+    {"FloatStorage", "F32", 4, DType::F32},
+    {"HalfStorage", "F16", 2, DType::F16},
+    {"BFloat16Storage", "BF16", 2, DType::BF16},
+    {"DoubleStorage", "F64", 8, DType::F64},
+    {"LongStorage", "I64", 8, DType::I64},
+    {"IntStorage", "I32", 4, DType::I32},
+    {"ShortStorage", "I16", 2, std::nullopt},
+    {"CharStorage", "I8", 1, std::nullopt},
+    {"ByteStorage", "U8", 1, DType::U8},
+    {"BoolStorage", "BOOL", 1, std::nullopt},
+    {"ComplexFloatStorage", "C64", 8, std::nullopt},
+    {"ComplexDoubleStorage", "C128", 16, std::nullopt},
     {"UntypedStorage", "U8", 1, DType::U8},
 };
 
@@ -92,7 +98,9 @@ struct MemoryStream {
   std::span<const std::byte> bytes;
   uint64_t pos = 0;
 };
-voidpf ZCALLBACK mem_open(voidpf opaque, const void*, int) { return opaque; }
+voidpf ZCALLBACK mem_open(voidpf opaque, const void*, int) {
+  return opaque;
+}
 uLong ZCALLBACK mem_read(voidpf, voidpf stream, void* buf, uLong size) {
   auto* s = static_cast<MemoryStream*>(stream);
   const uint64_t left = s->pos < s->bytes.size() ? s->bytes.size() - s->pos : 0;
@@ -101,26 +109,37 @@ uLong ZCALLBACK mem_read(voidpf, voidpf stream, void* buf, uLong size) {
   s->pos += n;
   return n;
 }
-uLong ZCALLBACK mem_write(voidpf, voidpf, const void*, uLong) { return 0; }
-ZPOS64_T ZCALLBACK mem_tell(voidpf, voidpf stream) { return static_cast<MemoryStream*>(stream)->pos; }
+uLong ZCALLBACK mem_write(voidpf, voidpf, const void*, uLong) {
+  return 0;
+}
+ZPOS64_T ZCALLBACK mem_tell(voidpf, voidpf stream) {
+  return static_cast<MemoryStream*>(stream)->pos;
+}
 long ZCALLBACK mem_seek(voidpf, voidpf stream, ZPOS64_T offset, int origin) {
   auto* s = static_cast<MemoryStream*>(stream);
   uint64_t base = 0;
-  if (origin == ZLIB_FILEFUNC_SEEK_CUR) base = s->pos;
-  else if (origin == ZLIB_FILEFUNC_SEEK_END) base = s->bytes.size();
-  else if (origin != ZLIB_FILEFUNC_SEEK_SET) return -1;
+  if (origin == ZLIB_FILEFUNC_SEEK_CUR)
+    base = s->pos;
+  else if (origin == ZLIB_FILEFUNC_SEEK_END)
+    base = s->bytes.size();
+  else if (origin != ZLIB_FILEFUNC_SEEK_SET)
+    return -1;
   if (offset > s->bytes.size() || base + offset > s->bytes.size()) return -1;
   s->pos = base + offset;
   return 0;
 }
-int ZCALLBACK mem_close(voidpf, voidpf) { return 0; }
-int ZCALLBACK mem_error(voidpf, voidpf) { return 0; }
+int ZCALLBACK mem_close(voidpf, voidpf) {
+  return 0;
+}
+int ZCALLBACK mem_error(voidpf, voidpf) {
+  return 0;
+}
 
 struct ZipRecord {
   std::span<const std::byte> data;  // into the file (stored) or into an owned buffer (inflated)
   uint32_t crc = 0;
-  bool crc_checked = false;         // inflated records were checked by minizip while reading
-  uint64_t offset = 0;              // of the data in the file (stored records)
+  bool crc_checked = false;  // inflated records were checked by minizip while reading
+  uint64_t offset = 0;       // of the data in the file (stored records)
 };
 
 }  // namespace
@@ -135,12 +154,12 @@ struct PyTorchCheckpoint::Impl {
   struct Storage {
     std::string key;
     const StorageType* type = nullptr;
-    uint64_t numel = 0;              // elements, as the persistent id declares
-    std::span<const std::byte> data; // numel * element_size bytes once resolved
+    uint64_t numel = 0;               // elements, as the persistent id declares
+    std::span<const std::byte> data;  // numel * element_size bytes once resolved
     bool resolved = false;
-    std::optional<uint32_t> crc;     // zip: to check when read
-    std::string record;              // for messages: "data/3" or "legacy storage '9412...'"
-    size_t root = SIZE_MAX;          // legacy view: the storage it views, from element `view_offset`
+    std::optional<uint32_t> crc;  // zip: to check when read
+    std::string record;           // for messages: "data/3" or "legacy storage '9412...'"
+    size_t root = SIZE_MAX;       // legacy view: the storage it views, from element `view_offset`
     uint64_t view_offset = 0;
   };
   std::vector<Storage> storages;
@@ -234,7 +253,8 @@ void read_zip(PyTorchCheckpoint::Impl& impl, const std::string& what) {
   std::vector<std::pair<std::string, ZipRecord>> entries;
   std::unordered_set<std::string> names;
   for (int rc = unzGoToFirstFile(zip); rc != UNZ_END_OF_LIST_OF_FILE; rc = unzGoToNextFile(zip)) {
-    if (rc != UNZ_OK) bad(what, "zip central directory is damaged (minizip error " + std::to_string(rc) + ")");
+    if (rc != UNZ_OK)
+      bad(what, "zip central directory is damaged (minizip error " + std::to_string(rc) + ")");
     unz_file_info64 info{};
     char name_buf[4097];
     if (unzGetCurrentFileInfo64(zip, &info, name_buf, sizeof name_buf, nullptr, 0, nullptr, 0) != UNZ_OK)
@@ -287,15 +307,18 @@ void read_zip(PyTorchCheckpoint::Impl& impl, const std::string& what) {
   for (const auto& [name, r] : entries) {
     const size_t slash = name.find('/');
     if (slash != std::string::npos && name.substr(slash + 1) == "data.pkl") {
-      if (!prefix.empty()) bad(what, "two data.pkl records ('" + escape_for_terminal(prefix) + "data.pkl' and '" + escape_for_terminal(name) + "')");
+      if (!prefix.empty())
+        bad(what, "two data.pkl records ('" + escape_for_terminal(prefix) + "data.pkl' and '" +
+                      escape_for_terminal(name) + "')");
       prefix = name.substr(0, slash + 1);
     }
   }
   if (prefix.empty()) {
     for (const auto& [name, r] : entries)
       if (name.size() >= 13 && name.substr(name.size() - 13) == "constants.pkl")
-        bad(what, "a zip archive without data.pkl but with constants.pkl: a TorchScript archive "
-                  "(torch.jit.save), not a torch.save checkpoint");
+        bad(what,
+            "a zip archive without data.pkl but with constants.pkl: a TorchScript archive "
+            "(torch.jit.save), not a torch.save checkpoint");
     bad(what, "a zip archive without <archive>/data.pkl: not a torch.save checkpoint (" +
                   std::to_string(entries.size()) + " entries)");
   }
@@ -322,18 +345,20 @@ std::optional<Id> rebuild(PyTorchCheckpoint::Impl& impl, Unpickler& u, const std
     bad(what, name + ": its first argument is a " + pickle::kind_name(v.kind) + ", not a tensor");
   };
   if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor") {
-    if (args.size() < 4) bad(what, name + " with " + std::to_string(args.size()) + " arguments (needs 4 or more)");
+    if (args.size() < 4)
+      bad(what, name + " with " + std::to_string(args.size()) + " arguments (needs 4 or more)");
     const pickle::Value& s = u.value(args[0]);
     if (s.kind == Kind::Placeholder || s.kind == Kind::Global)
-      unsupported(what, name + ": the tensor's storage would come from calling " + escape_for_terminal(s.text) +
-                            ", which frost never calls");
+      unsupported(what, name + ": the tensor's storage would come from calling " +
+                            escape_for_terminal(s.text) + ", which frost never calls");
     if (s.kind != Kind::Opaque || s.number % 2 != 0)
       bad(what, name + ": its storage argument is a " + pickle::kind_name(s.kind) + ", not a storage");
     PyTorchCheckpoint::Impl::Rebuilt t;
     t.storage = size_t(s.number / 2);
     t.offset = u.int_of(args[1], "a tensor's storage offset");
     for (Id d : u.tuple_of(args[2], "a tensor's size")) t.sizes.push_back(u.int_of(d, "a tensor's size"));
-    for (Id d : u.tuple_of(args[3], "a tensor's stride")) t.strides.push_back(u.int_of(d, "a tensor's stride"));
+    for (Id d : u.tuple_of(args[3], "a tensor's stride"))
+      t.strides.push_back(u.int_of(d, "a tensor's stride"));
     const PyTorchCheckpoint::Impl::Storage& st = impl.storages[t.storage];
     const std::string which = "a tensor on " + st.record;
     if (t.sizes.size() != t.strides.size())
@@ -367,13 +392,15 @@ std::optional<Id> rebuild(PyTorchCheckpoint::Impl& impl, Unpickler& u, const std
     if (u.value(args[2]).kind != Kind::Tuple) bad(what, name + ": its arguments are not a tuple");
     const std::string inner = f.text;
     const std::optional<Id> r = rebuild(impl, u, inner, args[2]);
-    if (!r) unsupported(what, name + ": its tensor would come from calling " + escape_for_terminal(inner) +
-                                  ", which frost never calls");
+    if (!r)
+      unsupported(what, name + ": its tensor would come from calling " + escape_for_terminal(inner) +
+                            ", which frost never calls");
     return tensor_arg(*r);
   }
   if (name.rfind("torch._utils._rebuild", 0) == 0 || name.rfind("torch._tensor._rebuild", 0) == 0)
-    unsupported(what, "a tensor rebuilt by " + escape_for_terminal(name) +
-                          " (quantized, sparse, nested, meta or subclass tensors), which frost does not read");
+    unsupported(what,
+                "a tensor rebuilt by " + escape_for_terminal(name) +
+                    " (quantized, sparse, nested, meta or subclass tensors), which frost does not read");
   return std::nullopt;
 }
 
@@ -385,22 +412,29 @@ Id persistent(PyTorchCheckpoint::Impl& impl, Unpickler& u, Id pid, bool legacy) 
   const std::string type = u.value(f[0]).text;
   if (type == "module" && legacy && f.size() >= 2)  // a saved nn.Module class (its source): only a name
     return u.add(pickle::Value{Kind::Global, 0, 0, u.describe(f[1]), {}});
-  if (type != "storage") bad(what, "a persistent id of type '" + escape_for_terminal(type) + "' (expected 'storage')");
-  if (f.size() < 5) bad(what, "a storage persistent id with " + std::to_string(f.size()) + " fields (needs 5)");
+  if (type != "storage")
+    bad(what, "a persistent id of type '" + escape_for_terminal(type) + "' (expected 'storage')");
+  if (f.size() < 5)
+    bad(what, "a storage persistent id with " + std::to_string(f.size()) + " fields (needs 5)");
   const pickle::Value& t = u.value(f[1]);
-  if (t.kind != Kind::Global) bad(what, "a storage whose type is a " + std::string(pickle::kind_name(t.kind)));
+  if (t.kind != Kind::Global)
+    bad(what, "a storage whose type is a " + std::string(pickle::kind_name(t.kind)));
   const StorageType* st = storage_type(t.text);
-  if (!st) unsupported(what, "a storage of type " + escape_for_terminal(t.text) + ", which frost does not read");
+  if (!st)
+    unsupported(what, "a storage of type " + escape_for_terminal(t.text) + ", which frost does not read");
   const pickle::Value& k = u.value(f[2]);
-  if (k.kind != Kind::Str && k.kind != Kind::Int) bad(what, "a storage key that is a " + std::string(pickle::kind_name(k.kind)));
+  if (k.kind != Kind::Str && k.kind != Kind::Int)
+    bad(what, "a storage key that is a " + std::string(pickle::kind_name(k.kind)));
   const std::string key = u.describe(f[2]);
   const int64_t numel = u.int_of(f[4], "a storage's element count");
-  if (numel < 0 || uint64_t(numel) > uint64_t(kMaxNumel)) bad(what, "storage '" + escape_for_terminal(key) + "' declares " + std::to_string(numel) + " elements");
+  if (numel < 0 || uint64_t(numel) > uint64_t(kMaxNumel))
+    bad(what, "storage '" + escape_for_terminal(key) + "' declares " + std::to_string(numel) + " elements");
 
   size_t index;
   if (const auto it = impl.storage_by_key.find(key); it != impl.storage_by_key.end()) {
     index = it->second;
-    if (impl.storages[index].type->element_size * impl.storages[index].numel != st->element_size * uint64_t(numel))
+    if (impl.storages[index].type->element_size * impl.storages[index].numel !=
+        st->element_size * uint64_t(numel))
       bad(what, "storage '" + escape_for_terminal(key) + "' is declared twice with different sizes");
   } else {
     PyTorchCheckpoint::Impl::Storage s;
@@ -412,10 +446,13 @@ Id persistent(PyTorchCheckpoint::Impl& impl, Unpickler& u, Id pid, bool legacy) 
     } else {
       s.record = "record data/" + escape_for_terminal(key);
       const auto r = impl.records.find("data/" + key);
-      if (r == impl.records.end()) bad(what, "storage key '" + escape_for_terminal(key) + "' has no record data/" + escape_for_terminal(key));
+      if (r == impl.records.end())
+        bad(what,
+            "storage key '" + escape_for_terminal(key) + "' has no record data/" + escape_for_terminal(key));
       if (r->second.data.size() != st->element_size * uint64_t(numel))
-        bad(what, s.record + " holds " + std::to_string(r->second.data.size()) + " bytes; its storage declares " +
-                      std::to_string(numel) + " elements of " + std::to_string(st->element_size) + " bytes");
+        bad(what, s.record + " holds " + std::to_string(r->second.data.size()) +
+                      " bytes; its storage declares " + std::to_string(numel) + " elements of " +
+                      std::to_string(st->element_size) + " bytes");
       s.data = r->second.data;
       s.resolved = true;
       if (!r->second.crc_checked) s.crc = r->second.crc;
@@ -429,10 +466,13 @@ Id persistent(PyTorchCheckpoint::Impl& impl, Unpickler& u, Id pid, bool legacy) 
     const std::vector<Id> v = u.tuple_of(f[5], "a storage view");
     if (v.size() != 3) bad(what, "a storage view with " + std::to_string(v.size()) + " fields (needs 3)");
     const std::string view_key = u.describe(v[0]);
-    const int64_t offset = u.int_of(v[1], "a storage view's offset"), size = u.int_of(v[2], "a storage view's size");
+    const int64_t offset = u.int_of(v[1], "a storage view's offset"),
+                  size = u.int_of(v[2], "a storage view's size");
     if (offset < 0 || size < 0 || uint64_t(offset) + uint64_t(size) > impl.storages[index].numel)
-      bad(what, "storage view '" + escape_for_terminal(view_key) + "' lies outside storage '" + escape_for_terminal(key) + "'");
-    if (const auto it = impl.storage_by_key.find(view_key); it != impl.storage_by_key.end()) return u.add_opaque(int64_t(it->second) * 2);
+      bad(what, "storage view '" + escape_for_terminal(view_key) + "' lies outside storage '" +
+                    escape_for_terminal(key) + "'");
+    if (const auto it = impl.storage_by_key.find(view_key); it != impl.storage_by_key.end())
+      return u.add_opaque(int64_t(it->second) * 2);
     PyTorchCheckpoint::Impl::Storage s;
     s.key = view_key;
     s.type = st;
@@ -462,7 +502,7 @@ void walk(PyTorchCheckpoint::Impl& impl, const Unpickler& u, Id root, const std:
           std::vector<CheckpointTensor>& tensors, std::vector<std::string>& placeholders) {
   struct Node {
     size_t parent;
-    Id key;         // kNoId: an index
+    Id key;  // kNoId: an index
     size_t index;
   };
   std::vector<Node> nodes{{SIZE_MAX, pickle::kNoId, 0}};
@@ -480,7 +520,8 @@ void walk(PyTorchCheckpoint::Impl& impl, const Unpickler& u, Id root, const std:
       s += segment(nodes[chain[i]]);
     }
     name_bytes += s.size();
-    if (name_bytes > kMaxNameBytes) bad(what, "the names of its tensors exceed " + std::to_string(kMaxNameBytes) + " bytes");
+    if (name_bytes > kMaxNameBytes)
+      bad(what, "the names of its tensors exceed " + std::to_string(kMaxNameBytes) + " bytes");
     return s;
   };
   std::unordered_set<Id> visited;
@@ -516,9 +557,11 @@ void walk(PyTorchCheckpoint::Impl& impl, const Unpickler& u, Id root, const std:
       placeholders.push_back(v.text + " at " + (p.empty() ? "the top level" : p));
       continue;
     }
-    if (v.kind != Kind::Dict && v.kind != Kind::List && v.kind != Kind::Tuple && v.kind != Kind::Set) continue;
+    if (v.kind != Kind::Dict && v.kind != Kind::List && v.kind != Kind::Tuple && v.kind != Kind::Set)
+      continue;
     if (!visited.insert(it.id).second) continue;  // shared or cyclic: walked once
-    if (it.depth >= kMaxWalkDepth) bad(what, "objects nested deeper than " + std::to_string(kMaxWalkDepth) + " levels");
+    if (it.depth >= kMaxWalkDepth)
+      bad(what, "objects nested deeper than " + std::to_string(kMaxWalkDepth) + " levels");
     // Pushed in reverse so the walk meets children in their stored order.
     if (v.kind == Kind::Dict) {
       for (size_t i = v.items.size(); i >= 2; i -= 2) {
@@ -538,13 +581,16 @@ void walk(PyTorchCheckpoint::Impl& impl, const Unpickler& u, Id root, const std:
     bool has_state_dict = false, has_tensor = false;
     for (size_t i = 0; i + 1 < top.items.size(); i += 2) {
       const std::string k = u.describe(top.items[i]);
-      if (impl.top_keys.size() < 400) impl.top_keys += (impl.top_keys.empty() ? "" : ", ") + escape_for_terminal(k);
+      if (impl.top_keys.size() < 400)
+        impl.top_keys += (impl.top_keys.empty() ? "" : ", ") + escape_for_terminal(k);
       if (k == "state_dict" && u.value(top.items[i + 1]).kind == Kind::Dict) has_state_dict = true;
       const pickle::Value& val = u.value(top.items[i + 1]);
       if (val.kind == Kind::Opaque && val.number % 2 == 1) has_tensor = true;
     }
-    if (has_state_dict) impl.state_prefix = "state_dict.";
-    else if (has_tensor) impl.state_prefix = "";
+    if (has_state_dict)
+      impl.state_prefix = "state_dict.";
+    else if (has_tensor)
+      impl.state_prefix = "";
   }
 }
 
@@ -559,27 +605,33 @@ Id parse_legacy(PyTorchCheckpoint::Impl& impl, const std::string& what, Unpickle
   };
   Unpickler* magic = next("the magic-number pickle");
   const Id m = magic->load();
-  if (magic->value(m).kind != Kind::BigInt || magic->value(m).text != std::string(reinterpret_cast<const char*>(kLegacyMagic), 10))
+  if (magic->value(m).kind != Kind::BigInt ||
+      magic->value(m).text != std::string(reinterpret_cast<const char*>(kLegacyMagic), 10))
     bad(what, "the first pickle is not PyTorch's magic number 0x1950a86a20f9469cfc6c");
   pos = magic->position();
   Unpickler* version = next("the protocol-version pickle");
   const int64_t v = version->int_of(version->load(), "the protocol version");
   if (v != kLegacyProtocolVersion)
-    unsupported(what, "legacy protocol version " + std::to_string(v) + " (frost reads " + std::to_string(kLegacyProtocolVersion) + ")");
+    unsupported(what, "legacy protocol version " + std::to_string(v) + " (frost reads " +
+                          std::to_string(kLegacyProtocolVersion) + ")");
   pos = version->position();
   Unpickler* sys_info = next("the sys_info pickle");
   const Id info = sys_info->load();
   const pickle::Value& iv = sys_info->value(info);
-  if (iv.kind != Kind::Dict) bad(what, "sys_info is a " + std::string(pickle::kind_name(iv.kind)) + ", not a dict");
+  if (iv.kind != Kind::Dict)
+    bad(what, "sys_info is a " + std::string(pickle::kind_name(iv.kind)) + ", not a dict");
   for (size_t i = 0; i + 1 < iv.items.size(); i += 2)
-    if (sys_info->describe(iv.items[i]) == "little_endian" && sys_info->value(iv.items[i + 1]).kind == Kind::Bool &&
-        sys_info->value(iv.items[i + 1]).number == 0)
-      unsupported(what, "written on a big-endian machine (sys_info little_endian=False); frost reads little-endian "
-                        "checkpoints only (load and re-save it on a little-endian machine)");
+    if (sys_info->describe(iv.items[i]) == "little_endian" &&
+        sys_info->value(iv.items[i + 1]).kind == Kind::Bool && sys_info->value(iv.items[i + 1]).number == 0)
+      unsupported(what,
+                  "written on a big-endian machine (sys_info little_endian=False); frost reads little-endian "
+                  "checkpoints only (load and re-save it on a little-endian machine)");
   pos = sys_info->position();
   Unpickler* object = next("the object pickle");
   object->on_persistent = [&impl](Unpickler& u, Id pid) { return persistent(impl, u, pid, true); };
-  object->on_call = [&impl](Unpickler& u, const std::string& name, Id args) { return rebuild(impl, u, name, args); };
+  object->on_call = [&impl](Unpickler& u, const std::string& name, Id args) {
+    return rebuild(impl, u, name, args);
+  };
   object_pickle = object;
   const Id root = object->load();
   pos = object->position();
@@ -589,15 +641,18 @@ Id parse_legacy(PyTorchCheckpoint::Impl& impl, const std::string& what, Unpickle
   for (Id k : key_ids) {
     const std::string key = keys->describe(k);
     const auto it = impl.storage_by_key.find(key);
-    if (it == impl.storage_by_key.end()) bad(what, "storage key '" + escape_for_terminal(key) + "' is listed but no tensor names it");
+    if (it == impl.storage_by_key.end())
+      bad(what, "storage key '" + escape_for_terminal(key) + "' is listed but no tensor names it");
     PyTorchCheckpoint::Impl::Storage& s = impl.storages[it->second];
     if (s.resolved) bad(what, "storage key '" + escape_for_terminal(key) + "' is listed twice");
-    if (bytes.size() - pos < 8) bad(what, s.record + ": its element count runs past the end of the file (truncated)");
+    if (bytes.size() - pos < 8)
+      bad(what, s.record + ": its element count runs past the end of the file (truncated)");
     uint64_t count = 0;
     for (int i = 7; i >= 0; --i) count = (count << 8) | uint64_t(bytes[pos + size_t(i)]);
     pos += 8;
     if (count != s.numel)
-      bad(what, s.record + " holds " + std::to_string(count) + " elements; the pickle declares " + std::to_string(s.numel));
+      bad(what, s.record + " holds " + std::to_string(count) + " elements; the pickle declares " +
+                    std::to_string(s.numel));
     const uint64_t n = s.numel * s.type->element_size;
     if (n > bytes.size() - pos)
       bad(what, s.record + ": its " + std::to_string(n) + " bytes run past the end of the file at offset " +
@@ -610,7 +665,8 @@ Id parse_legacy(PyTorchCheckpoint::Impl& impl, const std::string& what, Unpickle
     if (s.root == SIZE_MAX) continue;
     const PyTorchCheckpoint::Impl::Storage& r = impl.storages[s.root];
     if (!r.resolved) continue;
-    s.data = r.data.subspan(size_t(s.view_offset) * s.type->element_size, size_t(s.numel) * s.type->element_size);
+    s.data =
+        r.data.subspan(size_t(s.view_offset) * s.type->element_size, size_t(s.numel) * s.type->element_size);
     s.resolved = true;
   }
   for (const PyTorchCheckpoint::Impl::Storage& s : impl.storages)
@@ -628,15 +684,20 @@ PyTorchCheckpoint PyTorchCheckpoint::parse(std::span<const std::byte> bytes, con
   const std::optional<std::string> format = sniff(bytes);
   if (!format) {
     std::string kind;
-    if (bytes.size() >= 9 && uint8_t(bytes[8]) == '{') kind = "it looks like a safetensors file";
+    if (bytes.size() >= 9 && uint8_t(bytes[8]) == '{')
+      kind = "it looks like a safetensors file";
     else if (bytes.size() >= 262 && std::memcmp(bytes.data() + 257, "ustar", 5) == 0)
       kind = "it is a tar archive (PyTorch before 0.4 saved tar archives, which frost does not read)";
-    else if (bytes.size() >= 4 && std::memcmp(bytes.data(), "PK\x05\x06", 4) == 0) kind = "it is an empty zip archive";
-    else if (bytes.empty()) kind = "it is empty";
-    else kind = "its first bytes are " + hex_bytes(bytes, 16);
-    bad(shown, "not a PyTorch checkpoint: " + kind +
-                   " (a torch.save zip checkpoint starts with PK\\x03\\x04, a legacy one with the pickled magic "
-                   "number 0x1950a86a20f9469cfc6c)");
+    else if (bytes.size() >= 4 && std::memcmp(bytes.data(), "PK\x05\x06", 4) == 0)
+      kind = "it is an empty zip archive";
+    else if (bytes.empty())
+      kind = "it is empty";
+    else
+      kind = "its first bytes are " + hex_bytes(bytes, 16);
+    bad(shown,
+        "not a PyTorch checkpoint: " + kind +
+            " (a torch.save zip checkpoint starts with PK\\x03\\x04, a legacy one with the pickled magic "
+            "number 0x1950a86a20f9469cfc6c)");
   }
   c.format_ = *format;
   std::vector<std::unique_ptr<Unpickler>> keep;
@@ -647,16 +708,22 @@ PyTorchCheckpoint PyTorchCheckpoint::parse(std::span<const std::byte> bytes, con
     if (const auto bo = c.impl_->records.find("byteorder"); bo != c.impl_->records.end()) {
       const std::string order(reinterpret_cast<const char*>(bo->second.data.data()), bo->second.data.size());
       if (order == "big")
-        unsupported(what, "byteorder is 'big' (saved on a big-endian machine); frost reads little-endian "
-                          "checkpoints only, and does not byte-swap (load and re-save it on a little-endian machine)");
-      if (order != "little") bad(what, "byteorder record is '" + escape_for_terminal(order.substr(0, 20)) + "', not 'little' or 'big'");
+        unsupported(
+            what,
+            "byteorder is 'big' (saved on a big-endian machine); frost reads little-endian "
+            "checkpoints only, and does not byte-swap (load and re-save it on a little-endian machine)");
+      if (order != "little")
+        bad(what,
+            "byteorder record is '" + escape_for_terminal(order.substr(0, 20)) + "', not 'little' or 'big'");
     }
     const auto pkl = c.impl_->records.find("data.pkl");
     keep.push_back(std::make_unique<Unpickler>(pkl->second.data, what + ": data.pkl"));
     object = keep.back().get();
     Impl& impl = *c.impl_;
     object->on_persistent = [&impl](Unpickler& u, Id pid) { return persistent(impl, u, pid, false); };
-    object->on_call = [&impl](Unpickler& u, const std::string& n, Id args) { return rebuild(impl, u, n, args); };
+    object->on_call = [&impl](Unpickler& u, const std::string& n, Id args) {
+      return rebuild(impl, u, n, args);
+    };
     const Id root = object->load();
     walk(impl, *object, root, what, c.tensors_, c.placeholders_);
   } else {
@@ -675,8 +742,10 @@ const CheckpointTensor* PyTorchCheckpoint::find(const std::string& name) const {
 
 std::map<std::string, const CheckpointTensor*> PyTorchCheckpoint::state_dict() const {
   if (!impl_->state_prefix)
-    bad(escape_for_terminal(path_), "no state dict: the top-level object is not a dict with a 'state_dict' dict "
-                                    "nor a dict of tensors (top-level keys: " + impl_->top_keys + ")");
+    bad(escape_for_terminal(path_),
+        "no state dict: the top-level object is not a dict with a 'state_dict' dict "
+        "nor a dict of tensors (top-level keys: " +
+            impl_->top_keys + ")");
   std::map<std::string, const CheckpointTensor*> out;
   const std::string& p = *impl_->state_prefix;
   for (const CheckpointTensor& t : tensors_)
@@ -686,10 +755,12 @@ std::map<std::string, const CheckpointTensor*> PyTorchCheckpoint::state_dict() c
 
 std::vector<std::byte> PyTorchCheckpoint::read_bytes(const std::string& name) const {
   const CheckpointTensor* t = find(name);
-  FROST_CHECK(t != nullptr, InvalidArgument, escape_for_terminal(path_) << ": no tensor named '" << escape_for_terminal(name) << "'");
+  FROST_CHECK(t != nullptr, InvalidArgument,
+              escape_for_terminal(path_) << ": no tensor named '" << escape_for_terminal(name) << "'");
   const Impl::Storage& s = impl_->storages[impl_->storage_by_key.at(t->storage_key)];
   if (s.crc && crc32_of(s.data) != *s.crc)
-    bad(escape_for_terminal(path_), s.record + " (tensor '" + escape_for_terminal(name) + "'): CRC-32 mismatch (the file is damaged)");
+    bad(escape_for_terminal(path_),
+        s.record + " (tensor '" + escape_for_terminal(name) + "'): CRC-32 mismatch (the file is damaged)");
   const size_t es = t->element_size;
   const int64_t numel = t->shape.numel();
   std::vector<std::byte> out(size_t(numel) * es);
@@ -720,10 +791,12 @@ std::vector<std::byte> PyTorchCheckpoint::read_bytes(const std::string& name) co
 
 HostTensor PyTorchCheckpoint::read(const std::string& name, std::optional<DType> as) const {
   const CheckpointTensor* t = find(name);
-  FROST_CHECK(t != nullptr, InvalidArgument, escape_for_terminal(path_) << ": no tensor named '" << escape_for_terminal(name) << "'");
+  FROST_CHECK(t != nullptr, InvalidArgument,
+              escape_for_terminal(path_) << ": no tensor named '" << escape_for_terminal(name) << "'");
   FROST_CHECK(t->dtype.has_value(), Unsupported,
-              escape_for_terminal(path_) << ": tensor '" << escape_for_terminal(name) << "' has dtype " << t->dtype_name
-                                         << ", which frost does not compute on (read_bytes gives its bytes)");
+              escape_for_terminal(path_)
+                  << ": tensor '" << escape_for_terminal(name) << "' has dtype " << t->dtype_name
+                  << ", which frost does not compute on (read_bytes gives its bytes)");
   const std::vector<std::byte> bytes = read_bytes(name);
   HostTensor raw(*t->dtype, t->shape);
   if (!bytes.empty()) std::memcpy(raw.raw(), bytes.data(), bytes.size());

@@ -56,10 +56,10 @@ struct CheckpointTensor {
   std::optional<DType> dtype;  // frost's dtype when frost computes on it (F32, F16, BF16, F64, I32, I64, U8)
   size_t element_size = 0;     // bytes per element
   Shape shape;
-  std::vector<int64_t> strides;  // elements, one per dimension
-  int64_t storage_offset = 0;    // elements
-  std::string storage_key;       // the record ("data/<key>") or legacy key it views
-  bool contiguous = false;       // row-major with no gaps: `bytes` is then the tensor's data
+  std::vector<int64_t> strides;      // elements, one per dimension
+  int64_t storage_offset = 0;        // elements
+  std::string storage_key;           // the record ("data/<key>") or legacy key it views
+  bool contiguous = false;           // row-major with no gaps: `bytes` is then the tensor's data
   std::span<const std::byte> bytes;  // contiguous tensors: their bytes, in the mapped file when the record
                                      // is stored uncompressed (may be misaligned for the dtype); else empty
 };

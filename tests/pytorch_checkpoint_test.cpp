@@ -150,13 +150,15 @@ TEST(PyTorchCheckpoint, TensorBuiltFromAnUnknownCallIsRefusedByName) {
 
 TEST(PyTorchCheckpoint, DamagedFilesAreBadFileNamingTheFile) {
   const nlohmann::json want = expected_json();
-  for (const std::string file : {"truncated.pth.tar", "truncated_legacy.pth.tar", "corrupt_data_pkl.pth.tar"}) {
+  for (const std::string file :
+       {"truncated.pth.tar", "truncated_legacy.pth.tar", "corrupt_data_pkl.pth.tar"}) {
     SCOPED_TRACE(file);
     const Error e = error_of([&] { PyTorchCheckpoint::open(kDir + "/" + file); });
     EXPECT_EQ(e.category(), ErrorCategory::BadFile) << e.what();
     const std::string msg = e.what();
     EXPECT_NE(msg.find(file), std::string::npos) << msg;
-    EXPECT_NE(msg.find(want[file]["format"].get<std::string>()), std::string::npos) << msg;  // names the format
+    EXPECT_NE(msg.find(want[file]["format"].get<std::string>()), std::string::npos)
+        << msg;  // names the format
     if (want[file].contains("contains")) {
       EXPECT_NE(msg.find(want[file]["contains"].get<std::string>()), std::string::npos) << msg;
     }
@@ -168,7 +170,7 @@ TEST(PyTorchCheckpoint, OtherFilesAreRefusedByName) {
   EXPECT_EQ(st.category(), ErrorCategory::BadFile);
   EXPECT_NE(std::string(st.what()).find("safetensors"), std::string::npos) << st.what();
   for (const std::string& text : {std::string(), std::string("hello world, not a checkpoint"),
-                                 std::string("PK\x05\x06", 4) + std::string(18, '\0')}) {
+                                  std::string("PK\x05\x06", 4) + std::string(18, '\0')}) {
     const auto bytes = std::as_bytes(std::span<const char>(text.data(), text.size()));
     const Error e = error_of([&] { PyTorchCheckpoint::parse(bytes, "x.pth"); });
     EXPECT_EQ(e.category(), ErrorCategory::BadFile);
@@ -195,10 +197,11 @@ std::string binunicode(const std::string& s) {
   return out + s;
 }
 // A legacy checkpoint around an object pickle, with the storage keys and their data (F32).
-std::string legacy_file(const std::string& object, const std::vector<std::pair<std::string, std::vector<float>>>& storages = {}) {
+std::string legacy_file(const std::string& object,
+                        const std::vector<std::pair<std::string, std::vector<float>>>& storages = {}) {
   std::string f = std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.", 15);
-  f += std::string("\x80\x02M\xe9\x03.", 6);                 // 1001
-  f += std::string("\x80\x02}.", 4);                         // sys_info: {}
+  f += std::string("\x80\x02M\xe9\x03.", 6);  // 1001
+  f += std::string("\x80\x02}.", 4);          // sys_info: {}
   f += object;
   f += std::string("\x80\x02]", 3);
   for (const auto& [key, values] : storages) f += binunicode(key) + "a";
@@ -212,15 +215,16 @@ std::string legacy_file(const std::string& object, const std::vector<std::pair<s
 // _rebuild_tensor_v2(storage 'k' of `numel` floats, offset 0, size, stride, False, {}) as an object pickle.
 std::string tensor_pickle(const std::string& size_tuple, const std::string& stride_tuple, int numel = 2) {
   return std::string("\x80\x02") + "ctorch._utils\n_rebuild_tensor_v2\n(" + "(" + binunicode("storage") +
-         "ctorch\nFloatStorage\n" + binunicode("k") + binunicode("cpu") + "K" + char(numel) + "NtQ" + B("K\x00") +
-         size_tuple + stride_tuple + "\x89}tR.";
+         "ctorch\nFloatStorage\n" + binunicode("k") + binunicode("cpu") + "K" + char(numel) + "NtQ" +
+         B("K\x00") + size_tuple + stride_tuple + "\x89}tR.";
 }
 
 // parse() keeps spans into its bytes: they live as long as the test binary.
 PyTorchCheckpoint parse_string(const std::string& s) {
   static std::vector<std::unique_ptr<std::string>> keep;
   keep.push_back(std::make_unique<std::string>(s));
-  return PyTorchCheckpoint::parse(std::as_bytes(std::span<const char>(keep.back()->data(), s.size())), "hand.pth");
+  return PyTorchCheckpoint::parse(std::as_bytes(std::span<const char>(keep.back()->data(), s.size())),
+                                  "hand.pth");
 }
 pickle::Id unpickle(const std::string& s, pickle::Unpickler*& keep) {
   static std::vector<std::unique_ptr<std::string>> texts;
@@ -249,20 +253,24 @@ struct BadCase {
 };
 
 TEST(Pickle, EdgeCasesAreRefusedByName) {
-  const std::string deep = std::string("\x80\x02") + std::string(100000, '(') + std::string(100000, 'l') + ".";
+  const std::string deep =
+      std::string("\x80\x02") + std::string(100000, '(') + std::string(100000, 'l') + ".";
   const std::vector<BadCase> cases = {
       {"memo index never stored", legacy_file(std::string("\x80\x02h\x05.", 4)), ErrorCategory::BadFile,
        "memo index 5 was never stored"},
       {"unknown opcode", legacy_file(std::string("\x80\x02\xff.", 4)), ErrorCategory::BadFile,
-       "opcode 0xff at offset 27: unknown opcode"  /* offsets count from the file's start */},
+       "opcode 0xff at offset 27: unknown opcode" /* offsets count from the file's start */},
       {"huge string length", legacy_file(std::string("\x80\x02X\xff\xff\xff\x7f", 7)), ErrorCategory::BadFile,
        "a string of 2147483647 bytes"},
       {"huge BINUNICODE8 length", legacy_file(std::string("\x80\x02\x8d", 3) + le64(~uint64_t(0) >> 1) + "."),
        ErrorCategory::BadFile, "remain"},
-      {"LONG beyond 64 bits as a size", legacy_file(tensor_pickle(std::string("\x8a\x09", 2) + std::string(9, '\x01') + "\x85", "K\x01\x85"), {{"k", {1, 2}}}),
+      {"LONG beyond 64 bits as a size",
+       legacy_file(tensor_pickle(std::string("\x8a\x09", 2) + std::string(9, '\x01') + "\x85", "K\x01\x85"),
+                   {{"k", {1, 2}}}),
        ErrorCategory::BadFile, "wider than 64 bits"},
       {"deep nesting", legacy_file(deep), ErrorCategory::BadFile, "nested deeper than 200"},
-      {"stack underflow", legacy_file(std::string("\x80\x02]a.", 5)), ErrorCategory::BadFile, "stack is empty"},
+      {"stack underflow", legacy_file(std::string("\x80\x02]a.", 5)), ErrorCategory::BadFile,
+       "stack is empty"},
       {"no STOP", legacy_file(std::string("\x80\x02]", 3)).substr(0, 15 + 6 + 4 + 3), ErrorCategory::BadFile,
        "without STOP"},
       {"view past its storage", legacy_file(tensor_pickle("K\x03\x85", "K\x01\x85"), {{"k", {1, 2}}}),
@@ -271,16 +279,18 @@ TEST(Pickle, EdgeCasesAreRefusedByName) {
        "has no data"},
       {"wrong element count", legacy_file(tensor_pickle("K\x02\x85", "K\x01\x85"), {{"k", {1, 2, 3}}}),
        ErrorCategory::BadFile, "holds 3 elements"},
-      {"extension registry", legacy_file(std::string("\x80\x02\x82\x01.", 5)), ErrorCategory::Unsupported, "EXT1"},
-      {"bad magic", std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 14), ErrorCategory::BadFile,
-       "without STOP"},
+      {"extension registry", legacy_file(std::string("\x80\x02\x82\x01.", 5)), ErrorCategory::Unsupported,
+       "EXT1"},
+      {"bad magic", std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19", 14),
+       ErrorCategory::BadFile, "without STOP"},
   };
   for (const BadCase& k : cases) {
     SCOPED_TRACE(k.label);
     const Error e = error_of([&] { parse_string(k.file); });
     EXPECT_EQ(e.category(), k.category) << e.what();
     EXPECT_NE(std::string(e.what()).find(k.contains), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("hand.pth (PyTorch legacy checkpoint)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("hand.pth (PyTorch legacy checkpoint)"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -288,10 +298,11 @@ TEST(Pickle, CallsNothingAndKeepsPlaceholders) {
   const std::string marker = "/tmp/frost_pwned_by_pickle_test";
   std::filesystem::remove(marker);
   // {'a': os.system('touch ...'), 'b': builtins.eval('...'), 'c': tensor}
-  const std::string obj = std::string("\x80\x02}(") + binunicode("a") + "cos\nsystem\n" + binunicode("touch " + marker) +
-                          "\x85R" + binunicode("b") + "cbuiltins\neval\n" +
-                          binunicode("__import__('os').system('touch " + marker + "')") + "\x85R" + binunicode("c") +
-                          tensor_pickle("K\x02\x85", "K\x01\x85").substr(2, std::string::npos) ;
+  const std::string obj = std::string("\x80\x02}(") + binunicode("a") + "cos\nsystem\n" +
+                          binunicode("touch " + marker) + "\x85R" + binunicode("b") + "cbuiltins\neval\n" +
+                          binunicode("__import__('os').system('touch " + marker + "')") + "\x85R" +
+                          binunicode("c") +
+                          tensor_pickle("K\x02\x85", "K\x01\x85").substr(2, std::string::npos);
   // tensor_pickle ends in STOP; the dict's SETITEMS and STOP follow it
   std::string body = obj.substr(0, obj.size() - 1) + "u.";
   const auto c = parse_string(legacy_file(body, {{"k", {3, 4}}}));
@@ -305,8 +316,10 @@ TEST(Pickle, CallsNothingAndKeepsPlaceholders) {
 TEST(Pickle, CyclesAreWalkedOnce) {
   // l = []; l.append(l); d = {'l': l, 'd': d-itself, 't': tensor}
   const std::string t = tensor_pickle("K\x02\x85", "K\x01\x85").substr(2);
-  const std::string body = B("\x80\x02}q\x00(") + binunicode("l") + "]q\x01h\x01" "a" + binunicode("d") +
-                           B("h\x00") + binunicode("t") + t.substr(0, t.size() - 1) + "u.";
+  const std::string body = B("\x80\x02}q\x00(") + binunicode("l") +
+                           "]q\x01h\x01"
+                           "a" +
+                           binunicode("d") + B("h\x00") + binunicode("t") + t.substr(0, t.size() - 1) + "u.";
   const auto c = parse_string(legacy_file(body, {{"k", {3, 4}}}));
   EXPECT_EQ(names_of(c), std::vector<std::string>{"t"});
 }
@@ -314,7 +327,8 @@ TEST(Pickle, CyclesAreWalkedOnce) {
 TEST(Pickle, OpcodesOfOtherProtocols) {
   pickle::Unpickler* u = nullptr;
   // Protocol 0 text: (lp0\nI1\naI01\naF2.5\naS'a\\nb'\naVx\\u00e9\nag0\na.
-  const pickle::Id l = unpickle("(lp0\nI1\naI01\naF2.5\naS'a\\nb'\naVx\\u00e9\naL12345678901234567890L\na.", u);
+  const pickle::Id l =
+      unpickle("(lp0\nI1\naI01\naF2.5\naS'a\\nb'\naVx\\u00e9\naL12345678901234567890L\na.", u);
   const auto& items = u->value(l).items;
   ASSERT_EQ(items.size(), 6u);
   EXPECT_EQ(u->value(items[0]).number, 1);
@@ -326,7 +340,9 @@ TEST(Pickle, OpcodesOfOtherProtocols) {
   EXPECT_EQ(u->int_of(items[0], "x"), 1);
   EXPECT_EQ(error_of([&] { u->int_of(items[5], "a size"); }).category(), ErrorCategory::BadFile);
   // Protocol 4: FRAME, SHORT_BINUNICODE, STACK_GLOBAL, MEMOIZE, NEWOBJ on an unknown class -> placeholder.
-  const pickle::Id p = unpickle(B("\x80\x04\x95\x20\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93\x94)\x81\x94}b."), u);
+  const pickle::Id p = unpickle(
+      B("\x80\x04\x95\x20\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93\x94)\x81\x94}b."),
+      u);
   EXPECT_EQ(u->value(p).kind, pickle::Kind::Placeholder);
   EXPECT_EQ(u->value(p).text, "os.system");
   // LONG1 negative, BININT negative, sets.
