@@ -120,7 +120,8 @@ void finish_help(CLI::App& app) {
   const std::vector<std::pair<const char*, const char*>> examples = {
       {"demo", "frost demo --out frost-demo   (then open frost-demo/index.html)"},
       {"ops", "frost ops | grep attention"},
-      {"info", "frost info model.safetensors --json"},
+      {"info", "frost info model_best.pth.tar"},
+      {"convert", "frost convert model_best.pth.tar fit.safetensors"},
       {"clip", "frost clip video.mp4 frames/ --out clips.safetensors"},
       {"encode", "frost encode text --weights fit.safetensors \"a dog on a beach\" --normalize --out t.npy"},
       {"plan", "frost plan --config base --part video --batch 8"},
@@ -161,6 +162,7 @@ int main(int argc, char** argv) {
     frost::cli::add_demo_command(app);
     frost::cli::add_ops_command(app);
     frost::cli::add_info_command(app);
+    frost::cli::add_convert_command(app);
     frost::cli::add_clip_command(app);
     frost::cli::add_encode_command(app);
     frost::cli::add_plan_command(app);

@@ -6,6 +6,7 @@
 #include "engine/error.h"
 #include "loader/files.h"
 #include "loader/safetensors.h"
+#include "loader/tensor_file.h"
 #include "model/encoder.h"
 
 namespace frost::cli {
@@ -14,7 +15,7 @@ namespace {
 // The value of a metadata key of a safetensors file; nullopt when the file has none (or no path).
 std::optional<std::string> recorded(const std::string& weights_path, const char* key) {
   if (weights_path.empty()) return std::nullopt;
-  const auto file = loader::SafetensorsFile::open(weights_path);
+  const auto file = loader::TensorFile::open(weights_path);
   const auto it = file.metadata().find(key);
   if (it == file.metadata().end()) return std::nullopt;
   return it->second;
@@ -31,7 +32,9 @@ model::FitConfig config_for(const std::string& option, const std::string& weight
     own->validate(weights_path);
   }
   if (option.empty()) return own ? *own : fallback ? *fallback : model::FitConfig::base();
-  model::FitConfig given = model::FitConfig::named_or_file(option);
+  std::vector<std::string> notes;
+  model::FitConfig given = model::FitConfig::named_or_file(option, &notes);
+  for (const std::string& n : notes) note(display(n));
   if (own) {
     model::FitConfig a = given, b = *own;
     a.name = b.name = "";
@@ -133,7 +136,8 @@ model::WeightSet load_towers(const model::FitConfig& config, const std::string& 
   // A Hugging Face text model or a timm ViT given as --weights: say what it is and what takes it, instead
   // of listing a hundred missing tensors.
   {
-    const auto file = loader::SafetensorsFile::open(weights_path);
+    const auto file = loader::TensorFile::open(weights_path);
+    for (const std::string& n : file.notes()) note(display(weights_path) + ": " + display(n));
     bool fit = false, hf_text = false, vit = false;
     for (const loader::TensorEntry& e : file.tensors()) {
       const std::string& n = e.name;

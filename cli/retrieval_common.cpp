@@ -13,11 +13,12 @@
 #include "cli/common.h"
 #include "engine/error.h"
 #include "loader/safetensors.h"
+#include "loader/tensor_file.h"
 
 namespace frost::cli {
 
 std::string video_hash_of(const std::string& weights_path, const model::WeightSet& weights) {
-  const auto file = loader::SafetensorsFile::open(weights_path);
+  const auto file = loader::TensorFile::open(weights_path);
   if (auto it = file.metadata().find(model::kVideoHashKey); it != file.metadata().end()) return it->second;
   const auto start = std::chrono::steady_clock::now();
   const std::string hash = model::video_tower_hash(weights.tensors);

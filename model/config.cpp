@@ -77,6 +77,108 @@ void reject_unknown(const json& j, std::initializer_list<const char*> known, con
   }
 }
 
+// The reference's own experiment config (configs/*.json of m-bain/frozen-in-time: "arch": {"type":
+// "FrozenInTime", "args": {video_params, text_params, projection}}, "data_loader", "loss", and training
+// keys frost does not need), mapped onto FitConfig: model.py L21-74 reads arch.args, so only the values it
+// accepts and frost implements pass; anything else is refused naming its field.
+FitConfig from_reference_json(const json& j, const std::string& name, std::vector<std::string>* notes) {
+  auto object = [&](const json& parent, const char* key, const std::string& where) -> const json& {
+    FROST_CHECK(parent.contains(key) && parent.at(key).is_object(), BadFile,
+                where << ": '" << key << "' must be a JSON object (the reference's configs/*.json layout)");
+    return parent.at(key);
+  };
+  auto refuse_unless = [&](const json& obj, const char* key, std::initializer_list<const char*> allowed,
+                           const char* fallback, const std::string& where, const std::string& why) {
+    std::string value = fallback;
+    get(obj, key, value, where);
+    bool ok = false;
+    for (const char* a : allowed) ok = ok || value == a;
+    FROST_CHECK(ok, Unsupported, where << " " << key << " '" << value << "' is not supported — " << why);
+    return value;
+  };
+  FitConfig c = FitConfig::base();
+  c.name = name;
+  if (const size_t slash = c.name.rfind('/'); slash != std::string::npos) c.name = c.name.substr(slash + 1);
+  if (const size_t dot = c.name.rfind('.'); dot != std::string::npos && dot > 0)
+    c.name = c.name.substr(0, dot);
+  get(j, "name", c.name, name);
+  const json& arch = object(j, "arch", name);
+  refuse_unless(arch, "type", {"FrozenInTime"}, "", name + ": arch", "frost runs FrozenInTime");
+  const json& args = object(arch, "args", name + ": arch");
+  const std::string where = name + ": arch.args";
+  refuse_unless(args, "projection", {"minimal"}, "minimal", where,
+                "frost runs the reference's 'minimal' projections (model.py L59-74)");
+  get(args, "projection_dim", c.projection_dim, where);
+  if (args.contains("load_checkpoint") && args.at("load_checkpoint").is_string() &&
+      !args.at("load_checkpoint").get<std::string>().empty() && notes)
+    notes->push_back(
+        name + ": arch.args.load_checkpoint is not read from a config: give the checkpoint as --weights");
+
+  const json& video = object(args, "video_params", where);
+  const std::string vw = where + ".video_params";
+  refuse_unless(video, "model", {"SpaceTimeTransformer"}, "SpaceTimeTransformer", vw,
+                "frost runs the reference's SpaceTimeTransformer");
+  refuse_unless(video, "arch_config", {"base_patch16_224"}, "base_patch16_224", vw,
+                "the reference builds only base_patch16_224 (model.py L36)");
+  refuse_unless(video, "time_init", {"zeros"}, "zeros", vw,
+                "frost initialises the temporal table with zeros, as every released config does");
+  refuse_unless(video, "attention_style", {"frozen-in-time"}, "frozen-in-time", vw,
+                "frost runs the divided space-time attention of the paper");
+  c.video.num_frames = 4;  // model.py L33: video_params.get('num_frames', 4)
+  get(video, "num_frames", c.video.num_frames, vw);
+
+  const json& text = object(args, "text_params", where);
+  const std::string tw = where + ".text_params";
+  const std::string model = refuse_unless(
+      text, "model", {"distilbert-base-uncased", "bert-base-uncased"}, "", tw,
+      "frost's text encoders are DistilBERT and BERT with the uncased vocabulary (distilbert-base-uncased, "
+      "bert-base-uncased); another Hugging Face model cannot be built from a name");
+  if (model == "bert-base-uncased") {  // the reference's `bert*` branch: pooler_output (model.py L104)
+    c.text.arch = TextArch::Bert;
+    c.text.layers = 12;
+    c.text.type_vocab_size = 2;
+    c.text.use_pooler = true;
+  }
+  refuse_unless(text, "input", {"text"}, "text", tw, "frost embeds captions");
+
+  if (j.contains("loss")) {
+    const json& loss = object(j, "loss", name);
+    refuse_unless(loss, "type", {"NormSoftmaxLoss"}, "NormSoftmaxLoss", name + ": loss",
+                  "frost trains with the reference's NormSoftmaxLoss");
+    if (loss.contains("args") && loss.at("args").is_object())
+      get(loss.at("args"), "temperature", c.temperature, name + ": loss.args");
+  }
+  // Each data loader's frames per clip and crop: the crop must be the model's 224; a frame count other
+  // than the model's is what the loader samples (1-frame pretraining of a 4-frame model), said in a note.
+  if (j.contains("data_loader")) {
+    const json& dl = j.at("data_loader");
+    std::vector<const json*> loaders;
+    if (dl.is_array())
+      for (const json& l : dl) loaders.push_back(&l);
+    else
+      loaders.push_back(&dl);
+    for (size_t i = 0; i < loaders.size(); ++i) {
+      const std::string lw = name + ": data_loader" + (dl.is_array() ? "[" + std::to_string(i) + "]" : "");
+      FROST_CHECK(loaders[i]->is_object(), BadFile, lw << ": must be a JSON object");
+      if (!loaders[i]->contains("args") || !loaders[i]->at("args").is_object()) continue;
+      const json& la = loaders[i]->at("args");
+      if (!la.contains("video_params") || !la.at("video_params").is_object()) continue;
+      const json& vp = la.at("video_params");
+      int64_t input_res = c.video.image_size, frames = c.video.num_frames;
+      get(vp, "input_res", input_res, lw + ".args.video_params");
+      get(vp, "num_frames", frames, lw + ".args.video_params");
+      FROST_CHECK(input_res == c.video.image_size, Unsupported,
+                  lw << ".args.video_params input_res " << input_res << " is not the model's "
+                     << c.video.image_size << " (base_patch16_224)");
+      if (frames != c.video.num_frames && notes)
+        notes->push_back(lw + " samples " + std::to_string(frames) + " frame" + (frames == 1 ? "" : "s") +
+                         " per clip; frost commands sample the model's " +
+                         std::to_string(c.video.num_frames) + " unless --frames says otherwise");
+    }
+  }
+  return c;
+}
+
 }  // namespace
 
 TextConfig TextConfig::from_hf_config_file(const std::string& path) {
@@ -155,10 +257,10 @@ FitConfig FitConfig::tiny() {
   return c;
 }
 
-FitConfig FitConfig::named_or_file(const std::string& name_or_path) {
+FitConfig FitConfig::named_or_file(const std::string& name_or_path, std::vector<std::string>* notes) {
   if (name_or_path == "base") return base();
   if (name_or_path == "tiny") return tiny();
-  return from_json(read_text(name_or_path), name_or_path);
+  return from_json(read_text(name_or_path), name_or_path, notes);
 }
 
 std::string FitConfig::to_json() const {
@@ -190,9 +292,11 @@ std::string FitConfig::to_json() const {
   return j.dump();
 }
 
-FitConfig FitConfig::from_json(const std::string& text, const std::string& name) {
+FitConfig FitConfig::from_json(const std::string& text, const std::string& name,
+                               std::vector<std::string>* notes) {
   const json j = parse(text, name);
   FROST_CHECK(j.is_object(), BadFile, name << ": a config is a JSON object");
+  if (j.contains("arch")) return from_reference_json(j, name, notes);  // the reference's configs/*.json
   reject_unknown(j, {"name", "projection_dim", "temperature", "similarity_eps", "text", "video"}, name);
   FitConfig c;
   // Without a "name", a config is called after its file (fit_small.json → fit_small), never "base".

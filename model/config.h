@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace frost::model {
 
@@ -62,9 +63,17 @@ struct FitConfig {
   static FitConfig base();
   static FitConfig tiny();
   // "base", "tiny", or a path to a JSON file: {"name", "projection_dim", "text": {...}, "video": {...}}
-  // with the fields above under their names here (unknown fields are errors).
-  static FitConfig named_or_file(const std::string& name_or_path);
-  static FitConfig from_json(const std::string& json, const std::string& name);
+  // with the fields above under their names here (unknown fields are errors) — or the reference's own
+  // experiment config (configs/*.json of the Frozen in Time repository, recognised by its "arch" key):
+  // arch.args.video_params (SpaceTimeTransformer base_patch16_224, num_frames, time_init zeros),
+  // text_params.model (distilbert-base-uncased or bert-base-uncased), projection ('minimal') and
+  // projection_dim, loss.args.temperature, and each data loader's crop (input_res, which must be 224) map
+  // onto this config; any other value is refused (Unsupported) naming its field; training-only keys
+  // (n_gpu, optimizer, trainer, ...) are ignored. `notes` gets what a user should know (a data loader that
+  // samples another frame count than the model's).
+  static FitConfig named_or_file(const std::string& name_or_path, std::vector<std::string>* notes = nullptr);
+  static FitConfig from_json(const std::string& json, const std::string& name,
+                             std::vector<std::string>* notes = nullptr);
   // Every field, in the form from_json reads (from_json(to_json()) gives this config back): checkpoints
   // store it, and two configs are the same model exactly when their JSON is equal.
   std::string to_json() const;

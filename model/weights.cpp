@@ -8,6 +8,7 @@
 #include "engine/error.h"
 #include "loader/hash.h"
 #include "loader/safetensors.h"
+#include "loader/tensor_file.h"
 #include "model/dual_encoder.h"
 
 namespace frost::model {
@@ -141,7 +142,7 @@ WeightSet load_weights(const FitConfig& c, const std::vector<WeightFile>& files,
   bool from_vit = false;
   for (const WeightFile& file : files) {
     from_vit = from_vit || file.source == WeightSource::TimmVit;
-    const auto st = loader::SafetensorsFile::open(file.path);
+    const auto st = loader::TensorFile::open(file.path);  // safetensors or a PyTorch checkpoint
     for (const loader::TensorEntry& e : st.tensors()) {
       const std::string name = canonical_weight_name(e.name, file.source, c);
       if (name.empty() || other_tower.count(name)) {

@@ -92,6 +92,11 @@ class CliBadInput : public ::testing::Test {
     write("c_nan_eps.json", R"({"video": {"eps": 1e999}})");
     write("c_channels.json", R"({"video": {"channels": 1}})");
     write("c_unknown_field.json", R"({"video": {"depht": 2}})");
+    // The reference's own configs/*.json layout, with a text model frost does not build.
+    write(
+        "c_reference_roberta.json",
+        R"({"name": "x", "arch": {"type": "FrozenInTime", "args": {"video_params": {"model": "SpaceTimeTransformer",
+              "num_frames": 4}, "text_params": {"model": "roberta-base"}, "projection": "minimal"}}})");
     write("c_wrong_type.json", R"({"text": {"layers": "six"}})");
     write("c_text_array.json", R"({"text": [1, 2]})");
     write("c_arch.json", R"({"text": {"arch": "gpt2"}})");
@@ -257,6 +262,10 @@ std::vector<Row> rows() {
        {"demo", "--out", "."},
        1,
        "not a frost demo's — give a new or empty folder"},
+      {"config_reference_unsupported_text_model",
+       {"plan", "--config", "c_reference_roberta.json"},
+       1,
+       "c_reference_roberta.json: arch.args.text_params model 'roberta-base' is not supported"},
       {"info_not_safetensors", {"info", "captions.txt"}, 1, "captions.txt: "},
       {"clip_input_missing",
        {"clip", "/no/such/video.mp4", "--out", "o.safetensors"},

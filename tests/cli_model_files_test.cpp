@@ -123,6 +123,65 @@ TEST_F(CliModelFiles, RecordedConfigAndVocabularyNeedNoFlags) {
       << other.err;
 }
 
+// The released checkpoints are PyTorch .pth.tar files (issue 18): the tiny model in the reference's layout
+// (state_dict with 'module.' names, optimizer, a parse_config.ConfigParser; tests/fixtures/pytorch, torch
+// 2.15) works as --weights directly — the same bits as its safetensors original, text and video — `frost
+// info` describes it, `frost convert` writes a safetensors file that gives the same bits again, and a
+// checkpoint whose pickle calls os.system loads its weights with nothing run.
+TEST_F(CliModelFiles, APyTorchCheckpointIsReadDirectly) {
+  const std::string pth = std::string(FROST_TEST_FIXTURES) + "/pytorch/tiny_dual.pth.tar";
+  const Result safetensors = frost({"encode", "text", "a dog on a beach", "--weights", "w.safetensors",
+                                    "--config", "tiny", "--vocab", "v.txt", "--out", "st_t.safetensors"});
+  ASSERT_EQ(safetensors.exit_code, 0) << safetensors.err;
+  const Result pytorch = frost({"encode", "text", "a dog on a beach", "--weights", pth, "--config", "tiny",
+                                "--vocab", "v.txt", "--out", "pth_t.safetensors"});
+  ASSERT_EQ(pytorch.exit_code, 0) << pytorch.err;
+  EXPECT_TRUE(same_bits(embeddings("st_t.safetensors"), embeddings("pth_t.safetensors")));
+  EXPECT_NE(pytorch.err.find("parse_config.ConfigParser at config (not run"), std::string::npos)
+      << pytorch.err;
+  const Result video_st = frost({"encode", "video", "my-videos/beach.mp4", "--weights", "w.safetensors",
+                                 "--config", "tiny", "--out", "st_v.safetensors"});
+  ASSERT_EQ(video_st.exit_code, 0) << video_st.err;
+  const Result video_pth = frost({"encode", "video", "my-videos/beach.mp4", "--weights", pth, "--config",
+                                  "tiny", "--out", "pth_v.safetensors"});
+  ASSERT_EQ(video_pth.exit_code, 0) << video_pth.err;
+  EXPECT_TRUE(same_bits(embeddings("st_v.safetensors"), embeddings("pth_v.safetensors")));
+
+  const Result info = frost({"info", pth});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  EXPECT_NE(info.out.find("PyTorch zip checkpoint, 83 tensors in its state dict"), std::string::npos)
+      << info.out;
+  EXPECT_NE(info.out.find("module.text_model.embeddings.word_embeddings.weight  F32[512, 64]"),
+            std::string::npos)
+      << info.out;
+
+  const Result convert = frost({"convert", pth, "converted.safetensors"});
+  ASSERT_EQ(convert.exit_code, 0) << convert.err;
+  const Result converted = frost({"encode", "text", "a dog on a beach", "--weights", "converted.safetensors",
+                                  "--config", "tiny", "--vocab", "v.txt", "--out", "conv_t.safetensors"});
+  ASSERT_EQ(converted.exit_code, 0) << converted.err;
+  EXPECT_TRUE(same_bits(embeddings("st_t.safetensors"), embeddings("conv_t.safetensors")));
+  // convert never overwrites its input.
+  const Result onto_itself = frost({"convert", pth, pth});
+  EXPECT_EQ(onto_itself.exit_code, 1);
+
+  // Hostile pickles: nothing runs (the marker the payload would touch stays absent), and a file that is
+  // neither format is named for what it is.
+  const std::string marker = "/tmp/frost_pwned_by_fixture";
+  fs::remove(marker);
+  const Result hostile = frost({"info", std::string(FROST_TEST_FIXTURES) + "/pytorch/hostile.pth.tar"});
+  EXPECT_FALSE(fs::exists(marker));
+  EXPECT_NE(hostile.out.find("not run"), std::string::npos) << hostile.out << hostile.err;
+  std::ofstream(dir_ + "/weights.h5", std::ios::binary) << std::string("\x89HDF\r\n\x1a\n", 8) << "data";
+  const Result h5 = frost({"encode", "text", "a dog", "--weights", "weights.h5", "--config", "tiny",
+                           "--vocab", "v.txt", "--out", "h5.safetensors"});
+  EXPECT_EQ(h5.exit_code, 1);
+  EXPECT_NE(
+      h5.err.find("weights.h5: neither a safetensors file nor a PyTorch checkpoint: it is an HDF5 file"),
+      std::string::npos)
+      << h5.err;
+}
+
 TEST_F(CliModelFiles, AModelTheDefaultVocabularyDoesNotFitSaysToGiveVocab) {
   const Result r =
       frost({"encode", "text", "a dog", "--weights", "no_vocab.safetensors", "--out", "t.safetensors"});

@@ -229,6 +229,8 @@ TEST_F(CliOutputs, EveryReadmeCommandRuns) {
   fs::create_directories(d + "/frames");
   fs::create_directories(d + "/my-videos/more/frames");
   fs::copy_file(dir_ + "/mixed.safetensors", d + "/W.safetensors");
+  // A PyTorch checkpoint in the reference's layout (the tiny model; tests/fixtures/pytorch).
+  fs::copy_file(std::string(FROST_TEST_FIXTURES) + "/pytorch/tiny_dual.pth.tar", d + "/model_best.pth.tar");
   {
     const auto w = loader::SafetensorsFile::open(dir_ + "/w.safetensors");
     std::vector<HostTensor> held;

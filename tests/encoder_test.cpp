@@ -14,6 +14,109 @@
 namespace frost::model {
 namespace {
 
+// ---- the reference's own experiment configs (issue 18) ------------------------------------------------
+
+// The structure of the Frozen in Time repository's configs/msrvtt_4f_i21k.json (its values, trimmed of
+// paths): arch.args as model.py reads them, a data loader, and the training keys frost ignores.
+std::string reference_config(const std::string& video_params, const std::string& text_model,
+                             const std::string& loaders, const std::string& extra_args = "") {
+  return R"({"name": "MSRVTTjsfusion_4f_stformer_pt-im21k", "n_gpu": 4,
+    "arch": {"type": "FrozenInTime", "args": {"video_params": )" +
+         video_params + R"(, "text_params": {"model": ")" + text_model +
+         R"(", "pretrained": true, "input": "text"}, "projection": "minimal")" + extra_args + R"(}},
+    "data_loader": )" +
+         loaders + R"(,
+    "optimizer": {"type": "AdamW", "args": {"lr": 3e-5}},
+    "loss": {"type": "NormSoftmaxLoss", "args": {}},
+    "metrics": ["t2v_metrics", "v2t_metrics"],
+    "trainer": {"epochs": 100, "max_samples_per_epoch": 9000, "save_period": 5, "monitor": "min val_loss",
+                "early_stop": 10, "neptune": false}})";
+}
+const std::string kVideo4 = R"({"model": "SpaceTimeTransformer", "arch_config": "base_patch16_224",
+    "num_frames": 4, "pretrained": true, "time_init": "zeros"})";
+std::string loader(int frames, int res = 224) {
+  return R"({"type": "TextVideoDataLoader", "args": {"dataset_name": "MSRVTT", "batch_size": 16,
+    "text_params": {"input": "text"}, "video_params": {"extraction_fps": 25, "extraction_res": 256,
+    "input_res": )" +
+         std::to_string(res) + R"(, "num_frames": )" + std::to_string(frames) + R"(, "stride": 1}}})";
+}
+
+TEST(ReferenceConfigs, MapOntoTheModelTheReferenceBuilds) {
+  std::vector<std::string> notes;
+  // MSR-VTT 4 frames, DistilBERT: the released model (base), under the reference's name.
+  FitConfig msrvtt = FitConfig::from_json(reference_config(kVideo4, "distilbert-base-uncased", loader(4)),
+                                          "msrvtt_4f.json", &notes);
+  EXPECT_EQ(msrvtt.name, "MSRVTTjsfusion_4f_stformer_pt-im21k");
+  msrvtt.name = "base";
+  EXPECT_EQ(msrvtt.to_json(), FitConfig::base().to_json());
+  EXPECT_TRUE(notes.empty());
+  // CC3M + WebVid, 1-frame pretraining of the 4-frame model (a list of loaders): the model keeps 4 frames,
+  // and each loader's 1 frame is said.
+  FitConfig pretrain = FitConfig::from_json(
+      reference_config(kVideo4, "distilbert-base-uncased", "[" + loader(1) + ", " + loader(1) + "]"),
+      "cc.json", &notes);
+  EXPECT_EQ(pretrain.video.num_frames, 4);
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_NE(notes[0].find("data_loader[0] samples 1 frame per clip"), std::string::npos) << notes[0];
+  // 8 frames, BERT (the reference's bert* branch: the pooler output), a wider projection, the loss's
+  // temperature.
+  std::string eight = kVideo4;
+  eight.replace(eight.find("\"num_frames\": 4"), 15, "\"num_frames\": 8");
+  std::string config = reference_config(eight, "bert-base-uncased", loader(8), R"(, "projection_dim": 512)");
+  config.replace(config.find(R"("args": {}})"), 11, R"("args": {"temperature": 0.07}})");
+  const FitConfig bert = FitConfig::from_json(config, "bert_8f.json");
+  EXPECT_EQ(bert.video.num_frames, 8);
+  EXPECT_EQ(bert.projection_dim, 512);
+  EXPECT_EQ(bert.temperature, 0.07);
+  EXPECT_EQ(bert.text.arch, TextArch::Bert);
+  EXPECT_EQ(bert.text.layers, 12);
+  EXPECT_EQ(bert.text.type_vocab_size, 2);
+  EXPECT_TRUE(bert.text.use_pooler);
+  bert.validate();
+}
+
+TEST(ReferenceConfigs, WhatFrostDoesNotBuildIsRefusedByName) {
+  auto refusal = [](const std::string& json) {
+    try {
+      FitConfig::from_json(json, "ref.json");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  auto swap = [](std::string s, const std::string& from, const std::string& to) {
+    s.replace(s.find(from), from.size(), to);
+    return s;
+  };
+  const std::string ok = reference_config(kVideo4, "distilbert-base-uncased", loader(4));
+  const std::pair<std::string, std::string> cases[] = {
+      {reference_config(kVideo4, "roberta-base", loader(4)),
+       "ref.json: arch.args.text_params model 'roberta-base' is not supported"},
+      {reference_config(kVideo4, "distilbert-base-cased", loader(4)),
+       "text_params model 'distilbert-base-cased' is not supported"},
+      {reference_config(swap(kVideo4, "base_patch16_224", "base_patch32_224"), "distilbert-base-uncased",
+                        loader(4)),
+       "arch.args.video_params arch_config 'base_patch32_224' is not supported"},
+      {reference_config(swap(kVideo4, "zeros", "rand"), "distilbert-base-uncased", loader(4)),
+       "video_params time_init 'rand' is not supported"},
+      {reference_config(swap(kVideo4, "SpaceTimeTransformer", "ResNet50"), "distilbert-base-uncased",
+                        loader(4)),
+       "video_params model 'ResNet50' is not supported"},
+      {swap(ok, R"("projection": "minimal")", R"("projection": "")"), "projection '' is not supported"},
+      {swap(ok, R"("type": "FrozenInTime")", R"("type": "CLIP4Clip")"),
+       "arch type 'CLIP4Clip' is not supported"},
+      {reference_config(kVideo4, "distilbert-base-uncased", loader(4, 256)),
+       "data_loader.args.video_params input_res 256 is not the model's 224"},
+      {swap(ok, R"("type": "NormSoftmaxLoss")", R"("type": "MaxMarginRankingLoss")"),
+       "loss type 'MaxMarginRankingLoss' is not supported"},
+      {swap(ok, R"("args": {"video_params")", R"("argz": {"video_params")"), "'args' must be a JSON object"},
+  };
+  for (const auto& [json, want] : cases) {
+    const std::string got = refusal(json);
+    EXPECT_NE(got.find(want), std::string::npos) << "want: " << want << "\ngot: " << got;
+  }
+}
+
 const std::string kFixtures = std::string(FROST_PARITY_DIR) + "/fixtures";
 const std::string kImages = std::string(FROST_PARITY_DIR) + "/../fixtures/preprocess";
 
