@@ -22,7 +22,7 @@ struct ConvertOptions {
 };
 
 void run_convert(const ConvertOptions& opt) {
-  loader::check_output_path(opt.out, {opt.in});
+  loader::check_output_path(opt.out, {opt.in}, "the output");
   const loader::TensorFile f = loader::TensorFile::open(opt.in);
   for (const std::string& n : f.notes()) note(display(opt.in) + " also holds " + display(n) + ": left out");
   std::vector<HostTensor> tensors;

@@ -14,7 +14,7 @@ namespace {
 
 // The value of a metadata key of a safetensors file; nullopt when the file has none (or no path).
 std::optional<std::string> recorded(const std::string& weights_path, const char* key) {
-  if (weights_path.empty()) return std::nullopt;
+  if (weights_path.empty() || loader::TensorFile::is_pytorch_file(weights_path)) return std::nullopt;
   const auto file = loader::TensorFile::open(weights_path);
   const auto it = file.metadata().find(key);
   if (it == file.metadata().end()) return std::nullopt;

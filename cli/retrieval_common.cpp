@@ -18,8 +18,10 @@
 namespace frost::cli {
 
 std::string video_hash_of(const std::string& weights_path, const model::WeightSet& weights) {
-  const auto file = loader::TensorFile::open(weights_path);
-  if (auto it = file.metadata().find(model::kVideoHashKey); it != file.metadata().end()) return it->second;
+  if (!loader::TensorFile::is_pytorch_file(weights_path)) {  // a PyTorch checkpoint records no hash
+    const auto file = loader::TensorFile::open(weights_path);
+    if (auto it = file.metadata().find(model::kVideoHashKey); it != file.metadata().end()) return it->second;
+  }
   const auto start = std::chrono::steady_clock::now();
   const std::string hash = model::video_tower_hash(weights.tensors);
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -27,6 +28,7 @@ using pickle::Unpickler;
 // 0x1950a86a20f9469cfc6c, little-endian: the first pickle of a legacy file is this number (LONG1, 10 bytes).
 constexpr uint8_t kLegacyMagic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19};
 constexpr int64_t kLegacyProtocolVersion = 1001;
+constexpr size_t kMaxTensors = 1000000;       // tensor entries listed (a checkpoint holds a few thousand)
 constexpr size_t kMaxWalkDepth = 200;         // nesting of containers; the reference's layout has 6
 constexpr size_t kMaxNameBytes = 256u << 20;  // all tensor and placeholder names together
 constexpr uint64_t kMaxDeflateRatio = 1032;   // deflate cannot expand more: a larger stated size is a lie
@@ -148,8 +150,8 @@ struct PyTorchCheckpoint::Impl {
   void* map_address = nullptr;
   size_t map_size = 0;
   std::span<const std::byte> bytes;
-  std::vector<std::unique_ptr<std::vector<std::byte>>> owned;  // inflated zip records
-  std::unordered_map<std::string, ZipRecord> records;          // zip: name without the archive prefix
+  std::vector<std::unique_ptr<std::byte[]>> owned;     // inflated zip records
+  std::unordered_map<std::string, ZipRecord> records;  // zip: name without the archive prefix
 
   struct Storage {
     std::string key;
@@ -158,8 +160,11 @@ struct PyTorchCheckpoint::Impl {
     std::span<const std::byte> data;  // numel * element_size bytes once resolved
     bool resolved = false;
     std::optional<uint32_t> crc;  // zip: to check when read
-    std::string record;           // for messages: "data/3" or "legacy storage '9412...'"
-    size_t root = SIZE_MAX;       // legacy view: the storage it views, from element `view_offset`
+    // Checked once however many views read it (a storage of 700 MB shared by 400 views, say).
+    mutable std::unique_ptr<std::once_flag> crc_once = std::make_unique<std::once_flag>();
+    mutable bool crc_ok = false;
+    std::string record;      // for messages: "data/3" or "legacy storage '9412...'"
+    size_t root = SIZE_MAX;  // legacy view: the storage it views, from element `view_offset`
     uint64_t view_offset = 0;
   };
   std::vector<Storage> storages;
@@ -171,8 +176,9 @@ struct PyTorchCheckpoint::Impl {
     std::vector<int64_t> sizes, strides;
   };
   std::vector<Rebuilt> rebuilt;
-  std::optional<std::string> state_prefix;  // "state_dict." or "" when found
-  std::string top_keys;                     // for the message when no state dict is found
+  std::optional<std::string> state_prefix;          // "state_dict." or "" when found
+  std::unordered_map<std::string, size_t> by_name;  // tensor name → its index in tensors_ (the first)
+  std::string top_keys;                             // for the message when no state dict is found
 
   ~Impl() {
     if (map_address) munmap(map_address, map_size);
@@ -187,6 +193,11 @@ PyTorchCheckpoint::~PyTorchCheckpoint() = default;
 std::optional<std::string> PyTorchCheckpoint::sniff(std::span<const std::byte> head) {
   auto at = [&](size_t i) { return i < head.size() ? uint8_t(head[i]) : -1; };
   if (at(0) == 'P' && at(1) == 'K' && at(2) == 3 && at(3) == 4) return "zip";
+  // Protocols 0 and 1 write the magic number as text: LONG "119547037146038801333356L".
+  static constexpr char kTextMagic[] = "L119547037146038801333356L\n";
+  if (head.size() >= sizeof kTextMagic - 1 &&
+      std::memcmp(head.data(), kTextMagic, sizeof kTextMagic - 1) == 0)
+    return "legacy";
   // A pickle of protocol 2 or more whose first object is LONG1 of the 10-byte magic number; protocol 4+
   // puts a FRAME (9 bytes) first.
   if (at(0) != 0x80 || at(1) < 2 || at(1) > 5) return std::nullopt;
@@ -281,18 +292,25 @@ void read_zip(PyTorchCheckpoint::Impl& impl, const std::string& what) {
       r.data = impl.bytes.subspan(size_t(pos), size_t(info.compressed_size));
       r.offset = pos;
     } else {
+      // The compressed bytes must be in the file: a stated size is otherwise a lie that would let the
+      // ratio check pass for any claim (and drive a huge allocation).
+      if (pos > impl.bytes.size() || info.compressed_size > impl.bytes.size() - pos)
+        bad(what, shown + " runs past the end of the " + std::to_string(impl.bytes.size()) +
+                      "-byte file (truncated?)");
       if (info.uncompressed_size > kMaxDeflateRatio * info.compressed_size + 1024)
         bad(what, shown + " claims " + std::to_string(info.uncompressed_size) + " bytes from " +
                       std::to_string(info.compressed_size) + " compressed, more than deflate can expand");
-      auto buffer = std::make_unique<std::vector<std::byte>>(size_t(info.uncompressed_size));
+      // Not value-initialised: the pages are touched only as inflating fills them.
+      const size_t size = size_t(info.uncompressed_size);
+      std::unique_ptr<std::byte[]> buffer(new std::byte[size == 0 ? 1 : size]);
       size_t done = 0;
-      while (done < buffer->size()) {
-        const unsigned chunk = unsigned(std::min<size_t>(buffer->size() - done, 1u << 30));
-        const int n = unzReadCurrentFile(zip, buffer->data() + done, chunk);
+      while (done < size) {
+        const unsigned chunk = unsigned(std::min<size_t>(size - done, 1u << 30));
+        const int n = unzReadCurrentFile(zip, buffer.get() + done, chunk);
         if (n <= 0) bad(what, shown + " cannot be inflated (damaged or truncated)");
         done += size_t(n);
       }
-      r.data = std::span<const std::byte>(*buffer);
+      r.data = std::span<const std::byte>(buffer.get(), size);
       r.crc_checked = true;
       impl.owned.push_back(std::move(buffer));
     }
@@ -368,9 +386,15 @@ std::optional<Id> rebuild(PyTorchCheckpoint::Impl& impl, Unpickler& u, const std
       unsupported(what, which + " has " + std::to_string(t.sizes.size()) + " dimensions (frost holds up to " +
                             std::to_string(kMaxRank) + ")");
     if (t.offset < 0) bad(what, which + " has a negative storage offset");
+    // Every size and stride bounded on its own — an empty dimension would otherwise let the others and
+    // the offset be anything (and overflow the contiguity and byte computations).
+    if (uint64_t(t.offset) > st.numel)
+      bad(what, which + " starts past its storage of " + std::to_string(st.numel) + " elements");
     __int128 numel = 1, last = t.offset;
     for (size_t i = 0; i < t.sizes.size(); ++i) {
       if (t.sizes[i] < 0 || t.strides[i] < 0) bad(what, which + " has a negative size or stride");
+      if (t.sizes[i] > kMaxNumel || t.strides[i] > kMaxNumel)
+        bad(what, which + " has a size or stride beyond 2^48");
       numel *= t.sizes[i];
       if (numel > kMaxNumel) bad(what, which + " has more than 2^48 elements");
       if (t.sizes[i] > 0) last += __int128(t.sizes[i] - 1) * t.strides[i];
@@ -391,6 +415,8 @@ std::optional<Id> rebuild(PyTorchCheckpoint::Impl& impl, Unpickler& u, const std
     if (f.kind != Kind::Global) bad(what, name + ": its function is a " + pickle::kind_name(f.kind));
     if (u.value(args[2]).kind != Kind::Tuple) bad(what, name + ": its arguments are not a tuple");
     const std::string inner = f.text;
+    // torch nests one level (a subclass around a plain rebuild); deeper nesting would only recurse.
+    if (inner == name) bad(what, name + " nested in itself");
     const std::optional<Id> r = rebuild(impl, u, inner, args[2]);
     if (!r)
       unsupported(what, name + ": its tensor would come from calling " + escape_for_terminal(inner) +
@@ -433,8 +459,12 @@ Id persistent(PyTorchCheckpoint::Impl& impl, Unpickler& u, Id pid, bool legacy) 
   size_t index;
   if (const auto it = impl.storage_by_key.find(key); it != impl.storage_by_key.end()) {
     index = it->second;
-    if (impl.storages[index].type->element_size * impl.storages[index].numel !=
-        st->element_size * uint64_t(numel))
+    // torch reinterprets a storage named again with another type; frost does not (it would have to
+    // reinterpret the bytes, and a view's bounds would be in the wrong elements): refused.
+    if (impl.storages[index].type != st)
+      unsupported(what, "storage '" + escape_for_terminal(key) + "' is declared as " +
+                            impl.storages[index].type->dtype_name + " and again as " + st->dtype_name);
+    if (impl.storages[index].numel != uint64_t(numel))
       bad(what, "storage '" + escape_for_terminal(key) + "' is declared twice with different sizes");
   } else {
     PyTorchCheckpoint::Impl::Storage s;
@@ -468,7 +498,10 @@ Id persistent(PyTorchCheckpoint::Impl& impl, Unpickler& u, Id pid, bool legacy) 
     const std::string view_key = u.describe(v[0]);
     const int64_t offset = u.int_of(v[1], "a storage view's offset"),
                   size = u.int_of(v[2], "a storage view's size");
-    if (offset < 0 || size < 0 || uint64_t(offset) + uint64_t(size) > impl.storages[index].numel)
+    // In bytes: the view's elements are of this persistent id's type (serialization.py _legacy_load).
+    const PyTorchCheckpoint::Impl::Storage& root = impl.storages[index];
+    if (offset < 0 || size < 0 || uint64_t(offset) > kMaxNumel || uint64_t(size) > kMaxNumel ||
+        (uint64_t(offset) + uint64_t(size)) * st->element_size > root.numel * root.type->element_size)
       bad(what, "storage view '" + escape_for_terminal(view_key) + "' lies outside storage '" +
                     escape_for_terminal(key) + "'");
     if (const auto it = impl.storage_by_key.find(view_key); it != impl.storage_by_key.end())
@@ -488,7 +521,7 @@ Id persistent(PyTorchCheckpoint::Impl& impl, Unpickler& u, Id pid, bool legacy) 
 }
 
 bool is_contiguous(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
-  int64_t expected = 1;
+  __int128 expected = 1;  // sizes are each below 2^48 (rebuild): the product of up to kMaxRank fits
   for (size_t i = sizes.size(); i-- > 0;) {
     if (sizes[i] != 1 && strides[i] != expected) return sizes[i] == 0 ? true : false;
     expected *= sizes[i];
@@ -535,6 +568,9 @@ void walk(PyTorchCheckpoint::Impl& impl, const Unpickler& u, Id root, const std:
     todo.pop_back();
     const pickle::Value& v = u.value(it.id);
     if (v.kind == Kind::Opaque && v.number % 2 == 1) {
+      // Each reference lists the tensor again (a 2-byte memo get in the pickle): bounded.
+      if (tensors.size() >= kMaxTensors)
+        bad(what, "more than " + std::to_string(kMaxTensors) + " tensor entries (references included)");
       const PyTorchCheckpoint::Impl::Rebuilt& r = impl.rebuilt[size_t(v.number / 2)];
       const PyTorchCheckpoint::Impl::Storage& s = impl.storages[r.storage];
       CheckpointTensor t;
@@ -547,7 +583,7 @@ void walk(PyTorchCheckpoint::Impl& impl, const Unpickler& u, Id root, const std:
       t.storage_offset = r.offset;
       t.storage_key = s.key;
       t.contiguous = is_contiguous(r.sizes, r.strides);
-      if (t.contiguous && s.resolved)
+      if (t.contiguous && s.resolved && t.shape.numel() > 0)
         t.bytes = s.data.subspan(size_t(r.offset) * t.element_size, size_t(t.shape.numel()) * t.element_size);
       tensors.push_back(std::move(t));
       continue;
@@ -562,11 +598,22 @@ void walk(PyTorchCheckpoint::Impl& impl, const Unpickler& u, Id root, const std:
     if (!visited.insert(it.id).second) continue;  // shared or cyclic: walked once
     if (it.depth >= kMaxWalkDepth)
       bad(what, "objects nested deeper than " + std::to_string(kMaxWalkDepth) + " levels");
-    // Pushed in reverse so the walk meets children in their stored order.
+    // Pushed in reverse so the walk meets children in their stored order — except the top level's
+    // "state_dict", met first: a container shared under two keys is walked once, under the first path,
+    // and the weights must be named as the state dict's even when another key (an EMA copy) shares it.
     if (v.kind == Kind::Dict) {
+      size_t state_dict_at = SIZE_MAX;
       for (size_t i = v.items.size(); i >= 2; i -= 2) {
+        if (it.id == root && u.describe(v.items[i - 2]) == "state_dict") {
+          state_dict_at = i - 2;
+          continue;
+        }
         nodes.push_back({it.node, v.items[i - 2], 0});
         todo.push_back({v.items[i - 1], nodes.size() - 1, it.depth + 1});
+      }
+      if (state_dict_at != SIZE_MAX) {
+        nodes.push_back({it.node, v.items[state_dict_at], 0});
+        todo.push_back({v.items[state_dict_at + 1], nodes.size() - 1, it.depth + 1});
       }
     } else {
       for (size_t i = v.items.size(); i-- > 0;) {
@@ -605,8 +652,11 @@ Id parse_legacy(PyTorchCheckpoint::Impl& impl, const std::string& what, Unpickle
   };
   Unpickler* magic = next("the magic-number pickle");
   const Id m = magic->load();
+  // Binary protocols keep the wide integer's 10 little-endian bytes, the text protocols its decimal digits.
   if (magic->value(m).kind != Kind::BigInt ||
-      magic->value(m).text != std::string(reinterpret_cast<const char*>(kLegacyMagic), 10))
+      (magic->value(m).text != std::string(reinterpret_cast<const char*>(kLegacyMagic), 10) &&
+       magic->value(m).text != "119547037146038801333356" &&
+       magic->value(m).text != "119547037146038801333356L"))
     bad(what, "the first pickle is not PyTorch's magic number 0x1950a86a20f9469cfc6c");
   pos = magic->position();
   Unpickler* version = next("the protocol-version pickle");
@@ -731,13 +781,14 @@ PyTorchCheckpoint PyTorchCheckpoint::parse(std::span<const std::byte> bytes, con
     const Id root = parse_legacy(*c.impl_, what, object, keep);
     walk(*c.impl_, *object, root, what, c.tensors_, c.placeholders_);
   }
+  // Two paths that flatten to one name ({'a.b': t, 'a': {'b': u}}): the first is kept, as find() gives.
+  for (size_t i = 0; i < c.tensors_.size(); ++i) c.impl_->by_name.emplace(c.tensors_[i].name, i);
   return c;
 }
 
 const CheckpointTensor* PyTorchCheckpoint::find(const std::string& name) const {
-  for (const CheckpointTensor& t : tensors_)
-    if (t.name == name) return &t;
-  return nullptr;
+  const auto it = impl_->by_name.find(name);
+  return it == impl_->by_name.end() ? nullptr : &tensors_[it->second];
 }
 
 std::map<std::string, const CheckpointTensor*> PyTorchCheckpoint::state_dict() const {
@@ -758,9 +809,12 @@ std::vector<std::byte> PyTorchCheckpoint::read_bytes(const std::string& name) co
   FROST_CHECK(t != nullptr, InvalidArgument,
               escape_for_terminal(path_) << ": no tensor named '" << escape_for_terminal(name) << "'");
   const Impl::Storage& s = impl_->storages[impl_->storage_by_key.at(t->storage_key)];
-  if (s.crc && crc32_of(s.data) != *s.crc)
-    bad(escape_for_terminal(path_),
-        s.record + " (tensor '" + escape_for_terminal(name) + "'): CRC-32 mismatch (the file is damaged)");
+  if (s.crc) {
+    std::call_once(*s.crc_once, [&] { s.crc_ok = crc32_of(s.data) == *s.crc; });
+    if (!s.crc_ok)
+      bad(escape_for_terminal(path_),
+          s.record + " (tensor '" + escape_for_terminal(name) + "'): CRC-32 mismatch (the file is damaged)");
+  }
   const size_t es = t->element_size;
   const int64_t numel = t->shape.numel();
   std::vector<std::byte> out(size_t(numel) * es);

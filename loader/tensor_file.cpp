@@ -37,6 +37,10 @@ TensorFile::TensorFile(TensorFile&&) noexcept = default;
 TensorFile& TensorFile::operator=(TensorFile&&) noexcept = default;
 TensorFile::~TensorFile() = default;
 
+bool TensorFile::is_pytorch_file(const std::string& path) {
+  return PyTorchCheckpoint::sniff(head_of(path, 64)).has_value();
+}
+
 TensorFile TensorFile::open(const std::string& path) {
   TensorFile f;
   f.path_ = path;

@@ -31,6 +31,9 @@ class TensorFile {
   // Throws BadFile naming the file and its format (and what is wrong), Unsupported for a valid file frost
   // cannot read.
   static TensorFile open(const std::string& path);
+  // Whether `path` starts as a PyTorch checkpoint does (zip or legacy), without parsing it: such a file has
+  // no metadata, so a caller that wants only metadata need not parse it.
+  static bool is_pytorch_file(const std::string& path);
   TensorFile(TensorFile&&) noexcept;
   TensorFile& operator=(TensorFile&&) noexcept;
   ~TensorFile();
