@@ -179,6 +179,7 @@ struct PyTorchCheckpoint::Impl {
   std::optional<std::string> state_prefix;          // "state_dict." or "" when found
   std::unordered_map<std::string, size_t> by_name;  // tensor name → its index in tensors_ (the first)
   std::string top_keys;                             // for the message when no state dict is found
+  std::string top_object;                           // the same, when the top level is not a dict
 
   ~Impl() {
     if (map_address) munmap(map_address, map_size);
@@ -638,6 +639,13 @@ void walk(PyTorchCheckpoint::Impl& impl, const Unpickler& u, Id root, const std:
       impl.state_prefix = "state_dict.";
     else if (has_tensor)
       impl.state_prefix = "";
+  } else if (top.kind == Kind::Placeholder) {
+    impl.top_object = "an object of class " + escape_for_terminal(top.text) +
+                      " (torch.save(model) pickles the module itself: save model.state_dict() instead)";
+  } else if (top.kind == Kind::Opaque && top.number % 2 == 1) {
+    impl.top_object = "a single tensor";
+  } else {
+    impl.top_object = std::string("a ") + pickle::kind_name(top.kind);
   }
 }
 
@@ -794,9 +802,11 @@ const CheckpointTensor* PyTorchCheckpoint::find(const std::string& name) const {
 std::map<std::string, const CheckpointTensor*> PyTorchCheckpoint::state_dict() const {
   if (!impl_->state_prefix)
     bad(escape_for_terminal(path_),
-        "no state dict: the top-level object is not a dict with a 'state_dict' dict "
-        "nor a dict of tensors (top-level keys: " +
-            impl_->top_keys + ")");
+        "no state dict: the top-level object is " +
+            (impl_->top_object.empty()
+                 ? "a dict with neither a 'state_dict' dict nor tensors (top-level keys: " + impl_->top_keys +
+                       ")"
+                 : impl_->top_object));
   std::map<std::string, const CheckpointTensor*> out;
   const std::string& p = *impl_->state_prefix;
   for (const CheckpointTensor& t : tensors_)

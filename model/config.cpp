@@ -106,6 +106,19 @@ FitConfig from_reference_json(const json& j, const std::string& name, std::vecto
   refuse_unless(arch, "type", {"FrozenInTime"}, "", name + ": arch", "frost runs FrozenInTime");
   const json& args = object(arch, "args", name + ": arch");
   const std::string where = name + ": arch.args";
+  // FrozenInTime(**args) takes exactly these keyword arguments (model.py L17-22): any other is its
+  // TypeError, so a misspelt key is refused here too rather than ignored.
+  reject_unknown(
+      args,
+      {"video_params", "text_params", "projection_dim", "load_checkpoint", "projection", "load_temporal_fix"},
+      where);
+  const std::string temporal_fix =
+      refuse_unless(args, "load_temporal_fix", {"zeros", "interp", "bilinear"}, "zeros", where,
+                    "the reference inflates a temporal table with 'zeros', 'interp' or 'bilinear'");
+  if (temporal_fix != "zeros" && notes)
+    notes->push_back(name + ": arch.args.load_temporal_fix '" + temporal_fix +
+                     "' is how the reference inflates a checkpoint's temporal table for more frames; frost "
+                     "inflates with zeros unless told otherwise");
   refuse_unless(args, "projection", {"minimal"}, "minimal", where,
                 "frost runs the reference's 'minimal' projections (model.py L59-74)");
   get(args, "projection_dim", c.projection_dim, where);

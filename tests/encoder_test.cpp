@@ -73,6 +73,14 @@ TEST(ReferenceConfigs, MapOntoTheModelTheReferenceBuilds) {
   EXPECT_EQ(bert.text.type_vocab_size, 2);
   EXPECT_TRUE(bert.text.use_pooler);
   bert.validate();
+  // load_temporal_fix (FrozenInTime's sixth keyword): 'bilinear' is accepted, with a note.
+  notes.clear();
+  FitConfig::from_json(reference_config(kVideo4, "distilbert-base-uncased", loader(4),
+                                        R"(, "load_temporal_fix": "bilinear", "load_checkpoint": "x.pth")"),
+                       "fix.json", &notes);
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_NE(notes[0].find("load_temporal_fix 'bilinear'"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[1].find("give the checkpoint as --weights"), std::string::npos) << notes[1];
 }
 
 TEST(ReferenceConfigs, WhatFrostDoesNotBuildIsRefusedByName) {
@@ -110,6 +118,10 @@ TEST(ReferenceConfigs, WhatFrostDoesNotBuildIsRefusedByName) {
       {swap(ok, R"("type": "NormSoftmaxLoss")", R"("type": "MaxMarginRankingLoss")"),
        "loss type 'MaxMarginRankingLoss' is not supported"},
       {swap(ok, R"("args": {"video_params")", R"("argz": {"video_params")"), "'args' must be a JSON object"},
+      {swap(ok, R"("projection": "minimal")", R"("projection": "minimal", "projektion_dim": 3)"),
+       "ref.json: arch.args: unknown field 'projektion_dim'"},
+      {swap(ok, R"("projection": "minimal")", R"("projection": "minimal", "load_temporal_fix": "nearest")"),
+       "load_temporal_fix 'nearest' is not supported"},
   };
   for (const auto& [json, want] : cases) {
     const std::string got = refusal(json);
