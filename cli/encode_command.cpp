@@ -208,7 +208,7 @@ void run_encode(const EncodeOptions& opt) {
     for (const std::string& w : weights.warnings) warn(w);
   }
   std::optional<loader::WordPieceTokenizer> tokenizer;
-  if (opt.kind == "text")
+  if (opt.kind == "text") {
     if (hf) {
       // The model folder's own tokenizer (tokenizer.json, else vocab.txt with its tokenizer_config.json).
       const std::string folder = std::filesystem::path(opt.text_weights).parent_path().string();
@@ -220,6 +220,7 @@ void run_encode(const EncodeOptions& opt) {
     } else {
       tokenizer = tokenizer_for(opt.vocab, opt.weights, config);
     }
+  }
   model::DualEncoder encoder(config, std::move(weights), std::move(tokenizer),
                              {.backend = opt.backend, .batch_size = opt.batch, .projection = !hf});
 

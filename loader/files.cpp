@@ -174,6 +174,21 @@ std::string describe_path(const std::string& path) {
   return std::string("unreachable (") + std::strerror(errno) + ")";
 }
 
+std::vector<std::byte> read_file_head(const std::string& path, size_t n, const char* what) {
+  const int fd = open_regular_file(path, what);
+  std::vector<std::byte> head(n);
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::read(fd, head.data() + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    got += size_t(r);
+  }
+  ::close(fd);
+  head.resize(got);
+  return head;
+}
+
 int open_regular_file(const std::string& path, const char* what) {
   const auto st = stat_of(path);
   if (!st) bad(path, what, std::string("cannot open: ") + std::strerror(errno));

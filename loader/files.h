@@ -30,6 +30,9 @@ std::string describe_path(const std::string& path);
 // Refuses anything else before opening it, and opens with O_NONBLOCK so a file swapped for a FIFO between
 // the check and the open cannot hang either. `what` names the file's role in messages ("weights").
 int open_regular_file(const std::string& path, const char* what);
+// Up to `n` first bytes of the regular file `path` (fewer when it is shorter), opened as open_regular_file
+// opens it — never blocks; errors as there. For telling formats apart by their signatures.
+std::vector<std::byte> read_file_head(const std::string& path, size_t n, const char* what);
 
 // A whole regular file, refused past `max_bytes` (configs, vocabularies: text a user names).
 std::string read_regular_file(const std::string& path, const char* what, size_t max_bytes);

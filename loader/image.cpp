@@ -199,44 +199,22 @@ std::string other_image_format(const std::string& path) {
   std::string ext = std::filesystem::path(path).extension().string();
   for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
   if (ext == ".tga" || ext == ".icb" || ext == ".vda" || ext == ".vst") return "TGA";
-  int fd = -1;
   try {
-    fd = open_regular_file(path, "image");
+    return other_image_format(read_file_head(path, 64, "image"));
   } catch (const Error&) {
     return "";
   }
-  unsigned char head[64] = {};
-  ssize_t got = 0;
-  while (got < ssize_t(sizeof head)) {
-    const ssize_t n = ::read(fd, head + got, sizeof head - size_t(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += n;
-  }
-  ::close(fd);
-  return other_image_format(
-      std::span<const std::byte>(reinterpret_cast<const std::byte*>(head), size_t(got)));
 }
 
 bool is_image_file(const std::string& path) {
-  int fd = -1;
+  std::vector<std::byte> head;
   try {
-    fd = open_regular_file(path, "image");  // never blocks: a FIFO or device is not an image
+    head = read_file_head(path, 8, "image");  // never blocks: a FIFO or device is not an image
   } catch (const Error&) {
     return false;
   }
-  unsigned char head[8] = {};
-  ssize_t got = 0;
-  while (got < ssize_t(sizeof head)) {
-    const ssize_t n = ::read(fd, head + got, sizeof head - size_t(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += n;
-  }
-  ::close(fd);
-  const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  return (got >= 8 && std::memcmp(head, png, 8) == 0) ||
-         (got >= 3 && head[0] == 0xff && head[1] == 0xd8 && head[2] == 0xff);
+  return starts_with(head, {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}) ||
+         starts_with(head, {0xff, 0xd8, 0xff});
 }
 
 std::string encode_png(const HostTensor& image, const std::string& name) {

@@ -13,38 +13,19 @@
 #include "loader/pytorch_checkpoint.h"
 
 namespace frost::loader {
-namespace {
-
-// The first bytes of a regular file (never blocks: a FIFO or device is refused by open_regular_file).
-std::vector<std::byte> head_of(const std::string& path, size_t n) {
-  const int fd = open_regular_file(path, "tensor file");
-  std::vector<std::byte> head(n);
-  size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::read(fd, head.data() + got, n - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    got += size_t(r);
-  }
-  ::close(fd);
-  head.resize(got);
-  return head;
-}
-
-}  // namespace
 
 TensorFile::TensorFile(TensorFile&&) noexcept = default;
 TensorFile& TensorFile::operator=(TensorFile&&) noexcept = default;
 TensorFile::~TensorFile() = default;
 
 bool TensorFile::is_pytorch_file(const std::string& path) {
-  return PyTorchCheckpoint::sniff(head_of(path, 64)).has_value();
+  return PyTorchCheckpoint::sniff(read_file_head(path, 64, "tensor file")).has_value();
 }
 
 TensorFile TensorFile::open(const std::string& path) {
   TensorFile f;
   f.path_ = path;
-  const std::vector<std::byte> head = head_of(path, 64);
+  const std::vector<std::byte> head = read_file_head(path, 64, "tensor file");
   std::error_code ec;
   f.file_size_ = size_t(std::filesystem::file_size(path, ec));
   if (const std::optional<std::string> kind = PyTorchCheckpoint::sniff(head)) {
@@ -83,7 +64,7 @@ TensorFile TensorFile::open(const std::string& path) {
         kind += std::string(" ") + hex[uint8_t(head[i]) >> 4] + hex[uint8_t(head[i]) & 15];
     }
     // A tar archive (PyTorch before 0.4) has "ustar" at byte 257.
-    const std::vector<std::byte> more = head_of(path, 262);
+    const std::vector<std::byte> more = read_file_head(path, 262, "tensor file");
     if (more.size() >= 262 && std::memcmp(more.data() + 257, "ustar", 5) == 0)
       kind = "it is a tar archive (PyTorch before 0.4 saved tar archives, which frost does not read)";
     FROST_FAIL(BadFile, escape_for_terminal(path)

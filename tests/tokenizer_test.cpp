@@ -170,7 +170,9 @@ TEST(TokenizerSettings, HuggingFaceFoldersAndFilesGiveTheFastTokenizersIds) {
     for (size_t i = 0; i < captions.size(); ++i) {
       const std::vector<int32_t> want = want_all[i].get<std::vector<int32_t>>();
       std::vector<int32_t> got = batch_ids(tok, captions[i]);
-      if (t["max_length"].is_null()) EXPECT_EQ(tok.encode(captions[i]), got) << captions[i];
+      if (t["max_length"].is_null()) {
+        EXPECT_EQ(tok.encode(captions[i]), got) << captions[i];
+      }
       ++checked;
       if (got != want && ++mismatched <= 20)
         ADD_FAILURE() << name << " \"" << captions[i] << "\"\n  got: " << show_ids(got)
@@ -360,7 +362,7 @@ TEST(TokenizerSettings, SettingsRoundTripThroughJson) {
       tok.vocab_text(), "recorded", TokenizerOptions::from_json(tok.options().to_json(), "recorded"));
   EXPECT_EQ(back.options().to_json(), tok.options().to_json());
   EXPECT_EQ(back.vocab(), tok.vocab());
-  for (const std::string& c : {"Dog on the Beach", "a [MASK] x [unused178]", "DogDogDogDogDogDog cat"})
+  for (const char* c : {"Dog on the Beach", "a [MASK] x [unused178]", "DogDogDogDogDogDog cat"})
     EXPECT_EQ(batch_ids(back, c), batch_ids(tok, c)) << c;
   EXPECT_EQ(TokenizerOptions::from_json(TokenizerOptions().to_json(), "x").to_json(),
             TokenizerOptions().to_json());
