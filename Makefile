@@ -12,7 +12,7 @@ CMAKE_ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build test demo test-sanitize bench fuzz format clean
+.PHONY: all deps build test demo test-sanitize bench bench-full bench-kernels fuzz format clean
 
 all: build
 
@@ -39,7 +39,20 @@ test-sanitize: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(SANITIZE_BUILD) -j $(JOBS) --output-on-failure -LE heavy
 
+# frost beside PyTorch eager (bench) and also torch.compile and ONNX Runtime (bench-full), side by side in
+# one run (bench/compare_pytorch.py; docs/benchmarks.md). The first run makes the Python environment of
+# the contenders (scripts/bench_env.sh). BENCH_ARGS: more flags, e.g. --threads 4 or --only text/b1.
+BENCH_ARGS ?=
 bench: build
+	$$(scripts/bench_env.sh) bench/compare_pytorch.py --mode quick --bin $(BUILD)/bench \
+	  --out-dir $(BUILD)/bench-compare $(BENCH_ARGS)
+
+bench-full: build
+	$$(scripts/bench_env.sh) bench/compare_pytorch.py --mode full --bin $(BUILD)/bench \
+	  --out-dir $(BUILD)/bench-compare-full $(BENCH_ARGS)
+
+# frost's own micro-benchmarks (Google Benchmark): kernels, loaders, the model fused and unfused.
+bench-kernels: build
 	$(BUILD)/bench/bench_kernels
 	$(BUILD)/bench/bench_loader
 	$(BUILD)/bench/bench_model

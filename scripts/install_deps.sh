@@ -25,6 +25,10 @@ packages=(
 if [ "${1:-}" = "fuzz" ]; then
   packages=(clang libclang-rt-14-dev)
 fi
+# `install_deps.sh bench`: what scripts/bench_env.sh needs to make the benchmark's Python environment.
+if [ "${1:-}" = "bench" ]; then
+  packages=(python3 python3-venv python3-pip)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
