@@ -28,8 +28,10 @@ Writes DIR/results.json and DIR/results.md (default DIR: build/bench-compare); w
 Needs bench/requirements.txt (scripts/bench_env.sh makes the venv the make targets use).
 """
 import argparse
+import contextlib
 import datetime
 import json
+import logging
 import os
 import pathlib
 import platform
@@ -37,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 HERE = ROOT / "bench"
@@ -386,9 +389,12 @@ def export_onnx(config, w, weights, inputs, path):
         note["onnx_safe_equals_reference"] = "bitwise"
         args, names, outs = (x["video"],), ["video"], ["video_embedding", "video_features"]
     t = time.perf_counter()
-    with torch.no_grad():
+    with torch.no_grad(), open(os.devnull, "w") as quiet, \
+            contextlib.redirect_stdout(quiet), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         torch.onnx.export(m, args, str(path), input_names=names, output_names=outs, dynamo=True,
-                          external_data=False)
+                          external_data=False, verbose=False)
     note["export_s"] = time.perf_counter() - t
     return note
 
@@ -431,13 +437,12 @@ def run_workload(args, w, weights, bin_dir, out_dir, torch_threads):
     if "ort" in names:
         notes.update(export_onnx(args.config, w, weights, inputs, onnx))
     warmup = TRAIN_WARMUP if w["kind"] == "train" else 2
-    kinds = {"text": "text", "video": "video", "train": "train"}[w["kind"]]
     live, ready = {}, {}
     try:
         for c in names:  # one at a time: a process setting up never competes with another
             out = out_dir / f"out_{args.config}_{name}_{c}.safetensors"
             if c == "frost":
-                cmd = [str(bin_dir / "bench_frost_worker"), "--workload", kinds, "--config", args.config,
+                cmd = [str(bin_dir / "bench_frost_worker"), "--workload", w["kind"], "--config", args.config,
                        "--weights", str(weights), "--inputs", str(inputs), "--out", str(out),
                        "--warmup", str(warmup), "--lr", str(TRAIN_LR)]
                 threads = args.threads
@@ -515,7 +520,10 @@ def table(result, peak):
         + f"); {result['flops'] / 1e9:,.1f} GFLOP per run; runs per contender: "
         + ", ".join(f"{LABELS[n]} {c['runs']}" for n, c in cs.items())
         + "; agreement with eager (max relative difference): "
-        + ", ".join(f"{LABELS[n]} {max(e.values()):.1e}" for n, e in result["agreement"].items()), ""]
+        + ", ".join(f"{LABELS[n]} {max(e.values()):.1e}" for n, e in result["agreement"].items())
+        + ("; torch.compile's first call (compiling) " + fmt_s(cs["compile"]["warmup_s"][0]) if "compile" in cs
+           else "")
+        + ("; ONNX export " + fmt_s(result["notes"]["export_s"]) if "export_s" in result["notes"] else ""), ""]
     return lines
 
 
@@ -533,6 +541,23 @@ def describe(w):
 
 def fmt_s(s):
     return f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.3f} s"
+
+
+def markdown(report):
+    info, peak = report["machine"], report["fma_peak_best_gflops"]
+    before, after = (p["best_gflops"] for p in report["fma_peak"])
+    md = [f"Machine: {info['cpu']}, {info['logical_cpus']} logical CPUs, {info['threads']} threads; FMA peak "
+          f"{peak:.1f} GFLOP/s (bench_fma_peak before and after: {before:.1f}, {after:.1f}); torch "
+          f"{info['torch']} ({info['torch_blas']}, {report['torch_threads']} threads"
+          + (", the fastest eager 1-clip video encoder of " + ", ".join(
+              f"{t} threads {fmt_s(v)}" for t, v in report["torch_thread_probe"].items())
+              if report.get("torch_thread_probe") else "") + ")"
+          + (f", ONNX Runtime {info['onnxruntime']}" if "onnxruntime" in info else "")
+          + f"; {info['date']}; mode {report['mode']}, config {report['config']}, {report.get('rounds', '?')} "
+          f"rounds; {report['wall_s'] / 60:.1f} min in all.", ""]
+    for r in report["results"]:
+        md += table(r, peak)
+    return md
 
 
 def probe_torch_threads(args, weights, bin_dir, out_dir):
@@ -567,6 +592,7 @@ def main():
     ap.add_argument("--contenders", default="eager,compile,ort,frost")
     ap.add_argument("--bin", default=str(ROOT / "build" / "bench"), help="folder of bench_frost_worker")
     ap.add_argument("--out-dir", default=str(ROOT / "build" / "bench-compare"))
+    ap.add_argument("--report", help="print the tables of an earlier run's results.json and exit")
     # worker mode (internal)
     ap.add_argument("--worker", choices=["eager", "compile", "ort"])
     ap.add_argument("--workload")
@@ -578,6 +604,9 @@ def main():
     args = ap.parse_args()
     if args.worker:
         return worker(args)
+    if args.report:
+        print("\n".join(markdown(json.loads(pathlib.Path(args.report).read_text()))))
+        return 0
     args.contenders = args.contenders.split(",")
     args.rounds = args.rounds or (5 if args.mode == "quick" else 7)
     bin_dir, out_dir = pathlib.Path(args.bin), pathlib.Path(args.out_dir)
@@ -611,16 +640,9 @@ def main():
               "fma_peak_best_gflops": peak, "torch_threads": torch_threads, "torch_thread_probe": probe,
               "command": " ".join(sys.argv), "wall_s": time.time() - start, "results": results,
               "failures": failures}
+    report["rounds"] = args.rounds
     (out_dir / "results.json").write_text(json.dumps(report, indent=1))
-    md = [f"Machine: {info['cpu']}, {info['logical_cpus']} logical CPUs, {args.threads} threads; FMA peak "
-          f"{peak:.1f} GFLOP/s (bench_fma_peak before and after: {peak_before['best_gflops']:.1f}, "
-          f"{peak_after['best_gflops']:.1f}); torch {info['torch']} ({info['torch_blas']}, "
-          f"{torch_threads} threads)"
-          + (f", ONNX Runtime {info['onnxruntime']}" if "onnxruntime" in info else "")
-          + f"; {info['date']}; mode {args.mode}, config {args.config}, {args.rounds} rounds; "
-          f"{report['wall_s'] / 60:.1f} min in all.", ""]
-    for r in results:
-        md += table(r, peak)
+    md = markdown(report)
     (out_dir / "results.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     if failures:
