@@ -476,6 +476,9 @@ def run_workload(args, w, weights, bin_dir, out_dir, torch_threads):
                 live[c].times += live[c].receive("times")["seconds"]
         result = {"workload": w, "flops": flops(args.config, w), "contenders": {}, "agreement": agree,
                   "notes": notes}
+        if "frost" in live:  # where frost's time goes, by op and kernel, after the timed rounds
+            live["frost"].send(f"profile {max(1, min(reps['frost'], 5))}")
+            result["frost_profile"] = live["frost"].receive("profile")
         for c in names:
             live[c].send("quit")
             done = live[c].receive("done")
@@ -524,7 +527,27 @@ def table(result, peak):
         + ("; torch.compile's first call (compiling) " + fmt_s(cs["compile"]["warmup_s"][0]) if "compile" in cs
            else "")
         + ("; ONNX export " + fmt_s(result["notes"]["export_s"]) if "export_s" in result["notes"] else ""), ""]
+    if "frost_profile" in result:
+        lines += profile_table(result["frost_profile"], peak)
     return lines
+
+
+def profile_table(profile, peak, rows=10):
+    """frost's time by op and kernel (CompiledGraph::run_profiled), the largest first."""
+    ops = sorted(profile["ops"], key=lambda o: -o["seconds"])
+    total = sum(o["seconds"] for o in ops)
+    lines = [f"frost's profile ({profile['runs']} run(s) with every step timed; {fmt_s(total)} per run):", "",
+             "| op | kernel | steps | time per run | share | GFLOP | GFLOP/s | % of FMA peak |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    shown, rest = ops[:rows], ops[rows:]
+    if rest:
+        shown = shown + [{"op": f"{len(rest)} others", "kernel": "", "steps": sum(o["steps"] for o in rest),
+                          "seconds": sum(o["seconds"] for o in rest), "flops": sum(o["flops"] for o in rest)}]
+    for o in shown:
+        gf = o["flops"] / o["seconds"] * 1e-9 if o["seconds"] > 0 else 0.0
+        lines.append(f"| {o['op']} | {o['kernel']} | {o['steps']} | {fmt_s(o['seconds'])} | "
+                     f"{100 * o['seconds'] / total:.1f}% | {o['flops'] / 1e9:.2f} | {gf:.1f} | {100 * gf / peak:.0f}% |")
+    return lines + [""]
 
 
 LABELS = {"eager": "PyTorch eager", "compile": "torch.compile", "ort": "ONNX Runtime", "frost": "frost"}

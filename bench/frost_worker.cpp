@@ -21,6 +21,11 @@
 //            high-water mark reset through /proc/self/clear_refs); the worker loads, compiles, runs
 //            --warmup times, writes --out and prints {"event":"ready", ...}
 //   "run N"  N timed runs → {"event":"times","seconds":[...]} (wall clock, steady_clock)
+//   "profile N"  N runs of the workload's compiled graph with every step timed
+//            (CompiledGraph::run_profiled) → {"event":"profile","runs":N,"ops":[{"op","kernel","steps",
+//            "seconds","flops","bytes"}, ...]}: per op and kernel, seconds per run and the cost model's
+//            flops and bytes per run. For train, the step graph alone (the trainer's host-side
+//            bookkeeping between steps is not in it), run with the last step's inputs
 //   "quit"   → {"event":"done","baseline_rss":B,"peak_rss":P,"rss_anon":A,"rss_file":F} in bytes (VmHWM:
 //            the whole process, weights, optimiser state and arenas included; the resident set now,
 //            anonymous and file-backed), then exits
@@ -119,6 +124,8 @@ class Workload {
   virtual std::vector<std::pair<std::string, HostTensor>> outputs() = 0;
   // The planned bytes per arena and the graph's flop count (cost model), as JSON members.
   virtual std::string plan_json() const = 0;
+  // The compiled graph run() runs (for a training step: the step graph).
+  virtual CompiledGraph& graph() = 0;
 };
 
 model::FitConfig config_named(const std::string& name) {
@@ -159,6 +166,7 @@ class Inference : public Workload {
     return {{p + "embedding", cg_->output_copy(p + "embedding")},
             {p + "features", cg_->output_copy(p + "features")}};
   }
+  CompiledGraph& graph() override { return *cg_; }
   std::string plan_json() const override {
     return "\"threads\":" + std::to_string(cg_->threads()) + ",\"planned_bytes\":" + json_bytes(cg_->plan()) +
            ",\"graph_flops\":" + std::to_string(cg_->total_cost().flops);
@@ -197,6 +205,7 @@ class TrainStep : public Workload {
     for (const std::string& n : check_) out.emplace_back(n, trainer_->parameter(n));
     return out;
   }
+  CompiledGraph& graph() override { return trainer_->step_graph(); }
   std::string plan_json() const override {
     CompiledGraph& g = trainer_->step_graph();
     const StateStore& s = trainer_->states();
@@ -215,6 +224,38 @@ class TrainStep : public Workload {
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// `n` profiled runs of g, per (op, kernel): steps, seconds, flops and bytes per run, as a JSON line.
+std::string profile_json(CompiledGraph& g, int n) {
+  std::vector<double> seconds(g.num_steps(), 0.0);
+  for (int i = 0; i < n; ++i) g.run_profiled(seconds);
+  const std::vector<std::string> kernels = g.kernel_names();
+  const auto costs = g.step_costs();
+  struct Row {
+    int steps = 0;
+    double seconds = 0, flops = 0, bytes = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Row> rows;
+  for (size_t i = 0; i < seconds.size(); ++i) {
+    Row& r = rows[{op_name(costs[i].first), kernels[i]}];
+    r.steps += 1;
+    r.seconds += seconds[i] / n;
+    r.flops += costs[i].second.flops;
+    r.bytes += costs[i].second.bytes;
+  }
+  std::ostringstream s;
+  s.precision(9);
+  s << "{\"event\":\"profile\",\"runs\":" << n << ",\"ops\":[";
+  bool first = true;
+  for (const auto& [key, r] : rows) {
+    s << (first ? "" : ",") << "{\"op\":\"" << key.first << "\",\"kernel\":\"" << key.second
+      << "\",\"steps\":" << r.steps << ",\"seconds\":" << r.seconds << ",\"flops\":" << r.flops
+      << ",\"bytes\":" << r.bytes << "}";
+    first = false;
+  }
+  s << "]}";
+  return s.str();
 }
 
 int run_worker(const Args& a) {
@@ -258,6 +299,8 @@ int run_worker(const Args& a) {
       std::cout << "{\"event\":\"times\",\"seconds\":[";
       for (size_t i = 0; i < times.size(); ++i) std::cout << (i ? "," : "") << times[i];
       std::cout << "]}" << std::endl;
+    } else if (line.rfind("profile ", 0) == 0) {
+      std::cout << profile_json(w->graph(), std::stoi(line.substr(8))) << std::endl;
     } else if (line == "quit") {
       std::cout << "{\"event\":\"done\",\"baseline_rss\":" << baseline
                 << ",\"peak_rss\":" << status_bytes("VmHWM") << ",\"rss_anon\":" << status_bytes("RssAnon")

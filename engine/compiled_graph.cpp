@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iomanip>
@@ -221,7 +222,7 @@ void CompiledGraph::set_input(std::string_view name, const void* data, size_t by
   input_bound_[v] = true;
 }
 
-void CompiledGraph::run() {
+void CompiledGraph::check_runnable() const {
   // Every parallel region must get the team the kernels were prepared for: fewer threads would leave
   // oneDNN's partitions uncomputed (wrong results, silently).
   // Inside a parallel region a nested team shares the caller's thread limit and may come up short, so a
@@ -234,11 +235,15 @@ void CompiledGraph::run() {
                   << threads_
                   << " threads, but OpenMP would give fewer here (a thread limit, or "
                      "inside a parallel region) — compile it where it runs");
-  const ThreadScope scope(threads_);
   for (ValueId v : inputs_) {
     if (!input_bound_[v])
       FROST_FAIL(InvalidArgument, "run: input '" << graph_.value(v).name << "' was never set");
   }
+}
+
+void CompiledGraph::run() {
+  check_runnable();
+  const ThreadScope scope(threads_);
   if (backend_.records()) {
     // The kernels' arguments (buffers, shapes, attrs) never change between runs, so the launches recorded
     // once replay as they are: one launch per run instead of one per step.
@@ -266,6 +271,29 @@ void CompiledGraph::run_steps() {
                       &views_[s.out_begin],    int(s.num_out), workspace,           s.workspace_bytes,
                       s.kernel_state.get()};
     s.kernel->run(ctx);
+  }
+}
+
+void CompiledGraph::run_profiled(std::span<double> seconds) {
+  FROST_CHECK(seconds.size() == steps_.size(), InvalidArgument,
+              "run_profiled: " << seconds.size() << " slots for " << steps_.size() << " steps");
+  FROST_CHECK(!backend_.records(), Unsupported,
+              "run_profiled: backend '"
+                  << backend_.name() << "' replays its schedule as one recording; it has no per-step time");
+  check_runnable();
+  const ThreadScope scope(threads_);
+  void* workspace = arenas_[size_t(Arena::Workspace)];
+  auto last = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& s = steps_[i];
+    KernelContext ctx{&graph_.nodes()[s.node], s.node,         &views_[s.in_begin], int(s.num_in),
+                      &views_[s.out_begin],    int(s.num_out), workspace,           s.workspace_bytes,
+                      s.kernel_state.get()};
+    s.kernel->run(ctx);
+    backend_.synchronize();  // a no-op on the host: kernels return when done
+    const auto now = std::chrono::steady_clock::now();
+    seconds[i] += std::chrono::duration<double>(now - last).count();
+    last = now;
   }
 }
 
@@ -330,14 +358,21 @@ std::vector<std::string> CompiledGraph::kernel_names() const {
   return names;
 }
 
-Cost CompiledGraph::total_cost() const {
-  Cost total;
+std::vector<std::pair<OpKind, Cost>> CompiledGraph::step_costs() const {
+  std::vector<std::pair<OpKind, Cost>> costs;
   for (const Step& s : steps_) {
     const Node& node = graph_.node(s.node);
     std::vector<TensorType> in, out;
     for (ValueId v : node.inputs) in.push_back(graph_.value(v).type);
     for (ValueId v : node.outputs) out.push_back(graph_.value(v).type);
-    Cost c = op_registry().row(node.kind).cost(in, out, node.attrs);
+    costs.emplace_back(node.kind, op_registry().row(node.kind).cost(in, out, node.attrs));
+  }
+  return costs;
+}
+
+Cost CompiledGraph::total_cost() const {
+  Cost total;
+  for (const auto& [kind, c] : step_costs()) {
     total.flops += c.flops;
     total.bytes += c.bytes;
   }

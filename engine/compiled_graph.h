@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +55,12 @@ class CompiledGraph {
   void set_input(std::string_view name, const void* data, size_t bytes);
   // Executes every step. Throws if an input was never set.
   void run();
+  // run() with every step timed, for profiles (bench_frost_worker's `profile`): adds step i's wall-clock
+  // seconds to seconds[i]; `seconds` has num_steps() elements (InvalidArgument otherwise). The same
+  // kernels on the same arenas, no allocation; the clock is read between steps (tens of nanoseconds
+  // each). Host backends that run step by step only: a recording backend (CUDA graphs) replays the whole
+  // schedule as one launch, so it throws Unsupported.
+  void run_profiled(std::span<double> seconds);
 
   // Host views into the arenas, valid until the next run (host backends).
   TensorView output(std::string_view name) const;
@@ -77,6 +84,8 @@ class CompiledGraph {
   // The kernel chosen for each step, in order ("reference.matmul", ...).
   std::vector<std::string> kernel_names() const;
   Cost total_cost() const;
+  // Step i's op and its cost-model cost (flops, bytes), in schedule order.
+  std::vector<std::pair<OpKind, Cost>> step_costs() const;
 
  private:
   struct Step {
@@ -86,6 +95,7 @@ class CompiledGraph {
     std::shared_ptr<void> kernel_state;
     size_t workspace_bytes;
   };
+  void check_runnable() const;  // the team and the inputs run() needs, or throws
   void* address(ValueId v) const;
   TensorView view_of(ValueId v) const;
   ValueId source_named(std::string_view name, ValueRole role) const;

@@ -9,6 +9,7 @@
 
 #include "engine/compiled_graph.h"
 #include "engine/error.h"
+#include "engine/random.h"
 #include "ops/api.h"
 #include "test_util.h"
 
@@ -129,6 +130,48 @@ TEST(Compile, ReportShowsStepsKernelsAndArenas) {
     EXPECT_NE(report.find(part), std::string::npos) << part << " missing from:\n" << report;
   EXPECT_DOUBLE_EQ(cg->total_cost().flops, 2.0 * 2 * 3 * 4 + 8);   // matmul + relu
   EXPECT_EQ(cg->plan().arena_bytes[size_t(Arena::Weights)], 64u);  // 48 bytes, aligned to 64
+}
+
+// run_profiled: the same results as run(), a time for every step, the steps' costs beside them.
+TEST(Compile, ProfiledRunTimesEveryStepAndComputesWhatRunDoes) {
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {64, 32});
+  Tensor w = g.state("w", DType::F32, {32, 48});
+  g.output("y", relu(matmul(x, w)));
+  for (const test::KernelPath& path : test::kernel_paths()) {
+    auto cg = compile(g, path.options);
+    HostTensor xs(DType::F32, {64, 32}), ws(DType::F32, {32, 48});
+    fill_uniform(xs, Philox(1), -1, 1);
+    fill_uniform(ws, Philox(2), -1, 1);
+    cg->set_input("x", xs);
+    cg->set_state("w", ws);
+    cg->run();
+    const HostTensor plain = cg->output_copy("y");
+    std::vector<double> seconds(cg->num_steps(), 0.0);
+    cg->run_profiled(seconds);
+    cg->run_profiled(seconds);  // adds up
+    const HostTensor profiled = cg->output_copy("y");
+    EXPECT_EQ(std::memcmp(profiled.raw(), plain.raw(), plain.bytes()), 0) << path.label;
+    double total = 0;
+    for (double t : seconds) {
+      EXPECT_GE(t, 0.0) << path.label;
+      total += t;
+    }
+    EXPECT_GT(total, 0.0) << path.label;
+    const auto costs = cg->step_costs();
+    ASSERT_EQ(costs.size(), cg->num_steps()) << path.label;
+    double flops = 0;
+    for (const auto& [kind, c] : costs) flops += c.flops;
+    EXPECT_DOUBLE_EQ(flops, cg->total_cost().flops) << path.label;
+    EXPECT_GE(flops, 2.0 * 64 * 32 * 48) << path.label;  // the matmul at least
+    std::vector<double> short_by_one(cg->num_steps() - 1);
+    try {
+      cg->run_profiled(short_by_one);
+      ADD_FAILURE() << "a span one short was accepted on " << path.label;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.category(), ErrorCategory::InvalidArgument) << e.what();
+    }
+  }
 }
 
 TEST(Compile, OutputsCanBeInputsOrState) {

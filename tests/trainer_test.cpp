@@ -154,9 +154,11 @@ TEST(Trainer, StepsAlternateBetweenFrameCountsOverOneStateStore) {
     EXPECT_EQ(t.step(std::vector<MicroBatch>{batch(s)}).loss, losses[size_t(s - 1)]) << "step " << s;
     t.save_checkpoint(ckpt);
     if (s < 4) continue;
-    for (const std::string& name : mixed.states().names())
-      if (name.rfind("grad.", 0) != 0)
+    for (const std::string& name : mixed.states().names()) {
+      if (name.rfind("grad.", 0) != 0) {
         EXPECT_TRUE(same_bits(mixed.states().copy(name), t.states().copy(name))) << name;
+      }
+    }
   }
   // More frames than the temporal table has rows is refused by name.
   MicroBatch too_long = fixture_batch(1);
