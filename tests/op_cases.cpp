@@ -245,6 +245,24 @@ void add_full_op_set_cases(std::vector<OpCase>& c) {
   c.push_back({"slice_backward/step", OpKind::SliceBackward, {{{5, 3}}}, [](Graph&, DType, In in) -> Out {
                  return {slice_backward(in[0], {5, 7}, 1, 1, 2)};
                }});
+  // Step 1 with runs of 8+ elements: the cpu backend's own slice_backward (zeros, the run, zeros per outer
+  // index): a head and a tail, a head only, the outermost axis, and one large enough for the OpenMP pool.
+  c.push_back(
+      {"slice_backward/runs", OpKind::SliceBackward, {{{2, 3, 4, 16}}}, [](Graph&, DType, In in) -> Out {
+         return {slice_backward(in[0], {2, 5, 4, 16}, 1, 1, 1)};
+       }});
+  c.push_back(
+      {"slice_backward/head_only", OpKind::SliceBackward, {{{3, 2, 16}}}, [](Graph&, DType, In in) -> Out {
+         return {slice_backward(in[0], {3, 6, 16}, 1, 4, 1)};
+       }});
+  c.push_back({"slice_backward/axis0", OpKind::SliceBackward, {{{2, 24}}}, [](Graph&, DType, In in) -> Out {
+                 return {slice_backward(in[0], {5, 24}, 0, 3, 1)};
+               }});
+  c.push_back(
+      {"slice_backward/runs_large", OpKind::SliceBackward, {{{8, 299, 40}}}, [](Graph&, DType, In in) -> Out {
+         return {slice_backward(in[0], {8, 300, 40}, 1, 1, 1)};
+       }});
+  c.back().gradcheck = false;  // 95,680 inputs: slice_backward/runs checks the same gradient rule
   c.push_back(
       {"concat/middle", OpKind::Concat, {{{2, 3}}, {{2, 1}}, {{2, 4}}}, [](Graph&, DType, In in) -> Out {
          return {concat({in[0], in[1], in[2]}, 1)};

@@ -1,8 +1,8 @@
 // The cpu backend's own layout kernels, for the shapes the models use: permute (the permutations that keep
 // trailing dims in place — every head split and merge of attention, (B, L, H, D) <-> (B, H, L, D), and the
-// video model's regrouping), slice with step 1, expand and concat. Each copies contiguous runs (one per
-// outer index, outer indices split over the OpenMP pool) and moves bytes, so one kernel serves every
-// dtype. Shapes whose runs are too short decline to the reference kernel.
+// video model's regrouping), slice with step 1 and its gradient, expand and concat. Each copies contiguous
+// runs (one per outer index, outer indices split over the OpenMP pool) and moves bytes, so one kernel serves
+// every dtype. Shapes whose runs are too short decline to the reference kernel.
 #include <omp.h>
 
 #include <cstring>
@@ -85,6 +85,39 @@ void slice_kernel(const KernelContext& ctx) {
   copy_runs(ctx, out[axis] * inner, [&](int64_t o) { return o * in_block + start; });
 }
 
+// ---- slice_backward (step 1) -----------------------------------------------------------------------------
+// The gradient of a step-1 slice: per outer index, the output block of in[axis] x inner elements is zeros,
+// then the incoming run of (stop - start) x inner elements, then zeros. Each byte is written once (the
+// reference zeroes everything first, then scatters element by element).
+bool supports_slice_backward(const Graph& g, const Node& n) {
+  const Shape& dy = g.value(n.inputs[0]).type.shape;
+  if (n.attrs.step != 1 || g.value(n.outputs[0]).type.shape.numel() == 0) return false;
+  int64_t run = 1;
+  for (int d = int(n.attrs.axis); d < dy.rank(); ++d) run *= dy[d];
+  return run >= kMinRun || dy.numel() == 0;
+}
+
+void slice_backward_kernel(const KernelContext& ctx) {
+  const Shape& dy = ctx.in[0].shape;
+  const Shape& out = ctx.out[0].shape;
+  const int axis = int(ctx.node->attrs.axis);
+  const size_t width = size_of(ctx.out[0].dtype);
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < axis; ++d) outer *= out[d];
+  for (int d = axis + 1; d < out.rank(); ++d) inner *= out[d];
+  const size_t block = size_t(out[axis] * inner) * width,
+               head = size_t(ctx.node->attrs.start * inner) * width, run = size_t(dy[axis] * inner) * width,
+               tail = block - head - run;
+  const char* x = static_cast<const char*>(ctx.in[0].data);
+  char* y = static_cast<char*>(ctx.out[0].data);
+  parallel_for(outer, out.numel() > 65536, [&](int64_t o) {
+    char* b = y + size_t(o) * block;
+    if (head) std::memset(b, 0, head);
+    if (run) std::memcpy(b + head, x + size_t(o) * run, run);
+    if (tail) std::memset(b + head + run, 0, tail);
+  });
+}
+
 // ---- expand ---------------------------------------------------------------------------------------------
 // Broadcasting copies: the trailing dims where input and output agree form a contiguous run; every output
 // run reads the input run its broadcast index maps to.
@@ -161,6 +194,8 @@ void register_cpu_own_layout_kernels(KernelRegistry& r) {
   for (int i = 0; i < kNumDTypes; ++i) {
     r.add(OpKind::Permute, BackendKind::Cpu, DType(i), {"cpu.permute", permute_kernel, supports_permute});
     r.add(OpKind::Slice, BackendKind::Cpu, DType(i), {"cpu.slice", slice_kernel, supports_slice});
+    r.add(OpKind::SliceBackward, BackendKind::Cpu, DType(i),
+          {"cpu.slice_backward", slice_backward_kernel, supports_slice_backward});
     r.add(OpKind::Expand, BackendKind::Cpu, DType(i), {"cpu.expand", expand_kernel, supports_expand});
     r.add(OpKind::Concat, BackendKind::Cpu, DType(i), {"cpu.concat", concat_kernel, supports_concat});
   }
