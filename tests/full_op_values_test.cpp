@@ -209,7 +209,31 @@ TEST(CpuKernelChoice, OwnKernelsTakeTheirShapesAndDeclineOthers) {
   EXPECT_EQ(kernel_for([](Graph& g) {
               return transpose(g.input("x", DType::F32, {8, 8}), 0, 1);
             }),
+            "cpu.transpose");
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return transpose(g.input("x", DType::F32, {4, 8}), 0, 1);  // a side under 8: not worth tiling
+            }),
             "reference.permute");
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return repeat(g.input("x", DType::F32, {1, 5, 16}), {1, 3, 1});
+            }),
+            "cpu.repeat");
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return repeat(g.input("x", DType::F32, {5, 4}), {1, 3});
+            }),
+            "reference.repeat");
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return repeat_interleave(g.input("x", DType::F32, {4, 16}), 3, 0);
+            }),
+            "cpu.repeat_interleave");
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return slice_backward(g.input("dy", DType::F32, {2, 3, 8}), {2, 5, 8}, 1, 1, 1);
+            }),
+            "cpu.slice_backward");
+  EXPECT_EQ(kernel_for([](Graph& g) {
+              return slice_backward(g.input("dy", DType::F32, {2, 3, 8}), {2, 7, 8}, 1, 1, 2);  // step 2
+            }),
+            "reference.slice_backward");
   EXPECT_EQ(kernel_for([](Graph& g) {
               return matmul(g.input("a", DType::F32, {3, 4}), g.input("b", DType::F32, {4, 5}));
             }),

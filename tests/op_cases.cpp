@@ -286,6 +286,27 @@ void add_full_op_set_cases(std::vector<OpCase>& c) {
       {"repeat_interleave/middle", OpKind::RepeatInterleave, {{{2, 3, 2}}}, [](Graph&, DType, In in) -> Out {
          return {repeat_interleave(in[0], 3, 1)};
        }});
+  // Runs of 8+ elements: the cpu backend's own repeat and repeat_interleave (the video model's positional
+  // and temporal tables); the large ones cross the OpenMP threshold.
+  c.push_back({"repeat/runs", OpKind::Repeat, {{{1, 5, 16}}}, [](Graph&, DType, In in) -> Out {
+                 return {repeat(in[0], {1, 3, 1})};
+               }});
+  c.push_back({"repeat/runs_new_dim", OpKind::Repeat, {{{4, 12}}}, [](Graph&, DType, In in) -> Out {
+                 return {repeat(in[0], {2, 3, 1})};
+               }});
+  c.push_back({"repeat/runs_large", OpKind::Repeat, {{{1, 196, 64}}}, [](Graph&, DType, In in) -> Out {
+                 return {repeat(in[0], {1, 4, 1})};
+               }});
+  c.back().gradcheck = false;  // 12,544 inputs: repeat/runs checks the same gradient rule
+  c.push_back(
+      {"repeat_interleave/runs", OpKind::RepeatInterleave, {{{2, 4, 16}}}, [](Graph&, DType, In in) -> Out {
+         return {repeat_interleave(in[0], 5, 1)};
+       }});
+  c.push_back({"repeat_interleave/runs_large",
+               OpKind::RepeatInterleave,
+               {{{1, 4, 96}}},
+               [](Graph&, DType, In in) -> Out { return {repeat_interleave(in[0], 196, 1)}; }});
+  c.back().gradcheck = false;  // repeat_interleave/runs checks the same gradient rule
   c.push_back({"diagonal/square", OpKind::Diagonal, {{{2, 4, 4}}}, [](Graph&, DType, In in) -> Out {
                  return {diagonal(in[0])};
                }});
@@ -621,6 +642,19 @@ std::vector<OpCase> make_cases() {
   c.push_back({"permute/transpose", OpKind::Permute, {{{3, 5}}}, [](Graph&, DType, In in) -> Out {
                  return {transpose(in[0], 0, 1)};
                }});
+  // The last dim moved next to last, both sides 8+: the cpu backend's tiled transpose (the patch
+  // embedding's (B·F, C, N) -> (B·F, N, C)); with permuted batch dims; large enough for the OpenMP pool.
+  c.push_back({"permute/transpose_runs", OpKind::Permute, {{{2, 40, 20}}}, [](Graph&, DType, In in) -> Out {
+                 return {permute(in[0], {0, 2, 1})};
+               }});
+  c.push_back(
+      {"permute/transpose_batch", OpKind::Permute, {{{3, 10, 4, 12}}}, [](Graph&, DType, In in) -> Out {
+         return {permute(in[0], {2, 0, 3, 1})};
+       }});
+  c.push_back({"permute/transpose_large", OpKind::Permute, {{{4, 96, 196}}}, [](Graph&, DType, In in) -> Out {
+                 return {permute(in[0], {0, 2, 1})};
+               }});
+  c.back().gradcheck = false;  // 75,264 inputs: permute/transpose_runs checks the same gradient rule
   c.push_back({"contiguous/matrix", OpKind::Contiguous, {{{3, 4}}}, [](Graph&, DType, In in) -> Out {
                  return {contiguous(in[0])};
                }});

@@ -1,10 +1,13 @@
 // The cpu backend's own layout kernels, for the shapes the models use: permute (the permutations that keep
 // trailing dims in place — every head split and merge of attention, (B, L, H, D) <-> (B, H, L, D), and the
-// video model's regrouping), slice with step 1 and its gradient, expand and concat. Each copies contiguous
-// runs (one per outer index, outer indices split over the OpenMP pool) and moves bytes, so one kernel serves
-// every dtype. Shapes whose runs are too short decline to the reference kernel.
+// video model's regrouping — and, as a tiled transpose, those that move the last dim next to last), slice
+// with step 1 and its gradient, expand, repeat, repeat_interleave and concat. Each copies contiguous runs
+// (one per outer index, outer indices split over the OpenMP pool) or tiles and moves bytes, so one kernel
+// serves every dtype. Shapes whose runs are too short decline to the reference kernel.
 #include <omp.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "engine/kernel.h"
@@ -62,6 +65,125 @@ void permute_kernel(const KernelContext& ctx) {
     }
     return offset;
   });
+}
+
+// ---- permute that moves the last dim: a batched, tiled 2-D transpose
+// ---------------------------------------- When the input's last dim becomes the output's second-to-last (the
+// patch embedding's (B·F, C, N) -> (B·F, N, C), a matrix transpose), each output plane (R, C) = (in[last],
+// in[p]) reads x[r + c·stride_p]: done in tiles so that reads and writes both stay within a few cache lines.
+constexpr int64_t kTile = 32;
+
+// The input dim the output's last dim reads, when the permutation is a batched transpose; -1 otherwise.
+int transposed_dim(const std::vector<int64_t>& perm) {
+  const int rank = int(perm.size());
+  if (rank < 2 || perm[size_t(rank - 2)] != rank - 1) return -1;
+  return int(perm[size_t(rank - 1)]);
+}
+
+bool supports_transpose(const Graph& g, const Node& n) {
+  const Shape& out = g.value(n.outputs[0]).type.shape;
+  const int rank = out.rank();
+  return transposed_dim(n.attrs.axes) >= 0 && out.numel() > 0 && out[rank - 2] >= kMinRun &&
+         out[rank - 1] >= kMinRun;
+}
+
+template <class E>
+void transpose_planes(const KernelContext& ctx, int p) {
+  const Shape& in = ctx.in[0].shape;
+  const Shape& out = ctx.out[0].shape;
+  const std::vector<int64_t>& perm = ctx.node->attrs.axes;
+  const int rank = out.rank();
+  const int64_t R = out[rank - 2], C = out[rank - 1], planes = out.numel() / (R * C);
+  const int64_t row_tiles = (R + kTile - 1) / kTile, col_tiles = (C + kTile - 1) / kTile;
+  const auto in_strides = contiguous_strides(in);
+  const int64_t stride_p = in_strides[size_t(p)];
+  const E* x = static_cast<const E*>(ctx.in[0].data);
+  E* y = static_cast<E*>(ctx.out[0].data);
+  parallel_for(planes * row_tiles, out.numel() > 65536, [&](int64_t task) {
+    const int64_t plane = task / row_tiles, r0 = (task % row_tiles) * kTile, r1 = std::min(R, r0 + kTile);
+    int64_t rest = plane, base = 0;  // the plane's batch dims: output dim d reads input dim perm[d]
+    for (int d = rank - 3; d >= 0; --d) {
+      base += (rest % out[d]) * in_strides[size_t(perm[size_t(d)])];
+      rest /= out[d];
+    }
+    E* yp = y + plane * R * C;
+    for (int64_t t = 0; t < col_tiles; ++t) {
+      const int64_t c0 = t * kTile, c1 = std::min(C, c0 + kTile);
+      for (int64_t c = c0; c < c1; ++c) {
+        const E* xc = x + base + c * stride_p;
+        for (int64_t r = r0; r < r1; ++r) yp[r * C + c] = xc[r];
+      }
+    }
+  });
+}
+
+void transpose_kernel(const KernelContext& ctx) {
+  const int p = transposed_dim(ctx.node->attrs.axes);
+  switch (size_of(ctx.out[0].dtype)) {
+    case 1:
+      return transpose_planes<uint8_t>(ctx, p);
+    case 2:
+      return transpose_planes<uint16_t>(ctx, p);
+    case 4:
+      return transpose_planes<uint32_t>(ctx, p);
+    default:
+      return transpose_planes<uint64_t>(ctx, p);
+  }
+}
+
+// ---- repeat and repeat_interleave -------------------------------------------------------------------------
+// repeat tiles the input: output index i_d reads input index i_d mod in[d] (new leading dims read index 0).
+// The trailing dims the tiling leaves alone form contiguous runs. The video model's positional table
+// (1, N, C) -> (1, F·N, C) is F·N runs of C.
+int64_t repeat_run(const Shape& in, const Shape& out, int* outer_rank) {
+  const int lead = out.rank() - in.rank();
+  int64_t run = 1;
+  int d = out.rank() - 1;
+  for (; d >= lead && in[d - lead] == out[d]; --d) run *= out[d];
+  *outer_rank = d + 1;
+  return run;
+}
+
+bool supports_repeat(const Graph& g, const Node& n) {
+  const Shape& in = g.value(n.inputs[0]).type.shape;
+  const Shape& out = g.value(n.outputs[0]).type.shape;
+  int outer_rank = 0;
+  return out.numel() > 0 && repeat_run(in, out, &outer_rank) >= kMinRun;
+}
+
+void repeat_kernel(const KernelContext& ctx) {
+  const Shape& in = ctx.in[0].shape;
+  const Shape& out = ctx.out[0].shape;
+  int outer_rank = 0;
+  const int64_t run = repeat_run(in, out, &outer_rank);
+  const int lead = out.rank() - in.rank();
+  const auto in_strides = contiguous_strides(in);
+  copy_runs(ctx, run, [&](int64_t o) {
+    int64_t rest = o, offset = 0;
+    for (int d = outer_rank - 1; d >= 0; --d) {
+      const int64_t idx = rest % out[d];
+      rest /= out[d];
+      if (d >= lead) offset += (idx % in[d - lead]) * in_strides[size_t(d - lead)];
+    }
+    return offset;
+  });
+}
+
+// repeat_interleave(x, count, axis): the output viewed as (outer, n, count, inner) reads (outer, n, inner):
+// output run o (of inner elements) is input run o / count.
+bool supports_repeat_interleave(const Graph& g, const Node& n) {
+  const Shape& in = g.value(n.inputs[0]).type.shape;
+  int64_t inner = 1;
+  for (int d = int(n.attrs.axis) + 1; d < in.rank(); ++d) inner *= in[d];
+  return g.value(n.outputs[0]).type.shape.numel() > 0 && inner >= kMinRun;
+}
+
+void repeat_interleave_kernel(const KernelContext& ctx) {
+  const Shape& in = ctx.in[0].shape;
+  int64_t inner = 1;
+  for (int d = int(ctx.node->attrs.axis) + 1; d < in.rank(); ++d) inner *= in[d];
+  const int64_t count = ctx.node->attrs.count;
+  copy_runs(ctx, inner, [&](int64_t o) { return o / count * inner; });
 }
 
 // ---- slice (step 1) ----------------------------------------------------------------------------------
@@ -193,6 +315,11 @@ bool supports_concat(const Graph& g, const Node& n) {
 void register_cpu_own_layout_kernels(KernelRegistry& r) {
   for (int i = 0; i < kNumDTypes; ++i) {
     r.add(OpKind::Permute, BackendKind::Cpu, DType(i), {"cpu.permute", permute_kernel, supports_permute});
+    r.add(OpKind::Permute, BackendKind::Cpu, DType(i),
+          {"cpu.transpose", transpose_kernel, supports_transpose});
+    r.add(OpKind::Repeat, BackendKind::Cpu, DType(i), {"cpu.repeat", repeat_kernel, supports_repeat});
+    r.add(OpKind::RepeatInterleave, BackendKind::Cpu, DType(i),
+          {"cpu.repeat_interleave", repeat_interleave_kernel, supports_repeat_interleave});
     r.add(OpKind::Slice, BackendKind::Cpu, DType(i), {"cpu.slice", slice_kernel, supports_slice});
     r.add(OpKind::SliceBackward, BackendKind::Cpu, DType(i),
           {"cpu.slice_backward", slice_backward_kernel, supports_slice_backward});
