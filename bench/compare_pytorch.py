@@ -2,8 +2,8 @@
 """frost beside PyTorch eager, torch.compile and ONNX Runtime: the same model, weights, inputs and threads,
 timed side by side in one run.
 
-    make bench                  # quick: PyTorch eager and frost on the main workloads (about 6 minutes)
-    make bench-full             # + torch.compile, ONNX Runtime, the video encoder at batch 8 (about 35 min)
+    make bench                  # quick: PyTorch eager and frost on the main workloads (about 4 minutes)
+    make bench-full             # + torch.compile, ONNX Runtime, the video encoder at batch 8 (about 22 min)
     python3 bench/compare_pytorch.py --mode quick --config tiny     # a smoke run in seconds
 
 Each contender is its own process (bench_frost_worker for frost, this script with --worker for the
@@ -14,7 +14,8 @@ parameters after them); a contender that disagrees is not timed and the run fail
 round every contender, in an order rotated round by round, runs as many repetitions as fill about half a
 second. Each table gives the median and the minimum of all timed runs, frost's speed-up over each
 contender (their median / frost's median), the model's GFLOP/s (GEMM and attention products, counted
-analytically: `flops` below) and its share of the FMA peak measured by bench_fma_peak in the same run, and
+analytically: `flops` below) and its share of the AVX2 FMA peak bench_fma_peak measures in the same run (on
+an AVX-512 machine the real peak is higher and the share overstated), and
 peak memory: each process's high-water resident set above its baseline (VmHWM after the high-water mark is
 reset at the baseline: weights, optimiser state, arenas, caches, everything), beside frost's planned bytes.
 
@@ -35,6 +36,7 @@ import logging
 import os
 import pathlib
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -190,7 +192,7 @@ def worker(args):
         def outputs():
             params = dict(model.named_parameters())
             out = {"loss": np.array(losses, dtype=np.float32)}
-            out.update({n: params[n].detach().numpy().copy() for n in CHECK_PARAMS if n in params})
+            out.update({n: params[n].detach().numpy().copy() for n in CHECK_PARAMS})  # KeyError if renamed
             return out
         info["optimizer"] = "torch.optim.AdamW (defaults: foreach off on CPU), eps 1e-6, no weight decay"
         if args.worker == "compile":
@@ -216,9 +218,7 @@ def worker(args):
                 return dict(zip(outs, result["out"]))
             info.update(ort=ort.__version__, onnx_file=os.path.basename(args.onnx))
         else:
-            full = tm.FrozenInTime(args.config)
-            enc = (full.text_encoder() if text else full.video_encoder()).eval()
-            del full
+            enc = (tm.text_encoder(args.config) if text else tm.video_encoder(args.config)).eval()
             load_subset(enc, args.weights, ("text_model.", "txt_proj.") if text else ("video_model.", "vid_proj."))
             if text:
                 info["attn_implementation"] = enc.text_model.config._attn_implementation
@@ -272,8 +272,9 @@ class Contender:
     def __init__(self, name, cmd, env, log):
         self.name = name
         self.log = open(log, "w")
+        # Its own process group: closing it also ends what it started (inductor's compile workers).
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
-                                     env=env, text=True, bufsize=1)
+                                     env=env, text=True, bufsize=1, start_new_session=True)
         self.times = []
 
     def receive(self, event):
@@ -282,7 +283,10 @@ class Contender:
             self.proc.wait()
             raise RuntimeError(f"{self.name}: the worker exited ({self.proc.returncode}) before '{event}'; "
                                f"see {self.log.name}")
-        msg = json.loads(line)
+        try:
+            msg = json.loads(line)
+        except json.JSONDecodeError:
+            raise RuntimeError(f"{self.name}: expected '{event}', got {line.strip()!r}; see {self.log.name}")
         if msg.get("event") != event:
             raise RuntimeError(f"{self.name}: expected '{event}', got {line.strip()}; see {self.log.name}")
         return msg
@@ -292,9 +296,11 @@ class Contender:
         self.proc.stdin.flush()
 
     def close(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the worker and anything it started
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
         self.log.close()
 
 
@@ -372,13 +378,13 @@ def export_onnx(config, w, weights, inputs, path):
     x = {k: torch.from_numpy(v) for k, v in load_file(str(inputs)).items()}
     note = {}
     if w["kind"] == "text":
-        m = tm.FrozenInTime(config).text_encoder().eval()
+        m = tm.text_encoder(config).eval()
         load_subset(m, str(weights), ("text_model.", "txt_proj."))
         args, names, outs = (x["input_ids"], x["attention_mask"]), ["input_ids", "attention_mask"], \
             ["text_embedding", "text_features"]
     else:
-        ref = tm.FrozenInTime(config).video_encoder().eval()
-        m = tm.FrozenInTime(config, onnx_safe=True).video_encoder().eval()
+        ref = tm.video_encoder(config).eval()
+        m = tm.video_encoder(config, onnx_safe=True).eval()
         load_subset(ref, str(weights), ("video_model.", "vid_proj."))
         load_subset(m, str(weights), ("video_model.", "vid_proj."))
         with torch.no_grad():
@@ -569,7 +575,7 @@ def fmt_s(s):
 def markdown(report):
     info, peak = report["machine"], report["fma_peak_best_gflops"]
     before, after = (p["best_gflops"] for p in report["fma_peak"])
-    md = [f"Machine: {info['cpu']}, {info['logical_cpus']} logical CPUs, {info['threads']} threads; FMA peak "
+    md = [f"Machine: {info['cpu']}, {info['logical_cpus']} logical CPUs, {info['threads']} threads; AVX2 FMA peak "
           f"{peak:.1f} GFLOP/s (bench_fma_peak before and after: {before:.1f}, {after:.1f}); torch "
           f"{info['torch']} ({info['torch_blas']}, {report['torch_threads']} threads"
           + (", the fastest eager 1-clip video encoder of " + ", ".join(
@@ -589,7 +595,7 @@ def probe_torch_threads(args, weights, bin_dir, out_dir):
     inputs = out_dir / f"inputs_{args.config}_probe.safetensors"
     prepare_inputs(args.config, w, inputs)
     probe = {}
-    for t in range(1, (os.cpu_count() or 1) + 1):
+    for t in range(1, args.threads + 1):
         cmd = [sys.executable, str(HERE / "compare_pytorch.py"), "--worker", "eager", "--workload", json.dumps(w),
                "--config", args.config, "--weights", str(weights), "--inputs", str(inputs), "--out",
                str(out_dir / "out_probe.safetensors"), "--warmup", "1", "--threads", str(t)]
@@ -640,7 +646,10 @@ def main():
     start = time.time()
     info = machine_info(args.threads)
     peak_before = fma_peak(bin_dir, args.threads)
-    print(f"{info['cpu']}, {args.threads} threads: FMA peak {peak_before['best_gflops']:.1f} GFLOP/s", flush=True)
+    if "best_gflops" not in peak_before:
+        sys.exit("bench_fma_peak: this CPU has no AVX2 + FMA, the peak the tables are measured against")
+    print(f"{info['cpu']}, {args.threads} threads: AVX2 FMA peak {peak_before['best_gflops']:.1f} GFLOP/s",
+          flush=True)
     weights = out_dir / f"weights_{args.config}.safetensors"
     prepare_weights(args.config, weights)
     torch_threads, probe = args.threads, None

@@ -152,11 +152,20 @@ class FrozenInTime(nn.Module):
         self.txt_proj = nn.Sequential(nn.ReLU(), nn.Linear(c["text"]["dim"], c["projection"]))
         self.vid_proj = nn.Sequential(nn.Linear(c["video"]["dim"], c["projection"]))
 
-    def text_encoder(self):  # sharing this model's modules
-        return TextEncoder(self.text_model, self.txt_proj)
 
-    def video_encoder(self):
-        return VideoEncoder(self.video_model, self.vid_proj)
+def text_encoder(config):
+    """The text tower alone (a text job builds no video weights), in FrozenInTime's names."""
+    c = CONFIGS[config]
+    text = transformers.DistilBertModel(transformers.DistilBertConfig(**c["text"], dropout=0.0,
+                                                                      attention_dropout=0.0))
+    return TextEncoder(text, nn.Sequential(nn.ReLU(), nn.Linear(c["text"]["dim"], c["projection"])))
+
+
+def video_encoder(config, onnx_safe=False):
+    """The video tower alone, in FrozenInTime's names."""
+    c = CONFIGS[config]
+    return VideoEncoder(SpaceTimeTransformer(**c["video"], onnx_safe=onnx_safe),
+                        nn.Sequential(nn.Linear(c["video"]["dim"], c["projection"])))
 
     def forward(self, input_ids, attention_mask, video):
         text = self.txt_proj(self.text_model(input_ids=input_ids, attention_mask=attention_mask)

@@ -57,6 +57,9 @@ def drive(worker, workload, weights, inputs, out, warmup):
     p.stdin.write("run 3\n")
     p.stdin.flush()
     times = json.loads(p.stdout.readline())
+    p.stdin.write("profile 2\n")
+    p.stdin.flush()
+    profile = json.loads(p.stdout.readline())
     p.stdin.write("quit\n")
     p.stdin.flush()
     done = json.loads(p.stdout.readline())
@@ -70,6 +73,13 @@ def drive(worker, workload, weights, inputs, out, warmup):
           f"{workload}: plan and cost reported: {ready}")
     check(times.get("event") == "times" and len(times["seconds"]) == 3 and all(t > 0 for t in times["seconds"]),
           f"{workload}: 'run 3' gives three positive times: {times}")
+    ops = profile.get("ops", [])
+    check(profile.get("event") == "profile" and profile.get("runs") == 2 and ops
+          and sum(o["seconds"] for o in ops) > 0 and all(o["seconds"] >= 0 and o["steps"] > 0 for o in ops),
+          f"{workload}: 'profile 2' times every op: {profile}")
+    flops = sum(o["flops"] for o in ops)
+    check(abs(flops - ready.get("graph_flops", -1)) <= 1e-6 * flops,
+          f"{workload}: the profile's flops {flops} are the graph's {ready.get('graph_flops')}")
     check(done.get("event") == "done" and done["peak_rss"] >= done["baseline_rss"] > 0
           and done["rss_anon"] > 0, f"{workload}: memory reported: {done}")
     return ready

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "engine/error.h"
 #include "ops/api.h"
@@ -177,6 +178,50 @@ TEST(FullOpValues, ConvPatchMatchesADirectConvolution) {
 
 namespace frost::test {
 namespace {
+
+// The own layout kernels move bytes, so one kernel serves every dtype: each element width (1, 2, 4, 8 bytes)
+// against the reference kernels, bit for bit (the op table runs them on F32 only).
+TEST(CpuKernelChoice, OwnLayoutKernelsEqualTheReferenceAtEveryElementWidth) {
+  for (DType dt : {DType::U8, DType::F16, DType::F32, DType::I64}) {
+    for (int which = 0; which < 4; ++which) {
+      Graph g;
+      const Shape shape = which == 0 ? Shape{2, 9, 10} : which == 3 ? Shape{2, 3, 16} : Shape{2, 5, 16};
+      Tensor x = g.input("x", dt, shape);
+      g.output("y", which == 0   ? permute(x, {0, 2, 1})
+                    : which == 1 ? repeat(x, {1, 3, 1})
+                    : which == 2 ? repeat_interleave(x, 3, 1)
+                                 : slice_backward(x, {2, 6, 16}, 1, 2, 1));
+      HostTensor data(dt, shape);
+      auto* bytes = static_cast<unsigned char*>(data.raw());
+      for (size_t i = 0; i < data.bytes(); ++i) bytes[i] = static_cast<unsigned char>((i * 37 + 11) % 251);
+      auto own = compile(g, {.backend = "cpu"});
+      auto reference = compile(g, {.backend = "reference"});
+      EXPECT_EQ(own->kernel_names().back().rfind("cpu.", 0), 0u) << own->kernel_names().back();
+      for (auto* cg : {own.get(), reference.get()}) {
+        cg->set_input("x", data);
+        cg->run();
+      }
+      const HostTensor a = own->output_copy("y"), b = reference->output_copy("y");
+      ASSERT_EQ(a.bytes(), b.bytes());
+      EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.bytes()), 0)
+          << own->kernel_names().back() << " on " << dt << " differs from the reference";
+    }
+  }
+}
+
+// A slice gradient that would start past the end of its axis is refused when built (an empty one may
+// start at the end, as x[n:] does); the own kernel never sees one.
+TEST(CpuKernelChoice, ASliceGradientStartingPastTheEndIsRefused) {
+  Graph g;
+  Tensor dy = g.input("dy", DType::F32, {2, 0, 8});
+  EXPECT_THROW(slice_backward(dy, {2, 5, 8}, 1, 9, 1), Error);
+  g.output("y", slice_backward(dy, {2, 5, 8}, 1, 5, 1));
+  auto cg = compile(g, {.backend = "cpu"});
+  cg->set_input("dy", HostTensor(DType::F32, {2, 0, 8}));
+  cg->run();
+  const HostTensor y = cg->output_copy("y");
+  for (int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(y.data<float>()[i], 0.0f);
+}
 
 // Which kernel the cpu backend picks for the shapes its own kernels claim (and for one they decline), so a
 // `supports` rule that silently stops matching is caught.

@@ -71,7 +71,8 @@ std::vector<TensorType> infer_slice_backward(const InferContext& ctx) {
               InvalidArgument, "dy " << dy << " does not fit a slice of " << full << " on axis " << a.axis);
   for (int d = 0; d < dy.rank(); ++d) {
     if (d == a.axis) {
-      FROST_CHECK(dy[d] == 0 || a.start + (dy[d] - 1) * a.step < full[d], InvalidArgument,
+      // An empty slice may start at the end (x[n:]), not past it.
+      FROST_CHECK(dy[d] == 0 ? a.start <= full[d] : a.start + (dy[d] - 1) * a.step < full[d], InvalidArgument,
                   dy[d] << " elements from " << a.start << " by " << a.step << " overrun " << full[d]);
     } else {
       FROST_CHECK(dy[d] == full[d], InvalidArgument,

@@ -213,9 +213,12 @@ void slice_kernel(const KernelContext& ctx) {
 // reference zeroes everything first, then scatters element by element).
 bool supports_slice_backward(const Graph& g, const Node& n) {
   const Shape& dy = g.value(n.inputs[0]).type.shape;
-  if (n.attrs.step != 1 || g.value(n.outputs[0]).type.shape.numel() == 0) return false;
+  const Shape& out = g.value(n.outputs[0]).type.shape;
+  const int axis = int(n.attrs.axis);
+  // The run must lie inside each block (the row checks it; the kernel's head/tail sizes rely on it).
+  if (n.attrs.step != 1 || out.numel() == 0 || n.attrs.start + dy[axis] > out[axis]) return false;
   int64_t run = 1;
-  for (int d = int(n.attrs.axis); d < dy.rank(); ++d) run *= dy[d];
+  for (int d = axis; d < dy.rank(); ++d) run *= dy[d];
   return run >= kMinRun || dy.numel() == 0;
 }
 
