@@ -131,44 +131,8 @@ void transpose_kernel(const KernelContext& ctx) {
   }
 }
 
-// ---- repeat and repeat_interleave -------------------------------------------------------------------------
-// repeat tiles the input: output index i_d reads input index i_d mod in[d] (new leading dims read index 0).
-// The trailing dims the tiling leaves alone form contiguous runs. The video model's positional table
-// (1, N, C) -> (1, F·N, C) is F·N runs of C.
-int64_t repeat_run(const Shape& in, const Shape& out, int* outer_rank) {
-  const int lead = out.rank() - in.rank();
-  int64_t run = 1;
-  int d = out.rank() - 1;
-  for (; d >= lead && in[d - lead] == out[d]; --d) run *= out[d];
-  *outer_rank = d + 1;
-  return run;
-}
-
-bool supports_repeat(const Graph& g, const Node& n) {
-  const Shape& in = g.value(n.inputs[0]).type.shape;
-  const Shape& out = g.value(n.outputs[0]).type.shape;
-  int outer_rank = 0;
-  return out.numel() > 0 && repeat_run(in, out, &outer_rank) >= kMinRun;
-}
-
-void repeat_kernel(const KernelContext& ctx) {
-  const Shape& in = ctx.in[0].shape;
-  const Shape& out = ctx.out[0].shape;
-  int outer_rank = 0;
-  const int64_t run = repeat_run(in, out, &outer_rank);
-  const int lead = out.rank() - in.rank();
-  const auto in_strides = contiguous_strides(in);
-  copy_runs(ctx, run, [&](int64_t o) {
-    int64_t rest = o, offset = 0;
-    for (int d = outer_rank - 1; d >= 0; --d) {
-      const int64_t idx = rest % out[d];
-      rest /= out[d];
-      if (d >= lead) offset += (idx % in[d - lead]) * in_strides[size_t(d - lead)];
-    }
-    return offset;
-  });
-}
-
+// ---- repeat_interleave -----------------------------------------------------------------------------------
+// (repeat shares expand's kernel below: both are tilings.)
 // repeat_interleave(x, count, axis): the output viewed as (outer, n, count, inner) reads (outer, n, inner):
 // output run o (of inner elements) is input run o / count.
 bool supports_repeat_interleave(const Graph& g, const Node& n) {
@@ -243,10 +207,12 @@ void slice_backward_kernel(const KernelContext& ctx) {
   });
 }
 
-// ---- expand ---------------------------------------------------------------------------------------------
-// Broadcasting copies: the trailing dims where input and output agree form a contiguous run; every output
-// run reads the input run its broadcast index maps to.
-int64_t expand_run(const Shape& in, const Shape& out, int* outer_rank) {
+// ---- expand and repeat: tiling copies ---------------------------------------------------------------------
+// Output index i_d reads input index i_d mod in[d] (new leading dims read index 0): for expand in[d] is 1
+// or out[d], so this is broadcasting; for repeat it tiles (the video model's positional table
+// (1, N, C) -> (1, F·N, C) is F·N runs of C). The trailing dims where input and output agree form a
+// contiguous run; every output run reads the input run its index maps to.
+int64_t tile_run(const Shape& in, const Shape& out, int* outer_rank) {
   const int pad = out.rank() - in.rank();
   int64_t run = 1;
   int d = out.rank() - 1;
@@ -259,18 +225,18 @@ int64_t expand_run(const Shape& in, const Shape& out, int* outer_rank) {
   return run;
 }
 
-bool supports_expand(const Graph& g, const Node& n) {
+bool supports_tile(const Graph& g, const Node& n) {
   const Shape& in = g.value(n.inputs[0]).type.shape;
   const Shape& out = g.value(n.outputs[0]).type.shape;
   int outer_rank = 0;
-  return out.numel() > 0 && expand_run(in, out, &outer_rank) >= kMinRun;
+  return out.numel() > 0 && tile_run(in, out, &outer_rank) >= kMinRun;
 }
 
-void expand_kernel(const KernelContext& ctx) {
+void tile_kernel(const KernelContext& ctx) {
   const Shape& in = ctx.in[0].shape;
   const Shape& out = ctx.out[0].shape;
   int outer_rank = 0;
-  const int64_t run = expand_run(in, out, &outer_rank);
+  const int64_t run = tile_run(in, out, &outer_rank);
   const int pad = out.rank() - in.rank();
   const auto in_strides = contiguous_strides(in);
   copy_runs(ctx, run, [&](int64_t o) {
@@ -279,7 +245,7 @@ void expand_kernel(const KernelContext& ctx) {
       const int64_t idx = rest % out[d];
       rest /= out[d];
       const int di = d - pad;
-      if (di >= 0 && in[di] != 1) offset += idx * in_strides[size_t(di)];
+      if (di >= 0) offset += (idx % in[di]) * in_strides[size_t(di)];
     }
     return offset;
   });
@@ -320,13 +286,13 @@ void register_cpu_own_layout_kernels(KernelRegistry& r) {
     r.add(OpKind::Permute, BackendKind::Cpu, DType(i), {"cpu.permute", permute_kernel, supports_permute});
     r.add(OpKind::Permute, BackendKind::Cpu, DType(i),
           {"cpu.transpose", transpose_kernel, supports_transpose});
-    r.add(OpKind::Repeat, BackendKind::Cpu, DType(i), {"cpu.repeat", repeat_kernel, supports_repeat});
+    r.add(OpKind::Repeat, BackendKind::Cpu, DType(i), {"cpu.repeat", tile_kernel, supports_tile});
     r.add(OpKind::RepeatInterleave, BackendKind::Cpu, DType(i),
           {"cpu.repeat_interleave", repeat_interleave_kernel, supports_repeat_interleave});
     r.add(OpKind::Slice, BackendKind::Cpu, DType(i), {"cpu.slice", slice_kernel, supports_slice});
     r.add(OpKind::SliceBackward, BackendKind::Cpu, DType(i),
           {"cpu.slice_backward", slice_backward_kernel, supports_slice_backward});
-    r.add(OpKind::Expand, BackendKind::Cpu, DType(i), {"cpu.expand", expand_kernel, supports_expand});
+    r.add(OpKind::Expand, BackendKind::Cpu, DType(i), {"cpu.expand", tile_kernel, supports_tile});
     r.add(OpKind::Concat, BackendKind::Cpu, DType(i), {"cpu.concat", concat_kernel, supports_concat});
   }
 }
