@@ -12,7 +12,7 @@ CMAKE_ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build test demo test-sanitize bench bench-full bench-kernels fuzz format clean
+.PHONY: all deps build test demo test-sanitize bench bench-full bench-rss bench-kernels fuzz format clean
 
 all: build
 
@@ -50,6 +50,10 @@ bench: build
 bench-full: build
 	$$(scripts/bench_env.sh) bench/compare_pytorch.py --mode full --bin $(BUILD)/bench \
 	  --out-dir $(BUILD)/bench-compare-full $(BENCH_ARGS)
+
+# Whole-process peak memory of one embedding job, frost's command beside PyTorch (bench/process_rss.py).
+bench-rss: build
+	$$(scripts/bench_env.sh) bench/process_rss.py --frost $(BUILD)/frost --out-dir $(BUILD)/bench-rss $(BENCH_ARGS)
 
 # frost's own micro-benchmarks (Google Benchmark): kernels, loaders, the model fused and unfused.
 bench-kernels: build

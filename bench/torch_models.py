@@ -91,6 +91,10 @@ class PatchEmbed(nn.Module):
         super().__init__()
         self.proj = nn.Conv2d(3, dim, kernel_size=patch, stride=patch)
 
+    def forward(self, video):  # (B, F, 3, S, S) → (B·F, N, dim), as the reference's VideoPatchEmbed
+        _, _, c, h, w = video.shape
+        return self.proj(video.reshape(-1, c, h, w)).flatten(2).transpose(2, 1)
+
 
 class SpaceTimeTransformer(nn.Module):
     def __init__(self, image_size, patch_size, dim, depth, heads, mlp_dim, num_frames, onnx_safe=False):
@@ -104,8 +108,8 @@ class SpaceTimeTransformer(nn.Module):
         self.norm = nn.LayerNorm(dim, eps=1e-6)
 
     def forward(self, video):  # (B, F, 3, S, S) → (B, dim)
-        b, frames, c, h, w = video.shape
-        x = self.patch_embed.proj(video.reshape(-1, c, h, w)).flatten(2).transpose(2, 1)
+        b, frames = video.shape[:2]
+        x = self.patch_embed(video)
         x = x.reshape(b, -1, x.shape[-1])  # (B, F·N, dim), frame-major
         x = torch.cat((self.cls_token.expand(b, -1, -1), x), dim=1)
         tiled = self.pos_embed[:, 1:].repeat(1, self.num_frames, 1) + \
@@ -152,6 +156,11 @@ class FrozenInTime(nn.Module):
         self.txt_proj = nn.Sequential(nn.ReLU(), nn.Linear(c["text"]["dim"], c["projection"]))
         self.vid_proj = nn.Sequential(nn.Linear(c["video"]["dim"], c["projection"]))
 
+    def forward(self, input_ids, attention_mask, video):
+        text = self.txt_proj(self.text_model(input_ids=input_ids, attention_mask=attention_mask)
+                             .last_hidden_state[:, 0])
+        return text, self.vid_proj(self.video_model(video))
+
 
 def text_encoder(config):
     """The text tower alone (a text job builds no video weights), in FrozenInTime's names."""
@@ -166,11 +175,6 @@ def video_encoder(config, onnx_safe=False):
     c = CONFIGS[config]
     return VideoEncoder(SpaceTimeTransformer(**c["video"], onnx_safe=onnx_safe),
                         nn.Sequential(nn.Linear(c["video"]["dim"], c["projection"])))
-
-    def forward(self, input_ids, attention_mask, video):
-        text = self.txt_proj(self.text_model(input_ids=input_ids, attention_mask=attention_mask)
-                             .last_hidden_state[:, 0])
-        return text, self.vid_proj(self.video_model(video))
 
 
 def sim_matrix(a, b, eps=1e-8):

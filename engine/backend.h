@@ -22,7 +22,9 @@ class Backend {
   virtual const char* name() const = 0;
   // Whether its buffers are host memory the CPU may read and write directly.
   virtual bool is_host() const = 0;
-  // Zero-filled memory aligned to kBufferAlignment; throws on failure. alloc(0) may return nullptr.
+  // Zero-filled memory aligned to kBufferAlignment; throws on failure. alloc(0) may return nullptr. The host
+  // backends map buffers of 1 MiB and more straight from the kernel: their pages count in the resident set
+  // once written, not when allocated.
   virtual void* alloc(size_t bytes) = 0;
   virtual void free(void* ptr) = 0;
   virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;

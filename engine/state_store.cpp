@@ -8,7 +8,7 @@ StateStore::StateStore(std::string_view backend) : backend_(get_backend(backend)
 
 StateStore::~StateStore() {
   for (auto& [name, e] : states_)
-    if (e.data != nullptr) backend_.free(e.data);
+    if (e.data != nullptr && e.backend_owned) backend_.free(e.data);
 }
 
 namespace {
@@ -35,6 +35,23 @@ void* StateStore::bind(const std::string& name, const TensorType& type, StateKin
   if (init != nullptr) backend_.copy_from_host(data, init->raw(), init->bytes());
   states_.emplace(name, Entry{type, kind, data, bytes});
   return data;
+}
+
+void StateStore::adopt(const std::string& name, StateKind kind, HostTensor value) {
+  FROST_CHECK(!states_.count(name), InvalidArgument,
+              "state '" << name << "' is in the store already; a state is adopted before any graph binds it");
+  const TensorType type{value.dtype(), value.shape()};
+  const size_t bytes = value.bytes();
+  if (!backend_.is_host()) {  // a device copy; the host tensor is released on return
+    void* data = backend_.alloc(bytes);
+    backend_.copy_from_host(data, value.raw(), bytes);
+    states_.emplace(name, Entry{type, kind, data, bytes});
+    return;
+  }
+  Entry e{type, kind, value.raw(), bytes};
+  e.adopted = std::move(value);  // the buffer moves with its memory: `data` stays valid
+  e.backend_owned = false;
+  states_.emplace(name, std::move(e));
 }
 
 std::vector<std::string> StateStore::names() const {

@@ -12,6 +12,10 @@
 // A state is made on its first bind (from the graph's initial value, or zeros); a later bind must agree on
 // dtype, shape and kind, or compile throws InvalidArgument naming the state and both types. Buffers are
 // allocated at compile time, never by run(). Not thread-safe: one compile at a time per store.
+//
+// A state may also be given before any graph binds it (`adopt`): on a host backend the store then keeps
+// the tensor itself and every graph computes on its memory — inference graphs compiled over weights read
+// from a file use the file's mapped pages, with no copy at all.
 #pragma once
 
 #include <map>
@@ -36,6 +40,10 @@ class StateStore {
   void check(const std::string& name, const TensorType& type, StateKind kind) const;
   // The buffer of state `name`, made on first request; see the header comment for the rules.
   void* bind(const std::string& name, const TensorType& type, StateKind kind, const HostTensor* init);
+  // Makes state `name` from `value` before any graph binds it: on a host backend the store takes the
+  // tensor (its memory, borrowed or owned, becomes the state's buffer: no copy), elsewhere it is copied to
+  // a new buffer. Throws InvalidArgument when `name` exists already.
+  void adopt(const std::string& name, StateKind kind, HostTensor value);
 
   bool contains(const std::string& name) const { return states_.count(name) != 0; }
   std::vector<std::string> names() const;  // sorted
@@ -53,6 +61,8 @@ class StateStore {
     StateKind kind;
     void* data;
     size_t bytes;
+    HostTensor adopted;  // holds `data` for states adopted on a host backend; empty when the backend owns it
+    bool backend_owned = true;
   };
   const Entry& entry(const std::string& name) const;
   Backend& backend_;

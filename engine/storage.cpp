@@ -1,15 +1,13 @@
 #include "engine/storage.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "engine/error.h"
 
 namespace frost {
-
-void HostBuffer::Free::operator()(void* p) const {
-  std::free(p);
-}
 
 HostBuffer::HostBuffer(size_t bytes) : bytes_(bytes) {
   if (bytes == 0) return;
@@ -17,11 +15,39 @@ HostBuffer::HostBuffer(size_t bytes) : bytes_(bytes) {
   void* p = std::aligned_alloc(kBufferAlignment, rounded);
   FROST_CHECK(p != nullptr, InvalidArgument, "out of host memory allocating " << bytes << " bytes");
   std::memset(p, 0, rounded);
-  data_.reset(p);
+  owner_.reset(p, [](void* q) { std::free(q); });
+  data_ = p;
+}
+
+HostBuffer HostBuffer::borrow(std::shared_ptr<void> owner, void* data, size_t bytes) {
+  FROST_CHECK(owner != nullptr && (data != nullptr || bytes == 0), InvalidArgument,
+              "HostBuffer::borrow: " << bytes << " bytes with no owner or no data");
+  HostBuffer b;
+  b.owner_ = std::move(owner);
+  b.data_ = data;
+  b.bytes_ = bytes;
+  b.borrowed_ = true;
+  return b;
 }
 
 HostBuffer::HostBuffer(const HostBuffer& other) : HostBuffer(other.bytes_) {
-  if (bytes_) std::memcpy(data_.get(), other.data_.get(), bytes_);
+  if (bytes_) std::memcpy(data_, other.data_, bytes_);
+}
+
+HostBuffer::HostBuffer(HostBuffer&& other) noexcept
+    : owner_(std::move(other.owner_)),
+      data_(std::exchange(other.data_, nullptr)),
+      bytes_(std::exchange(other.bytes_, 0)),
+      borrowed_(std::exchange(other.borrowed_, false)) {}
+
+HostBuffer& HostBuffer::operator=(HostBuffer&& other) noexcept {
+  if (this != &other) {
+    owner_ = std::move(other.owner_);
+    data_ = std::exchange(other.data_, nullptr);
+    bytes_ = std::exchange(other.bytes_, 0);
+    borrowed_ = std::exchange(other.borrowed_, false);
+  }
+  return *this;
 }
 
 HostBuffer& HostBuffer::operator=(const HostBuffer& other) {
@@ -37,6 +63,17 @@ HostTensor HostTensor::from_f32(const std::vector<float>& values, Shape shape, D
               "HostTensor::from_f32: " << values.size() << " values for shape " << shape);
   HostTensor t(dtype, shape);
   convert(values.data(), DType::F32, t.raw(), dtype, values.size());
+  return t;
+}
+
+HostTensor HostTensor::borrow(DType dtype, Shape shape, std::shared_ptr<void> owner, void* data) {
+  FROST_CHECK(reinterpret_cast<uintptr_t>(data) % size_of(dtype) == 0, InvalidArgument,
+              "HostTensor::borrow: " << dtype << shape << " data at " << data << " is not aligned to its "
+                                     << size_of(dtype) << "-byte elements");
+  HostTensor t;
+  t.dtype_ = dtype;
+  t.shape_ = shape;
+  t.buffer_ = HostBuffer::borrow(std::move(owner), data, size_t(shape.numel()) * size_of(dtype));
   return t;
 }
 

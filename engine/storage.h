@@ -18,25 +18,30 @@ namespace frost {
 
 inline constexpr size_t kBufferAlignment = 64;  // a cache line; enough for AVX-512 loads
 
-// Aligned, zero-filled host memory. Copies are deep.
+// Aligned, zero-filled host memory, or memory another object owns (`borrow`: a mapped file's pages). Copies
+// are deep and always own their memory.
 class HostBuffer {
  public:
   HostBuffer() = default;
   explicit HostBuffer(size_t bytes);
+  // `bytes` at `data`, which `owner` keeps valid (its deleter releases them: a file mapping, say); no copy.
+  // The memory must be writable as far as this buffer's users write to it (a copy-on-write mapping is).
+  static HostBuffer borrow(std::shared_ptr<void> owner, void* data, size_t bytes);
   HostBuffer(const HostBuffer& other);
   HostBuffer& operator=(const HostBuffer& other);
-  HostBuffer(HostBuffer&&) noexcept = default;
-  HostBuffer& operator=(HostBuffer&&) noexcept = default;
-  void* data() { return data_.get(); }
-  const void* data() const { return data_.get(); }
+  HostBuffer(HostBuffer&& other) noexcept;
+  HostBuffer& operator=(HostBuffer&& other) noexcept;
+  void* data() { return data_; }
+  const void* data() const { return data_; }
   size_t size() const { return bytes_; }
+  // Whether the memory belongs to another object (borrow) rather than to this buffer.
+  bool borrowed() const { return borrowed_; }
 
  private:
-  struct Free {
-    void operator()(void* p) const;
-  };
-  std::unique_ptr<void, Free> data_;
+  std::shared_ptr<void> owner_;  // frees the memory (std::free of our own allocation, or the owner's deleter)
+  void* data_ = nullptr;
   size_t bytes_ = 0;
+  bool borrowed_ = false;
 };
 
 // A non-owning, contiguous view of tensor data (on the host unless a backend says otherwise).
@@ -57,6 +62,9 @@ class HostTensor {
   HostTensor(DType dtype, Shape shape);
   // Copies `values` (converted to `dtype`).
   static HostTensor from_f32(const std::vector<float>& values, Shape shape, DType dtype = DType::F32);
+  // A tensor over memory `owner` keeps valid (HostBuffer::borrow): no copy. `data` must be aligned to the
+  // element size (InvalidArgument otherwise). Copies of the tensor are deep.
+  static HostTensor borrow(DType dtype, Shape shape, std::shared_ptr<void> owner, void* data);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
@@ -77,6 +85,7 @@ class HostTensor {
   // Element i converted to double (any dtype); for tests and printing.
   double at(int64_t i) const;
   HostTensor to(DType dtype) const;
+  bool borrowed() const { return buffer_.borrowed(); }
 
  private:
   DType dtype_ = DType::F32;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -141,10 +142,12 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     bad(path,
         "file is " + std::to_string(size) + " bytes; a safetensors file has at least 8 (the header length)");
   }
-  void* address = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  // Writable but private: tensors that borrow these pages (read_shared) may be written, copy-on-write,
+  // never reaching the file.
+  void* address = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   ::close(fd);  // the mapping keeps the file
   if (address == MAP_FAILED) bad(path, std::string("cannot map: ") + std::strerror(errno));
-  auto mapping = std::make_unique<Mapping>();
+  auto mapping = std::make_shared<Mapping>();
   mapping->address = address;
   mapping->size = size;
   SafetensorsFile f = parse(std::span<const std::byte>(static_cast<const std::byte*>(address), size), path);
@@ -293,6 +296,15 @@ HostTensor SafetensorsFile::read(const std::string& name, std::optional<DType> a
   if (!t->bytes.empty()) std::memcpy(raw.raw(), t->bytes.data(), t->bytes.size());  // copy: may be misaligned
   if (!as || *as == *t->dtype) return raw;
   return raw.to(*as);
+}
+
+HostTensor SafetensorsFile::read_shared(const std::string& name, std::optional<DType> as) const {
+  const TensorEntry* t = find(name);
+  if (t == nullptr || !t->dtype || (as && *as != *t->dtype) || !mapping_ || t->bytes.empty() ||
+      reinterpret_cast<uintptr_t>(t->bytes.data()) % size_of(*t->dtype) != 0)
+    return read(name, as);  // a copy (read's errors for an unknown name or dtype)
+  return HostTensor::borrow(*t->dtype, t->shape, mapping_,
+                            const_cast<std::byte*>(t->bytes.data()));  // a private, writable mapping
 }
 
 void write_safetensors(const std::string& path,

@@ -60,11 +60,19 @@ class SafetensorsFile {
   // any pair among F32, F16, BF16, F64 (and the integer types to themselves). Throws InvalidArgument for
   // an unknown name, Unsupported for a dtype frost does not compute on (named).
   HostTensor read(const std::string& name, std::optional<DType> as = std::nullopt) const;
+  // As read, but without a copy where the file's bytes can serve as they are — the file was opened (not
+  // parsed from memory), the dtype is the one asked for and the data is aligned to its elements: the tensor
+  // then borrows the mapped pages, which stay mapped while it lives (after this object is gone, too). The
+  // mapping is private and copy-on-write: writing to the tensor never changes the file, only this process's
+  // pages — but the tensors borrowed from one file share them, as views do. A change made to the file in
+  // place while mapped shows through, and truncating it makes later reads fault (SIGBUS), as with any mapped
+  // file: frost's writers replace files by rename, never in place.
+  HostTensor read_shared(const std::string& name, std::optional<DType> as = std::nullopt) const;
 
  private:
   SafetensorsFile() = default;
   struct Mapping;
-  std::unique_ptr<Mapping> mapping_;
+  std::shared_ptr<Mapping> mapping_;
   std::string path_;
   std::span<const std::byte> bytes_;
   size_t header_size_ = 0;

@@ -83,6 +83,10 @@ const std::map<std::string, std::string>& TensorFile::metadata() const {
   return safetensors_ ? safetensors_->metadata() : none;
 }
 
+HostTensor TensorFile::read_shared(const std::string& name, std::optional<DType> as) const {
+  return safetensors_ ? safetensors_->read_shared(name, as) : read(name, as);
+}
+
 HostTensor TensorFile::read(const std::string& name, std::optional<DType> as) const {
   if (safetensors_) return safetensors_->read(name, as);
   const auto it = pytorch_names_.find(name);

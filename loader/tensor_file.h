@@ -54,6 +54,11 @@ class TensorFile {
   // A tensor by name, converted to `as` when given (F32, F16, BF16, F64 among themselves). Throws
   // InvalidArgument for an unknown name, Unsupported for a dtype frost does not compute on.
   HostTensor read(const std::string& name, std::optional<DType> as = std::nullopt) const;
+  // As read, but a safetensors tensor already in the dtype asked for borrows the mapped file's pages
+  // instead of being copied (SafetensorsFile::read_shared: private, copy-on-write, kept mapped while the
+  // tensor lives). A PyTorch checkpoint's tensors are copied (their storages are checked against their
+  // CRC-32 and may be strided views).
+  HostTensor read_shared(const std::string& name, std::optional<DType> as = std::nullopt) const;
   // File bytes, data bytes and (safetensors) header bytes, for `frost info`.
   size_t file_size() const { return file_size_; }
 

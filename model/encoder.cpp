@@ -33,10 +33,12 @@ bool vocabulary_fits(int64_t tokens, int64_t rows) {
 DualEncoder::DualEncoder(FitConfig config, WeightSet weights,
                          std::optional<loader::WordPieceTokenizer> tokenizer, EncoderOptions options)
     : config_(std::move(config)),
-      weights_(std::move(weights)),
+      weights_(std::make_shared<StateStore>(options.backend)),
       tokenizer_(std::move(tokenizer)),
       options_(std::move(options)) {
   config_.validate();
+  // Taken, not copied: a tensor borrowed from a mapped file stays where it lies.
+  for (auto& [name, t] : weights.tensors) weights_->adopt(name, StateKind::Parameter, std::move(t));
   FROST_CHECK(options_.batch_size > 0, InvalidArgument,
               "the batch size must be positive, got " << options_.batch_size);
   // A vocabulary fits its model when it fills the word-embedding table, up to the padding some models add
@@ -63,14 +65,39 @@ CompiledGraph& DualEncoder::graph_for(int part, int64_t batch, int64_t n) {
                                                                          .batch = batch,
                                                                          .frames = n,
                                                                          .projection = options_.projection});
-  auto cg = compile(*fg.graph, {.backend = options_.backend});
-  weights_.apply(*cg);
+  // Every parameter the graph declares must be held: a graph binding a state the store lacks would make
+  // it, zero-filled.
+  std::vector<std::string> absent;
+  for (const Value& v : fg.graph->values())
+    if (v.role == ValueRole::State && !weights_->contains(v.name)) absent.push_back(v.name);
+  FROST_CHECK(absent.empty(), InvalidArgument,
+              "the weight set has no values for " << absent.size()
+                                                  << " parameters of the graph:" << list_some(absent));
+  auto cg = compile(*fg.graph, {.backend = options_.backend, .states = weights_});
   return *cache_.emplace(key, std::move(cg)).first->second;
 }
 
-void DualEncoder::set_weights(WeightSet weights) {
-  for (auto& [key, cg] : cache_) weights.apply(*cg);
-  weights_ = std::move(weights);
+void DualEncoder::set_weights(const WeightSet& weights) {
+  std::vector<std::string> absent;
+  for (const std::string& name : weights_->names()) {
+    auto it = weights.tensors.find(name);
+    if (it == weights.tensors.end()) {
+      absent.push_back(name);
+      continue;
+    }
+    const TensorType& want = weights_->type(name);
+    FROST_CHECK(it->second.dtype() == want.dtype && it->second.shape() == want.shape, InvalidArgument,
+                "weight '" << name << "' is " << to_string(want) << " in the encoder, the new set's is "
+                           << it->second.dtype() << it->second.shape());
+  }
+  FROST_CHECK(absent.empty(), InvalidArgument,
+              "the weight set has no values for " << absent.size()
+                                                  << " weights of the encoder:" << list_some(absent));
+  for (const std::string& name : weights_->names()) weights_->set(name, weights.tensors.at(name));
+}
+
+size_t DualEncoder::weight_bytes() const {
+  return weights_->bytes(StateKind::Parameter);
 }
 
 Embeddings DualEncoder::encode_text(const std::vector<std::string>& captions) {

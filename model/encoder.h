@@ -1,7 +1,8 @@
 // The encoding API of the dual encoder for the rest of frost (the `frost encode` command, retrieval, the
 // C API): captions, clips, videos and images in → embeddings out, in batches, on any backend. Graphs are
-// compiled on first use for each batch shape and kept (a cache keyed by part and shape); weights are set
-// once per compiled graph.
+// compiled on first use for each batch shape and kept (a cache keyed by part and shape). The weights are
+// held once, in a StateStore every compiled graph binds to: a weight borrowed from its mapped file
+// (load_weights) is computed on where it lies, never copied, however many graphs there are.
 //
 //   DualEncoder enc(FitConfig::base(), load_weights(cfg, {{"fit.safetensors"}}),
 //   default_uncased_tokenizer()); Embeddings t = enc.encode_text({"a dog runs on the beach", "a cooking
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "engine/compiled_graph.h"
+#include "engine/state_store.h"
 #include "loader/tokenizer.h"
 #include "loader/video.h"
 #include "model/config.h"
@@ -74,9 +76,12 @@ class DualEncoder {
 
   const FitConfig& config() const { return config_; }
   const EncoderOptions& options() const { return options_; }
-  // Replaces the weights (a training run's current ones, for validation): every graph compiled so far is
-  // updated, later ones compile with them. The set must hold every parameter (InvalidArgument otherwise).
-  void set_weights(WeightSet weights);
+  // Replaces the weights (a training run's current ones, for validation), copying them into the buffers
+  // every graph compiled so far computes on. The set must hold every weight the encoder holds, in the same
+  // shapes (InvalidArgument naming them otherwise, nothing changed).
+  void set_weights(const WeightSet& weights);
+  // Bytes of weights held (each once, whatever the number of compiled graphs).
+  size_t weight_bytes() const;
   // How many graphs have been compiled so far (one per part and batch shape).
   size_t compiled_graphs() const { return cache_.size(); }
 
@@ -84,7 +89,7 @@ class DualEncoder {
   CompiledGraph& graph_for(int part, int64_t batch, int64_t length_or_frames);
 
   FitConfig config_;
-  WeightSet weights_;
+  std::shared_ptr<StateStore> weights_;  // every parameter, bound by name by every compiled graph
   std::optional<loader::WordPieceTokenizer> tokenizer_;
   EncoderOptions options_;
   std::map<std::tuple<int, int64_t, int64_t>, std::unique_ptr<CompiledGraph>> cache_;

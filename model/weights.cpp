@@ -70,8 +70,9 @@ bool vit_init_covers(const std::string& name) {
           (name.find(".timeattn.") != std::string::npos || name.find(".norm3.") != std::string::npos));
 }
 
-template <class List>
-std::string list_some(const List& items, size_t limit = 12) {
+}  // namespace
+
+std::string list_some(const std::vector<std::string>& items, size_t limit) {
   std::ostringstream os;
   size_t n = 0;
   for (const auto& s : items) {
@@ -84,8 +85,6 @@ std::string list_some(const List& items, size_t limit = 12) {
   }
   return os.str();
 }
-
-}  // namespace
 
 std::vector<ParamSpec> fit_param_specs(const FitConfig& c) {
   FitGraph fg =
@@ -174,7 +173,9 @@ WeightSet load_weights(const FitConfig& c, const std::vector<WeightFile>& files,
         rejected.insert(name);
         continue;
       }
-      HostTensor t = st.read(e.name, DType::F32);
+      // Borrowed from the mapped file when it is F32 already (no copy: the compiled graphs then compute on
+      // the file's pages, shared with the page cache), else converted into a copy.
+      HostTensor t = st.read_shared(e.name, DType::F32);
       if (temporal && e.shape != want) {
         set.warnings.push_back(file.path + ": " + name + ": the checkpoint has " +
                                std::to_string(e.shape[1]) + " frames, the model " + std::to_string(want[1]) +

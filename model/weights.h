@@ -86,6 +86,9 @@ inline constexpr const char* kVocabKey = "frost.vocab";
 // cased.
 inline constexpr const char* kTokenizerKey = "frost.tokenizer";
 
+// The first `limit` of `items`, each on an indented line, then how many more: the lists in error messages.
+std::string list_some(const std::vector<std::string>& items, size_t limit = 12);
+
 // The canonical name of a checkpoint tensor, "" if the source ignores it; exposed for tests and tools.
 std::string canonical_weight_name(const std::string& name, WeightSource source, const FitConfig& c);
 

@@ -27,7 +27,7 @@ if [ "${1:-}" = "fuzz" ]; then
 fi
 # `install_deps.sh bench`: what scripts/bench_env.sh needs to make the benchmark's Python environment.
 if [ "${1:-}" = "bench" ]; then
-  packages=(python3 python3-venv python3-pip)
+  packages=(python3 python3-venv python3-pip time)  # GNU time: bench/process_rss.py's peak resident set
 fi
 
 missing=()

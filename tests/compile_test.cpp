@@ -2,14 +2,18 @@
 // guard bytes, errors for unbound or mistyped inputs, the printed plan.
 #include <gtest/gtest.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/compiled_graph.h"
 #include "engine/error.h"
 #include "engine/random.h"
+#include "engine/state_store.h"
 #include "ops/api.h"
 #include "test_util.h"
 
@@ -172,6 +176,95 @@ TEST(Compile, ProfiledRunTimesEveryStepAndComputesWhatRunDoes) {
       EXPECT_EQ(e.category(), ErrorCategory::InvalidArgument) << e.what();
     }
   }
+}
+
+// Borrowed memory: a buffer over another owner's bytes is no copy, keeps its owner alive, and copies of
+// it own theirs; a tensor must be aligned to its elements.
+TEST(Storage, BorrowedBuffersShareTheirOwnersBytesAndCopiesOwnTheirs) {
+  auto owner = std::make_shared<std::vector<float>>(std::vector<float>{1, 2, 3, 4});
+  std::weak_ptr<std::vector<float>> alive = owner;
+  HostTensor t = HostTensor::borrow(DType::F32, {2, 2}, owner, owner->data());
+  owner.reset();
+  ASSERT_FALSE(alive.expired()) << "the tensor does not keep its owner alive";
+  EXPECT_TRUE(t.borrowed());
+  EXPECT_EQ(t.data<float>(), alive.lock()->data());
+  HostTensor copy = t;
+  EXPECT_FALSE(copy.borrowed());
+  EXPECT_NE(copy.data<float>(), t.data<float>());
+  EXPECT_TRUE(test::bit_identical(copy, t));
+  HostTensor moved = std::move(t);
+  EXPECT_TRUE(moved.borrowed());
+  t = HostTensor();
+  EXPECT_FALSE(alive.expired());
+  moved = HostTensor();
+  EXPECT_TRUE(alive.expired()) << "the last tensor over the bytes is gone, so is their owner";
+  auto bytes = std::make_shared<std::vector<char>>(16);
+  EXPECT_THROW(HostTensor::borrow(DType::F32, {2}, bytes, bytes->data() + 2), Error);  // misaligned
+}
+
+// A state adopted by a store before any graph binds it is computed on where it lies: every graph
+// compiled over the store reads the tensor's own bytes (no copy), and a write through one graph is seen by
+// the next. Adopting a name twice, or one a graph has bound already, is refused.
+TEST(StateStore, AdoptedStatesAreComputedOnWhereTheyLie) {
+  auto store = std::make_shared<StateStore>("cpu");
+  HostTensor w = HostTensor::from_f32({1, 2, 3}, {3});
+  const void* bytes = w.raw();
+  store->adopt("w", StateKind::Parameter, std::move(w));
+  auto build = [&](double scale) {
+    Graph g;
+    Tensor sw = g.state("w", DType::F32, {3});
+    Tensor x = g.input("x", DType::F32, {3});
+    g.output("y", sw * x);
+    assign(sw, sw * scale);
+    return compile(g, {.states = store});
+  };
+  auto a = build(2.0), b = build(1.0);
+  EXPECT_EQ(a->state("w").data, bytes) << "the adopted tensor was copied";
+  EXPECT_EQ(b->state("w").data, bytes);
+  a->set_input("x", HostTensor::from_f32({1, 1, 1}, {3}));
+  b->set_input("x", HostTensor::from_f32({1, 10, 100}, {3}));
+  a->run();  // y = w; w *= 2
+  b->run();  // reads the doubled w
+  EXPECT_FLOAT_EQ(a->output("y").as<float>()[2], 3);
+  EXPECT_FLOAT_EQ(b->output("y").as<float>()[0], 2);
+  EXPECT_FLOAT_EQ(b->output("y").as<float>()[2], 600);
+  EXPECT_EQ(store->bytes(StateKind::Parameter), 3 * sizeof(float));
+  EXPECT_THROW(store->adopt("w", StateKind::Parameter, HostTensor(DType::F32, {3})), Error);
+  // A mistyped graph is refused when compiled, as for any shared state.
+  Graph g;
+  g.output("y", g.state("w", DType::F32, {4}) * 1.0);
+  EXPECT_THROW(compile(g, {.states = store}), Error);
+}
+
+// The host backends map large buffers lazily: zero, and resident only once written (an arena costs memory
+// when used, not when planned). Measured on this process's resident set (/proc/self/statm).
+TEST(HostBackend, LargeBuffersAreZeroAndResidentOnlyOnceWritten) {
+  auto resident = [] {
+    std::ifstream f("/proc/self/statm");
+    size_t pages = 0, rss = 0;
+    f >> pages >> rss;
+    return rss * size_t(sysconf(_SC_PAGESIZE));
+  };
+  Backend& cpu = get_backend("cpu");
+  constexpr size_t kBytes = size_t(256) << 20;
+  const size_t before = resident();
+  auto* p = static_cast<unsigned char*>(cpu.alloc(kBytes));
+  const size_t allocated = resident();
+  size_t nonzero = 0;
+  for (size_t i = 0; i < kBytes; i += 4096) nonzero += p[i] != 0;  // reading zero pages maps no memory
+  p[kBytes - 1] = 1;
+  const size_t read = resident();
+  std::memset(p, 7, kBytes);
+  const size_t written = resident();
+  cpu.free(p);
+  EXPECT_EQ(nonzero, 0u);
+  EXPECT_LT(allocated - std::min(allocated, before), kBytes / 16) << "allocating made the buffer resident";
+  EXPECT_LT(read - std::min(read, before), kBytes / 16) << "reading made the buffer resident";
+  EXPECT_GT(written - std::min(written, before), kBytes / 2) << "writing it did not (is the test measuring?)";
+  // Small buffers come from the heap, zero-filled as well.
+  auto* q = static_cast<unsigned char*>(cpu.alloc(1000));
+  EXPECT_EQ(q[999], 0);
+  cpu.free(q);
 }
 
 TEST(Compile, OutputsCanBeInputsOrState) {

@@ -236,6 +236,61 @@ TEST(Encoder, HostSimilarityEqualsTheGraphs) {
                           io.read("similarity"), 1e-6, 0));
 }
 
+// The weights are held once: read from the file without a copy (F32 tensors borrow its mapped pages) and
+// bound by every compiled graph, however many batch shapes there are. set_weights replaces them in every
+// graph, and refuses a set that lacks one (changing nothing).
+TEST(Encoder, WeightsAreHeldOnceWhereTheyLieAndReplacedInEveryGraph) {
+  const WeightSet w = tiny_weights();
+  size_t bytes = 0, borrowed = 0;
+  for (const auto& [name, t] : w.tensors) {
+    bytes += t.bytes();
+    borrowed += t.borrowed();
+  }
+  EXPECT_EQ(borrowed, w.tensors.size()) << "F32 weights of an aligned file were copied";
+  const auto io = loader::SafetensorsFile::open(kFixtures + "/tiny_dual_io.safetensors");
+  // Moved in, as commands do: the encoder's weights are the file's pages (set_weights below writes to them,
+  // copy-on-write).
+  DualEncoder enc(FitConfig::tiny(), tiny_weights(), std::nullopt, {.batch_size = 2});
+  const Embeddings before = enc.encode_clips(io.read("video"));  // graphs for batches of 2 and 1
+  ASSERT_EQ(enc.compiled_graphs(), 2u);
+  EXPECT_EQ(enc.weight_bytes(), bytes) << "weights held more than once";
+
+  WeightSet other = w;  // every weight halved: another model
+  for (auto& [name, t] : other.tensors)
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] *= 0.5f;
+  DualEncoder fresh(FitConfig::tiny(), other, std::nullopt, {.batch_size = 2});
+  const Embeddings want = fresh.encode_clips(io.read("video"));
+  enc.set_weights(other);
+  const Embeddings got = enc.encode_clips(io.read("video"));
+  EXPECT_TRUE(test::bit_identical(got.embedding, want.embedding));
+  EXPECT_FALSE(test::close(got.embedding, before.embedding, 1e-3, 0));
+
+  WeightSet lacking = w;
+  lacking.tensors.erase("vid_proj.0.weight");
+  EXPECT_THROW(enc.set_weights(lacking), Error);
+  WeightSet misshaped = w;
+  misshaped.tensors.at("vid_proj.0.bias") = HostTensor(DType::F32, {3});
+  EXPECT_THROW(enc.set_weights(misshaped), Error);
+  EXPECT_TRUE(test::bit_identical(enc.encode_clips(io.read("video")).embedding, want.embedding))
+      << "a refused set changed the weights";
+  // The file's bytes were never written: a new load equals the first.
+  for (const auto& [name, t] : tiny_weights().tensors)
+    EXPECT_TRUE(test::bit_identical(t, w.tensors.at(name)));
+}
+
+// A weight set that lacks a parameter a graph needs is refused when that graph is built, naming it.
+TEST(Encoder, AGraphNeedingAnAbsentWeightIsRefusedByName) {
+  WeightSet w = tiny_weights();
+  w.tensors.erase("video_model.norm.weight");
+  DualEncoder enc(FitConfig::tiny(), std::move(w), std::nullopt);
+  try {
+    enc.encode_clips(HostTensor(DType::F32, {1, 4, 3, 32, 32}));
+    ADD_FAILURE() << "encoded without video_model.norm.weight";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("video_model.norm.weight"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Encoder, RejectsInputsThatDoNotFit) {
   DualEncoder enc(FitConfig::tiny(), tiny_weights(), std::nullopt);
   EXPECT_THROW(enc.encode_clips(HostTensor(DType::F32, {1, 5, 3, 32, 32})), Error);    // more frames than 4

@@ -133,6 +133,55 @@ TEST(Safetensors, MisalignedDataIsCopiedNotCast) {
   EXPECT_EQ(t.data<float>()[1], -3.5f);
 }
 
+// read_shared: a tensor of an opened file already in the dtype asked for borrows the mapped pages (no
+// copy), equals read(), outlives the file object, and writing to it changes neither the file nor what a
+// later open reads. Anything else — another dtype, misaligned data, bytes parsed from memory — is a copy.
+TEST(Safetensors, ReadSharedBorrowsAlignedTensorsAndNeverWritesTheFile) {
+  const fs::path dir = fs::temp_directory_path() / ("frost_st_shared_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string path = (dir / "w.safetensors").string();
+  HostTensor w = HostTensor::from_f32({1.5f, -2.0f, 3.25f, 0.0f, 7.0f, -1.0f}, {2, 3});
+  HostTensor h = HostTensor::from_f32({1.0f, 2.0f}, {2}, DType::F16);
+  write_safetensors(path, {{"w", &w}, {"h", &h}});
+
+  HostTensor shared;
+  {
+    const SafetensorsFile f = SafetensorsFile::open(path);
+    shared = f.read_shared("w");
+    EXPECT_TRUE(shared.borrowed());
+    EXPECT_EQ(static_cast<const void*>(shared.raw()), static_cast<const void*>(f.find("w")->bytes.data()))
+        << "the tensor is not the file's bytes";
+    EXPECT_TRUE(test::bit_identical(shared, f.read("w")));
+    const HostTensor f32 = f.read_shared("w", DType::F32), f16 = f.read_shared("w", DType::F16);
+    EXPECT_TRUE(f32.borrowed());
+    EXPECT_FALSE(f16.borrowed()) << "a converted tensor is a copy";
+    EXPECT_TRUE(test::bit_identical(f16, f.read("w", DType::F16)));
+    EXPECT_FALSE(f.read("w").borrowed()) << "read always copies";
+    EXPECT_THROW(f.read_shared("absent"), Error);
+  }
+  // The file object is gone; the mapping lives on with the tensor.
+  EXPECT_TRUE(test::bit_identical(shared, w));
+  const HostTensor copy = shared;  // copies of a borrowed tensor own their memory
+  EXPECT_FALSE(copy.borrowed());
+  shared.data<float>()[0] = 99.0f;  // copy-on-write: this process's page only
+  EXPECT_EQ(copy.data<float>()[0], 1.5f);
+  EXPECT_TRUE(test::bit_identical(SafetensorsFile::open(path).read("w"), w)) << "a write reached the file";
+  fs::remove_all(dir);
+
+  // Misaligned data (an F32 tensor at an odd offset) and bytes parsed from memory are copied.
+  const std::string header = R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
+                             R"("b":{"dtype":"F32","shape":[2],"data_offsets":[1,9]}})";
+  std::vector<std::byte> bytes = image(header, 9);
+  const SafetensorsFile parsed = SafetensorsFile::parse(bytes, "mem.safetensors");
+  EXPECT_FALSE(parsed.read_shared("a").borrowed()) << "parsed bytes have no mapping to keep alive";
+  const fs::path odd = fs::temp_directory_path() / ("frost_st_odd_" + std::to_string(::getpid()));
+  std::ofstream(odd, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  const SafetensorsFile mapped = SafetensorsFile::open(odd.string());
+  EXPECT_TRUE(mapped.read_shared("a").borrowed());
+  EXPECT_FALSE(mapped.read_shared("b").borrowed()) << "a misaligned F32 tensor must be copied";
+  fs::remove(odd);
+}
+
 TEST(Safetensors, AcceptsSurroundingWhitespaceAndEmptyFiles) {
   EXPECT_EQ(rejection(image("  {}  ", 0)), "");
   EXPECT_EQ(rejection(image(R"({"__metadata__":{"k":"v"}})", 0)), "");

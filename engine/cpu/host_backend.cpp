@@ -1,7 +1,12 @@
 // The host backends: "reference" (plain reference kernels only: the oracle) and "cpu" (own vectorised and
 // oneDNN kernels where registered, reference kernels for the rest). Both keep arenas in aligned host memory.
+#include <sys/mman.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
 
 #include "engine/backend.h"
 #include "engine/error.h"
@@ -26,6 +31,18 @@ class HostBackend final : public Backend {
   bool is_host() const override { return true; }
   void* alloc(size_t bytes) override {
     if (bytes == 0) return nullptr;
+    if (bytes >= kMapThreshold) {
+      // Fresh anonymous pages are zero already, and count in the resident set only once written: an arena
+      // or optimizer state costs memory when it is used, not when it is planned. (The C library would map
+      // these too, but the memset below would touch every page at once.)
+      const size_t rounded = (bytes + kPage - 1) / kPage * kPage;
+      void* p = mmap(nullptr, rounded, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      FROST_CHECK(p != MAP_FAILED, InvalidArgument,
+                  name_ << " backend: out of memory mapping " << bytes << " bytes: " << std::strerror(errno));
+      std::lock_guard<std::mutex> lock(mutex_);
+      mapped_.emplace(p, rounded);
+      return p;
+    }
     size_t rounded = (bytes + kBufferAlignment - 1) / kBufferAlignment * kBufferAlignment;
     void* p = std::aligned_alloc(kBufferAlignment, rounded);
     FROST_CHECK(p != nullptr, InvalidArgument,
@@ -33,7 +50,18 @@ class HostBackend final : public Backend {
     std::memset(p, 0, rounded);
     return p;
   }
-  void free(void* ptr) override { std::free(ptr); }
+  void free(void* ptr) override {
+    if (ptr == nullptr) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (auto it = mapped_.find(ptr); it != mapped_.end()) {
+        munmap(ptr, it->second);
+        mapped_.erase(it);
+        return;
+      }
+    }
+    std::free(ptr);
+  }
   void copy_from_host(void* dst, const void* src, size_t bytes) override {
     if (bytes) std::memcpy(dst, src, bytes);
   }
@@ -50,8 +78,12 @@ class HostBackend final : public Backend {
   void synchronize() override {}
 
  private:
+  static constexpr size_t kMapThreshold = size_t(1) << 20;  // bytes: smaller buffers come from the heap
+  static constexpr size_t kPage = 4096;                     // mmap rounds to pages anyway
   BackendKind kind_;
   const char* name_;
+  std::mutex mutex_;                          // compiles on several threads allocate at once
+  std::unordered_map<void*, size_t> mapped_;  // mapped buffers and their lengths, for munmap
 };
 
 }  // namespace
