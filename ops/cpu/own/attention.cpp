@@ -116,6 +116,24 @@ FROST_INLINE void exp_row(float* s, int64_t n, float sub) {
   for (; j < n; ++j) s[j] = fast_exp(s[j] - sub);
 }
 
+// max of s[0, n), NaN when any is NaN (a NaN score makes its row NaN, as softmax does). Eight lanes, each
+// keeping the first NaN it meets, then the lanes: a scalar scan of this (NaN makes every comparison false,
+// so it took 30% of the kernel's time, unvectorised) gave the same value — max is exact in any order — up
+// to the sign of a zero maximum, which nothing depends on (s - 0 = s - -0, exp(±0) = 1, -0 + log l = +0 +
+// log l).
+FROST_INLINE float row_max(const float* s, int64_t n) {
+  v8 m = v8{} - INFINITY;
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const v8 x = load8(s + j);
+    m = ((x > m) | (x != x)) ? x : m;  // NaN sticks: nothing compares greater than it
+  }
+  float bm = -INFINITY;
+  for (int l = 0; l < 8; ++l) bm = (m[l] > bm || m[l] != m[l]) ? m[l] : bm;
+  for (; j < n; ++j) bm = (s[j] > bm || s[j] != s[j]) ? s[j] : bm;
+  return bm;
+}
+
 // C (M x N) += A (M x K) B (K x N): A read element by element through strides (so A or its transpose),
 // B and C by rows. Register-blocked 4 rows x 16 columns (eight 8-float accumulators, each B row chunk
 // loaded once per four rows); the summation over k runs in order, so every C element is computed the same
@@ -354,8 +372,7 @@ FROST_CPU_CLONES void forward_tuple(const KernelContext& ctx, const Plan& pl, in
       block_scores(ctx, g, 0, t, i0, rows, j0, j1, qb, keys, keys, scale, S);
       for (int64_t r = 0; r < rows; ++r) {
         float* s = S + r * kKeyBlock;
-        float bm = -INFINITY;
-        for (int64_t j = 0; j < n; ++j) bm = (s[j] > bm || s[j] != s[j]) ? s[j] : bm;  // NaN sticks
+        const float bm = row_max(s, n);
         const float m_new = (bm > m[r] || bm != bm) ? bm : m[r];
         if (m_new == -INFINITY) {  // every column so far -inf: nothing to add yet
           std::fill(s, s + n, 0.0f);
