@@ -162,7 +162,10 @@ CompiledGraph::CompiledGraph(const Graph& graph, const CompileOptions& options)
     step.out_begin = uint32_t(views_.size());
     for (ValueId v : node.outputs) views_.push_back(view_of(v));
     steps_.push_back(std::move(step));
+    writes_state_ = writes_state_ || op_registry().row(node.kind).side_effect;
   }
+  for (const Step& s : steps_)  // buffers are final: kernels may key shared resources by address
+    if (s.kernel->attach != nullptr) s.kernel->attach(context(s, arenas_[size_t(Arena::Workspace)], 0));
   input_bound_.assign(graph_.num_values(), false);
   for (ValueId v = 0; v < graph_.num_values(); ++v)
     if (graph_.value(v).role == ValueRole::Input && plan_.slots[v].planned) inputs_.push_back(v);
@@ -262,16 +265,19 @@ void CompiledGraph::run() {
     run_steps();
   }
   backend_.synchronize();
+  if (writes_state_) advance_state_epoch();  // graphs sharing this state must not trust copies of it
+}
+
+KernelContext CompiledGraph::context(const Step& s, void* workspace, uint64_t epoch) const {
+  return KernelContext{&graph_.nodes()[s.node], s.node,         &views_[s.in_begin], int(s.num_in),
+                       &views_[s.out_begin],    int(s.num_out), workspace,           s.workspace_bytes,
+                       s.kernel_state.get(),    epoch};
 }
 
 void CompiledGraph::run_steps() {
   void* workspace = arenas_[size_t(Arena::Workspace)];
-  for (const Step& s : steps_) {
-    KernelContext ctx{&graph_.nodes()[s.node], s.node,         &views_[s.in_begin], int(s.num_in),
-                      &views_[s.out_begin],    int(s.num_out), workspace,           s.workspace_bytes,
-                      s.kernel_state.get()};
-    s.kernel->run(ctx);
-  }
+  const uint64_t epoch = state_epoch();
+  for (const Step& s : steps_) s.kernel->run(context(s, workspace, epoch));
 }
 
 void CompiledGraph::run_profiled(std::span<double> seconds) {
@@ -283,18 +289,17 @@ void CompiledGraph::run_profiled(std::span<double> seconds) {
   check_runnable();
   const ThreadScope scope(threads_);
   void* workspace = arenas_[size_t(Arena::Workspace)];
+  const uint64_t epoch = state_epoch();
   auto last = std::chrono::steady_clock::now();
   for (size_t i = 0; i < steps_.size(); ++i) {
     const Step& s = steps_[i];
-    KernelContext ctx{&graph_.nodes()[s.node], s.node,         &views_[s.in_begin], int(s.num_in),
-                      &views_[s.out_begin],    int(s.num_out), workspace,           s.workspace_bytes,
-                      s.kernel_state.get()};
-    s.kernel->run(ctx);
+    s.kernel->run(context(s, workspace, epoch));
     backend_.synchronize();  // a no-op on the host: kernels return when done
     const auto now = std::chrono::steady_clock::now();
     seconds[i] += std::chrono::duration<double>(now - last).count();
     last = now;
   }
+  if (writes_state_) advance_state_epoch();
 }
 
 TensorView CompiledGraph::output(std::string_view name) const {
@@ -306,6 +311,7 @@ TensorView CompiledGraph::output(std::string_view name) const {
 TensorView CompiledGraph::state(std::string_view name) const {
   FROST_CHECK(backend_.is_host(), Unsupported,
               "state(): backend '" << backend_.name() << "' is not host memory; use state_copy()");
+  advance_state_epoch();  // the view may be written through
   return view_of(source_named(name, ValueRole::State));
 }
 
@@ -329,6 +335,7 @@ void CompiledGraph::set_state(std::string_view name, const HostTensor& data) {
   FROST_CHECK(data.dtype() == t.dtype && data.shape() == t.shape, InvalidArgument,
               "state '" << name << "' is " << to_string(t) << ", got " << data.dtype() << data.shape());
   backend_.copy_from_host(address(v), data.raw(), data.bytes());
+  advance_state_epoch();
 }
 
 void CompiledGraph::check_guards() const {

@@ -123,6 +123,8 @@ class CompiledGraph {
   // The step list as the backend recorded it on the first run (a CUDA graph), replayed by later runs;
   // null on backends that do not record.
   std::shared_ptr<void> recording_;
+  bool writes_state_ = false;  // a step writes persistent state (assign, adamw): each run advances the epoch
+  KernelContext context(const Step& s, void* workspace, uint64_t epoch) const;
   void run_steps();
 };
 

@@ -1,10 +1,23 @@
 #include "engine/kernel.h"
 
+#include <atomic>
 #include <string_view>
 
 #include "engine/error.h"
 
 namespace frost {
+
+namespace {
+std::atomic<uint64_t> g_state_epoch{1};
+}  // namespace
+
+uint64_t state_epoch() {
+  return g_state_epoch.load(std::memory_order_acquire);
+}
+
+void advance_state_epoch() {
+  g_state_epoch.fetch_add(1, std::memory_order_acq_rel);
+}
 
 const char* backend_kind_name(BackendKind kind) {
   switch (kind) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,7 +33,17 @@ struct KernelContext {
   void* workspace = nullptr;  // from the plan's workspace arena; `workspace_bytes` as prepare asked
   size_t workspace_bytes = 0;
   void* state = nullptr;  // what prepare returned (a oneDNN primitive, say)
+  // state_epoch() when this run began: a kernel that keeps a derived copy of persistent state (weights
+  // packed into its GEMM's layout) rebuilds it when the epoch differs from the one it was built at.
+  uint64_t state_epoch = 0;
 };
+
+// The persistent-state epoch: a process-wide count that advances whenever state may have changed outside
+// the graph reading it — a host write (CompiledGraph::set_state, a mutable state() view, StateStore::set /
+// zero / adopt / bind) or a run of a graph that writes state (which may be shared with other graphs). A
+// derived copy built at epoch E is current while state_epoch() == E. Thread-safe.
+uint64_t state_epoch();
+void advance_state_epoch();
 
 struct KernelPrep {
   std::shared_ptr<void> state;
@@ -49,6 +60,10 @@ struct Kernel {
   // Set when this kernel cannot write its output over the input its op's row allows (OpRow::inplace_input):
   // e.g. it reads the input again after writing (oneDNN's NaN fix-ups). The planner then keeps them apart.
   bool no_inplace = false;
+  // Optional: called once at compile time when the step's buffers are final (`ctx` as run() will pass it,
+  // with no data read): a kernel may acquire resources keyed by its operands' addresses (a packed copy of a
+  // weight, shared by every graph that reads that weight).
+  void (*attach)(const KernelContext& ctx) = nullptr;
 };
 
 // The dtype that selects a node's kernel: its first output's, or its first input's when it has no outputs

@@ -1,6 +1,7 @@
 #include "engine/state_store.h"
 
 #include "engine/error.h"
+#include "engine/kernel.h"
 
 namespace frost {
 
@@ -28,6 +29,7 @@ void StateStore::check(const std::string& name, const TensorType& type, StateKin
 
 void* StateStore::bind(const std::string& name, const TensorType& type, StateKind kind,
                        const HostTensor* init) {
+  advance_state_epoch();  // derived copies (packed weights) of the old values are stale
   check(name, type, kind);
   if (auto it = states_.find(name); it != states_.end()) return it->second.data;
   const size_t bytes = size_t(type.shape.numel()) * size_of(type.dtype);
@@ -38,6 +40,7 @@ void* StateStore::bind(const std::string& name, const TensorType& type, StateKin
 }
 
 void StateStore::adopt(const std::string& name, StateKind kind, HostTensor value) {
+  advance_state_epoch();  // derived copies (packed weights) of the old values are stale
   FROST_CHECK(!states_.count(name), InvalidArgument,
               "state '" << name << "' is in the store already; a state is adopted before any graph binds it");
   const TensorType type{value.dtype(), value.shape()};
@@ -82,6 +85,7 @@ HostTensor StateStore::copy(const std::string& name) const {
 }
 
 void StateStore::set(const std::string& name, const HostTensor& data) {
+  advance_state_epoch();  // derived copies (packed weights) of the old values are stale
   const Entry& e = entry(name);
   FROST_CHECK(data.dtype() == e.type.dtype && data.shape() == e.type.shape, InvalidArgument,
               "state '" << name << "' is " << to_string(e.type) << ", got " << data.dtype() << data.shape());
@@ -89,6 +93,7 @@ void StateStore::set(const std::string& name, const HostTensor& data) {
 }
 
 void StateStore::zero(const std::string& name) {
+  advance_state_epoch();  // derived copies (packed weights) of the old values are stale
   const Entry& e = entry(name);
   backend_.memset(e.data, 0, e.bytes);
 }

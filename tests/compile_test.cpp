@@ -267,6 +267,88 @@ TEST(HostBackend, LargeBuffersAreZeroAndResidentOnlyOnceWritten) {
   cpu.free(q);
 }
 
+// A linear over a weight that is persistent state may keep that weight packed in its GEMM's layout
+// (onednn.linear_packed, where oneDNN prefers a layout of its own): the packed copy must follow every way
+// the state can change — set_state, a write through a state() view, a shared store's set, and a run of
+// another graph that writes the shared state. Checked against the reference backend each time. A graph
+// that writes state itself never packs (its weights change under it within a run).
+TEST(Compile, PackedWeightsFollowEveryChangeOfTheirState) {
+  const int64_t M = 48, K = 96, N = 80;
+  uint64_t seed = 7;
+  auto random = [&](Shape s) { return test::uniform(DType::F32, s, ++seed); };
+  auto build = [&](Graph& g) {
+    Tensor x = g.input("x", DType::F32, {M, K});
+    Tensor w = g.state("w", DType::F32, {N, K}), b = g.state("b", DType::F32, {N});
+    g.output("y", fused_linear(x, w, b, /*trans_b=*/true, Activation::Gelu));
+    return w;
+  };
+  const HostTensor x = random({M, K}), b = random({N});
+  auto expected = [&](const HostTensor& w) {  // the reference backend on the same values
+    Graph g;
+    build(g);
+    auto cg = compile(g, {.backend = "reference"});
+    cg->set_input("x", x);
+    cg->set_state("w", w);
+    cg->set_state("b", b);
+    cg->run();
+    return cg->output_copy("y");
+  };
+  auto store = std::make_shared<StateStore>("cpu");
+  Graph g;
+  build(g);
+  auto cg = compile(g, {.states = store});
+  std::string kernels;
+  for (const std::string& k : cg->kernel_names()) kernels += k + " ";
+  cg->set_input("x", x);
+  HostTensor w = random({N, K});
+  store->set("w", w);
+  store->set("b", b);
+  cg->run();
+  EXPECT_TRUE(test::close(cg->output_copy("y"), expected(w), 1e-5, 1e-5)) << kernels;
+
+  w = random({N, K});  // set_state
+  cg->set_state("w", w);
+  cg->run();
+  EXPECT_TRUE(test::close(cg->output_copy("y"), expected(w), 1e-5, 1e-5)) << "after set_state; " << kernels;
+
+  w.data<float>()[5] = 3.0f;  // a write through a state() view
+  cg->state("w").as<float>()[5] = 3.0f;
+  cg->run();
+  EXPECT_TRUE(test::close(cg->output_copy("y"), expected(w), 1e-5, 1e-5))
+      << "after a view write; " << kernels;
+
+  w = random({N, K});  // the shared store's set
+  store->set("w", w);
+  cg->run();
+  EXPECT_TRUE(test::close(cg->output_copy("y"), expected(w), 1e-5, 1e-5)) << "after store set; " << kernels;
+
+  // Another graph over the store writes w in its run (w <- 2 w); it must not pack, and ours must repack.
+  Graph writer;
+  Tensor ww = writer.state("w", DType::F32, {N, K});
+  Tensor xw = writer.input("x", DType::F32, {M, K});
+  writer.output("y", fused_linear(xw, ww, writer.state("b", DType::F32, {N}), true));
+  assign(ww, ww * 2.0);
+  auto wcg = compile(writer, {.states = store});
+  for (const std::string& k : wcg->kernel_names())
+    EXPECT_EQ(k.find("linear_packed"), std::string::npos) << "a graph that writes state packed a weight";
+  wcg->set_input("x", x);
+  wcg->run();
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<float>()[i] *= 2.0f;
+  cg->run();
+  EXPECT_TRUE(test::close(cg->output_copy("y"), expected(w), 1e-5, 1e-5))
+      << "after another graph wrote the state; " << kernels;
+
+  // A second graph over the same weight (sharing its packed copy, where there is one) agrees too.
+  Graph g2;
+  Tensor x2 = g2.input("x", DType::F32, {M, K});
+  g2.output("y", fused_linear(x2, g2.state("w", DType::F32, {N, K}), g2.state("b", DType::F32, {N}), true,
+                              Activation::Gelu));
+  auto cg2 = compile(g2, {.states = store});
+  cg2->set_input("x", x);
+  cg2->run();
+  EXPECT_TRUE(test::close(cg2->output_copy("y"), expected(w), 1e-5, 1e-5)) << kernels;
+}
+
 TEST(Compile, OutputsCanBeInputsOrState) {
   Graph g;
   Tensor x = g.input("x", DType::F32, {2});

@@ -10,14 +10,20 @@
 // and the C-API argument array; run() only points the memories at the planned buffers and executes, so it
 // allocates nothing. Scratchpads are user-provided (scratchpad_mode::user) from the plan's workspace.
 // oneDNN runs on OpenMP, the same (libgomp) pool as frost's own kernels (DESIGN principle 7).
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <vector>
 
+#include "engine/backend.h"
 #include "engine/error.h"
 #include "engine/kernel.h"
+#include "engine/op_registry.h"
 #include "ops/cpu/onednn.h"
 #include "ops/cpu/parallel.h"
 #include "ops/registration.h"
@@ -42,13 +48,15 @@ dnnl::engine& cpu_engine() {
 }
 
 // Where an argument's buffer comes from at run time.
-enum class Slot : uint8_t { In, Out, Workspace };
+enum class Slot : uint8_t { In, Out, Workspace, Packed };
 struct Binding {
   int arg;  // DNNL_ARG_*
   Slot slot;
   int index;          // input or output index
   size_t offset = 0;  // into the workspace
 };
+
+struct PackedWeight;
 
 struct Prepared {
   dnnl::primitive primitive;
@@ -58,6 +66,10 @@ struct Prepared {
   std::vector<dnnl_exec_arg_t> args;  // the C-API argument array, filled at prepare
   float eps = 0;                      // layer norm: to turn variance into rstd and back
   size_t extra_at = 0;                // softmax: where its per-row flags start in the workspace
+  // A linear over packed weights: the weight as stored and in the primitive's layout; the packed copy,
+  // shared by every graph that reads the same weight, is acquired at attach.
+  memory::desc plain_weight, packed_weight;
+  std::shared_ptr<PackedWeight> packed;
 };
 
 struct PrepareBuilder {
@@ -107,13 +119,18 @@ memory::desc plain_desc(const Shape& s) {
 
 thread_local bool t_executing = false;
 
+void refresh(PackedWeight& w, uint64_t epoch);
+void* packed_data(const PackedWeight& w);
+
 void execute(const KernelContext& ctx) {
   Prepared& p = *static_cast<Prepared*>(ctx.state);
+  if (p.packed) refresh(*p.packed, ctx.state_epoch);
   for (size_t i = 0; i < p.bindings.size(); ++i) {
     const Binding& b = p.bindings[i];
-    void* ptr = b.slot == Slot::In    ? ctx.in[b.index].data
-                : b.slot == Slot::Out ? ctx.out[b.index].data
-                                      : static_cast<char*>(ctx.workspace) + b.offset;
+    void* ptr = b.slot == Slot::In       ? ctx.in[b.index].data
+                : b.slot == Slot::Out    ? ctx.out[b.index].data
+                : b.slot == Slot::Packed ? packed_data(*p.packed)
+                                         : static_cast<char*>(ctx.workspace) + b.offset;
     FROST_DNNL_CHECK(dnnl_memory_set_data_handle(p.memories[i].get(), ptr));
   }
   t_executing = true;
@@ -190,32 +207,159 @@ KernelPrep prepare_matmul(const Graph& g, const Node& n) {
 // transposed in place), bias (1, N) broadcast over rows, and the activation as an eltwise post-op: one
 // primitive writes act(x w + bias) with no intermediate. The activations here keep NaN (the eltwise NaN/Inf
 // parity rows check gelu and gelu_tanh), so no fix-up pass follows.
+struct LinearDescs {
+  memory::desc src, wei, bias, dst;
+  dnnl::primitive_attr attr;
+};
+LinearDescs linear_descs(const Graph& g, const Node& n) {
+  const Shape &x = shape_of(g, n.inputs[0]), &w = shape_of(g, n.inputs[1]);
+  const int64_t K = x[-1], N = shape_of(g, n.outputs[0])[-1], M = x.numel() / K;
+  LinearDescs d{memory::desc(Dims{M, K}, memory::data_type::f32, Dims{K, 1}),
+                matmul_operand(w, n.attrs.trans_b, 2),
+                memory::desc(Dims{1, N}, memory::data_type::f32, Dims{N, 1}),
+                memory::desc(Dims{M, N}, memory::data_type::f32, Dims{N, 1}), user_scratchpad()};
+  if (n.attrs.activation != Activation::None) {
+    dnnl::post_ops po;
+    po.append_eltwise(1.f,
+                      n.attrs.activation == Activation::Gelu ? dnnl::algorithm::eltwise_gelu_erf
+                                                             : dnnl::algorithm::eltwise_gelu_tanh,
+                      0.f, 0.f);
+    d.attr.set_post_ops(po);
+  }
+  return d;
+}
+
+// The primitive over weights in the layout oneDNN prefers (format_tag::any): on this machine's AVX-512
+// brgemm, blocked panels it otherwise packs on every call.
+dnnl::matmul::primitive_desc packed_linear_pd(const LinearDescs& d) {
+  const memory::desc any(d.wei.dims(), memory::data_type::f32, memory::format_tag::any);
+  return dnnl::matmul::primitive_desc(dnnl::matmul::desc(d.src, any, d.bias, d.dst), d.attr, cpu_engine());
+}
+
 KernelPrep prepare_linear(const Graph& g, const Node& n) {
   return prepare_or_fail(g, n, [&] {
-    const Shape &x = shape_of(g, n.inputs[0]), &w = shape_of(g, n.inputs[1]);
-    const int64_t K = x[-1], N = shape_of(g, n.outputs[0])[-1], M = x.numel() / K;
-    const memory::desc src(Dims{M, K}, memory::data_type::f32, Dims{K, 1});
-    const memory::desc wei = matmul_operand(w, n.attrs.trans_b, 2);
-    const memory::desc bias(Dims{1, N}, memory::data_type::f32, Dims{N, 1});
-    const memory::desc dst(Dims{M, N}, memory::data_type::f32, Dims{N, 1});
-    dnnl::primitive_attr attr = user_scratchpad();
-    if (n.attrs.activation != Activation::None) {
-      dnnl::post_ops po;
-      po.append_eltwise(1.f,
-                        n.attrs.activation == Activation::Gelu ? dnnl::algorithm::eltwise_gelu_erf
-                                                               : dnnl::algorithm::eltwise_gelu_tanh,
-                        0.f, 0.f);
-      attr.set_post_ops(po);
-    }
-    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wei, bias, dst), attr, cpu_engine());
+    const LinearDescs d = linear_descs(g, n);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(d.src, d.wei, d.bias, d.dst), d.attr, cpu_engine());
     PrepareBuilder pb;
-    pb.bind(DNNL_ARG_SRC, src, Slot::In, 0);
-    pb.bind(DNNL_ARG_WEIGHTS, wei, Slot::In, 1);
-    pb.bind(DNNL_ARG_BIAS, bias, Slot::In, 2);
-    pb.bind(DNNL_ARG_DST, dst, Slot::Out, 0);
+    pb.bind(DNNL_ARG_SRC, d.src, Slot::In, 0);
+    pb.bind(DNNL_ARG_WEIGHTS, d.wei, Slot::In, 1);
+    pb.bind(DNNL_ARG_BIAS, d.bias, Slot::In, 2);
+    pb.bind(DNNL_ARG_DST, d.dst, Slot::Out, 0);
     pb.finish<dnnl::matmul>(pd);
     return pb.done();
   });
+}
+
+// ---- linear over a packed weight -------------------------------------------------------------------------
+// A weight that is persistent state no step of the graph writes (an inference graph) is reordered once into
+// the primitive's own layout and kept: a GEMM with plain weights repacks them on every call, which costs
+// 19-37% at 32 rows and 4-8% at 785 (docs/benchmarks.md). The packed copy lives in a process-wide cache keyed
+// by the weight's address and both layouts, so the graphs of every batch shape share one; it is rebuilt when
+// the state epoch (engine/kernel.h) has moved since it was made — a host write to any state, or a run of a
+// graph that writes state. After packing, the weight's own pages are handed back to the kernel
+// (MADV_PAGEOUT: their contents are kept — a mapped file's pages are re-read from it, anonymous ones go to
+// swap if there is any, else stay), so the weights are resident about once, not twice.
+struct PackedWeight {
+  const void* source = nullptr;
+  memory::desc plain, packed;
+  void* data = nullptr;  // packed.get_size() bytes from the cpu backend (mapped lazily)
+  size_t bytes = 0;
+  uint64_t epoch = 0;  // state_epoch() at the last reorder; 0: never
+  std::mutex mutex;    // graphs on several threads may share one
+  dnnl::reorder reorder;
+  memory from, to;
+  dnnl::stream stream;
+  std::vector<dnnl_exec_arg_t> args;
+  ~PackedWeight() {
+    if (data != nullptr) get_backend("cpu").free(data);
+  }
+};
+
+void* packed_data(const PackedWeight& w) {
+  return w.data;
+}
+
+void refresh(PackedWeight& w, uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(w.mutex);
+  if (w.epoch == epoch) return;
+  t_executing = true;
+  const dnnl_status_t status =
+      dnnl_primitive_execute(w.reorder.get(), w.stream.get(), int(w.args.size()), w.args.data());
+  const dnnl_status_t waited = status == dnnl_success ? dnnl_stream_wait(w.stream.get()) : status;
+  t_executing = false;
+  FROST_DNNL_CHECK(status);
+  FROST_DNNL_CHECK(waited);
+  w.epoch = epoch;
+#ifdef MADV_PAGEOUT
+  // Whole pages inside the weight only: a neighbour sharing its first or last page may be read every run.
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (uintptr_t(w.source) + page - 1) / page * page,
+                  end = (uintptr_t(w.source) + w.plain.get_size()) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);  // advice: may fail
+#endif
+}
+
+std::shared_ptr<PackedWeight> packed_weight(const void* source, const memory::desc& plain,
+                                            const memory::desc& packed) {
+  static std::mutex mutex;
+  static std::vector<std::weak_ptr<PackedWeight>> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::erase_if(cache, [](const std::weak_ptr<PackedWeight>& w) { return w.expired(); });
+  for (const auto& weak : cache) {
+    auto w = weak.lock();
+    if (w && w->source == source && w->plain == plain && w->packed == packed) return w;
+  }
+  auto w = std::make_shared<PackedWeight>();
+  w->source = source;
+  w->plain = plain;
+  w->packed = packed;
+  w->bytes = packed.get_size();
+  w->data = get_backend("cpu").alloc(w->bytes);
+  w->from = memory(plain, cpu_engine(), const_cast<void*>(source));
+  w->to = memory(packed, cpu_engine(), w->data);
+  w->reorder = dnnl::reorder(w->from, w->to);
+  w->stream = dnnl::stream(cpu_engine());
+  w->args = {{DNNL_ARG_FROM, w->from.get()}, {DNNL_ARG_TO, w->to.get()}};
+  cache.push_back(w);
+  return w;
+}
+
+bool no_step_writes_state(const Graph& g) {
+  for (const Node& node : g.nodes())
+    if (op_registry().row(node.kind).side_effect) return false;
+  return true;
+}
+
+bool packed_linear_supported(const Graph& g, const Node& n) {
+  if (!all_f32_nonempty(g, n) || g.value(n.inputs[1]).role != ValueRole::State || !no_step_writes_state(g))
+    return false;
+  try {
+    const LinearDescs d = linear_descs(g, n);
+    return packed_linear_pd(d).weights_desc() != d.wei;  // a layout of its own, else nothing to gain
+  } catch (const dnnl::error&) {
+    return false;
+  }
+}
+
+KernelPrep prepare_packed_linear(const Graph& g, const Node& n) {
+  return prepare_or_fail(g, n, [&] {
+    const LinearDescs d = linear_descs(g, n);
+    const dnnl::matmul::primitive_desc pd = packed_linear_pd(d);
+    PrepareBuilder pb;
+    pb.bind(DNNL_ARG_SRC, d.src, Slot::In, 0);
+    pb.bind(DNNL_ARG_WEIGHTS, pd.weights_desc(), Slot::Packed, 1);
+    pb.bind(DNNL_ARG_BIAS, d.bias, Slot::In, 2);
+    pb.bind(DNNL_ARG_DST, d.dst, Slot::Out, 0);
+    pb.p.plain_weight = d.wei;
+    pb.p.packed_weight = pd.weights_desc();
+    pb.finish<dnnl::matmul>(pd);
+    return pb.done();
+  });
+}
+
+void attach_packed_linear(const KernelContext& ctx) {
+  Prepared& p = *static_cast<Prepared*>(ctx.state);
+  p.packed = packed_weight(ctx.in[1].data, p.plain_weight, p.packed_weight);
 }
 
 // ---- softmax -------------------------------------------------------------------------------------------
@@ -481,6 +625,9 @@ void register_onednn_kernels(KernelRegistry& r) {
     r.add(kind, BackendKind::Cpu, DType::F32, {name, run, supports, prepare, no_inplace});
   };
   add(OpKind::MatMul, "onednn.matmul", execute, prepare_matmul, all_f32_nonempty);
+  r.add(OpKind::Linear, BackendKind::Cpu, DType::F32,
+        {"onednn.linear_packed", execute, packed_linear_supported, prepare_packed_linear, false,
+         attach_packed_linear});
   add(OpKind::Linear, "onednn.linear", execute, prepare_linear, all_f32_nonempty);
   add(OpKind::Softmax, "onednn.softmax", run_softmax, prepare_softmax<false>, all_f32_nonempty);
   // No oneDNN log-softmax forward: its results differ from the correctly rounded ones by up to an ulp of
