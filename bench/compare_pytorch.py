@@ -518,10 +518,10 @@ def table(result, peak):
         memr = "—" if name == "frost" else f"{f['peak_above_baseline'] / c['peak_above_baseline']:.2f}"
         lines.append(f"| {LABELS[name]} | {fmt_s(c['median_s'])} | {fmt_s(c['min_s'])} | {speed} | {gf:.1f} | "
                      f"{100 * gf / peak:.0f}% | {mib(c['peak_above_baseline']):,.0f} MiB | {memr} |")
-    # A trainer's parameters and moments live in its state store, not in the step graph's own arenas.
+    # Parameters (and a trainer's moments) live in a state store, not in the graph's own arenas.
     parts = dict(f["planned_bytes"])
     if "state_bytes" in f:
-        parts.pop("weights"), parts.pop("optimizer")
+        parts.pop("weights", None), parts.pop("optimizer", None)
         parts.update(f["state_bytes"])
     planned = sum(parts.values())
     lines += ["", f"frost's plan: {mib(planned):,.0f} MiB (" + ", ".join(

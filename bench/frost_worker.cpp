@@ -42,6 +42,7 @@
 
 #include "engine/compiled_graph.h"
 #include "engine/error.h"
+#include "engine/state_store.h"
 #include "loader/safetensors.h"
 #include "model/dual_encoder.h"
 #include "model/weights.h"
@@ -140,21 +141,23 @@ class Inference : public Workload {
     const model::FitConfig c = config_named(a.config);
     model::WeightSet w =
         model::load_weights(c, {{a.weights}}, {.towers = text_ ? model::Towers::Text : model::Towers::Video});
+    // As model::DualEncoder holds them: adopted by one store the graph binds, where they lie (the mapped
+    // file's pages), not copied into the graph's weights arena.
+    for (auto& [name, t] : w.tensors) states_->adopt(name, StateKind::Parameter, std::move(t));
     model::FitGraphOptions o;
     if (text_) {
       HostTensor ids = in.read("input_ids");
       o = {.part = model::Part::Text, .batch = ids.shape()[0], .text_length = ids.shape()[1]};
-      cg_ = compile(*model::build_fit_graph(c, o).graph, {.backend = "cpu"});
+      cg_ = compile(*model::build_fit_graph(c, o).graph, {.backend = "cpu", .states = states_});
       cg_->set_input("input_ids", ids);
       // the encoder's own conversion (model/encoder.cpp): the tokenizer's I64 mask as F32
       cg_->set_input("attention_mask", in.read("attention_mask").to(DType::F32));
     } else {
       HostTensor video = in.read("video");
       o = {.part = model::Part::Video, .batch = video.shape()[0], .frames = video.shape()[1]};
-      cg_ = compile(*model::build_fit_graph(c, o).graph, {.backend = "cpu"});
+      cg_ = compile(*model::build_fit_graph(c, o).graph, {.backend = "cpu", .states = states_});
       cg_->set_input("video", video);
     }
-    w.apply(*cg_);
   }
   void run() override {
     cg_->run();
@@ -169,11 +172,13 @@ class Inference : public Workload {
   CompiledGraph& graph() override { return *cg_; }
   std::string plan_json() const override {
     return "\"threads\":" + std::to_string(cg_->threads()) + ",\"planned_bytes\":" + json_bytes(cg_->plan()) +
-           ",\"graph_flops\":" + std::to_string(cg_->total_cost().flops);
+           ",\"state_bytes\":{\"parameters\":" + std::to_string(states_->bytes(StateKind::Parameter)) +
+           "},\"graph_flops\":" + std::to_string(cg_->total_cost().flops);
   }
 
  private:
   bool text_;
+  std::shared_ptr<StateStore> states_ = std::make_shared<StateStore>("cpu");
   std::unique_ptr<CompiledGraph> cg_;
   HostTensor embedding_;
 };
