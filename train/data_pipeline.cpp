@@ -85,6 +85,7 @@ void PipelineOptions::validate() const {
 struct DataPipeline::Slot {
   MicroBatch batch;
   int64_t filled = 0;
+  int64_t replaced = 0;  // rows of this batch that replace unreadable ones
   std::exception_ptr error;
 };
 
@@ -158,6 +159,7 @@ void DataPipeline::prepare(int64_t k) {
   Slot& slot = *ring_[size_t(k % o_.prefetch)];
   const int64_t B = o_.batch, L = o_.text_length, F = stream_of(k).frames, S = o_.image_size;
   slot.filled = 0;
+  slot.replaced = 0;
   slot.error = nullptr;
   slot.batch.input_ids = HostTensor(DType::I64, {B, L});
   slot.batch.attention_mask = HostTensor(DType::F32, {B, L});
@@ -175,6 +177,7 @@ MicroBatch DataPipeline::next() {
   total_wait_ += last_wait_;
   if (slot.error) std::rethrow_exception(slot.error);  // the run stops: nothing is delivered
   MicroBatch out = std::move(slot.batch);
+  replaced_ += slot.replaced;
   slot.batch = MicroBatch();
   prepare(delivered_ + o_.prefetch);
   ++delivered_;
@@ -316,9 +319,9 @@ void DataPipeline::build_item(int64_t k, int64_t b, Slot& into) {
       if (!first_error) first_error = std::current_exception();
       continue;
     }
-    if (attempt > 0) {
+    if (attempt > 0) {  // counted when the batch is delivered: workers run ahead of the consumer
       std::lock_guard<std::mutex> lock(mu_);
-      ++replaced_;
+      ++into.replaced;
     }
     // The caption, mirrored with the clip, tokenized to exactly L tokens.
     const std::string caption = clip.flipped ? swap_words(r.caption, o_.flip_swaps) : r.caption;

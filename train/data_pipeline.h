@@ -112,7 +112,7 @@ class DataPipeline {
   int64_t batches_delivered() const { return delivered_; }
   double last_wait_seconds() const { return last_wait_; }
   double total_wait_seconds() const { return total_wait_; }
-  int64_t replaced_items() const;
+  int64_t replaced_items() const;  // in the batches delivered so far (not those being prefetched)
   int64_t unreadable_videos() const;
 
  private:
