@@ -244,8 +244,23 @@ void CompiledGraph::check_runnable() const {
   }
 }
 
+// Advances the state epoch when a run that writes state ends, however it ends (a step that throws may
+// come after an assign that ran).
+struct CompiledGraph::EpochGuard {
+  bool writes;
+  ~EpochGuard() {
+    if (writes) advance_state_epoch();  // graphs sharing this state must not trust copies of it
+  }
+};
+
+void CompiledGraph::begin_run() const {
+  if (views_escaped_ || (states_ && states_->views_escaped())) advance_state_epoch();
+}
+
 void CompiledGraph::run() {
   check_runnable();
+  begin_run();
+  const EpochGuard epoch_guard{writes_state_};
   const ThreadScope scope(threads_);
   if (backend_.records()) {
     // The kernels' arguments (buffers, shapes, attrs) never change between runs, so the launches recorded
@@ -265,7 +280,6 @@ void CompiledGraph::run() {
     run_steps();
   }
   backend_.synchronize();
-  if (writes_state_) advance_state_epoch();  // graphs sharing this state must not trust copies of it
 }
 
 KernelContext CompiledGraph::context(const Step& s, void* workspace, uint64_t epoch) const {
@@ -287,6 +301,8 @@ void CompiledGraph::run_profiled(std::span<double> seconds) {
               "run_profiled: backend '"
                   << backend_.name() << "' replays its schedule as one recording; it has no per-step time");
   check_runnable();
+  begin_run();
+  const EpochGuard epoch_guard{writes_state_};
   const ThreadScope scope(threads_);
   void* workspace = arenas_[size_t(Arena::Workspace)];
   const uint64_t epoch = state_epoch();
@@ -299,7 +315,6 @@ void CompiledGraph::run_profiled(std::span<double> seconds) {
     seconds[i] += std::chrono::duration<double>(now - last).count();
     last = now;
   }
-  if (writes_state_) advance_state_epoch();
 }
 
 TensorView CompiledGraph::output(std::string_view name) const {
@@ -311,7 +326,10 @@ TensorView CompiledGraph::output(std::string_view name) const {
 TensorView CompiledGraph::state(std::string_view name) const {
   FROST_CHECK(backend_.is_host(), Unsupported,
               "state(): backend '" << backend_.name() << "' is not host memory; use state_copy()");
-  advance_state_epoch();  // the view may be written through
+  // The view may be written through at any time: from now on every run of this graph (and of the graphs
+  // sharing its store) starts by treating state as changed.
+  views_escaped_ = true;
+  if (states_) states_->mark_views_escaped();
   return view_of(source_named(name, ValueRole::State));
 }
 

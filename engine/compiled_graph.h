@@ -11,6 +11,7 @@
 // A compiled graph's run() is not reentrant: one caller at a time, or one compiled graph per thread.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <span>
 #include <string>
@@ -62,7 +63,10 @@ class CompiledGraph {
   // schedule as one launch, so it throws Unsupported.
   void run_profiled(std::span<double> seconds);
 
-  // Host views into the arenas, valid until the next run (host backends).
+  // Host views into the arenas, valid until the next run (host backends). An output view is for reading
+  // (an output may be a state's buffer). A state view may be written; state is then treated as changed at
+  // every later run of this graph and of the graphs sharing its store, so derived copies (packed weights)
+  // are rebuilt each run — set_state is the way to change state without that cost.
   TensorView output(std::string_view name) const;
   TensorView state(std::string_view name) const;
   // Copies, on any backend.
@@ -124,6 +128,9 @@ class CompiledGraph {
   // null on backends that do not record.
   std::shared_ptr<void> recording_;
   bool writes_state_ = false;  // a step writes persistent state (assign, adamw): each run advances the epoch
+  mutable std::atomic<bool> views_escaped_{false};  // state() handed out a writable view
+  struct EpochGuard;
+  void begin_run() const;
   KernelContext context(const Step& s, void* workspace, uint64_t epoch) const;
   void run_steps();
 };

@@ -39,9 +39,10 @@ struct KernelContext {
 };
 
 // The persistent-state epoch: a process-wide count that advances whenever state may have changed outside
-// the graph reading it — a host write (CompiledGraph::set_state, a mutable state() view, StateStore::set /
-// zero / adopt / bind) or a run of a graph that writes state (which may be shared with other graphs). A
-// derived copy built at epoch E is current while state_epoch() == E. Thread-safe.
+// the graph reading it — after a host write (CompiledGraph::set_state, StateStore::set / zero), after a run
+// of a graph that writes state (it may share that state with others), and at the start of every run of a
+// graph whose state was handed out as a writable view (CompiledGraph::state). A copy derived from state at
+// epoch E (a packed weight) is current while state_epoch() == E. Thread-safe.
 uint64_t state_epoch();
 void advance_state_epoch();
 

@@ -29,7 +29,6 @@ void StateStore::check(const std::string& name, const TensorType& type, StateKin
 
 void* StateStore::bind(const std::string& name, const TensorType& type, StateKind kind,
                        const HostTensor* init) {
-  advance_state_epoch();  // derived copies (packed weights) of the old values are stale
   check(name, type, kind);
   if (auto it = states_.find(name); it != states_.end()) return it->second.data;
   const size_t bytes = size_t(type.shape.numel()) * size_of(type.dtype);
@@ -40,7 +39,6 @@ void* StateStore::bind(const std::string& name, const TensorType& type, StateKin
 }
 
 void StateStore::adopt(const std::string& name, StateKind kind, HostTensor value) {
-  advance_state_epoch();  // derived copies (packed weights) of the old values are stale
   FROST_CHECK(!states_.count(name), InvalidArgument,
               "state '" << name << "' is in the store already; a state is adopted before any graph binds it");
   const TensorType type{value.dtype(), value.shape()};
@@ -85,17 +83,17 @@ HostTensor StateStore::copy(const std::string& name) const {
 }
 
 void StateStore::set(const std::string& name, const HostTensor& data) {
-  advance_state_epoch();  // derived copies (packed weights) of the old values are stale
   const Entry& e = entry(name);
   FROST_CHECK(data.dtype() == e.type.dtype && data.shape() == e.type.shape, InvalidArgument,
               "state '" << name << "' is " << to_string(e.type) << ", got " << data.dtype() << data.shape());
   backend_.copy_from_host(e.data, data.raw(), e.bytes);
+  advance_state_epoch();  // after the write: a run that packs in between packs the old values, marked old
 }
 
 void StateStore::zero(const std::string& name) {
-  advance_state_epoch();  // derived copies (packed weights) of the old values are stale
   const Entry& e = entry(name);
   backend_.memset(e.data, 0, e.bytes);
+  advance_state_epoch();
 }
 
 size_t StateStore::bytes(StateKind kind) const {

@@ -18,6 +18,7 @@
 // from a file use the file's mapped pages, with no copy at all.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <string>
 #include <vector>
@@ -54,6 +55,10 @@ class StateStore {
   void zero(const std::string& name);
   // Bytes held for states of this kind.
   size_t bytes(StateKind kind) const;
+  // Set when a graph bound to this store has handed out a writable state() view: every graph bound to it
+  // then treats state as changed at each run (engine/kernel.h, the state epoch).
+  void mark_views_escaped() { views_escaped_ = true; }
+  bool views_escaped() const { return views_escaped_; }
 
  private:
   struct Entry {
@@ -67,6 +72,7 @@ class StateStore {
   const Entry& entry(const std::string& name) const;
   Backend& backend_;
   std::map<std::string, Entry> states_;
+  std::atomic<bool> views_escaped_{false};
 };
 
 }  // namespace frost

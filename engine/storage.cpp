@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <utility>
 
 #include "engine/error.h"
@@ -53,6 +55,30 @@ HostBuffer& HostBuffer::operator=(HostBuffer&& other) noexcept {
 HostBuffer& HostBuffer::operator=(const HostBuffer& other) {
   if (this != &other) *this = HostBuffer(other);
   return *this;
+}
+
+namespace {
+std::mutex g_mappings_mutex;
+std::map<uintptr_t, size_t> g_mappings;  // begin → bytes
+}  // namespace
+
+void register_file_mapping(const void* begin, size_t bytes) {
+  std::lock_guard<std::mutex> lock(g_mappings_mutex);
+  g_mappings[reinterpret_cast<uintptr_t>(begin)] = bytes;
+}
+
+void unregister_file_mapping(const void* begin) {
+  std::lock_guard<std::mutex> lock(g_mappings_mutex);
+  g_mappings.erase(reinterpret_cast<uintptr_t>(begin));
+}
+
+bool in_file_mapping(const void* p, size_t bytes) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(g_mappings_mutex);
+  auto it = g_mappings.upper_bound(a);
+  if (it == g_mappings.begin()) return false;
+  --it;
+  return a >= it->first && a + bytes <= it->first + it->second;
 }
 
 HostTensor::HostTensor(DType dtype, Shape shape)

@@ -44,6 +44,15 @@ class HostBuffer {
   bool borrowed_ = false;
 };
 
+// Address ranges of mapped files (a safetensors file frost computes on in place): their clean pages can be
+// dropped and read again from the file, so a kernel that has made its own copy of such data (a packed
+// weight) may hand the originals back to the kernel. Registered by the mapping's owner for its lifetime.
+// Thread-safe.
+void register_file_mapping(const void* begin, size_t bytes);
+void unregister_file_mapping(const void* begin);
+// Whether [p, p + bytes) lies inside one registered file mapping.
+bool in_file_mapping(const void* p, size_t bytes);
+
 // A non-owning, contiguous view of tensor data (on the host unless a backend says otherwise).
 struct TensorView {
   void* data = nullptr;

@@ -121,7 +121,9 @@ struct SafetensorsFile::Mapping {
   void* address = nullptr;
   size_t size = 0;
   ~Mapping() {
-    if (address) munmap(address, size);
+    if (!address) return;
+    unregister_file_mapping(address);
+    munmap(address, size);
   }
 };
 
@@ -142,14 +144,16 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     bad(path,
         "file is " + std::to_string(size) + " bytes; a safetensors file has at least 8 (the header length)");
   }
-  // Writable but private: tensors that borrow these pages (read_shared) may be written, copy-on-write,
-  // never reaching the file.
-  void* address = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  // Private and read-only: read_shared makes the pages of the tensors it lends writable (copy-on-write,
+  // never reaching the file). Read-only private pages count against no commit limit, so a file larger than
+  // memory still opens (frost info, a partial load).
+  void* address = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);  // the mapping keeps the file
   if (address == MAP_FAILED) bad(path, std::string("cannot map: ") + std::strerror(errno));
   auto mapping = std::make_shared<Mapping>();
   mapping->address = address;
   mapping->size = size;
+  register_file_mapping(address, size);
   SafetensorsFile f = parse(std::span<const std::byte>(static_cast<const std::byte*>(address), size), path);
   f.mapping_ = std::move(mapping);
   return f;
@@ -303,8 +307,13 @@ HostTensor SafetensorsFile::read_shared(const std::string& name, std::optional<D
   if (t == nullptr || !t->dtype || (as && *as != *t->dtype) || !mapping_ || t->bytes.empty() ||
       reinterpret_cast<uintptr_t>(t->bytes.data()) % size_of(*t->dtype) != 0)
     return read(name, as);  // a copy (read's errors for an unknown name or dtype)
-  return HostTensor::borrow(*t->dtype, t->shape, mapping_,
-                            const_cast<std::byte*>(t->bytes.data()));  // a private, writable mapping
+  // Writable (copy-on-write) from here on: a borrowed tensor may be written like any other. Where the
+  // system refuses (a strict commit limit), the tensor is copied instead.
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE)), at = uintptr_t(t->bytes.data());
+  const uintptr_t begin = at / page * page, end = (at + t->bytes.size() + page - 1) / page * page;
+  if (mprotect(reinterpret_cast<void*>(begin), end - begin, PROT_READ | PROT_WRITE) != 0)
+    return read(name, as);
+  return HostTensor::borrow(*t->dtype, t->shape, mapping_, const_cast<std::byte*>(t->bytes.data()));
 }
 
 void write_safetensors(const std::string& path,

@@ -63,10 +63,11 @@ class SafetensorsFile {
   // As read, but without a copy where the file's bytes can serve as they are — the file was opened (not
   // parsed from memory), the dtype is the one asked for and the data is aligned to its elements: the tensor
   // then borrows the mapped pages, which stay mapped while it lives (after this object is gone, too). The
-  // mapping is private and copy-on-write: writing to the tensor never changes the file, only this process's
-  // pages — but the tensors borrowed from one file share them, as views do. A change made to the file in
-  // place while mapped shows through, and truncating it makes later reads fault (SIGBUS), as with any mapped
-  // file: frost's writers replace files by rename, never in place.
+  // mapping is private; the borrowed pages are made writable, copy-on-write: writing to the tensor never
+  // changes the file, only this process's pages — but the tensors borrowed from one file share them, as
+  // views do. (Where making them writable is refused — a strict commit limit — the tensor is a copy.) A
+  // change made to the file in place while mapped shows through, and truncating it makes later reads fault
+  // (SIGBUS), as with any mapped file: frost's writers replace files by rename, never in place.
   HostTensor read_shared(const std::string& name, std::optional<DType> as = std::nullopt) const;
 
  private:

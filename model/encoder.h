@@ -2,7 +2,8 @@
 // C API): captions, clips, videos and images in → embeddings out, in batches, on any backend. Graphs are
 // compiled on first use for each batch shape and kept (a cache keyed by part and shape). The weights are
 // held once, in a StateStore every compiled graph binds to: a weight borrowed from its mapped file
-// (load_weights) is computed on where it lies, never copied, however many graphs there are.
+// (load_weights) is computed on where it lies, not copied into each graph (a GEMM weight's packed copy,
+// shared by the graphs, takes the place of its file pages in memory: ops/cpu/onednn.cpp).
 //
 //   DualEncoder enc(FitConfig::base(), load_weights(cfg, {{"fit.safetensors"}}),
 //   default_uncased_tokenizer()); Embeddings t = enc.encode_text({"a dog runs on the beach", "a cooking

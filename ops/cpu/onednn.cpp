@@ -17,6 +17,7 @@
 #include <cmath>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "engine/error.h"
 #include "engine/kernel.h"
 #include "engine/op_registry.h"
+#include "engine/storage.h"
 #include "ops/cpu/onednn.h"
 #include "ops/cpu/parallel.h"
 #include "ops/registration.h"
@@ -70,6 +72,10 @@ struct Prepared {
   // shared by every graph that reads the same weight, is acquired at attach.
   memory::desc plain_weight, packed_weight;
   std::shared_ptr<PackedWeight> packed;
+  dnnl::reorder reorder;  // plain → packed, this step's own (the copy it fills is shared)
+  memory reorder_from, reorder_to;
+  std::vector<dnnl_exec_arg_t> reorder_args;
+  bool page_out = false;  // hand the plain pages back after packing (sole reader, in a mapped file)
 };
 
 struct PrepareBuilder {
@@ -119,12 +125,13 @@ memory::desc plain_desc(const Shape& s) {
 
 thread_local bool t_executing = false;
 
-void refresh(PackedWeight& w, uint64_t epoch);
+std::shared_lock<std::shared_mutex> current_packed(Prepared& p, uint64_t epoch);
 void* packed_data(const PackedWeight& w);
 
 void execute(const KernelContext& ctx) {
   Prepared& p = *static_cast<Prepared*>(ctx.state);
-  if (p.packed) refresh(*p.packed, ctx.state_epoch);
+  std::shared_lock<std::shared_mutex> packed;  // held while the primitive reads a shared packed weight
+  if (p.packed) packed = current_packed(p, ctx.state_epoch);
   for (size_t i = 0; i < p.bindings.size(); ++i) {
     const Binding& b = p.bindings[i];
     void* ptr = b.slot == Slot::In       ? ctx.in[b.index].data
@@ -253,23 +260,20 @@ KernelPrep prepare_linear(const Graph& g, const Node& n) {
 // ---- linear over a packed weight -------------------------------------------------------------------------
 // A weight that is persistent state no step of the graph writes (an inference graph) is reordered once into
 // the primitive's own layout and kept: a GEMM with plain weights repacks them on every call, which costs
-// 19-37% at 32 rows and 4-8% at 785 (docs/benchmarks.md). The packed copy lives in a process-wide cache keyed
-// by the weight's address and both layouts, so the graphs of every batch shape share one; it is rebuilt when
-// the state epoch (engine/kernel.h) has moved since it was made — a host write to any state, or a run of a
-// graph that writes state. After packing, the weight's own pages are handed back to the kernel
-// (MADV_PAGEOUT: their contents are kept — a mapped file's pages are re-read from it, anonymous ones go to
-// swap if there is any, else stay), so the weights are resident about once, not twice.
+// 15-33% at 32 rows and 5-10% at 785 (bench_gemm_layouts; docs/decisions.md). The packed copy lives in a
+// process-wide cache keyed by the weight's address and both layouts, so the graphs of every batch shape
+// share one; it is rebuilt when the state epoch (engine/kernel.h) has moved past the one it was made at — a
+// host write to any state, or a run of a graph that writes state. Runs read it under a shared lock, a
+// rebuild takes it exclusively (graphs on several threads may share a copy). When this step is the
+// weight's only reader and the weight lies in a mapped file (engine/storage.h), its pages are then handed
+// back to the kernel (MADV_PAGEOUT, which keeps their contents: clean pages are re-read from the file if
+// ever needed), so the weights are resident once, packed, not twice.
 struct PackedWeight {
   const void* source = nullptr;
   memory::desc plain, packed;
-  void* data = nullptr;  // packed.get_size() bytes from the cpu backend (mapped lazily)
-  size_t bytes = 0;
-  uint64_t epoch = 0;  // state_epoch() at the last reorder; 0: never
-  std::mutex mutex;    // graphs on several threads may share one
-  dnnl::reorder reorder;
-  memory from, to;
-  dnnl::stream stream;
-  std::vector<dnnl_exec_arg_t> args;
+  void* data = nullptr;     // packed.get_size() bytes from the cpu backend (mapped lazily)
+  uint64_t epoch = 0;       // state_epoch() of the values packed; 0: never packed
+  std::shared_mutex mutex;  // shared while a GEMM reads `data`, exclusive while it is rebuilt
   ~PackedWeight() {
     if (data != nullptr) get_backend("cpu").free(data);
   }
@@ -279,24 +283,32 @@ void* packed_data(const PackedWeight& w) {
   return w.data;
 }
 
-void refresh(PackedWeight& w, uint64_t epoch) {
-  std::lock_guard<std::mutex> lock(w.mutex);
-  if (w.epoch == epoch) return;
-  t_executing = true;
-  const dnnl_status_t status =
-      dnnl_primitive_execute(w.reorder.get(), w.stream.get(), int(w.args.size()), w.args.data());
-  const dnnl_status_t waited = status == dnnl_success ? dnnl_stream_wait(w.stream.get()) : status;
-  t_executing = false;
-  FROST_DNNL_CHECK(status);
-  FROST_DNNL_CHECK(waited);
-  w.epoch = epoch;
+// The packed copy as of `epoch` or later, held for reading: rebuilt first if older.
+std::shared_lock<std::shared_mutex> current_packed(Prepared& p, uint64_t epoch) {
+  PackedWeight& w = *p.packed;
+  for (;;) {
+    std::shared_lock<std::shared_mutex> read(w.mutex);
+    if (w.epoch >= epoch) return read;
+    read.unlock();
+    std::unique_lock<std::shared_mutex> write(w.mutex);
+    if (w.epoch >= epoch) continue;  // another graph rebuilt it meanwhile
+    t_executing = true;
+    const dnnl_status_t status = dnnl_primitive_execute(p.reorder.get(), p.stream.get(),
+                                                        int(p.reorder_args.size()), p.reorder_args.data());
+    const dnnl_status_t waited = status == dnnl_success ? dnnl_stream_wait(p.stream.get()) : status;
+    t_executing = false;
+    FROST_DNNL_CHECK(status);
+    FROST_DNNL_CHECK(waited);
+    w.epoch = epoch;
 #ifdef MADV_PAGEOUT
-  // Whole pages inside the weight only: a neighbour sharing its first or last page may be read every run.
-  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
-  const uintptr_t begin = (uintptr_t(w.source) + page - 1) / page * page,
-                  end = (uintptr_t(w.source) + w.plain.get_size()) / page * page;
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);  // advice: may fail
+    if (p.page_out) {  // whole pages inside the weight: a neighbour on its first or last page may be read
+      const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+      const uintptr_t begin = (uintptr_t(w.source) + page - 1) / page * page,
+                      end = (uintptr_t(w.source) + w.plain.get_size()) / page * page;
+      if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);  // advice only
+    }
 #endif
+  }
 }
 
 std::shared_ptr<PackedWeight> packed_weight(const void* source, const memory::desc& plain,
@@ -313,13 +325,7 @@ std::shared_ptr<PackedWeight> packed_weight(const void* source, const memory::de
   w->source = source;
   w->plain = plain;
   w->packed = packed;
-  w->bytes = packed.get_size();
-  w->data = get_backend("cpu").alloc(w->bytes);
-  w->from = memory(plain, cpu_engine(), const_cast<void*>(source));
-  w->to = memory(packed, cpu_engine(), w->data);
-  w->reorder = dnnl::reorder(w->from, w->to);
-  w->stream = dnnl::stream(cpu_engine());
-  w->args = {{DNNL_ARG_FROM, w->from.get()}, {DNNL_ARG_TO, w->to.get()}};
+  w->data = get_backend("cpu").alloc(packed.get_size());
   cache.push_back(w);
   return w;
 }
@@ -327,6 +333,15 @@ std::shared_ptr<PackedWeight> packed_weight(const void* source, const memory::de
 bool no_step_writes_state(const Graph& g) {
   for (const Node& node : g.nodes())
     if (op_registry().row(node.kind).side_effect) return false;
+  return true;
+}
+
+// Whether node `n` is the only one that reads its weight.
+bool sole_reader(const Graph& g, const Node& n) {
+  for (const Node& other : g.nodes())
+    if (&other != &n &&
+        std::find(other.inputs.begin(), other.inputs.end(), n.inputs[1]) != other.inputs.end())
+      return false;
   return true;
 }
 
@@ -352,14 +367,23 @@ KernelPrep prepare_packed_linear(const Graph& g, const Node& n) {
     pb.bind(DNNL_ARG_DST, d.dst, Slot::Out, 0);
     pb.p.plain_weight = d.wei;
     pb.p.packed_weight = pd.weights_desc();
+    pb.p.page_out = sole_reader(g, n);  // and, at attach, a weight in a mapped file
     pb.finish<dnnl::matmul>(pd);
     return pb.done();
   });
 }
 
+// The shared packed copy, and this step's own reorder into it (built here, under the graph's thread team,
+// as every primitive of the graph is).
 void attach_packed_linear(const KernelContext& ctx) {
   Prepared& p = *static_cast<Prepared*>(ctx.state);
-  p.packed = packed_weight(ctx.in[1].data, p.plain_weight, p.packed_weight);
+  void* source = ctx.in[1].data;
+  p.packed = packed_weight(source, p.plain_weight, p.packed_weight);
+  p.page_out = p.page_out && in_file_mapping(source, p.plain_weight.get_size());
+  p.reorder_from = memory(p.plain_weight, cpu_engine(), source);
+  p.reorder_to = memory(p.packed_weight, cpu_engine(), p.packed->data);
+  p.reorder = dnnl::reorder(p.reorder_from, p.reorder_to);
+  p.reorder_args = {{DNNL_ARG_FROM, p.reorder_from.get()}, {DNNL_ARG_TO, p.reorder_to.get()}};
 }
 
 // ---- softmax -------------------------------------------------------------------------------------------
