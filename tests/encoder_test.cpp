@@ -2,13 +2,20 @@
 // fixture says, images are one-frame clips, and the host similarity equals the graph's.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include "engine/error.h"
+#include "engine/state_store.h"
 #include "loader/safetensors.h"
 #include "loader/video.h"
 #include "model/encoder.h"
+#include "ops/api.h"
 #include "test_util.h"
 
 namespace frost::model {
@@ -276,6 +283,61 @@ TEST(Encoder, WeightsAreHeldOnceWhereTheyLieAndReplacedInEveryGraph) {
   // The file's bytes were never written: a new load equals the first.
   for (const auto& [name, t] : tiny_weights().tensors)
     EXPECT_TRUE(test::bit_identical(t, w.tensors.at(name)));
+}
+
+// A GEMM weight borrowed from a mapped file and packed (onednn.linear_packed) hands its file pages back to
+// the kernel after packing, so the weight is resident once, packed, not twice: the file's pages under it
+// leave memory (mincore) after the first run. Skipped, and said so, where the build or CPU does not pack or
+// the kernel has no MADV_PAGEOUT.
+TEST(Encoder, PackedWeightsHandTheirFilePagesBack) {
+  const int64_t M = 16, K = 1024, N = 1024;  // a 4 MiB weight
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("frost_pageout_" + std::to_string(::getpid()) + ".safetensors"))
+                               .string();
+  const HostTensor w = test::uniform(DType::F32, {N, K}, 1), b = test::uniform(DType::F32, {N}, 2);
+  loader::write_safetensors(path, {{"w", &w}, {"b", &b}});
+  auto store = std::make_shared<StateStore>("cpu");
+  const auto file = loader::SafetensorsFile::open(path);
+  HostTensor borrowed = file.read_shared("w");
+  ASSERT_TRUE(borrowed.borrowed());
+  const char* source = static_cast<const char*>(borrowed.raw());
+  store->adopt("w", StateKind::Parameter, std::move(borrowed));
+  store->adopt("b", StateKind::Parameter, file.read("b"));
+  Graph g;
+  Tensor x = g.input("x", DType::F32, {M, K});
+  // Written as model code writes it, matmul + bias: fusion makes the linear and leaves the matmul dead in
+  // the graph, still listing the weight (a dead reader must not stop the pages going back).
+  g.output("y", matmul(x, g.state("w", DType::F32, {N, K}), false, true) + g.state("b", DType::F32, {N}));
+  auto cg = compile(g, {.states = store});
+  const std::vector<std::string> kernels = cg->kernel_names();
+  if (std::find(kernels.begin(), kernels.end(), "onednn.linear_packed") == kernels.end())
+    GTEST_SKIP() << "this build or CPU keeps GEMM weights in the plain layout";
+  // The interior pages of the weight, made resident by reading them.
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (uintptr_t(source) + page - 1) / page * page,
+                  end = (uintptr_t(source) + size_t(N * K) * sizeof(float)) / page * page;
+  auto resident = [&] {
+    std::vector<unsigned char> v((end - begin) / page);
+    EXPECT_EQ(mincore(reinterpret_cast<void*>(begin), end - begin, v.data()), 0) << std::strerror(errno);
+    size_t n = 0;
+    for (unsigned char c : v) n += c & 1;
+    return n;
+  };
+  volatile float sum = 0;
+  for (uintptr_t a = begin; a < end; a += page) sum = sum + *reinterpret_cast<const float*>(a);
+  const size_t before = resident(), pages = (end - begin) / page;
+  ASSERT_EQ(before, pages);
+  cg->set_input("x", test::uniform(DType::F32, {M, K}, 3));
+  cg->run();
+  const size_t after = resident();
+  std::filesystem::remove(path);
+  if (after == pages) {  // nothing was paged out: is MADV_PAGEOUT there at all?
+    void* probe = mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    const bool supported = madvise(probe, page, 21 /* MADV_PAGEOUT */) == 0;
+    munmap(probe, page);
+    if (!supported) GTEST_SKIP() << "this kernel has no MADV_PAGEOUT (Linux 5.4+)";
+  }
+  EXPECT_LT(after, pages / 10) << after << " of " << pages << " pages of the plain weight still resident";
 }
 
 // A weight set that lacks a parameter a graph needs is refused when that graph is built, naming it.

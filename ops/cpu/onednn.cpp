@@ -25,6 +25,7 @@
 #include "engine/error.h"
 #include "engine/kernel.h"
 #include "engine/op_registry.h"
+#include "engine/passes/passes.h"
 #include "engine/storage.h"
 #include "ops/cpu/onednn.h"
 #include "ops/cpu/parallel.h"
@@ -336,12 +337,16 @@ bool no_step_writes_state(const Graph& g) {
   return true;
 }
 
-// Whether node `n` is the only one that reads its weight.
+// Whether node `n` is the only live node that reads its weight (fusion leaves the nodes it replaced in the
+// graph, dead, for compile's dead-code elimination: they read nothing at run time).
 bool sole_reader(const Graph& g, const Node& n) {
-  for (const Node& other : g.nodes())
-    if (&other != &n &&
+  const std::vector<bool> live = live_nodes(g);
+  for (NodeId i = 0; i < g.num_nodes(); ++i) {
+    const Node& other = g.node(i);
+    if (&other != &n && live[i] &&
         std::find(other.inputs.begin(), other.inputs.end(), n.inputs[1]) != other.inputs.end())
       return false;
+  }
   return true;
 }
 
