@@ -42,7 +42,7 @@ struct KernelContext {
 // the graph reading it — after a host write (CompiledGraph::set_state, StateStore::set / zero), after a run
 // of a graph that writes state (it may share that state with others), and at the start of every run of a
 // graph whose state was handed out as a writable view (CompiledGraph::state). A copy derived from state at
-// epoch E (a packed weight) is current while state_epoch() == E. Thread-safe.
+// epoch E (a packed weight) is current until state_epoch() moves past E. Thread-safe.
 uint64_t state_epoch();
 void advance_state_epoch();
 
