@@ -7,11 +7,13 @@
 //
 //   OMP_NUM_THREADS=2 BLIS_NUM_THREADS=2 build/bench/bench_gemm_layouts
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 #ifdef FROST_HAVE_BLIS
 #include <blis.h>
@@ -35,6 +37,19 @@ double median_seconds(F&& f, int runs) {
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// A matmul or inner product over (source, weights, destination), run to completion `runs` times.
+double median_primitive_seconds(const dnnl::primitive& p, dnnl::stream& st, const std::array<memory, 3>& m,
+                                int runs) {
+  const std::unordered_map<int, memory> args = {
+      {DNNL_ARG_SRC, m[0]}, {DNNL_ARG_WEIGHTS, m[1]}, {DNNL_ARG_DST, m[2]}};
+  return median_seconds(
+      [&] {
+        p.execute(st, args);
+        st.wait();
+      },
+      runs);
 }
 
 }  // namespace
@@ -73,12 +88,7 @@ int main() {
     const dnnl::matmul::primitive_desc plain_pd(dnnl::matmul::desc(a_md, w_md, c_md), eng);
     const std::string impl = plain_pd.impl_info_str();
     dnnl::matmul plain(plain_pd);
-    const double t_plain = median_seconds(
-        [&] {
-          plain.execute(st, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, cm}});
-          st.wait();
-        },
-        runs);
+    const double t_plain = median_primitive_seconds(plain, st, {am, wm, cm}, runs);
 
     const memory::desc w_any({s.K, s.N}, memory::data_type::f32, memory::format_tag::any);
     dnnl::matmul::primitive_desc packed_pd(dnnl::matmul::desc(a_md, w_any, c_md), eng);
@@ -86,12 +96,7 @@ int main() {
     memory wp(packed_pd.weights_desc(), eng);
     dnnl::reorder(wm, wp).execute(st, wm, wp);
     st.wait();
-    const double t_packed = median_seconds(
-        [&] {
-          packed.execute(st, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, wp}, {DNNL_ARG_DST, cm}});
-          st.wait();
-        },
-        runs);
+    const double t_packed = median_primitive_seconds(packed, st, {am, wp, cm}, runs);
 
     const memory::desc src_md({s.M, s.K}, memory::data_type::f32, memory::format_tag::nc);
     const memory::desc dst_md({s.M, s.N}, memory::data_type::f32, memory::format_tag::nc);
@@ -104,12 +109,7 @@ int main() {
     dnnl::reorder(w_oi, wip).execute(st, w_oi, wip);
     st.wait();
     memory sm(src_md, eng, a.data()), dm(dst_md, eng, c.data());
-    const double t_ip = median_seconds(
-        [&] {
-          ip.execute(st, {{DNNL_ARG_SRC, sm}, {DNNL_ARG_WEIGHTS, wip}, {DNNL_ARG_DST, dm}});
-          st.wait();
-        },
-        runs);
+    const double t_ip = median_primitive_seconds(ip, st, {sm, wip, dm}, runs);
 
     double t_blis = 0;
 #ifdef FROST_HAVE_BLIS
