@@ -77,6 +77,11 @@ struct Prepared {
   memory reorder_from, reorder_to;
   std::vector<dnnl_exec_arg_t> reorder_args;
   bool page_out = false;  // hand the plain pages back after packing (sole reader, in a mapped file)
+  // The same linear over the weight as stored, for this step's first run while no current packed copy
+  // exists: a graph run once (a one-shot `frost encode`) never earns the reorder back, and packing would
+  // double its weights' resident memory for that run. Packing starts at the second run.
+  std::shared_ptr<Prepared> plain_first;
+  uint64_t runs = 0;  // this step's runs so far (a compiled graph never runs concurrently with itself)
 };
 
 struct PrepareBuilder {
@@ -129,10 +134,17 @@ thread_local bool t_executing = false;
 std::shared_lock<std::shared_mutex> current_packed(Prepared& p, uint64_t epoch);
 void* packed_data(const PackedWeight& w);
 
-void execute(const KernelContext& ctx) {
-  Prepared& p = *static_cast<Prepared*>(ctx.state);
+bool packed_is_current(PackedWeight& w, uint64_t epoch);
+
+void execute_prepared(Prepared& p, const KernelContext& ctx) {
   std::shared_lock<std::shared_mutex> packed;  // held while the primitive reads a shared packed weight
-  if (p.packed) packed = current_packed(p, ctx.state_epoch);
+  if (p.packed) {
+    if (p.runs++ == 0 && !packed_is_current(*p.packed, ctx.state_epoch)) {
+      execute_prepared(*p.plain_first, ctx);
+      return;
+    }
+    packed = current_packed(p, ctx.state_epoch);
+  }
   for (size_t i = 0; i < p.bindings.size(); ++i) {
     const Binding& b = p.bindings[i];
     void* ptr = b.slot == Slot::In       ? ctx.in[b.index].data
@@ -148,6 +160,10 @@ void execute(const KernelContext& ctx) {
   t_executing = false;
   FROST_DNNL_CHECK(status);
   FROST_DNNL_CHECK(waited);
+}
+
+void execute(const KernelContext& ctx) {
+  execute_prepared(*static_cast<Prepared*>(ctx.state), ctx);
 }
 
 // Every buffer non-empty and f32 (oneDNN 2.6 declines zero-volume tensors on some primitives).
@@ -284,6 +300,11 @@ void* packed_data(const PackedWeight& w) {
   return w.data;
 }
 
+bool packed_is_current(PackedWeight& w, uint64_t epoch) {
+  std::shared_lock<std::shared_mutex> read(w.mutex);
+  return w.epoch >= epoch;
+}
+
 // The packed copy as of `epoch` or later, held for reading: rebuilt first if older.
 std::shared_lock<std::shared_mutex> current_packed(Prepared& p, uint64_t epoch) {
   PackedWeight& w = *p.packed;
@@ -374,6 +395,9 @@ KernelPrep prepare_packed_linear(const Graph& g, const Node& n) {
     pb.p.packed_weight = pd.weights_desc();
     pb.p.page_out = sole_reader(g, n);  // and, at attach, a weight in a mapped file
     pb.finish<dnnl::matmul>(pd);
+    KernelPrep plain = prepare_linear(g, n);  // both scratchpads sit at the workspace's start
+    pb.p.plain_first = std::static_pointer_cast<Prepared>(plain.state);
+    pb.workspace = std::max(pb.workspace, plain.workspace_bytes);
     return pb.done();
   });
 }
