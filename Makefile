@@ -72,7 +72,10 @@ fuzz: deps
 	@scripts/install_deps.sh fuzz
 	@mkdir -p $(FUZZ_DIR) tests/fuzz/crashes
 	clang++ $(FUZZ_FLAGS) tests/fuzz/safetensors_fuzz.cpp loader/safetensors.cpp $(FUZZ_ENGINE) -o $(FUZZ_DIR)/safetensors_fuzz
-	clang++ $(FUZZ_FLAGS) -DFROST_SOURCE_DIR='"$(CURDIR)"' tests/fuzz/tokenizer_fuzz.cpp loader/tokenizer.cpp \
+	cmake -DOUT=$(FUZZ_DIR)/embedded_data.cpp -DNAMESPACE=frost::loader \
+	  "-DNAMES=default_vocab_text;default_vocab_notice" \
+	  "-DFILES=loader/data/bert-base-uncased-vocab.txt;loader/data/NOTICE.md" -P cmake/embed_text.cmake
+	clang++ $(FUZZ_FLAGS) tests/fuzz/tokenizer_fuzz.cpp loader/tokenizer.cpp $(FUZZ_DIR)/embedded_data.cpp \
 	  $(FUZZ_ENGINE) -lutf8proc -lcrypto -o $(FUZZ_DIR)/tokenizer_fuzz
 	clang++ $(FUZZ_FLAGS) tests/fuzz/image_fuzz.cpp loader/image.cpp loader/stb_impl.cpp loader/jpeg_decode.cpp \
 	  $(FUZZ_ENGINE) -ljpeg -o $(FUZZ_DIR)/image_fuzz

