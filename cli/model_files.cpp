@@ -1,167 +1,35 @@
 #include "cli/model_files.h"
 
-#include <filesystem>
-
 #include "cli/common.h"
-#include "engine/error.h"
-#include "loader/files.h"
-#include "loader/safetensors.h"
-#include "loader/tensor_file.h"
-#include "model/encoder.h"
 
 namespace frost::cli {
 namespace {
 
-// The value of a metadata key of a safetensors file; nullopt when the file has none (or no path).
-std::optional<std::string> recorded(const std::string& weights_path, const char* key) {
-  if (weights_path.empty() || loader::TensorFile::is_pytorch_file(weights_path)) return std::nullopt;
-  const auto file = loader::TensorFile::open(weights_path);
-  const auto it = file.metadata().find(key);
-  if (it == file.metadata().end()) return std::nullopt;
-  return it->second;
+// The command's notes and warnings on stderr, escaped for the terminal (paths are the user's bytes).
+model::Diagnostics printed() {
+  return {.note = [](const std::string& m) { note(display(m)); },
+          .warn = [](const std::string& m) { warn(display(m)); }};
 }
 
 }  // namespace
 
 model::FitConfig config_for(const std::string& option, const std::string& weights_path,
                             const std::optional<model::FitConfig>& fallback) {
-  const std::optional<std::string> json = recorded(weights_path, kConfigKey);
-  std::optional<model::FitConfig> own;
-  if (json) {
-    own = model::FitConfig::from_json(*json, weights_path + " (metadata " + kConfigKey + ")");
-    own->validate(weights_path);
-  }
-  if (option.empty()) return own ? *own : fallback ? *fallback : model::FitConfig::base();
-  std::vector<std::string> notes;
-  model::FitConfig given = model::FitConfig::named_or_file(option, &notes);
-  for (const std::string& n : notes) note(display(n));
-  if (own) {
-    model::FitConfig a = given, b = *own;
-    a.name = b.name = "";
-    if (a.to_json() != b.to_json())
-      note(display(weights_path) + " records another config ('" + own->name + "'); using --config " +
-           display(option) + " as asked — leave --config out to use the checkpoint's");
-  }
-  return given;
-}
-
-namespace {
-
-// The tokenizer and where it came from, without printing anything; nullopt for the default.
-struct ChosenTokenizer {
-  loader::WordPieceTokenizer tokenizer;
-  std::string source;
-  std::optional<std::string> vocab_file_text;  // a vocab.txt given as --vocab: its own text, as recorded
-};
-
-std::optional<ChosenTokenizer> chosen_tokenizer(const std::string& option, const std::string& weights_path,
-                                                std::vector<std::string>* notes) {
-  if (!option.empty()) {
-    loader::WordPieceTokenizer tok = loader::WordPieceTokenizer::from_path(option, notes);
-    std::optional<std::string> text;
-    if (loader::file_kind(option) == loader::FileKind::Regular) {
-      std::string raw = loader::read_regular_file(option, "vocabulary", size_t(256) << 20);
-      const size_t first = raw.find_first_not_of(" \t\r\n");
-      if (first == std::string::npos || raw[first] != '{') text = std::move(raw);  // a vocab.txt
-    }
-    return ChosenTokenizer{std::move(tok), "--vocab " + display(option), std::move(text)};
-  }
-  const std::optional<std::string> text = recorded(weights_path, kVocabKey);
-  if (!text) return std::nullopt;
-  const std::string where = weights_path + " (metadata " + kVocabKey + ")";
-  const std::optional<std::string> settings = recorded(weights_path, kTokenizerKey);
-  return ChosenTokenizer{settings
-                             ? loader::WordPieceTokenizer::from_vocab_text(
-                                   *text, where,
-                                   loader::TokenizerOptions::from_json(
-                                       *settings, weights_path + " (metadata " + kTokenizerKey + ")"))
-                             : loader::WordPieceTokenizer::from_unconfigured_vocab_text(*text, where, notes),
-                         "the vocabulary recorded in " + display(weights_path), *text};
-}
-
-}  // namespace
-
-std::optional<std::string> vocab_text_for(const std::string& option, const std::string& weights_path) {
-  std::optional<ChosenTokenizer> c = chosen_tokenizer(option, weights_path, nullptr);
-  if (!c) return std::nullopt;
-  return c->vocab_file_text ? *c->vocab_file_text : c->tokenizer.vocab_text();
-}
-
-std::map<std::string, std::string> tokenizer_metadata_for(const std::string& option,
-                                                          const std::string& weights_path) {
-  std::optional<ChosenTokenizer> c = chosen_tokenizer(option, weights_path, nullptr);
-  if (!c) return {};
-  return {{kVocabKey, c->vocab_file_text ? *c->vocab_file_text : c->tokenizer.vocab_text()},
-          {kTokenizerKey, c->tokenizer.options().to_json()}};
-}
-
-std::string tokenizer_in(const std::string& folder) {
-  for (const char* name : {"tokenizer.json", "vocab.txt"})
-    if (loader::file_kind((std::filesystem::path(folder) / name).string()) != loader::FileKind::Missing)
-      return folder.empty() ? std::string(".") : folder;
-  return "";
+  return model::config_for(option, weights_path, fallback, printed());
 }
 
 loader::WordPieceTokenizer tokenizer_for(const std::string& option, const std::string& weights_path,
                                          const model::FitConfig& config) {
-  std::vector<std::string> notes;
-  std::optional<loader::WordPieceTokenizer> tok;
-  std::string source;
-  if (std::optional<ChosenTokenizer> c = chosen_tokenizer(option, weights_path, &notes)) {
-    tok = std::move(c->tokenizer);
-    source = c->source;
-  } else {
-    tok = loader::default_uncased_tokenizer();
-    source = "the default vocabulary (BERT uncased, the reference's)";
-  }
-  for (const std::string& n : notes) note(n);
-  // The encoder refuses a vocabulary that does not fit too; here the message can say what to pass.
-  const int64_t tokens = int64_t(tok->vocab_size()), rows = config.text.vocab_size;
-  const std::string what =
-      weights_path.empty()
-          ? "give a config whose text.vocab_size fits it (a JSON config; frost synthetic's vocab.txt fits "
-            "the "
-            "tiny config)"
-          : std::string(option.empty() ? "give --vocab, the vocab.txt" : "give the vocab.txt") +
-                " the weights were trained with (frost synthetic writes one beside its set; checkpoints from "
-                "frost train record theirs)";
-  FROST_CHECK(model::vocabulary_fits(tokens, rows), InvalidArgument,
-              source << " has " << tokens << " tokens but the text model of config '" << config.name
-                     << "' has a word-embedding table of " << rows << " rows — " << what);
-  return std::move(*tok);
+  return model::tokenizer_for(option, weights_path, config, printed());
 }
 
 model::WeightSet load_towers(const model::FitConfig& config, const std::string& weights_path,
                              model::Towers towers) {
-  // A Hugging Face text model or a timm ViT given as --weights: say what it is and what takes it, instead
-  // of listing a hundred missing tensors.
-  {
-    const auto file = loader::TensorFile::open(weights_path);
-    for (const std::string& n : file.notes()) note(display(weights_path) + ": " + display(n));
-    bool fit = false, hf_text = false, vit = false;
-    for (const loader::TensorEntry& e : file.tensors()) {
-      const std::string& n = e.name;
-      fit = fit || n.find("text_model.") != std::string::npos || n.find("video_model.") != std::string::npos;
-      hf_text = hf_text || n.rfind("distilbert.", 0) == 0 || n.rfind("bert.", 0) == 0 ||
-                n.rfind("embeddings.word_embeddings.", 0) == 0;
-      vit = vit || n.rfind("patch_embed.", 0) == 0 || n.rfind("blocks.0.attn.qkv.", 0) == 0;
-    }
-    FROST_CHECK(fit || !hf_text, InvalidArgument,
-                display(weights_path)
-                    << " is a Hugging Face text model (DistilBERT/BERT names), not a Frozen in "
-                       "Time checkpoint: it has no projection, so no embeddings — `frost encode "
-                       "text --text-weights` gives its features; `frost train --text-weights` "
-                       "starts a Frozen in Time model from it");
-    FROST_CHECK(fit || !vit, InvalidArgument,
-                display(weights_path)
-                    << " is a timm ViT (patch_embed.*, blocks.*), not a Frozen in Time "
-                       "checkpoint — `frost train --video-weights` starts a Frozen in Time model "
-                       "from it, as the reference does");
-  }
-  model::WeightSet w =
-      model::load_weights(config, {{weights_path, model::WeightSource::FrozenInTime}}, {.towers = towers});
-  for (const std::string& m : w.warnings) warn(m);
-  return w;
+  return model::load_towers(config, weights_path, towers, printed());
+}
+
+std::string video_hash_of(const std::string& weights_path, const model::WeightSet& weights) {
+  return model::video_hash_of(weights_path, weights, printed());
 }
 
 }  // namespace frost::cli

@@ -100,6 +100,11 @@ size_t DualEncoder::weight_bytes() const {
   return weights_->bytes(StateKind::Parameter);
 }
 
+const loader::WordPieceTokenizer& DualEncoder::tokenizer() const {
+  FROST_CHECK(tokenizer_.has_value(), InvalidArgument, "this encoder was built without a tokenizer");
+  return *tokenizer_;
+}
+
 Embeddings DualEncoder::encode_text(const std::vector<std::string>& captions) {
   FROST_CHECK(tokenizer_.has_value(), InvalidArgument,
               "this encoder was built without a tokenizer, so it cannot encode text");

@@ -76,6 +76,8 @@ class DualEncoder {
   Embeddings encode_images(const std::vector<std::string>& paths, const loader::VideoLimits& limits = {});
 
   const FitConfig& config() const { return config_; }
+  // The tokenizer encode_text uses; InvalidArgument when the encoder was built without one.
+  const loader::WordPieceTokenizer& tokenizer() const;
   const EncoderOptions& options() const { return options_; }
   // Replaces the weights (a training run's current ones, for validation), copying them into the buffers
   // every graph compiled so far computes on. The set must hold every weight the encoder holds, in the same

@@ -1,7 +1,9 @@
 #include "retrieval/index.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -219,6 +221,30 @@ IndexLock::IndexLock(const std::string& index_path) {
 
 IndexLock::~IndexLock() {
   if (fd_ >= 0) ::close(fd_);  // releases the flock; the file stays (removing it would race a new writer)
+}
+
+namespace {
+int64_t mtime_ns(const struct stat& st) {
+  return int64_t(st.st_mtim.tv_sec) * 1000000000 + int64_t(st.st_mtim.tv_nsec);
+}
+}  // namespace
+
+ItemStamp stamp_of(const std::string& path) {
+  struct stat st {};
+  FROST_CHECK(::stat(path.c_str(), &st) == 0, BadFile, path << ": " << std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) return {int64_t(st.st_size), mtime_ns(st)};
+  ItemStamp stamp{0, mtime_ns(st)};
+  DIR* dir = ::opendir(path.c_str());
+  FROST_CHECK(dir != nullptr, BadFile, path << ": " << std::strerror(errno));
+  while (const dirent* e = ::readdir(dir)) {
+    struct stat f {};
+    const std::string child = path + "/" + e->d_name;
+    if (::stat(child.c_str(), &f) != 0 || !S_ISREG(f.st_mode)) continue;
+    stamp.size += int64_t(f.st_size);
+    stamp.mtime_ns = std::max(stamp.mtime_ns, mtime_ns(f));
+  }
+  ::closedir(dir);
+  return stamp;
 }
 
 }  // namespace frost::retrieval

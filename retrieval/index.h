@@ -68,6 +68,15 @@ class Index {
   void reindex();
 };
 
+// A file's size and modification time (ns), which an index records per item to tell a changed file; for a
+// folder of frames, the sum of its regular files' sizes and the newest one's time. Throws BadFile naming
+// the path when it cannot be read.
+struct ItemStamp {
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+};
+ItemStamp stamp_of(const std::string& path);
+
 // Holds "<index>.lock" (flock, exclusive; beside the file the path resolves to) while alive: a second writer
 // of the same index fails at once with InvalidArgument naming the file, instead of both writing. The kernel
 // drops the lock when the process dies, so a killed writer leaves no stale lock.
