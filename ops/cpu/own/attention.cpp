@@ -22,13 +22,13 @@
 #include "engine/attention_geometry.h"
 #include "engine/kernel.h"
 #include "engine/random.h"
+#include "ops/cpu/own/clones.h"
 #include "ops/cpu/parallel.h"
 #include "ops/registration.h"
 
 namespace frost::ops {
 namespace {
 
-#define FROST_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #define FROST_INLINE inline __attribute__((always_inline))
 
 constexpr int64_t kQueryBlock = 16;  // query rows sharing each key row while it is in L1

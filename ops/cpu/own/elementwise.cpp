@@ -10,13 +10,12 @@
 
 #include "engine/kernel.h"
 #include "engine/random.h"
+#include "ops/cpu/own/clones.h"
 #include "ops/cpu/parallel.h"
 #include "ops/registration.h"
 
 namespace frost::ops {
 namespace {
-
-#define FROST_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
 // The period of `operand` inside `out`: its element count when it is `out`'s trailing dims repeated
 // (leading dims 1 or absent), else 0.

@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "engine/kernel.h"
+#include "ops/cpu/own/clones.h"
 #include "ops/cpu/parallel.h"
 #include "ops/registration.h"
 
@@ -39,10 +40,7 @@ int64_t matrix_offset(int64_t batch_index, const Shape& operand, const Shape& ba
 
 // C (M x N) = op(A) B with B not transposed: for each row, accumulate a[m,k] * B[k, :] into C[m, :]; the
 // inner loop runs along contiguous rows of B and C, which the compiler vectorises.
-// Compiled twice, x86-64-v3 (AVX2 + FMA, chosen by CPU features, not model: "arch=haswell" would leave AMD
-// CPUs on the baseline) and baseline x86-64; the loader picks one at start-up (GCC target_clones: the
-// run-time dispatch of DESIGN principle 10, no -march flag).
-#define FROST_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+// Compiled twice: x86-64-v3 and baseline (FROST_CPU_CLONES, ops/cpu/own/clones.h).
 FROST_CPU_CLONES void rows_times_b(const float* __restrict A, const float* __restrict B, float* __restrict C,
                                    int64_t m0, int64_t m1, int64_t M, int64_t K, int64_t N, bool ta) {
   for (int64_t m = m0; m < m1; ++m) std::fill(C + m * N, C + (m + 1) * N, 0.0f);

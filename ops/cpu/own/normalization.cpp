@@ -14,13 +14,12 @@
 #include <cmath>
 
 #include "engine/kernel.h"
+#include "ops/cpu/own/clones.h"
 #include "ops/cpu/parallel.h"
 #include "ops/registration.h"
 
 namespace frost::ops {
 namespace {
-
-#define FROST_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
 constexpr int kLanes = 16;
 

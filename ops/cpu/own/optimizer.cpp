@@ -8,13 +8,12 @@
 #include <cmath>
 
 #include "engine/kernel.h"
+#include "ops/cpu/own/clones.h"
 #include "ops/cpu/parallel.h"
 #include "ops/registration.h"
 
 namespace frost::ops {
 namespace {
-
-#define FROST_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
 struct AdamWCoefficients {
   float b1, one_minus_b1, b2, one_minus_b2, eps, pre_decay, sqrt_bc2, step, post_decay;
