@@ -3,6 +3,7 @@
 #   make test            install what is missing, build, run the whole test suite
 #   make test-sanitize   the suite under AddressSanitizer + UndefinedBehaviorSanitizer (CUDA off), less the
 #                        tests labelled heavy (release build only)
+#   make test-race       the C API's threads under ThreadSanitizer (tests/capi_race_test.cpp)
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
 JOBS ?= $(shell nproc)
@@ -12,7 +13,7 @@ CMAKE_ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build test demo test-sanitize bench bench-full bench-rss bench-kernels fuzz format clean
+.PHONY: all deps build test demo test-sanitize test-race bench bench-full bench-rss bench-kernels fuzz format clean
 
 all: build
 
@@ -38,6 +39,16 @@ test-sanitize: deps
 	@cmake --build $(SANITIZE_BUILD) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(SANITIZE_BUILD) -j $(JOBS) --output-on-failure -LE heavy
+
+# The C API's thread safety under ThreadSanitizer: a TSan build of the library and tests/capi_race_test.cpp
+# (eight threads on one model and one index). Only that program is built: the rest is the release suite's.
+RACE_BUILD ?= build-race
+test-race: deps
+	@cmake -S . -B $(RACE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFROST_TSAN=ON -DFROST_CUDA=OFF \
+	  -DFROST_BUILD_BENCH=OFF >/dev/null
+	@cmake --build $(RACE_BUILD) -j $(JOBS) --target capi_race_test
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir $(RACE_BUILD) -R '^capi_race$$' \
+	  --output-on-failure
 
 # frost beside PyTorch eager (bench) and also torch.compile and ONNX Runtime (bench-full), side by side in
 # one run (bench/compare_pytorch.py; docs/benchmarks.md). The first run makes the Python environment of

@@ -19,6 +19,7 @@ packages=(
   ffmpeg                                 # the ffmpeg command: the video tests encode their test videos
   qemu-user                              # tests: the op table on an emulated CPU without AVX (baseline kernels)
   chromium                               # tests: `frost demo`'s HTML page rendered in a headless browser
+  python3-venv python3-pip python3-numpy  # tests: the Python module installed with pip into a fresh venv
 )
 
 # `install_deps.sh fuzz` adds what `make fuzz` needs: clang with its libFuzzer runtime.
