@@ -20,6 +20,7 @@ packages=(
   qemu-user                              # tests: the op table on an emulated CPU without AVX (baseline kernels)
   chromium                               # tests: `frost demo`'s HTML page rendered in a headless browser
   python3-venv python3-pip python3-numpy  # tests: the Python module installed with pip into a fresh venv
+  strace                                 # tests: an installed frost opens nothing of the source or build tree
 )
 
 # `install_deps.sh fuzz` adds what `make fuzz` needs: clang with its libFuzzer runtime.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs frost to a temporary prefix, moves the prefix, and uses it as a product would (issue 21):
 #  - nothing installed names the source or build tree (the binaries are stripped of debug paths first);
-#  - the installed `frost` runs from elsewhere and carries its default vocabulary inside itself;
+#  - the installed `frost` runs from elsewhere and carries its default vocabulary inside itself, and neither
+#    it nor the example opens any file of the source or build tree (strace): as if both were deleted;
 #  - examples/embed builds against the moved prefix through find_package (shared, then static) and through
 #    pkg-config, links frost alone, and ranks captions for a clip — under ASan in the sanitizer build.
 #   tests/install_test.sh SOURCE_DIR BUILD_DIR release|sanitize
@@ -12,8 +13,13 @@ trap 'rm -rf "$work"' EXIT
 fail() { echo "install_test: $*" >&2; exit 1; }
 
 cmake --install "$build" --prefix "$work/first" --strip > "$work/install.log"
-# No installed file refers to where frost was built: a moved or copied prefix must work.
-for f in $(find "$work/first" -type f ! -name '*.a'); do
+# No installed file refers to where frost was built: a moved or copied prefix must work. (In the sanitizer
+# build, UBSan's checks carry the source locations of the headers they were compiled from — diagnostics of a
+# build that is never shipped — so only its text files are searched; the traced runs below still show that
+# nothing there is read.)
+binaries=()
+[ "$mode" = sanitize ] && binaries=(! -name '*.so*' ! -path '*/bin/*')
+for f in $(find "$work/first" -type f ! -name '*.a' "${binaries[@]}"); do
   if grep -q -a -F -e "$src" -e "$build" "$f"; then
     grep -a -o -F -e "$src" -e "$build" "$f" | head -3 >&2
     fail "$f names the source or build tree"
@@ -26,17 +32,32 @@ lib=$(find "$P" -name 'libfrost.so' -printf '%h\n' | head -1)
 [ -f "$P/include/frost/frost.h" ] && [ -f "$P/include/frost/frost.hpp" ] || fail "headers missing"
 [ -f "$P/share/doc/frost/NOTICE.md" ] || fail "the vocabulary's notice is not installed"
 
-fixtures=$src/tests/parity/fixtures
-weights=$fixtures/tiny_dual_weights.safetensors vocab=$fixtures/tiny_vocab.txt
-clip=$src/tests/fixtures/images/quadrants.png
+# The inputs, copied out of the source tree: every file the runs below open must be outside it.
+mkdir "$work/data"
+cp "$src/tests/parity/fixtures/tiny_dual_weights.safetensors" "$src/tests/parity/fixtures/tiny_vocab.txt" \
+   "$src/tests/fixtures/images/quadrants.png" "$work/data/"
+weights=$work/data/tiny_dual_weights.safetensors vocab=$work/data/tiny_vocab.txt clip=$work/data/quadrants.png
 cd "$work"  # nowhere near the source tree
+# Runs a command under strace and fails if it opened (or tried to open) anything in the source or build tree.
+untethered() {
+  local rc=0
+  # LeakSanitizer cannot run under ptrace: leaks are checked in the untraced runs of the examples.
+  ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
+    strace -f -qq -e trace=open,openat,openat2,execve,stat,newfstatat,access -o trace.txt "$@" || rc=$?
+  if grep -q -F -e "\"$src/" -e "\"$build/" trace.txt; then
+    grep -F -e "\"$src/" -e "\"$build/" trace.txt | head -3 >&2
+    fail "$1 touched the source or build tree"
+  fi
+  grep -q execve trace.txt || fail "strace recorded nothing: is ptrace allowed here?"
+  return $rc
+}
 # The installed command: the default vocabulary is read from the binary (30,522 tokens, which do not fit the
 # tiny model's table: the error says so, so the vocabulary was found); with --vocab it encodes.
-if "$P/bin/frost" encode text --weights "$weights" --config tiny "a dog" --out t.npy 2> err.txt; then
+if untethered "$P/bin/frost" encode text --weights "$weights" --config tiny "a dog" --out t.npy 2> err.txt; then
   fail "the default vocabulary fitted the tiny model?"
 fi
 grep -q "30522 tokens" err.txt || { cat err.txt >&2; fail "the installed frost did not read its built-in vocabulary"; }
-"$P/bin/frost" encode text --weights "$weights" --config tiny --vocab "$vocab" "a dog" --out t.npy \
+untethered "$P/bin/frost" encode text --weights "$weights" --config tiny --vocab "$vocab" "a dog" --out t.npy \
   || fail "the installed frost cannot encode"
 
 flags=()
@@ -44,10 +65,11 @@ if [ "$mode" = sanitize ]; then
   san="-fsanitize=address,undefined -fno-omit-frame-pointer"
   flags=(-DCMAKE_C_FLAGS="$san" -DCMAKE_CXX_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san")
 fi
-run_example() {  # $1: the binary; ranks two captions for one clip, best first
-  "$1" "$weights" "$clip" "dog running on the beach" "a man is cooking food" --config tiny --vocab "$vocab" \
-    > ranked.txt || fail "$1 failed"
+run_example() {  # $1: the binary; ranks two captions for one clip, best first: untraced, then traced
+  local args=("$weights" "$clip" "dog running on the beach" "a man is cooking food" --config tiny --vocab "$vocab")
+  "$1" "${args[@]}" > ranked.txt || fail "$1 failed"
   [ "$(wc -l < ranked.txt)" = 2 ] || { cat ranked.txt >&2; fail "$1 printed no ranking"; }
+  untethered "$1" "${args[@]}" > /dev/null || fail "$1 failed under strace"
 }
 for linkage in shared static; do
   static=OFF
