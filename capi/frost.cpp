@@ -279,6 +279,8 @@ const char* frost_status_name(frost_status status) {
       return "FROST_OUT_OF_MEMORY";
     case FROST_INTERNAL:
       return "FROST_INTERNAL";
+    case FROST_STATUS_FORCE_INT32:  // not a status
+      break;
   }
   return "unknown";
 }
@@ -496,7 +498,7 @@ frost_status frost_similarity(const float* a, size_t a_rows, const float* b, siz
     FROST_CHECK(dim >= 1, InvalidArgument, "dim is 0");
     require_room(a_rows, dim, SIZE_MAX, "a");
     require_room(b_rows, dim, SIZE_MAX, "b");
-    require_room(a_rows, std::max<size_t>(b_rows, 1), capacity, "scores");
+    if (b_rows > 0) require_room(a_rows, b_rows, capacity, "scores");
     if (a_rows > 0) require(a, "a");
     if (b_rows > 0) require(b, "b");
     if (a_rows > 0 && b_rows > 0) require(scores, "scores");
@@ -591,22 +593,34 @@ void frost_index_free(frost_index* index) {
 
 size_t frost_index_size(const frost_index* index) {
   if (index == nullptr) return 0;
-  std::shared_lock<std::shared_mutex> lock(index->mutex);
-  return index->index.size();
+  try {  // nothing may leave an extern "C" function: a lock that cannot be taken is a size of 0
+    std::shared_lock<std::shared_mutex> lock(index->mutex);
+    return index->index.size();
+  } catch (...) {
+    return 0;
+  }
 }
 
 size_t frost_index_dim(const frost_index* index) {
-  return index != nullptr ? size_t(index->index.dim()) : 0;
+  return index != nullptr ? size_t(index->index.dim()) : 0;  // fixed at creation: no lock
 }
 
-frost_status frost_index_item(const frost_index* index, size_t row, const char** name) {
+frost_status frost_index_item(const frost_index* index, size_t row, char* name, size_t capacity,
+                              size_t* length) {
   return guarded(__func__, [&] {
     require(index, "index");
-    require(name, "name");
+    require(length, "length");
+    if (capacity > 0) require(name, "name");
     std::shared_lock<std::shared_mutex> lock(index->mutex);
     FROST_CHECK(row < index->index.size(), InvalidArgument,
                 "row " << row << " is past the index's " << index->index.size() << " items");
-    *name = index->index.item(row).path.c_str();
+    const std::string& path = index->index.item(row).path;
+    *length = path.size();
+    if (name == nullptr && capacity == 0) return;  // the size query
+    FROST_CHECK(capacity > path.size(), InvalidArgument,
+                "name holds " << capacity << " bytes; the item's name needs " << path.size() + 1
+                              << " with its terminating NUL");
+    std::memcpy(name, path.c_str(), path.size() + 1);
   });
 }
 
@@ -628,15 +642,23 @@ frost_status frost_index_add_videos(frost_index* index, frost_model* model, cons
     frost_model& m = model_of(model);
     m.require_tower(FROST_TOWERS_VIDEO);
     const std::vector<std::string> inputs = strings_of(paths, count, "paths");
-    std::lock_guard<std::mutex> model_lock(m.mutex);
-    const CallThreads threads(m);
-    std::unique_lock<std::shared_mutex> lock(ix.mutex);
-    require_same_model(ix, m);
-    std::vector<frost::retrieval::ItemStamp> stamps;
-    for (const std::string& p : inputs) stamps.push_back(frost::retrieval::stamp_of(p));
+    // Encoded under the model's lock only (the callbacks run meanwhile, and readers of the index go on);
+    // the index is then changed at once, all items or none: a failure or a cancel adds nothing.
     std::vector<float> rows(inputs.size() * m.dim());
+    std::vector<frost::retrieval::ItemStamp> stamps;
     std::vector<std::vector<int64_t>> frames;
-    encode_paths(m, inputs, false, rows.data(), &frames);
+    {
+      std::lock_guard<std::mutex> model_lock(m.mutex);
+      const CallThreads threads(m);
+      require_same_model(ix, m);  // the index's model never changes: no index lock needed
+      for (const std::string& p : inputs) stamps.push_back(frost::retrieval::stamp_of(p));
+      encode_paths(m, inputs, false, rows.data(), &frames);
+    }
+    for (size_t i = 0; i < rows.size(); ++i)
+      FROST_CHECK(
+          std::isfinite(rows[i]), Numerical,
+          inputs[i / m.dim()] << ": its embedding is not finite (NaN or Inf weights?); nothing was added");
+    std::unique_lock<std::shared_mutex> lock(ix.mutex);
     for (size_t i = 0; i < inputs.size(); ++i)
       ix.index.add({inputs[i], stamps[i].size, stamps[i].mtime_ns, std::move(frames[i])},
                    std::span<const float>(rows.data() + i * m.dim(), m.dim()));
@@ -678,10 +700,7 @@ frost_status frost_index_search_text(frost_index* index, frost_model* model, con
     {
       std::lock_guard<std::mutex> model_lock(m.mutex);
       const CallThreads threads(m);
-      {
-        std::shared_lock<std::shared_mutex> lock(ix.mutex);
-        require_same_model(ix, m);
-      }
+      require_same_model(ix, m);  // the index's model never changes: no index lock needed
       const HostTensor e = m.encoder->encode_text({caption}).embedding;
       query.assign(e.data<float>(), e.data<float>() + e.numel());
     }

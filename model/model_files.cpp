@@ -179,7 +179,9 @@ std::string recorded_video_hash(const std::string& weights_path) {
 }
 
 std::string model_identity(const std::string& config_json) {
-  nlohmann::json j = nlohmann::json::parse(config_json);
+  nlohmann::json j = nlohmann::json::parse(config_json, nullptr, /*allow_exceptions=*/false);
+  FROST_CHECK(j.is_object(), BadFile,
+              "a model config that is not a JSON object: " << config_json.substr(0, 80));
   j.erase("name");
   return j.dump();
 }

@@ -68,6 +68,7 @@ WeightSet load_towers(const FitConfig& config, const std::string& weights_path, 
 std::string recorded_video_hash(const std::string& weights_path);
 
 // A config as a model identity (its JSON without the name), for comparing an index's config with a model's.
+// Throws BadFile for text that is not a JSON object (a damaged index's config).
 std::string model_identity(const std::string& config_json);
 
 // The weights file's recorded video-tower hash (metadata kVideoHashKey, written by frost's exports), or —

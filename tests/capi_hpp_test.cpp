@@ -1,5 +1,5 @@
 // frost.hpp, the header-only C++ wrapper, compiled as C++17 (a product's compiler may be older than
-// frost's C++20): RAII handles, results in vectors, failures as frost::Error carrying the C status.
+// frost's C++20): RAII handles, results in vectors, failures as frost::ApiError carrying the C status.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -48,7 +48,7 @@ TEST(FrostHpp, FailuresThrowWithTheirStatus) {
   try {
     frost::Model missing("/nonexistent/weights.safetensors", &o);
     FAIL() << "opened a missing file";
-  } catch (const frost::Error& e) {
+  } catch (const frost::ApiError& e) {
     EXPECT_EQ(e.status(), FROST_BAD_FILE);
     EXPECT_NE(std::string(e.what()).find("/nonexistent/weights.safetensors"), std::string::npos) << e.what();
   }
@@ -63,7 +63,7 @@ TEST(FrostHpp, FailuresThrowWithTheirStatus) {
   try {
     index.add("c", std::vector<float>(31));
     FAIL() << "added a 31-wide embedding";
-  } catch (const frost::Error& e) {
+  } catch (const frost::ApiError& e) {
     EXPECT_EQ(e.status(), FROST_INVALID_ARGUMENT);
   }
 }

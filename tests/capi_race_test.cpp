@@ -79,13 +79,24 @@ int main(int argc, char** argv) {
             check(n == 1 && hits[0].row == size_t(rep), "search_text finds the caption's own row");
             break;
           case 3: {
-            const std::string name = "extra " + std::to_string(t) + " " + std::to_string(rep);
+            // Short names (held inside std::string, so a reallocation of the items moves them), replaced
+            // and removed while other threads read names and search.
+            const std::string name = "x" + std::to_string(t) + std::to_string(rep);
             check(frost_index_add(index, name.c_str(), want_frames.data(), D) == FROST_OK, "add");
+            check(frost_index_add(index, name.c_str(), want_text.data(), D) == FROST_OK, "replace");
+            check(frost_index_add(index, "tmp", want_frames.data(), D) == FROST_OK, "add tmp");
+            int removed = 0;
+            check(frost_index_remove(index, "tmp", &removed) == FROST_OK, "remove");
             check(frost_index_search(index, want_text.data(), D, 4, hits, &n) == FROST_OK, "search");
-            const char* item = nullptr;
-            check(frost_index_item(index, hits[0].row, &item) == FROST_OK && item != nullptr &&
-                      std::strcmp(item, captions[0]) == 0,
+            char item[64];
+            size_t length = 0;
+            check(frost_index_item(index, hits[0].row, item, sizeof item, &length) == FROST_OK &&
+                      std::strcmp(item, captions[0]) == 0 && length == std::strlen(captions[0]),
                   "search finds the query's own row");
+            for (size_t row = 0; row < N; ++row)
+              check(frost_index_item(index, row, item, sizeof item, &length) == FROST_OK &&
+                        std::strcmp(item, captions[row]) == 0,
+                    "the captions' rows keep their names");
             size_t ids_n = 0;
             int32_t ids[16];
             check(frost_tokenize(model, captions[1], ids, 16, &ids_n) == FROST_OK && ids_n > 2, "tokenize");

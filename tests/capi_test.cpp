@@ -62,6 +62,17 @@ frost::model::DualEncoder reference_encoder() {
                                    frost::loader::WordPieceTokenizer::from_path(kVocab));
 }
 
+// The name of an index item through the C API's copy-out call.
+std::string item_name(const frost_index* ix, size_t row) {
+  size_t length = 0;
+  if (frost_index_item(ix, row, nullptr, 0, &length) != FROST_OK)
+    return "<" + std::string(frost_last_error()) + ">";
+  std::string name(length + 1, '\0');
+  if (frost_index_item(ix, row, name.data(), name.size(), &length) != FROST_OK) return "<failed>";
+  name.resize(length);
+  return name;
+}
+
 std::vector<const char*> c_strings(const std::vector<std::string>& v) {
   std::vector<const char*> out;
   for (const std::string& s : v) out.push_back(s.c_str());
@@ -227,6 +238,9 @@ TEST(CApiSimilarity, IsTheReferencesCosine) {
   const std::vector<float> want = {0, float(1 / std::sqrt(2.0)), 0, 0.8f, float(7 / (5 * std::sqrt(2.0))), 0};
   for (size_t i = 0; i < 6; ++i) EXPECT_NEAR(s[i], want[i], 1e-6) << i;
   EXPECT_EQ(frost_similarity(a.data(), 2, b.data(), 3, 3, s.data(), 5), FROST_INVALID_ARGUMENT);
+  // No rows on one side: nothing to write, nothing needed.
+  EXPECT_EQ(frost_similarity(a.data(), 2, nullptr, 0, 3, nullptr, 0), FROST_OK) << frost_last_error();
+  EXPECT_EQ(frost_similarity(nullptr, 0, b.data(), 3, 3, nullptr, 0), FROST_OK) << frost_last_error();
   EXPECT_EQ(frost_similarity(a.data(), 2, b.data(), 3, 0, s.data(), 6), FROST_INVALID_ARGUMENT);
   EXPECT_EQ(frost_similarity(nullptr, 2, b.data(), 3, 3, s.data(), 6), FROST_INVALID_ARGUMENT);
 }
@@ -262,7 +276,7 @@ TEST_F(CApi, MisuseIsAnErrorNamingTheArgument) {
   expect(frost_index_create(model_, nullptr), "index is NULL");
   expect(frost_index_load(nullptr, nullptr), "path is NULL");
   expect(frost_index_save(nullptr, "x"), "index is NULL");
-  expect(frost_index_item(nullptr, 0, &caption), "index is NULL");
+  expect(frost_index_item(nullptr, 0, nullptr, 0, &n), "index is NULL");
   expect(frost_index_add(nullptr, "x", out, 32), "index is NULL");
   expect(frost_index_add_videos(nullptr, model_, &caption, 1), "index is NULL");
   expect(frost_index_remove(nullptr, "x", nullptr), "index is NULL");
@@ -285,7 +299,7 @@ TEST_F(CApi, BadOptionsAndFilesAreRefused) {
   EXPECT_NE(std::string(frost_last_error()).find("huge"), std::string::npos) << frost_last_error();
   o = tiny_options();
   o.backend = "tpu";
-  EXPECT_NE(frost_model_open(kWeights.c_str(), &o, &m), FROST_OK);
+  EXPECT_EQ(frost_model_open(kWeights.c_str(), &o, &m), FROST_UNSUPPORTED);
   EXPECT_NE(std::string(frost_last_error()).find("tpu"), std::string::npos) << frost_last_error();
   o = tiny_options();
   o.struct_size = 8;
@@ -404,9 +418,17 @@ TEST_F(CApi, IndexAddsSearchesSavesAndLoads) {
   size_t n = 0;
   ASSERT_EQ(frost_index_search(ix, e.data(), 32, 5, hits, &n), FROST_OK);
   ASSERT_EQ(n, 3u);
-  const char* name = nullptr;
-  ASSERT_EQ(frost_index_item(ix, hits[0].row, &name), FROST_OK);
-  EXPECT_EQ(std::string(name), videos[1]) << "a video's own embedding finds it first";
+  EXPECT_EQ(item_name(ix, hits[0].row), videos[1]) << "a video's own embedding finds it first";
+  // The name's copy: the length alone, a buffer one byte short (no room for the NUL), the exact size.
+  size_t length = 0;
+  ASSERT_EQ(frost_index_item(ix, hits[0].row, nullptr, 0, &length), FROST_OK);
+  EXPECT_EQ(length, videos[1].size());
+  std::vector<char> buffer(length + 1, 'x');
+  EXPECT_EQ(frost_index_item(ix, hits[0].row, buffer.data(), length, &length), FROST_INVALID_ARGUMENT);
+  EXPECT_EQ(buffer[0], 'x') << "nothing written into a short buffer";
+  ASSERT_EQ(frost_index_item(ix, hits[0].row, buffer.data(), length + 1, &length), FROST_OK);
+  EXPECT_STREQ(buffer.data(), videos[1].c_str());
+  EXPECT_EQ(frost_index_item(ix, hits[0].row, nullptr, 8, &length), FROST_INVALID_ARGUMENT);
   EXPECT_NEAR(hits[0].score, 1.0f, 1e-5);
   EXPECT_GE(hits[0].score, hits[1].score);
   EXPECT_GE(hits[1].score, hits[2].score);
@@ -419,7 +441,7 @@ TEST_F(CApi, IndexAddsSearchesSavesAndLoads) {
   ASSERT_EQ(frost_encode_videos(m, c.data(), 3, all.data(), all.size()), FROST_OK);
   ASSERT_EQ(frost_similarity(t.data(), 1, all.data(), 3, 32, s.data(), 3), FROST_OK);
   for (size_t i = 0; i < n; ++i) {
-    ASSERT_EQ(frost_index_item(ix, hits[i].row, &name), FROST_OK);
+    const std::string name = item_name(ix, hits[i].row);
     const size_t v = size_t(std::find(videos.begin(), videos.end(), name) - videos.begin());
     ASSERT_LT(v, 3u);
     EXPECT_NEAR(hits[i].score, s[v], 1e-5) << name;
@@ -435,7 +457,7 @@ TEST_F(CApi, IndexAddsSearchesSavesAndLoads) {
   EXPECT_EQ(removed, 1);
   ASSERT_EQ(frost_index_remove(ix, "custom", &removed), FROST_OK);
   EXPECT_EQ(removed, 0);
-  EXPECT_EQ(frost_index_item(ix, 3, &name), FROST_INVALID_ARGUMENT);
+  EXPECT_EQ(frost_index_item(ix, 3, nullptr, 0, &length), FROST_INVALID_ARGUMENT);
   EXPECT_EQ(frost_index_search(ix, e.data(), 31, 1, hits, &n), FROST_INVALID_ARGUMENT);
   EXPECT_EQ(frost_index_search(ix, e.data(), 32, 0, hits, &n), FROST_INVALID_ARGUMENT);
   e[3] = std::nanf("");
@@ -457,6 +479,45 @@ TEST_F(CApi, IndexAddsSearchesSavesAndLoads) {
   EXPECT_NE(frost_index_save(ix, dir_.c_str()), FROST_OK);
   frost_index_free(back);
   frost_index_free(ix);
+  frost_model_free(m);
+}
+
+// Adding videos to an index is all or nothing: an input that fails, or a cancel, adds nothing; the
+// callbacks run while the index stays readable (a progress callback that reads the index does not block).
+TEST_F(CApi, AddingVideosIsAllOrNothing) {
+  struct Watch {
+    frost_index* ix = nullptr;
+    std::vector<size_t> sizes;
+    bool cancel = false;
+    static int report(void* user, size_t, size_t) {
+      auto* w = static_cast<Watch*>(user);
+      w->sizes.push_back(frost_index_size(w->ix));  // reads the index from inside add_videos
+      return w->cancel ? 1 : 0;
+    }
+  } watch;
+  frost_model_options o = tiny_options();
+  o.batch_size = 1;
+  o.progress = &Watch::report;
+  o.progress_user = &watch;
+  frost_model* m = nullptr;
+  ASSERT_EQ(frost_model_open(kWeights.c_str(), &o, &m), FROST_OK);
+  ASSERT_EQ(frost_index_create(m, &watch.ix), FROST_OK);
+  const std::vector<std::string> good = {frame_folder("g0", 4, 1), frame_folder("g1", 4, 2)};
+  std::vector<std::string> with_missing = good;
+  with_missing.push_back(dir_ + "/missing");
+  std::vector<const char*> c = c_strings(with_missing);
+  EXPECT_EQ(frost_index_add_videos(watch.ix, m, c.data(), c.size()), FROST_BAD_FILE);
+  EXPECT_EQ(frost_index_size(watch.ix), 0u) << "a failed input added the others";
+  watch.cancel = true;
+  c = c_strings(good);
+  EXPECT_EQ(frost_index_add_videos(watch.ix, m, c.data(), c.size()), FROST_CANCELLED);
+  EXPECT_EQ(frost_index_size(watch.ix), 0u) << "a cancelled call added items";
+  watch.cancel = false;
+  watch.sizes.clear();
+  ASSERT_EQ(frost_index_add_videos(watch.ix, m, c.data(), c.size()), FROST_OK) << frost_last_error();
+  EXPECT_EQ(frost_index_size(watch.ix), 2u);
+  EXPECT_EQ(watch.sizes, (std::vector<size_t>{0, 0})) << "the callback read the index while it was encoded";
+  frost_index_free(watch.ix);
   frost_model_free(m);
 }
 
@@ -533,6 +594,7 @@ TEST_F(CApiHost, LeavesTheProcessAlone) {
   for (int i = 0; i < 3; ++i) sigaction(signals[i], nullptr, &before[i]);
   // stdout and stderr into a file for the calls.
   const std::string captured = dir_ + "/captured.txt";
+  std::vector<frost_status> statuses;  // the calls below, so that each is known to have run
   std::fflush(stdout);
   std::fflush(stderr);
   const int saved_out = dup(1), saved_err = dup(2);
@@ -544,17 +606,17 @@ TEST_F(CApiHost, LeavesTheProcessAlone) {
     const std::string damaged = dir_ + "/damaged.png";
     std::ofstream(damaged, std::ios::binary) << std::string("\x89PNG\r\n\x1a\n", 8) << "garbage";
     std::vector<float> out(32);
-    EXPECT_EQ(frost_model_open(kWeights.c_str(), &options_, &model_), FROST_OK);
+    statuses.push_back(frost_model_open(kWeights.c_str(), &options_, &model_));
     const char* d = damaged.c_str();
-    frost_encode_images(model_, &d, 1, out.data(), out.size());
+    statuses.push_back(frost_encode_images(model_, &d, 1, out.data(), out.size()));
     const char* cap = "a dog";
-    frost_encode_text(model_, &cap, 1, out.data(), out.size());
+    statuses.push_back(frost_encode_text(model_, &cap, 1, out.data(), out.size()));
     const char* v = video.c_str();
-    frost_encode_videos(model_, &v, 1, out.data(), out.size());
+    statuses.push_back(frost_encode_videos(model_, &v, 1, out.data(), out.size()));
     frost_model* m = nullptr;
-    frost_model_open(d, &options_, &m);
+    statuses.push_back(frost_model_open(d, &options_, &m));
     frost_index* ix = nullptr;
-    frost_index_create(model_, &ix);  // notes the computed hash: to no one, as no callback was given
+    statuses.push_back(frost_index_create(model_, &ix));  // notes the computed hash: to no one
     frost_index_free(ix);
   }
   std::fflush(stdout);
@@ -565,6 +627,13 @@ TEST_F(CApiHost, LeavesTheProcessAlone) {
   ::close(saved_out);
   ::close(saved_err);
   EXPECT_EQ(fs::file_size(captured), 0u) << "the library printed:\n" << std::ifstream(captured).rdbuf();
+  // open (OK), damaged image (BAD_FILE), text (OK), video (OK where FFmpeg can write one), not a model
+  // (BAD_FILE), index with a computed hash (OK).
+  const bool have_video = frost::loader::video_writing_supported();
+  EXPECT_EQ(statuses,
+            (std::vector<frost_status>{FROST_OK, FROST_BAD_FILE, FROST_OK,
+                                       have_video ? FROST_OK : FROST_BAD_FILE, FROST_BAD_FILE, FROST_OK}))
+      << frost_last_error();
 #ifdef FROST_TEST_FFMPEG
   EXPECT_EQ(av_log_get_level(), av_level) << "FFmpeg's global log level changed";
 #endif
@@ -575,6 +644,7 @@ TEST_F(CApiHost, LeavesTheProcessAlone) {
     struct sigaction after;
     sigaction(signals[i], nullptr, &after);
     EXPECT_EQ(after.sa_handler, before[i].sa_handler) << "signal " << signals[i];
+    EXPECT_EQ(after.sa_flags, before[i].sa_flags) << "signal " << signals[i];
   }
 }
 

@@ -31,6 +31,18 @@ lib=$(find "$P" -name 'libfrost.so' -printf '%h\n' | head -1)
 [ -n "$lib" ] || fail "no libfrost.so installed"
 [ -f "$P/include/frost/frost.h" ] && [ -f "$P/include/frost/frost.hpp" ] || fail "headers missing"
 [ -f "$P/share/doc/frost/NOTICE.md" ] || fail "the vocabulary's notice is not installed"
+# Every library the installed binaries need resolves, and one outside the system's folders (CUDA's) is
+# found through the binary's own run path, not the environment.
+for bin in "$P/bin/frost" "$lib"/libfrost.so; do
+  if ldd "$bin" | grep -q "not found"; then ldd "$bin" | grep "not found" >&2; fail "$bin: libraries not found"; fi
+  runpath=$(readelf -d "$bin" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]/\1/p')
+  for dir in $(ldd "$bin" | sed -n 's/.*=> \(\/[^ ]*\)\/[^/ ]* (.*/\1/p' | sort -u); do
+    case $dir in
+      /lib|/lib64|/usr/lib|/lib/*-linux-gnu|/usr/lib/*-linux-gnu|/usr/lib64) ;;
+      *) case ":$runpath:" in *":$dir:"*) ;; *) fail "$bin needs a library in $dir, which its run path ($runpath) lacks" ;; esac ;;
+    esac
+  done
+done
 
 # The inputs, copied out of the source tree: every file the runs below open must be outside it.
 mkdir "$work/data"
@@ -92,4 +104,11 @@ cc_flags=$(PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config --cflags --libs frost) ||
 cc -std=c99 ${san:-} "$src/examples/embed/rank_captions.c" $cc_flags -Wl,-rpath,"$lib" -o rank_pc \
   || fail "cc with pkg-config's flags"
 run_example ./rank_pc
-echo "install_test: installed, moved, and used from $P ($mode): frost, find_package shared and static, pkg-config"
+# pkg-config --static: libfrost.a (chosen over the .so) and what it needs, from Libs.private.
+static_flags=$(PKG_CONFIG_PATH="$lib/pkgconfig" pkg-config --static --cflags --libs frost) || fail "pkg-config --static"
+static_flags=${static_flags/-lfrost /-Wl,-Bstatic -lfrost -Wl,-Bdynamic }
+cc -std=c99 ${san:-} "$src/examples/embed/rank_captions.c" $static_flags -o rank_pc_static \
+  || fail "cc with pkg-config --static's flags ($static_flags)"
+readelf -d rank_pc_static | grep -q "libfrost.so" && fail "rank_pc_static linked the shared library"
+run_example ./rank_pc_static
+echo "install_test: installed, moved, and used from $P ($mode): frost, find_package shared and static, pkg-config shared and static"

@@ -397,6 +397,7 @@ def run_checks(args) -> int:
             expect(calls == [(1, 3)], f"progress calls {calls}")
             with frost.Index.create(m) as ix:
                 expect_error("FROST_CANCELLED", lambda: ix.add_videos(m, folders))
+                expect(len(ix) == 0, f"a cancelled add_videos left {len(ix)} items in the index")
         return e.message
 
     check("progress callback cancels -> FROST_CANCELLED", cancel)

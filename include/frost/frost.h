@@ -21,8 +21,9 @@
  *
  * Conventions
  * - Every function that can fail returns a frost_status; on failure, frost_last_error() gives a message
- *   naming what was wrong (the argument, file, shape), and output arguments are left as they were unless a
- *   function says otherwise. Nothing aborts or exits the process on bad input.
+ *   naming what was wrong (the argument, file, shape). Handles returned through an output argument are
+ *   left as they were; the contents of an output array are unspecified (an encoding that fails part-way
+ *   may have written the batches before the failure). Nothing aborts or exits the process on bad input.
  * - Handles (frost_model, frost_index) are opaque; each is released by its own frost_*_free, which accepts
  *   NULL. frost hands out no other allocation: arrays are the caller's, sized as each function says
  *   (`capacity` counts elements, not bytes).
@@ -73,7 +74,8 @@ typedef enum frost_status {
   FROST_NUMERICAL = 5,        /* a computation gave non-finite values */
   FROST_CANCELLED = 6,        /* the progress callback asked to stop */
   FROST_OUT_OF_MEMORY = 7,
-  FROST_INTERNAL = 8          /* a bug in frost: please report it with the message */
+  FROST_INTERNAL = 8,         /* a bug in frost: please report it with the message */
+  FROST_STATUS_FORCE_INT32 = 0x7fffffff /* not a status: keeps the enum 32 bits wide on every compiler */
 } frost_status;
 
 /* The release, "0.1.0". Static storage. */
@@ -88,15 +90,17 @@ FROST_API const char* frost_last_error(void);
 /* The licence notices of what the library carries inside itself (the default BERT uncased vocabulary,
  * Apache 2.0). Static storage. */
 FROST_API const char* frost_notices(void);
-/* Whether this build has the backend `name` ("cpu", "reference", "cuda"): *available is 1 or 0. A build
- * with CUDA has "cuda" whether or not a GPU is present (opening a model on it then fails, saying why). */
+/* Whether the backend `name` ("cpu", "reference", "cuda") can run here: *available is 1 or 0. "cuda" is
+ * available in a build with CUDA on a machine with a CUDA device (opening a model on it elsewhere fails
+ * with FROST_UNSUPPORTED, saying why). */
 FROST_API frost_status frost_backend_available(const char* name, int* available);
 
 /* ---- callbacks ---------------------------------------------------------------------------------------- */
 
 typedef enum frost_log_level {
   FROST_LOG_NOTE = 0,   /* a choice made for the caller: a config or vocabulary inferred, a hash computed */
-  FROST_LOG_WARNING = 1 /* something probably wrong in an input: damaged frames, non-finite weights */
+  FROST_LOG_WARNING = 1, /* something probably wrong in an input: damaged frames, non-finite weights */
+  FROST_LOG_FORCE_INT32 = 0x7fffffff
 } frost_log_level;
 /* Called on the thread of the call that has something to say; `message` is valid during the call only. */
 typedef void (*frost_log_fn)(void* user, frost_log_level level, const char* message);
@@ -113,7 +117,8 @@ typedef struct frost_model frost_model;
 typedef enum frost_towers {
   FROST_TOWERS_BOTH = 0,  /* text and video */
   FROST_TOWERS_TEXT = 1,  /* captions only: the video weights are not read */
-  FROST_TOWERS_VIDEO = 2  /* clips, videos and images only */
+  FROST_TOWERS_VIDEO = 2, /* clips, videos and images only */
+  FROST_TOWERS_FORCE_INT32 = 0x7fffffff
 } frost_towers;
 
 typedef struct frost_model_options {
@@ -219,14 +224,20 @@ FROST_API void frost_index_free(frost_index* index);
 
 FROST_API size_t frost_index_size(const frost_index* index);
 FROST_API size_t frost_index_dim(const frost_index* index);
-/* The name of the item at `row` (< frost_index_size); owned by the index, valid until it is next changed or
- * freed. */
-FROST_API frost_status frost_index_item(const frost_index* index, size_t row, const char** name);
+/* The name of the item at `row` (< frost_index_size), copied into `name` (capacity bytes) with its
+ * terminating NUL; *length receives its length in bytes, without the NUL. name = NULL with capacity = 0
+ * asks the length only (FROST_OK); a capacity of *length or less is FROST_INVALID_ARGUMENT (*length still
+ * set). Rows (and a search's hits) name items as the index is at the time: another thread's add or remove
+ * may renumber them. */
+FROST_API frost_status frost_index_item(const frost_index* index, size_t row, char* name, size_t capacity,
+                                        size_t* length);
 
 /* Adds (or replaces) an item from an embedding of `dim` floats (the index's width). */
 FROST_API frost_status frost_index_add(frost_index* index, const char* name, const float* embedding, size_t dim);
 /* Encodes videos (as frost_encode_videos) with `model` — the index's model — and adds them, with each
- * file's size and modification time, as `frost index` does. */
+ * file's size and modification time, as `frost index` does. All or nothing: when an input fails, an
+ * embedding is not finite, or the progress callback cancels, nothing is added. The index stays readable by
+ * other threads while the videos are encoded. */
 FROST_API frost_status frost_index_add_videos(frost_index* index, frost_model* model, const char* const* paths,
                                               size_t count);
 /* Removes the item `name`; *removed (may be NULL) is 1 if it was there, else 0. */

@@ -1,5 +1,6 @@
 // frost.hpp — a header-only C++17 wrapper over the C API (frost.h): RAII handles, std::vector and
-// std::string in and out, and frost::Error (with the status) instead of status codes.
+// std::string in and out, and frost::ApiError (with the status) instead of status codes. (Not frost::Error:
+// that is the name of frost's own internal exception, which a program linking libfrost.a also holds.)
 //
 //   frost::Model model("fit.safetensors");
 //   std::vector<float> text = model.encode_text({"a dog runs on the beach"});       // (1, dim)
@@ -9,7 +10,7 @@
 //   index.add_videos(model, {"a.mp4", "b.mp4"});
 //   for (const frost::Hit& h : index.search_text(model, "a red ball", 5)) std::cout << h.name << "\n";
 //
-// Shapes, threading and errors are the C API's (frost.h); every method throws frost::Error where the C
+// Shapes, threading and errors are the C API's (frost.h); every method throws frost::ApiError where the C
 // function returns a status other than FROST_OK.
 #ifndef FROST_FROST_HPP
 #define FROST_FROST_HPP
@@ -25,9 +26,9 @@
 
 namespace frost {
 
-class Error : public std::runtime_error {
+class ApiError : public std::runtime_error {
  public:
-  Error(frost_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  ApiError(frost_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
   frost_status status() const { return status_; }
 
  private:
@@ -36,7 +37,7 @@ class Error : public std::runtime_error {
 
 namespace detail {
 inline void check(frost_status s) {
-  if (s != FROST_OK) throw Error(s, frost_last_error());
+  if (s != FROST_OK) throw ApiError(s, frost_last_error());
 }
 inline std::vector<const char*> c_strings(const std::vector<std::string>& v) {
   std::vector<const char*> out;
@@ -50,7 +51,7 @@ inline std::vector<const char*> c_strings(const std::vector<std::string>& v) {
 inline std::vector<float> similarity(const std::vector<float>& a, size_t a_rows, const std::vector<float>& b,
                                      size_t b_rows, size_t dim) {
   if (a.size() != a_rows * dim || b.size() != b_rows * dim)
-    throw Error(FROST_INVALID_ARGUMENT, "frost::similarity: the vectors do not hold rows x dim values");
+    throw ApiError(FROST_INVALID_ARGUMENT, "frost::similarity: the vectors do not hold rows x dim values");
   std::vector<float> scores(a_rows * b_rows);
   detail::check(frost_similarity(a.data(), a_rows, b.data(), b_rows, dim, scores.data(), scores.size()));
   return scores;
@@ -110,8 +111,8 @@ class Model {
                                    size_t height, size_t width) {
     if (rgb.size() / 3 / (width ? width : 1) / (height ? height : 1) / (frames ? frames : 1) != count ||
         rgb.size() != count * frames * height * width * 3)
-      throw Error(FROST_INVALID_ARGUMENT,
-                  "frost::Model::encode_frames: rgb does not hold count clips of frames");
+      throw ApiError(FROST_INVALID_ARGUMENT,
+                     "frost::Model::encode_frames: rgb does not hold count clips of frames");
     std::vector<float> out(count * embedding_dim());
     detail::check(
         frost_encode_frames(model_, rgb.data(), count, frames, height, width, out.data(), out.size()));
@@ -158,8 +159,16 @@ class Index {
   size_t size() const { return frost_index_size(index_); }
   size_t dim() const { return frost_index_dim(index_); }
   std::string item(size_t row) const {
-    const char* name = nullptr;
-    detail::check(frost_index_item(index_, row, &name));
+    size_t length = 0;
+    detail::check(frost_index_item(index_, row, nullptr, 0, &length));
+    std::string name(length + 1, '\0');
+    for (;;) {  // another thread may replace the item between the calls: retry with its new length
+      const frost_status s = frost_index_item(index_, row, &name[0], name.size(), &length);
+      if (s == FROST_OK) break;
+      if (s != FROST_INVALID_ARGUMENT || length + 1 <= name.size()) detail::check(s);
+      name.assign(length + 1, '\0');
+    }
+    name.resize(length);
     return name;
   }
   void add(const std::string& name, const std::vector<float>& embedding) {

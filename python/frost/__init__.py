@@ -156,7 +156,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         "frost_index_free": (None, [H]),
         "frost_index_size": (_c_size, [H]),
         "frost_index_dim": (_c_size, [H]),
-        "frost_index_item": (st, [H, _c_size, ctypes.POINTER(ctypes.c_char_p)]),
+        "frost_index_item": (st, [H, _c_size, ctypes.c_char_p, _c_size, ctypes.POINTER(_c_size)]),
         "frost_index_add": (st, [H, P, _c_float_p, _c_size]),
         "frost_index_add_videos": (st, [H, H, PP, _c_size]),
         "frost_index_remove": (st, [H, P, ctypes.POINTER(ctypes.c_int)]),
@@ -252,7 +252,7 @@ def _check(code: int) -> None:
 def backend_available(name: str) -> bool:
     """Whether this build of libfrost has the backend ``name`` ("cpu", "reference", "cuda").
 
-    A build with CUDA has "cuda" whether or not a GPU is present (opening a model on it then fails)."""
+    "cuda" is available in a build with CUDA on a machine with a CUDA device."""
     available = ctypes.c_int(0)
     _check(_lib.frost_backend_available(_text(name, "name"), ctypes.byref(available)))
     return bool(available.value)
@@ -374,8 +374,9 @@ class Model:
 
     Raises:
         Error: ``FROST_BAD_FILE`` for a file that is not such a model (or is missing),
-            ``FROST_INVALID_ARGUMENT`` for an unknown config or backend or a vocabulary that does not fit,
-            ``FROST_UNSUPPORTED`` for a backend this build or machine lacks.
+            ``FROST_BAD_FILE`` for a config that is neither "base", "tiny" nor a readable JSON file,
+            ``FROST_UNSUPPORTED`` for a backend this build or machine lacks, ``FROST_INVALID_ARGUMENT`` for a
+            vocabulary that does not fit.
 
     A Model is a context manager; ``close()`` frees it (also done when it is garbage collected). It may be
     used from several threads at once: its encoding calls are serialised by the library.
@@ -758,9 +759,16 @@ class Index:
             return int(_lib.frost_index_dim(h))
 
     def _item(self, h, row: int) -> str:
-        name = ctypes.c_char_p()
-        _check(_lib.frost_index_item(h, row, ctypes.byref(name)))
-        return os.fsdecode(name.value)
+        length = _c_size(0)
+        _check(_lib.frost_index_item(h, row, None, 0, ctypes.byref(length)))  # the length alone
+        while True:  # another thread may replace the item meanwhile: retry with its new length
+            buffer = ctypes.create_string_buffer(length.value + 1)
+            needed = length.value
+            code = _lib.frost_index_item(h, row, buffer, len(buffer), ctypes.byref(length))
+            if code == 0:
+                return os.fsdecode(buffer.value)
+            if length.value == needed:
+                _check(code)
 
     def item(self, row: int) -> str:
         """The name (path) of the item at ``row``, 0 <= row < len(index); Error FROST_INVALID_ARGUMENT past
@@ -795,7 +803,9 @@ class Index:
         ``frost index`` does (frost_index_add_videos). The model's progress callback may cancel it."""
         items = _path_list(paths, "paths")
         arr = _char_array(items)
-        with model._use() as m, self._use(exclusive=True) as h:
+        # Shared: the library takes the index exclusively only to add the encoded items, so callbacks (and
+        # other threads) may read the index meanwhile.
+        with model._use() as m, self._use() as h:
             model._call(_lib.frost_index_add_videos, h, m, arr, len(items))
 
     def remove(self, name: PathLike) -> bool:
@@ -811,10 +821,12 @@ class Index:
             raise TypeError(f"k must be an int, not {type(k).__name__}")
         if k < 0:
             raise ValueError(f"k is {k}")
-        room = max(1, min(k, int(_lib.frost_index_size(h))))  # the library writes min(k, size) hits
-        hits = (_Hit * room)()
+        # At most `ask` hits are asked for and written, whatever other threads add meanwhile.
+        # (k = 0 goes to the library as it is, which refuses it by name.)
+        ask = 0 if k == 0 else max(1, min(k, int(_lib.frost_index_size(h))))
+        hits = (_Hit * max(1, ask))()
         count = _c_size(0)
-        search(hits, count)
+        search(hits, ask, count)
         return [(self._item(h, hits[i].row), float(hits[i].score)) for i in range(count.value)]
 
     def search(self, query, k: int = 10) -> List[Tuple[str, float]]:
@@ -834,13 +846,13 @@ class Index:
         if q.ndim != 1:
             raise ValueError(f"query must have shape (dim,) or (1, dim), not {q.shape}")
         with self._use() as h:
-            return self._hits(h, k, lambda hits, count: _check(
-                _lib.frost_index_search(h, _fptr(q), q.shape[0], k, hits, ctypes.byref(count))))
+            return self._hits(h, k, lambda hits, room, count: _check(
+                _lib.frost_index_search(h, _fptr(q), q.shape[0], room, hits, ctypes.byref(count))))
 
     def search_text(self, model: Model, caption: str, k: int = 10) -> List[Tuple[str, float]]:
         """The best min(k, len) items for a caption encoded with ``model``, which must be the index's model
         (frost_index_search_text); as :meth:`search`."""
         c = _text(caption, "caption")
         with model._use() as m, self._use() as h:
-            return self._hits(h, k, lambda hits, count: model._call(
-                _lib.frost_index_search_text, h, m, c, k, hits, ctypes.byref(count)))
+            return self._hits(h, k, lambda hits, room, count: model._call(
+                _lib.frost_index_search_text, h, m, c, room, hits, ctypes.byref(count)))
