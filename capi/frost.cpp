@@ -197,10 +197,6 @@ void write_rows(const HostTensor& embedding, size_t first_row, float* out) {
   std::memcpy(out + first_row * size_t(embedding.shape()[1]), embedding.raw(), embedding.bytes());
 }
 
-struct LoadedClips {
-  std::vector<std::vector<int64_t>> frames;  // per input: the source frames sampled
-};
-
 // Video files, frame folders and images at `paths` → rows of `out` (dim floats each), a batch at a time:
 // videos as clips of the model's frame count, images as one-frame clips (the reference's image path).
 // `frames`, when given, receives each input's sampled frame indices.
