@@ -243,6 +243,19 @@ frost_model& model_of(frost_model* m) {
   return *m;
 }
 
+// frost_encode_videos and frost_encode_images: checks, then encode_paths under the model's lock.
+void encode_files(frost_model* model, const char* const* paths, size_t count, float* embeddings,
+                  size_t capacity, bool images_only) {
+  frost_model& m = model_of(model);
+  m.require_tower(FROST_TOWERS_VIDEO);
+  require_room(count, m.dim(), capacity, "embeddings");
+  const std::vector<std::string> inputs = strings_of(paths, count, "paths");
+  if (count > 0) require(embeddings, "embeddings");
+  std::lock_guard<std::mutex> lock(m.mutex);
+  const CallThreads threads(m);
+  encode_paths(m, inputs, images_only, embeddings, nullptr);
+}
+
 }  // namespace
 
 extern "C" {
@@ -462,30 +475,12 @@ frost_status frost_encode_frames(frost_model* model, const uint8_t* rgb, size_t 
 
 frost_status frost_encode_videos(frost_model* model, const char* const* paths, size_t count,
                                  float* embeddings, size_t capacity) {
-  return guarded(__func__, [&] {
-    frost_model& m = model_of(model);
-    m.require_tower(FROST_TOWERS_VIDEO);
-    require_room(count, m.dim(), capacity, "embeddings");
-    const std::vector<std::string> inputs = strings_of(paths, count, "paths");
-    if (count > 0) require(embeddings, "embeddings");
-    std::lock_guard<std::mutex> lock(m.mutex);
-    const CallThreads threads(m);
-    encode_paths(m, inputs, false, embeddings, nullptr);
-  });
+  return guarded(__func__, [&] { encode_files(model, paths, count, embeddings, capacity, false); });
 }
 
 frost_status frost_encode_images(frost_model* model, const char* const* paths, size_t count,
                                  float* embeddings, size_t capacity) {
-  return guarded(__func__, [&] {
-    frost_model& m = model_of(model);
-    m.require_tower(FROST_TOWERS_VIDEO);
-    require_room(count, m.dim(), capacity, "embeddings");
-    const std::vector<std::string> inputs = strings_of(paths, count, "paths");
-    if (count > 0) require(embeddings, "embeddings");
-    std::lock_guard<std::mutex> lock(m.mutex);
-    const CallThreads threads(m);
-    encode_paths(m, inputs, true, embeddings, nullptr);
-  });
+  return guarded(__func__, [&] { encode_files(model, paths, count, embeddings, capacity, true); });
 }
 
 frost_status frost_similarity(const float* a, size_t a_rows, const float* b, size_t b_rows, size_t dim,

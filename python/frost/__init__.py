@@ -346,10 +346,44 @@ class _ReadWriteLock:
                 self._cond.notify_all()
 
 
+class _Owned:
+    """A library handle owned by a Python object: close() frees it once (waiting for calls in flight under
+    the object's lock), as do a ``with`` block's end and garbage collection. Subclasses name their library
+    free function in ``_free_name`` and set ``_handle`` and ``_lock``."""
+
+    _free_name = ""
+
+    def close(self) -> None:
+        """Frees the handle (frost_*_free); waits for calls in flight. Idempotent."""
+        with self._lock.write():
+            handle, self._handle = self._handle, None
+            if handle is not None:
+                getattr(_lib, self._free_name)(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            self._handle = None
+            try:
+                getattr(_lib, self._free_name)(handle)
+            except Exception:  # interpreter shutdown
+                pass
+
+    @property
+    def closed(self) -> bool:
+        return self._handle is None
+
+
 # ---- the model -------------------------------------------------------------------------------------------
 
 
-class Model:
+class Model(_Owned):
     """A Frozen in Time dual encoder opened from its weights (frost_model_open).
 
     Args:
@@ -381,6 +415,8 @@ class Model:
     A Model is a context manager; ``close()`` frees it (also done when it is garbage collected). It may be
     used from several threads at once: its encoding calls are serialised by the library.
     """
+
+    _free_name = "frost_model_free"
 
     def __init__(self, weights: PathLike, *, config: Optional[PathLike] = None, vocab: Optional[PathLike] = None,
                  backend: str = "cpu", threads: int = 0, batch_size: int = 0, towers: str = "both",
@@ -432,34 +468,6 @@ class Model:
         self._num_frames = int(_lib.frost_model_num_frames(handle))
         self._image_size = int(_lib.frost_model_image_size(handle))
         self._config_json = _lib.frost_model_config_json(handle).decode("utf-8")
-
-    # -- lifetime --
-
-    def close(self) -> None:
-        """Frees the model (frost_model_free); waits for calls in flight. Idempotent."""
-        with self._lock.write():
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                _lib.frost_model_free(handle)
-
-    def __enter__(self) -> "Model":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            self._handle = None
-            try:
-                _lib.frost_model_free(handle)
-            except Exception:  # interpreter shutdown
-                pass
-
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
 
     @contextmanager
     def _use(self) -> Iterator[_c_handle]:
@@ -666,7 +674,7 @@ def similarity(a, b) -> np.ndarray:
 # ---- the retrieval index ---------------------------------------------------------------------------------
 
 
-class Index:
+class Index(_Owned):
     """A retrieval index: normalised video embeddings and the items they came from, in one file that
     ``frost index`` and ``frost search`` read and write too. Items are named by their path (or any unique
     id); adding a name already present replaces its row. Search is exact cosine top-k.
@@ -677,6 +685,8 @@ class Index:
     Threads: len, item, search, search_text and save may run from several threads at once; add, add_videos
     and remove take the index exclusively.
     """
+
+    _free_name = "frost_index_free"
 
     def __init__(self, handle: _c_handle):
         """Internal: use Index.create or Index.load."""
@@ -706,32 +716,6 @@ class Index:
         p = _path(path, "path")
         with self._use() as h:
             _check(_lib.frost_index_save(h, p))
-
-    def close(self) -> None:
-        """Frees the index (frost_index_free); waits for calls in flight. Idempotent."""
-        with self._lock.write():
-            handle, self._handle = self._handle, None
-            if handle is not None:
-                _lib.frost_index_free(handle)
-
-    def __enter__(self) -> "Index":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        handle = getattr(self, "_handle", None)
-        if handle is not None:
-            self._handle = None
-            try:
-                _lib.frost_index_free(handle)
-            except Exception:  # interpreter shutdown
-                pass
-
-    @property
-    def closed(self) -> bool:
-        return self._handle is None
 
     @contextmanager
     def _use(self, exclusive: bool = False) -> Iterator[_c_handle]:
